@@ -1,0 +1,23 @@
+//! netpulse-config: the typed configuration of every netpulse binary.
+//!
+//! It owns the config structs (their doc comments are the reference), the layering
+//! `defaults < file < environment < flags` (figment), and validation whose errors name
+//! the key, where the value came from (file:line, env var or flag) and what is wrong.
+//! It never logs and never prints a secret: [`Secret`] serializes as `***`.
+#![forbid(unsafe_code)]
+
+mod collector;
+mod error;
+mod load;
+mod locate;
+mod units;
+mod validate;
+
+pub use collector::{
+    ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection,
+    HttpPoolConfig, InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol,
+    SnmpDefaults, SnmpVersion, TargetAddress, TargetConfig, UsmKey,
+};
+pub use error::{ConfigError, ConfigErrors};
+pub use load::{Loader, SEED_ENV};
+pub use units::{ByteSize, Duration, Secret};

@@ -1,0 +1,204 @@
+//! Semantic checks serde cannot express: required-together keys, ranges, uniqueness.
+
+use crate::collector::{CollectorConfig, InfluxApi, SnmpVersion, TargetAddress};
+use std::collections::HashSet;
+
+type Problems = Vec<(Vec<String>, String)>;
+
+fn p(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
+    let mut out = Problems::new();
+    let c = &cfg.collector;
+    for (key, v) in [
+        ("max_concurrent_targets", c.max_concurrent_targets),
+        ("max_concurrent_operations", c.max_concurrent_operations),
+        ("batch_size", c.batch_size),
+        ("worker_pool_size", c.worker_pool_size),
+    ] {
+        if v == 0 {
+            out.push((p(&["collector", key]), "must be at least 1".into()));
+        }
+    }
+    if c.interval.get().is_zero() {
+        out.push((
+            p(&["collector", "interval"]),
+            "must be longer than 0s".into(),
+        ));
+    }
+    if c.jitter >= c.interval && !c.interval.get().is_zero() {
+        out.push((
+            p(&["collector", "jitter"]),
+            format!("must be shorter than the interval ({})", c.interval),
+        ));
+    }
+    let s = &cfg.snmp;
+    if s.timeout.get().is_zero() {
+        out.push((p(&["snmp", "timeout"]), "must be longer than 0s".into()));
+    }
+    if !(1..=256).contains(&s.sockets) {
+        out.push((p(&["snmp", "sockets"]), "must be between 1 and 256".into()));
+    }
+    if !(1..=10_000).contains(&s.max_repetitions) {
+        out.push((
+            p(&["snmp", "max_repetitions"]),
+            "must be between 1 and 10000".into(),
+        ));
+    }
+    if s.max_varbinds_per_request == 0 {
+        out.push((
+            p(&["snmp", "max_varbinds_per_request"]),
+            "must be at least 1".into(),
+        ));
+    }
+    let cb = &cfg.circuit_breaker;
+    if cb.failure_threshold == 0 || cb.success_threshold == 0 {
+        let key = if cb.failure_threshold == 0 {
+            "failure_threshold"
+        } else {
+            "success_threshold"
+        };
+        out.push((p(&["circuit_breaker", key]), "must be at least 1".into()));
+    }
+    if cfg.api.listen.parse::<std::net::SocketAddr>().is_err() {
+        out.push((
+            p(&["api", "listen"]),
+            format!("{:?} is not an IP:PORT listen address", cfg.api.listen),
+        ));
+    }
+    outputs(cfg, &mut out);
+    targets(cfg, &mut out);
+    out
+}
+
+fn outputs(cfg: &CollectorConfig, out: &mut Problems) {
+    let mut names = HashSet::new();
+    for (i, o) in cfg.outputs.influxdb.iter().enumerate() {
+        let i = i.to_string();
+        let at = |k: &str| p(&["outputs", "influxdb", &i, k]);
+        if o.name.is_empty() {
+            out.push((
+                at("name"),
+                "required: a name for this replica (used for its queue and metrics)".into(),
+            ));
+        } else if !names.insert(o.name.as_str()) {
+            out.push((at("name"), format!("duplicate output name {:?}", o.name)));
+        } else if !o
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            out.push((
+                at("name"),
+                "may contain only letters, digits, '-', '_' and '.' (it names a queue directory)"
+                    .into(),
+            ));
+        }
+        if !(o.url.starts_with("http://") || o.url.starts_with("https://")) {
+            out.push((
+                at("url"),
+                format!("{:?} is not an http:// or https:// URL", o.url),
+            ));
+        }
+        match o.api {
+            InfluxApi::V1 if o.database.as_deref().unwrap_or("").is_empty() => {
+                out.push((at("database"), "required with api = \"v1\"".into()))
+            }
+            InfluxApi::V2 => {
+                for (k, v) in [("org", &o.org), ("bucket", &o.bucket)] {
+                    if v.as_deref().unwrap_or("").is_empty() {
+                        out.push((at(k), "required with api = \"v2\"".into()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        if o.queue_max_bytes.0 < 4096 {
+            out.push((at("queue_max_bytes"), "must be at least 4KiB".into()));
+        }
+    }
+}
+
+fn targets(cfg: &CollectorConfig, out: &mut Problems) {
+    let mut names = HashSet::new();
+    for (i, t) in cfg.targets.iter().enumerate() {
+        let i = i.to_string();
+        let at = |k: &str| p(&["targets", &i, k]);
+        if t.name.is_empty() {
+            out.push((
+                at("name"),
+                "required: a unique name (the `target` tag)".into(),
+            ));
+        } else if !names.insert(t.name.as_str()) {
+            out.push((at("name"), format!("duplicate target name {:?}", t.name)));
+        }
+        if t.address.is_empty() {
+            out.push((at("address"), "required: udp://HOST[:PORT]".into()));
+        } else if let Err(e) = TargetAddress::parse(&t.address) {
+            out.push((at("address"), format!("{:?}: {e}", t.address)));
+        }
+        match t.version {
+            SnmpVersion::V1 | SnmpVersion::V2c => {
+                if t.community.as_ref().is_none_or(|c| c.expose().is_empty()) {
+                    out.push((
+                        at("community"),
+                        format!("required with version = \"{}\"", t.version.as_str()),
+                    ));
+                }
+                for (k, set) in [
+                    ("user", t.user.is_some()),
+                    ("auth", t.auth.is_some()),
+                    ("priv", t.privacy.is_some()),
+                ] {
+                    if set {
+                        out.push((at(k), "only used with version = \"3\"".into()));
+                    }
+                }
+            }
+            SnmpVersion::V3 => {
+                if t.user.as_deref().unwrap_or("").is_empty() {
+                    out.push((at("user"), "required with version = \"3\"".into()));
+                }
+                if t.community.is_some() {
+                    out.push((
+                        at("community"),
+                        "not used with version = \"3\" (set user/auth/priv)".into(),
+                    ));
+                }
+                if t.privacy.is_some() && t.auth.is_none() {
+                    out.push((
+                        at("priv"),
+                        "privacy needs authentication: set auth too".into(),
+                    ));
+                }
+                for (k, key) in [
+                    ("auth", t.auth.as_ref().map(|k| &k.password)),
+                    ("priv", t.privacy.as_ref().map(|k| &k.password)),
+                ] {
+                    if key.is_some_and(|pw| pw.expose().len() < 8) {
+                        out.push((
+                            p(&["targets", &i, k, "password"]),
+                            "must be at least 8 characters (RFC 3414)".into(),
+                        ));
+                    }
+                }
+            }
+        }
+        if t.modules.is_empty() {
+            out.push((at("modules"), "lists no module".into()));
+        }
+        for (k, v) in &t.tags {
+            if k.is_empty() || v.is_empty() || matches!(k.as_str(), "target" | "agent_host") {
+                out.push((
+                    p(&["targets", &i, "tags", k]),
+                    "tag keys and values must be non-empty and not `target` or `agent_host`".into(),
+                ));
+            }
+        }
+        if t.walk_limit == 0 {
+            out.push((at("walk_limit"), "must be at least 1".into()));
+        }
+    }
+}
