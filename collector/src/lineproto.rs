@@ -1,0 +1,180 @@
+//! InfluxDB line protocol: the point model and its encoder (escaping per the InfluxDB
+//! reference). Hot path: no allocation per point beyond growing the output buffer.
+
+use std::sync::Arc;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum FieldValue {
+    Int(i64),
+    /// Only for values above `i64::MAX` (Counter64); see [`UnsignedMode`].
+    UInt(u64),
+    Float(f64),
+    Bool(bool),
+    Str(String),
+}
+
+/// A tag or field key, or a tag value shared between many points.
+pub type Name = Arc<str>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Point {
+    pub measurement: Name,
+    /// Sorted by key (InfluxDB's preferred order); empty values are dropped on encode.
+    pub tags: Vec<(Name, Name)>,
+    pub fields: Vec<(Name, FieldValue)>,
+    /// Nanoseconds since the Unix epoch.
+    pub timestamp: i64,
+}
+
+impl Point {
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v)
+    }
+    pub fn field(&self, key: &str) -> Option<&FieldValue> {
+        self.fields.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+    }
+}
+
+/// How an unsigned value above `i64::MAX` is written. Never wrapped into a negative.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnsignedMode {
+    /// `123u` (InfluxDB 2.x / v2 API, VictoriaMetrics).
+    Native,
+    /// A float (InfluxDB 1.x has no unsigned type): keeps magnitude, loses low digits.
+    Float,
+}
+
+/// Appends `p` as one line (with `\n`). Returns false, writing nothing, when the point
+/// has no valid field (line protocol cannot express a point without fields).
+pub fn encode(p: &Point, mode: UnsignedMode, out: &mut Vec<u8>) -> bool {
+    let start = out.len();
+    escape(&p.measurement, b", ", out);
+    for (k, v) in &p.tags {
+        if k.is_empty() || v.is_empty() {
+            continue;
+        }
+        out.push(b',');
+        escape(k, b",= ", out);
+        out.push(b'=');
+        escape(v, b",= ", out);
+    }
+    let mut sep = b' ';
+    for (k, v) in &p.fields {
+        if k.is_empty() || matches!(v, FieldValue::Float(f) if !f.is_finite()) {
+            continue;
+        }
+        out.push(sep);
+        sep = b',';
+        escape(k, b",= ", out);
+        out.push(b'=');
+        match v {
+            FieldValue::Int(i) => {
+                out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                out.push(b'i');
+            }
+            FieldValue::UInt(u) => match (mode, i64::try_from(*u)) {
+                (_, Ok(i)) => {
+                    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                    out.push(b'i');
+                }
+                (UnsignedMode::Native, Err(_)) => {
+                    out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes());
+                    out.push(b'u');
+                }
+                (UnsignedMode::Float, Err(_)) => write_float(*u as f64, out),
+            },
+            FieldValue::Float(f) => write_float(*f, out),
+            FieldValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            FieldValue::Str(s) => {
+                out.push(b'"');
+                for &c in s.as_bytes() {
+                    if c == b'"' || c == b'\\' {
+                        out.push(b'\\');
+                    }
+                    out.push(c);
+                }
+                out.push(b'"');
+            }
+        }
+    }
+    if sep == b' ' {
+        out.truncate(start);
+        return false;
+    }
+    out.push(b' ');
+    out.extend_from_slice(itoa::Buffer::new().format(p.timestamp).as_bytes());
+    out.push(b'\n');
+    true
+}
+
+fn write_float(f: f64, out: &mut Vec<u8>) {
+    use std::io::Write;
+    let _ = write!(out, "{f}");
+}
+
+/// Escapes `special` bytes and backslashes with a backslash. Line breaks cannot be
+/// escaped in names, so they become spaces (escaped); a trailing lone backslash would
+/// swallow the delimiter, hence backslashes are always doubled.
+fn escape(s: &str, special: &[u8], out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
+    if !bytes.iter().any(|c| special.contains(c) || matches!(c, b'\\' | b'\n' | b'\r')) {
+        out.extend_from_slice(bytes);
+        return;
+    }
+    for &c in bytes {
+        let c = if c == b'\n' || c == b'\r' { b' ' } else { c };
+        if special.contains(&c) || c == b'\\' {
+            out.push(b'\\');
+        }
+        out.push(c);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn point(fields: Vec<(&str, FieldValue)>) -> Point {
+        Point {
+            measurement: "interface".into(),
+            tags: vec![("ifDescr".into(), "Gi 0/1,uplink=core".into()), ("ifAlias".into(), "".into()), ("target".into(), "sw1".into())],
+            fields: fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            timestamp: 1_700_000_000_000_000_000,
+        }
+    }
+
+    fn line(p: &Point, mode: UnsignedMode) -> String {
+        let mut out = vec![];
+        encode(p, mode, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn escapes_and_types() {
+        let p = point(vec![
+            ("ifHCInOctets", FieldValue::Int(42)),
+            ("up", FieldValue::Bool(true)),
+            ("load", FieldValue::Float(0.5)),
+            ("descr", FieldValue::Str("say \"hi\" \\o/".into())),
+        ]);
+        assert_eq!(
+            line(&p, UnsignedMode::Native),
+            "interface,ifDescr=Gi\\ 0/1\\,uplink\\=core,target=sw1 ifHCInOctets=42i,up=true,load=0.5,descr=\"say \\\"hi\\\" \\\\o/\" 1700000000000000000\n"
+        );
+    }
+
+    #[test]
+    fn counter64_above_i64_is_never_wrapped() {
+        let p = point(vec![("c", FieldValue::UInt(u64::MAX)), ("small", FieldValue::UInt(7))]);
+        assert!(line(&p, UnsignedMode::Native).contains(" c=18446744073709551615u,small=7i "));
+        assert!(line(&p, UnsignedMode::Float).contains(" c=18446744073709552000,small=7i "));
+    }
+
+    #[test]
+    fn no_fields_no_line() {
+        let p = point(vec![("nan", FieldValue::Float(f64::NAN))]);
+        let mut out = b"keep".to_vec();
+        assert!(!encode(&p, UnsignedMode::Native, &mut out));
+        assert_eq!(out, b"keep");
+    }
+}

@@ -1,0 +1,70 @@
+//! `netpulse-collector`: command line, config loading, logging, and the chosen mode.
+
+mod cli;
+
+use anyhow::Context;
+use clap::Parser;
+use netpulse_collector::modules::Registry;
+use netpulse_collector::target::Target;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    cli::init_logging(&args);
+    let (cfg, registry) = match cli::load_config(&args) {
+        Ok(ok) => ok,
+        Err(errors) => {
+            eprintln!("netpulse-collector: invalid configuration:\n{errors}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        match toml::to_string_pretty(&cfg) {
+            Ok(text) => {
+                print!("{text}");
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                eprintln!("netpulse-collector: cannot print the configuration: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !args.test {
+        eprintln!(
+            "netpulse-collector: this build supports --test and --check-config; --once and the daemon come with the InfluxDB output and daemon releases"
+        );
+        return ExitCode::from(2);
+    }
+    match run_test(&cfg, &registry) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("netpulse-collector: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
+    let targets = cfg
+        .targets
+        .iter()
+        .map(|t| Target::from_config(t, &cfg.snmp, registry).map_err(|e| anyhow::anyhow!("target {}: {e}", t.name)))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if targets.is_empty() {
+        anyhow::bail!("no targets configured: add [[targets]] to the config or pass --target");
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.collector.worker_pool_size)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let summary = rt.block_on(async {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
+        netpulse_collector::run::test_mode(cfg, targets, &mut out).await
+    })?;
+    tracing::info!(targets = summary.targets, failed = summary.failed, points = summary.points, "test poll finished");
+    Ok(summary.failed == 0)
+}

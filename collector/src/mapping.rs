@@ -1,0 +1,173 @@
+//! SNMP values → points: type mapping (SPEC §3), scalar groups to one point, table
+//! groups joined by row index to one point per row.
+
+use crate::lineproto::{FieldValue, Name, Point};
+use crate::modules::{ScalarGroup, TableGroup};
+use crate::snmp::walk::Column as WalkColumn;
+use crate::snmp::{Value, VarBind, oid::dotted};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Field value of an SNMP value; `None` for NULL and exceptions.
+pub fn field_value(v: &Value) -> Option<FieldValue> {
+    Some(match v {
+        Value::Integer(i) => FieldValue::Int(i64::from(*i)),
+        Value::Counter32(u) | Value::Gauge32(u) | Value::TimeTicks(u) => FieldValue::Int(i64::from(*u)),
+        Value::Counter64(u) => match i64::try_from(*u) {
+            Ok(i) => FieldValue::Int(i),
+            Err(_) => FieldValue::UInt(*u),
+        },
+        Value::OctetString(b) => FieldValue::Str(octets(b)),
+        Value::Opaque(b) => FieldValue::Str(hex(b)),
+        Value::ObjectId(o) => FieldValue::Str(o.to_string()),
+        Value::IpAddress(a) => FieldValue::Str(std::net::Ipv4Addr::from(*a).to_string()),
+        Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView => return None,
+    })
+}
+
+/// Tag value of an SNMP value; `None` when absent or empty (empty tags are omitted).
+pub fn tag_value(v: &Value) -> Option<String> {
+    let s = match field_value(v)? {
+        FieldValue::Str(s) => s,
+        FieldValue::Int(i) => i.to_string(),
+        FieldValue::UInt(u) => u.to_string(),
+        FieldValue::Float(f) => f.to_string(),
+        FieldValue::Bool(b) => b.to_string(),
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+/// Text when the bytes are printable UTF-8 (trailing NULs dropped, as many agents pad),
+/// otherwise colon-separated hex, like MAC addresses are usually shown.
+pub fn octets(b: &[u8]) -> String {
+    let trimmed = match b.iter().rposition(|&c| c != 0) {
+        Some(end) => &b[..=end],
+        None => &b[..0],
+    };
+    match std::str::from_utf8(trimmed) {
+        Ok(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => s.to_string(),
+        _ => hex(b),
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() * 3);
+    for (i, byte) in b.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+/// Tags every point of a target carries, and the poll's timestamp.
+pub struct Context<'a> {
+    pub base_tags: &'a [(Name, Name)],
+    pub timestamp: i64,
+}
+
+fn finish(measurement: &Name, mut tags: Vec<(Name, Name)>, fields: Vec<(Name, FieldValue)>, ctx: &Context) -> Point {
+    tags.extend(ctx.base_tags.iter().cloned());
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    Point { measurement: measurement.clone(), tags, fields, timestamp: ctx.timestamp }
+}
+
+/// One point from a scalar group; `None` when the agent had none of its objects.
+pub fn scalar_point(group: &ScalarGroup, vbs: &[VarBind], ctx: &Context) -> Option<Point> {
+    let mut tags = vec![];
+    let mut fields = vec![];
+    for obj in &group.objects {
+        let Some(vb) = vbs.iter().find(|vb| vb.oid.suffix_after(&obj.oid) == Some(&[0][..])) else { continue };
+        if obj.tag {
+            if let Some(t) = tag_value(&vb.value) {
+                tags.push((obj.name.clone(), Arc::from(t)));
+            }
+        } else if let Some(f) = field_value(&vb.value) {
+            fields.push((obj.name.clone(), f));
+        }
+    }
+    (!fields.is_empty() || !tags.is_empty()).then(|| finish(&group.measurement, tags, fields, ctx))
+}
+
+#[derive(Default)]
+struct Row {
+    tags: Vec<(Name, Name)>,
+    fields: Vec<(Name, FieldValue)>,
+}
+
+/// One point per row of a walked table group; `columns` is in `group.columns` order.
+pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context) -> Vec<Point> {
+    let mut rows: BTreeMap<Vec<u32>, Row> = BTreeMap::new();
+    // Row-defining columns first, so lookup columns only label rows that exist.
+    let (defining, lookup): (Vec<_>, Vec<_>) = group.columns.iter().zip(columns).partition(|(c, _)| c.defines_row);
+    for (pass, list) in [defining, lookup].into_iter().enumerate() {
+        for (col, values) in list {
+            for (index, value) in values {
+                let row = if pass == 0 {
+                    rows.entry(index).or_default()
+                } else {
+                    match rows.get_mut(&index) {
+                        Some(r) => r,
+                        None => continue,
+                    }
+                };
+                if col.tag {
+                    if let Some(t) = tag_value(&value) {
+                        row.tags.push((col.name.clone(), Arc::from(t)));
+                    }
+                } else if let Some(f) = field_value(&value) {
+                    row.fields.push((col.name.clone(), f));
+                }
+            }
+        }
+    }
+    rows.into_iter()
+        .map(|(index, mut row)| {
+            row.tags.push((group.index_tag.clone(), Arc::from(dotted(&index))));
+            finish(&group.measurement, row.tags, row.fields, ctx)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::Registry;
+
+    #[test]
+    fn octet_strings() {
+        assert_eq!(octets(b"Gi0/1\0\0"), "Gi0/1");
+        assert_eq!(octets(&[0x00, 0x1b, 0x21, 0xff, 0x00, 0x01]), "00:1b:21:ff:00:01");
+        assert_eq!(octets(b""), "");
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(field_value(&Value::Counter64(u64::MAX)), Some(FieldValue::UInt(u64::MAX)));
+        assert_eq!(field_value(&Value::Counter64(5)), Some(FieldValue::Int(5)));
+        assert_eq!(field_value(&Value::IpAddress([10, 0, 0, 1])), Some(FieldValue::Str("10.0.0.1".into())));
+        assert_eq!(field_value(&Value::NoSuchInstance), None);
+        assert_eq!(tag_value(&Value::OctetString("".into())), None);
+    }
+
+    #[test]
+    fn tables_join_by_index_and_lookup_columns_only_label() {
+        let r = Registry::builtin();
+        let m = r.get("entity_sensors").unwrap();
+        let g = &m.tables[0];
+        let mut cols: Vec<WalkColumn> = vec![vec![]; g.columns.len()];
+        let value_col = g.columns.iter().position(|c| &*c.name == "entPhySensorValue").unwrap();
+        let name_col = g.columns.iter().position(|c| &*c.name == "entPhysicalName").unwrap();
+        cols[value_col] = vec![(vec![1001], Value::Integer(42))];
+        cols[name_col] = vec![(vec![1], Value::OctetString("chassis".into())), (vec![1001], Value::OctetString("CPU temp".into()))];
+        let base: Vec<(Name, Name)> = vec![("target".into(), "r1".into())];
+        let pts = table_points(g, cols, &Context { base_tags: &base, timestamp: 7 });
+        assert_eq!(pts.len(), 1);
+        assert_eq!(pts[0].tag("entPhysicalName"), Some("CPU temp"));
+        assert_eq!(pts[0].tag("entPhysicalIndex"), Some("1001"));
+        assert_eq!(pts[0].field("entPhySensorValue"), Some(&FieldValue::Int(42)));
+        let keys: Vec<&str> = pts[0].tags.iter().map(|(k, _)| &**k).collect();
+        assert_eq!(keys, ["entPhysicalIndex", "entPhysicalName", "target"]);
+    }
+}

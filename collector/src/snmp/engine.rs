@@ -1,0 +1,295 @@
+//! The wire engine: `async-snmp` (pinned) behind [`SnmpSession`].
+//!
+//! One [`SnmpEngine`] per process holds a small pool of shared UDP sockets (responses are
+//! matched by request-id for v1/v2c and msgID for v3, so a late reply to a timed-out
+//! request is discarded, never taken for another request's answer), the SNMPv3 engine
+//! cache (discovered engine IDs, boots and time) and the derived USM master keys, which
+//! cost ~1 MB of hashing per password and are shared by every target with that password.
+
+use super::{AgentStatus, Oid, SnmpError, SnmpResult, SnmpSession, SnmpVersion, Value, VarBind};
+use async_snmp::transport::{UdpHandle, UdpTransport};
+use async_snmp::{Auth, Client, EngineCache, ErrorStatus, MasterKeys, Retry, UsmConfig, v3::ReportStatus};
+use netpulse_config::{AuthProtocol, PrivProtocol, Secret};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// How a target proves who we are.
+#[derive(Clone, Debug)]
+pub enum TargetSecurity {
+    Community { version: SnmpVersion, community: Secret },
+    Usm {
+        user: String,
+        auth: Option<(AuthProtocol, Secret)>,
+        privacy: Option<(PrivProtocol, Secret)>,
+        context: Option<String>,
+    },
+}
+
+impl TargetSecurity {
+    pub fn version(&self) -> SnmpVersion {
+        match self {
+            TargetSecurity::Community { version, .. } => *version,
+            TargetSecurity::Usm { .. } => SnmpVersion::V3,
+        }
+    }
+}
+
+/// Per-request behaviour of a session.
+#[derive(Clone, Copy, Debug)]
+pub struct RequestPolicy {
+    pub timeout: Duration,
+    pub retries: u32,
+    pub max_varbinds: usize,
+}
+
+type KeyId = (AuthProtocol, String, Option<(PrivProtocol, String)>);
+
+pub struct SnmpEngine {
+    v4: Vec<UdpTransport>,
+    v6: OnceCell<Vec<UdpTransport>>,
+    sockets: usize,
+    engines: Arc<EngineCache>,
+    keys: Mutex<HashMap<KeyId, MasterKeys>>,
+}
+
+impl SnmpEngine {
+    /// Binds `sockets` IPv4 UDP sockets (IPv6 ones are bound on first use).
+    pub async fn new(sockets: usize) -> SnmpResult<Self> {
+        let sockets = sockets.max(1);
+        Ok(Self {
+            v4: bind_pool("0.0.0.0:0", sockets).await?,
+            v6: OnceCell::new(),
+            sockets,
+            engines: Arc::new(EngineCache::new()),
+            keys: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A session to one agent. Resolves `host` (DNS names allowed) once, here.
+    pub async fn session(
+        &self,
+        host: &str,
+        port: u16,
+        security: &TargetSecurity,
+        policy: RequestPolicy,
+    ) -> SnmpResult<AsyncSnmpSession> {
+        let addr = resolve(host, port).await?;
+        let pool = if addr.is_ipv4() {
+            &self.v4
+        } else {
+            self.v6.get_or_try_init(|| bind_pool("[::]:0", self.sockets)).await?
+        };
+        // The same agent always uses the same socket, which keeps its traffic in order.
+        let transport = &pool[(hash_addr(&addr) as usize) % pool.len()];
+        let auth = self.auth(security)?;
+        let retry = Retry::fixed(policy.retries, Duration::ZERO).map_err(|e| SnmpError::Other(e.to_string()))?;
+        let client = Client::builder(addr, auth)
+            .request_timeout(policy.timeout)
+            .retry(retry)
+            .max_oids_per_request(policy.max_varbinds.max(1))
+            .engine_cache(self.engines.clone())
+            // Agents send unknownUser / wrongDigest / decryptionError Reports unauthenticated
+            // (RFC 3414 has no key to sign them with): accept them so the operator gets the real
+            // cause at once instead of a timeout. Data responses are still always authenticated.
+            .allow_unauthenticated_v3_time_correction(true)
+            .build_with(transport)
+            .await
+            .map_err(convert)?;
+        Ok(AsyncSnmpSession { client, version: security.version() })
+    }
+
+    /// After a v3 authPriv request timed out: was it the privacy key? Agents drop what
+    /// they cannot decrypt without a word (net-snmp does), so ask again with authNoPriv:
+    /// an answer, or "unsupported security level", proves the agent and the auth key fine.
+    pub async fn diagnose_v3_timeout(&self, host: &str, port: u16, security: &TargetSecurity, policy: RequestPolicy) -> Option<SnmpError> {
+        let TargetSecurity::Usm { user, auth: Some(auth), privacy: Some(_), context } = security else { return None };
+        let probe = TargetSecurity::Usm { user: user.clone(), auth: Some(auth.clone()), privacy: None, context: context.clone() };
+        let session = self.session(host, port, &probe, RequestPolicy { retries: 0, ..policy }).await.ok()?;
+        let sys_uptime = Oid::parse("1.3.6.1.2.1.1.3.0")?;
+        match session.get(&[sys_uptime]).await {
+            // Answered at authNoPriv (data, or a refusal of that level): auth is right.
+            Ok(_) | Err(SnmpError::UnsupportedSecurityLevel | SnmpError::Agent { status: AgentStatus::AuthorizationError, .. }) => {
+                Some(SnmpError::WrongPriv)
+            }
+            Err(SnmpError::Timeout { .. }) => None,
+            Err(other) => Some(other),
+        }
+    }
+
+    fn auth(&self, security: &TargetSecurity) -> SnmpResult<Auth> {
+        match security {
+            TargetSecurity::Community { version: SnmpVersion::V1, community } => Ok(Auth::v1(community.expose())),
+            TargetSecurity::Community { community, .. } => Ok(Auth::v2c(community.expose())),
+            TargetSecurity::Usm { user, auth, privacy, context } => {
+                let mut cfg = UsmConfig::new(user.clone().into_bytes());
+                if let Some(ctx) = context {
+                    cfg = cfg.context_name(ctx.clone().into_bytes());
+                }
+                if let Some((ap, apw)) = auth {
+                    let id: KeyId = (*ap, apw.expose().to_string(), privacy.as_ref().map(|(p, pw)| (*p, pw.expose().to_string())));
+                    let keys = self.master_keys(id)?;
+                    cfg = cfg.with_master_keys(keys).map_err(|e| SnmpError::Other(format!("USM keys: {e}")))?;
+                }
+                Ok(cfg.into())
+            }
+        }
+    }
+
+    fn master_keys(&self, id: KeyId) -> SnmpResult<MasterKeys> {
+        let mut keys = self.keys.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(k) = keys.get(&id) {
+            return Ok(k.clone());
+        }
+        let (ap, apw, privacy) = &id;
+        let mut mk = MasterKeys::new(auth_protocol(*ap), apw.as_bytes())
+            .map_err(|e| SnmpError::Other(format!("auth key: {e}")))?;
+        if let Some((pp, ppw)) = privacy {
+            mk = mk
+                .with_privacy(priv_protocol(*pp), ppw.as_bytes())
+                .map_err(|e| SnmpError::Other(format!("privacy key: {e}")))?;
+        }
+        keys.insert(id, mk.clone());
+        Ok(mk)
+    }
+}
+
+async fn bind_pool(addr: &str, n: usize) -> SnmpResult<Vec<UdpTransport>> {
+    let mut v = Vec::with_capacity(n);
+    for _ in 0..n {
+        v.push(UdpTransport::bind(addr).await.map_err(convert)?);
+    }
+    Ok(v)
+}
+
+async fn resolve(host: &str, port: u16) -> SnmpResult<SocketAddr> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let mut addrs = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| SnmpError::Network(format!("cannot resolve {host:?}: {e}")))?;
+    addrs.next().ok_or_else(|| SnmpError::Network(format!("{host:?} resolves to no address")))
+}
+
+fn hash_addr(addr: &SocketAddr) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    addr.hash(&mut h);
+    h.finish()
+}
+
+fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
+    use async_snmp::AuthProtocol as A;
+    match p {
+        AuthProtocol::Md5 => A::Md5,
+        AuthProtocol::Sha => A::Sha1,
+        AuthProtocol::Sha224 => A::Sha224,
+        AuthProtocol::Sha256 => A::Sha256,
+        AuthProtocol::Sha384 => A::Sha384,
+        AuthProtocol::Sha512 => A::Sha512,
+    }
+}
+
+fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
+    use async_snmp::PrivProtocol as P;
+    match p {
+        PrivProtocol::Des => P::Des,
+        PrivProtocol::Aes128 => P::Aes128,
+        // net-snmp and RFC drafts extend short keys the Blumenthal way; Cisco the Reeder way.
+        PrivProtocol::Aes192 => P::Aes192Blumenthal,
+        PrivProtocol::Aes256 => P::Aes256Blumenthal,
+        PrivProtocol::Aes192c => P::Aes192Reeder,
+        PrivProtocol::Aes256c => P::Aes256Reeder,
+    }
+}
+
+/// A connected agent session; cheap to clone.
+#[derive(Clone)]
+pub struct AsyncSnmpSession {
+    client: Client<UdpHandle>,
+    version: SnmpVersion,
+}
+
+impl SnmpSession for AsyncSnmpSession {
+    fn version(&self) -> SnmpVersion {
+        self.version
+    }
+
+    async fn get(&self, oids: &[Oid]) -> SnmpResult<Vec<VarBind>> {
+        let oids: Vec<async_snmp::Oid> = oids.iter().map(to_lib_oid).collect();
+        let r = self.client.get_many(&oids).await.map_err(convert)?;
+        Ok(r.varbinds.into_iter().map(from_lib).collect())
+    }
+
+    async fn get_next(&self, oids: &[Oid]) -> SnmpResult<Vec<VarBind>> {
+        let oids: Vec<async_snmp::Oid> = oids.iter().map(to_lib_oid).collect();
+        let r = self.client.get_next_many(&oids).await.map_err(convert)?;
+        Ok(r.varbinds.into_iter().map(from_lib).collect())
+    }
+
+    async fn get_bulk(&self, oids: &[Oid], max_repetitions: u32) -> SnmpResult<Vec<VarBind>> {
+        let oids: Vec<async_snmp::Oid> = oids.iter().map(to_lib_oid).collect();
+        let r = self.client.get_bulk(&oids, 0, max_repetitions).await.map_err(convert)?;
+        Ok(r.into_iter().map(from_lib).collect())
+    }
+}
+
+fn to_lib_oid(o: &Oid) -> async_snmp::Oid {
+    async_snmp::Oid::from_slice(o.arcs())
+}
+
+pub(crate) fn from_lib(vb: async_snmp::VarBind) -> VarBind {
+    use async_snmp::Value as L;
+    let value = match vb.value {
+        L::Integer(i) => Value::Integer(i),
+        L::OctetString(b) | L::Nsap(b) => Value::OctetString(b),
+        L::Null => Value::Null,
+        L::ObjectIdentifier(o) => Value::ObjectId(Oid::from_slice(o.arcs())),
+        L::IpAddress(a) => Value::IpAddress(a),
+        L::Counter32(v) => Value::Counter32(v),
+        L::Gauge32(v) | L::UInteger32(v) => Value::Gauge32(v),
+        L::TimeTicks(v) => Value::TimeTicks(v),
+        L::Opaque(b) => Value::Opaque(b),
+        L::Counter64(v) => Value::Counter64(v),
+        L::NoSuchObject => Value::NoSuchObject,
+        L::NoSuchInstance => Value::NoSuchInstance,
+        L::EndOfMibView => Value::EndOfMibView,
+        _ => Value::Null,
+    };
+    VarBind { oid: Oid::from_slice(vb.oid.arcs()), value }
+}
+
+fn convert(e: Box<async_snmp::Error>) -> SnmpError {
+    use async_snmp::Error as E;
+    match e.exchange_source() {
+        E::Timeout { retries, .. } => SnmpError::Timeout { retries: *retries },
+        E::Network { source, .. } => SnmpError::Network(source.to_string()),
+        E::Auth { .. } => SnmpError::WrongAuth,
+        E::Report { status, .. } => match status.as_ref() {
+            ReportStatus::UnknownUserName { .. } => SnmpError::UnknownUser,
+            ReportStatus::WrongDigest { .. } => SnmpError::WrongAuth,
+            ReportStatus::DecryptionError { .. } => SnmpError::WrongPriv,
+            ReportStatus::UnsupportedSecurityLevel { .. } => SnmpError::UnsupportedSecurityLevel,
+            other => SnmpError::Report(other.to_string()),
+        },
+        E::Snmp { status, index, .. } => SnmpError::Agent {
+            status: match status {
+                ErrorStatus::TooBig => AgentStatus::TooBig,
+                ErrorStatus::NoSuchName => AgentStatus::NoSuchName,
+                ErrorStatus::GenErr => AgentStatus::GenErr,
+                ErrorStatus::NoAccess => AgentStatus::NoAccess,
+                ErrorStatus::AuthorizationError => AgentStatus::AuthorizationError,
+                other => AgentStatus::Other(other.as_i32()),
+            },
+            index: *index,
+        },
+        E::WalkAborted { reason, .. } => SnmpError::Walk { column: String::new(), reason: reason.to_string() },
+        E::Decode(d) => SnmpError::Malformed(d.to_string()),
+        E::MalformedResponse { .. } | E::ResponseShape { .. } => SnmpError::Malformed(e.to_string()),
+        E::Privacy(p) => SnmpError::Other(format!("privacy: {p}")),
+        other => SnmpError::Other(other.to_string()),
+    }
+}
