@@ -3,11 +3,18 @@
 
 use clap::Parser;
 use netpulse_collector::modules::Registry;
-use netpulse_config::{AuthProtocol, CollectorConfig, ConfigErrors, Loader, PrivProtocol, Secret, SnmpVersion, TargetConfig, UsmKey};
+use netpulse_config::{
+    AuthProtocol, CollectorConfig, ConfigErrors, Loader, PrivProtocol, Secret, SnmpVersion,
+    TargetConfig, UsmKey,
+};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "netpulse-collector", version, about = "Polls SNMP agents and writes InfluxDB line protocol")]
+#[command(
+    name = "netpulse-collector",
+    version,
+    about = "Polls SNMP agents and writes InfluxDB line protocol"
+)]
 pub struct Args {
     /// TOML configuration file.
     #[arg(long, short = 'c', value_name = "FILE")]
@@ -25,22 +32,42 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub target: Vec<String>,
     /// Community for ad-hoc v1/v2c targets.
-    #[arg(long, value_name = "C", env = "NETPULSE_COMMUNITY", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "C",
+        env = "NETPULSE_COMMUNITY",
+        hide_env_values = true
+    )]
     pub community: Option<String>,
     /// SNMP version of ad-hoc targets: 1, 2c or 3.
     #[arg(long, value_name = "V", default_value = "2c")]
     pub snmp_version: String,
     /// Modules for ad-hoc targets, comma separated.
-    #[arg(long, value_name = "LIST", value_delimiter = ',', default_value = "system,interfaces")]
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "system,interfaces"
+    )]
     pub module: Vec<String>,
     /// v3 user of ad-hoc targets.
     #[arg(long, value_name = "U")]
     pub v3_user: Option<String>,
     /// v3 authentication, PROTOCOL:PASSWORD (md5 sha sha224 sha256 sha384 sha512).
-    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "PROTO:PASS",
+        env = "NETPULSE_V3_AUTH",
+        hide_env_values = true
+    )]
     pub v3_auth: Option<String>,
     /// v3 privacy, PROTOCOL:PASSWORD (des aes128 aes192 aes256).
-    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
+    #[arg(
+        long,
+        value_name = "PROTO:PASS",
+        env = "NETPULSE_V3_PRIV",
+        hide_env_values = true
+    )]
     pub v3_priv: Option<String>,
     /// Log format on stderr.
     #[arg(long, value_name = "FORMAT", env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
@@ -58,7 +85,9 @@ pub fn init_logging(args: &Args) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info,async_snmp=warn".into());
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if args.log_format == "json" {
         builder.json().init();
     } else {
@@ -67,25 +96,50 @@ pub fn init_logging(args: &Args) {
 }
 
 fn flag_error(flag: &str, message: String) -> ConfigErrors {
-    ConfigErrors(vec![netpulse_config::ConfigError { key: "(flag)".into(), origin: format!("flag {flag}"), message }])
+    ConfigErrors(vec![netpulse_config::ConfigError {
+        key: "(flag)".into(),
+        origin: format!("flag {flag}"),
+        message,
+    }])
 }
 
-fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<UsmKey<P>, ConfigErrors> {
-    let (proto, pass) = text
-        .split_once(':')
-        .ok_or_else(|| flag_error(flag, "expected PROTOCOL:PASSWORD, e.g. sha256:secret123".into()))?;
-    let protocol: P = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(
-        &proto.to_ascii_lowercase(),
-    ))
+fn usm_key<P: serde::de::DeserializeOwned>(
+    flag: &str,
+    text: &str,
+) -> Result<UsmKey<P>, ConfigErrors> {
+    let (proto, pass) = text.split_once(':').ok_or_else(|| {
+        flag_error(
+            flag,
+            "expected PROTOCOL:PASSWORD, e.g. sha256:secret123".into(),
+        )
+    })?;
+    let protocol: P = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
+        serde::de::value::Error,
+    >::new(&proto.to_ascii_lowercase()))
     .map_err(|e| flag_error(flag, format!("unknown protocol {proto:?}: {e}")))?;
-    Ok(UsmKey { protocol, password: Secret::new(pass) })
+    Ok(UsmKey {
+        protocol,
+        password: Secret::new(pass),
+    })
 }
 
 fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
-    let version = SnmpVersion::parse(&args.snmp_version)
-        .ok_or_else(|| flag_error("--snmp-version", format!("{:?} is not 1, 2c or 3", args.snmp_version)))?;
-    let auth = args.v3_auth.as_deref().map(|a| usm_key::<AuthProtocol>("--v3-auth", a)).transpose()?;
-    let privacy = args.v3_priv.as_deref().map(|p| usm_key::<PrivProtocol>("--v3-priv", p)).transpose()?;
+    let version = SnmpVersion::parse(&args.snmp_version).ok_or_else(|| {
+        flag_error(
+            "--snmp-version",
+            format!("{:?} is not 1, 2c or 3", args.snmp_version),
+        )
+    })?;
+    let auth = args
+        .v3_auth
+        .as_deref()
+        .map(|a| usm_key::<AuthProtocol>("--v3-auth", a))
+        .transpose()?;
+    let privacy = args
+        .v3_priv
+        .as_deref()
+        .map(|p| usm_key::<PrivProtocol>("--v3-priv", p))
+        .transpose()?;
     Ok(args
         .target
         .iter()
@@ -95,7 +149,9 @@ fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
             version,
             community: match version {
                 SnmpVersion::V3 => None,
-                _ => Some(Secret::new(args.community.clone().unwrap_or_else(|| "public".into()))),
+                _ => Some(Secret::new(
+                    args.community.clone().unwrap_or_else(|| "public".into()),
+                )),
             },
             user: args.v3_user.clone(),
             auth: auth.clone(),
@@ -112,7 +168,10 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
     if let Some(path) = &args.config {
         loader = loader.file(path);
     } else if args.target.is_empty() {
-        return Err(flag_error("--config", "give a config file with --config FILE, or an ad-hoc --target udp://HOST:PORT".into()));
+        return Err(flag_error(
+            "--config",
+            "give a config file with --config FILE, or an ad-hoc --target udp://HOST:PORT".into(),
+        ));
     }
     if !args.target.is_empty() {
         loader = loader.flag_targets("--target", adhoc_targets(args)?);
@@ -128,8 +187,15 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
                 if registry.get(m).is_none() {
                     let known = Registry::builtin_names().join(", ");
                     problems.push((
-                        vec!["targets".into(), i.to_string(), "modules".into(), j.to_string()],
-                        format!("unknown module {m:?} (built-in: {known}; or define it in [[modules]])"),
+                        vec![
+                            "targets".into(),
+                            i.to_string(),
+                            "modules".into(),
+                            j.to_string(),
+                        ],
+                        format!(
+                            "unknown module {m:?} (built-in: {known}; or define it in [[modules]])"
+                        ),
                     ));
                 }
             }
@@ -137,8 +203,18 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
         problems
     }));
     let cfg = loader.load()?;
-    let registry = Registry::builtin().with_user_modules(&cfg.modules).map_err(|p| {
-        ConfigErrors(p.into_iter().map(|(k, m)| netpulse_config::ConfigError { key: k.join("."), origin: "config".into(), message: m }).collect())
-    })?;
+    let registry = Registry::builtin()
+        .with_user_modules(&cfg.modules)
+        .map_err(|p| {
+            ConfigErrors(
+                p.into_iter()
+                    .map(|(k, m)| netpulse_config::ConfigError {
+                        key: k.join("."),
+                        origin: "config".into(),
+                        message: m,
+                    })
+                    .collect(),
+            )
+        })?;
     Ok((cfg, registry))
 }

@@ -28,10 +28,16 @@ pub struct Point {
 
 impl Point {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v)
+        self.tags
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| &**v)
     }
     pub fn field(&self, key: &str) -> Option<&FieldValue> {
-        self.fields.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
+        self.fields
+            .iter()
+            .find(|(k, _)| &**k == key)
+            .map(|(_, v)| v)
     }
 }
 
@@ -117,7 +123,10 @@ fn write_float(f: f64, out: &mut Vec<u8>) {
 /// swallow the delimiter, hence backslashes are always doubled.
 fn escape(s: &str, special: &[u8], out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
-    if !bytes.iter().any(|c| special.contains(c) || matches!(c, b'\\' | b'\n' | b'\r')) {
+    if !bytes
+        .iter()
+        .any(|c| special.contains(c) || matches!(c, b'\\' | b'\n' | b'\r'))
+    {
         out.extend_from_slice(bytes);
         return;
     }
@@ -137,7 +146,11 @@ mod tests {
     fn point(fields: Vec<(&str, FieldValue)>) -> Point {
         Point {
             measurement: "interface".into(),
-            tags: vec![("ifDescr".into(), "Gi 0/1,uplink=core".into()), ("ifAlias".into(), "".into()), ("target".into(), "sw1".into())],
+            tags: vec![
+                ("ifDescr".into(), "Gi 0/1,uplink=core".into()),
+                ("ifAlias".into(), "".into()),
+                ("target".into(), "sw1".into()),
+            ],
             fields: fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             timestamp: 1_700_000_000_000_000_000,
         }
@@ -165,7 +178,10 @@ mod tests {
 
     #[test]
     fn counter64_above_i64_is_never_wrapped() {
-        let p = point(vec![("c", FieldValue::UInt(u64::MAX)), ("small", FieldValue::UInt(7))]);
+        let p = point(vec![
+            ("c", FieldValue::UInt(u64::MAX)),
+            ("small", FieldValue::UInt(7)),
+        ]);
         assert!(line(&p, UnsignedMode::Native).contains(" c=18446744073709551615u,small=7i "));
         assert!(line(&p, UnsignedMode::Float).contains(" c=18446744073709552000,small=7i "));
     }

@@ -50,7 +50,10 @@ fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyh
     let targets = cfg
         .targets
         .iter()
-        .map(|t| Target::from_config(t, &cfg.snmp, registry).map_err(|e| anyhow::anyhow!("target {}: {e}", t.name)))
+        .map(|t| {
+            Target::from_config(t, &cfg.snmp, registry)
+                .map_err(|e| anyhow::anyhow!("target {}: {e}", t.name))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     if targets.is_empty() {
         anyhow::bail!("no targets configured: add [[targets]] to the config or pass --target");
@@ -65,6 +68,11 @@ fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyh
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());
         netpulse_collector::run::test_mode(cfg, targets, &mut out).await
     })?;
-    tracing::info!(targets = summary.targets, failed = summary.failed, points = summary.points, "test poll finished");
+    tracing::info!(
+        targets = summary.targets,
+        failed = summary.failed,
+        points = summary.points,
+        "test poll finished"
+    );
     Ok(summary.failed == 0)
 }

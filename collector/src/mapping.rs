@@ -12,7 +12,9 @@ use std::sync::Arc;
 pub fn field_value(v: &Value) -> Option<FieldValue> {
     Some(match v {
         Value::Integer(i) => FieldValue::Int(i64::from(*i)),
-        Value::Counter32(u) | Value::Gauge32(u) | Value::TimeTicks(u) => FieldValue::Int(i64::from(*u)),
+        Value::Counter32(u) | Value::Gauge32(u) | Value::TimeTicks(u) => {
+            FieldValue::Int(i64::from(*u))
+        }
         Value::Counter64(u) => match i64::try_from(*u) {
             Ok(i) => FieldValue::Int(i),
             Err(_) => FieldValue::UInt(*u),
@@ -21,7 +23,9 @@ pub fn field_value(v: &Value) -> Option<FieldValue> {
         Value::Opaque(b) => FieldValue::Str(hex(b)),
         Value::ObjectId(o) => FieldValue::Str(o.to_string()),
         Value::IpAddress(a) => FieldValue::Str(std::net::Ipv4Addr::from(*a).to_string()),
-        Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView => return None,
+        Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView => {
+            return None;
+        }
     })
 }
 
@@ -45,7 +49,13 @@ pub fn octets(b: &[u8]) -> String {
         None => &b[..0],
     };
     match std::str::from_utf8(trimmed) {
-        Ok(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => s.to_string(),
+        Ok(s)
+            if !s
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            s.to_string()
+        }
         _ => hex(b),
     }
 }
@@ -67,10 +77,20 @@ pub struct Context<'a> {
     pub timestamp: i64,
 }
 
-fn finish(measurement: &Name, mut tags: Vec<(Name, Name)>, fields: Vec<(Name, FieldValue)>, ctx: &Context) -> Point {
+fn finish(
+    measurement: &Name,
+    mut tags: Vec<(Name, Name)>,
+    fields: Vec<(Name, FieldValue)>,
+    ctx: &Context,
+) -> Point {
     tags.extend(ctx.base_tags.iter().cloned());
     tags.sort_by(|a, b| a.0.cmp(&b.0));
-    Point { measurement: measurement.clone(), tags, fields, timestamp: ctx.timestamp }
+    Point {
+        measurement: measurement.clone(),
+        tags,
+        fields,
+        timestamp: ctx.timestamp,
+    }
 }
 
 /// One point from a scalar group; `None` when the agent had none of its objects.
@@ -78,7 +98,12 @@ pub fn scalar_point(group: &ScalarGroup, vbs: &[VarBind], ctx: &Context) -> Opti
     let mut tags = vec![];
     let mut fields = vec![];
     for obj in &group.objects {
-        let Some(vb) = vbs.iter().find(|vb| vb.oid.suffix_after(&obj.oid) == Some(&[0][..])) else { continue };
+        let Some(vb) = vbs
+            .iter()
+            .find(|vb| vb.oid.suffix_after(&obj.oid) == Some(&[0][..]))
+        else {
+            continue;
+        };
         if obj.tag {
             if let Some(t) = tag_value(&vb.value) {
                 tags.push((obj.name.clone(), Arc::from(t)));
@@ -100,7 +125,11 @@ struct Row {
 pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context) -> Vec<Point> {
     let mut rows: BTreeMap<Vec<u32>, Row> = BTreeMap::new();
     // Row-defining columns first, so lookup columns only label rows that exist.
-    let (defining, lookup): (Vec<_>, Vec<_>) = group.columns.iter().zip(columns).partition(|(c, _)| c.defines_row);
+    let (defining, lookup): (Vec<_>, Vec<_>) = group
+        .columns
+        .iter()
+        .zip(columns)
+        .partition(|(c, _)| c.defines_row);
     for (pass, list) in [defining, lookup].into_iter().enumerate() {
         for (col, values) in list {
             for (index, value) in values {
@@ -124,7 +153,8 @@ pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context)
     }
     rows.into_iter()
         .map(|(index, mut row)| {
-            row.tags.push((group.index_tag.clone(), Arc::from(dotted(&index))));
+            row.tags
+                .push((group.index_tag.clone(), Arc::from(dotted(&index))));
             finish(&group.measurement, row.tags, row.fields, ctx)
         })
         .collect()
@@ -138,15 +168,24 @@ mod tests {
     #[test]
     fn octet_strings() {
         assert_eq!(octets(b"Gi0/1\0\0"), "Gi0/1");
-        assert_eq!(octets(&[0x00, 0x1b, 0x21, 0xff, 0x00, 0x01]), "00:1b:21:ff:00:01");
+        assert_eq!(
+            octets(&[0x00, 0x1b, 0x21, 0xff, 0x00, 0x01]),
+            "00:1b:21:ff:00:01"
+        );
         assert_eq!(octets(b""), "");
     }
 
     #[test]
     fn values() {
-        assert_eq!(field_value(&Value::Counter64(u64::MAX)), Some(FieldValue::UInt(u64::MAX)));
+        assert_eq!(
+            field_value(&Value::Counter64(u64::MAX)),
+            Some(FieldValue::UInt(u64::MAX))
+        );
         assert_eq!(field_value(&Value::Counter64(5)), Some(FieldValue::Int(5)));
-        assert_eq!(field_value(&Value::IpAddress([10, 0, 0, 1])), Some(FieldValue::Str("10.0.0.1".into())));
+        assert_eq!(
+            field_value(&Value::IpAddress([10, 0, 0, 1])),
+            Some(FieldValue::Str("10.0.0.1".into()))
+        );
         assert_eq!(field_value(&Value::NoSuchInstance), None);
         assert_eq!(tag_value(&Value::OctetString("".into())), None);
     }
@@ -157,16 +196,37 @@ mod tests {
         let m = r.get("entity_sensors").unwrap();
         let g = &m.tables[0];
         let mut cols: Vec<WalkColumn> = vec![vec![]; g.columns.len()];
-        let value_col = g.columns.iter().position(|c| &*c.name == "entPhySensorValue").unwrap();
-        let name_col = g.columns.iter().position(|c| &*c.name == "entPhysicalName").unwrap();
+        let value_col = g
+            .columns
+            .iter()
+            .position(|c| &*c.name == "entPhySensorValue")
+            .unwrap();
+        let name_col = g
+            .columns
+            .iter()
+            .position(|c| &*c.name == "entPhysicalName")
+            .unwrap();
         cols[value_col] = vec![(vec![1001], Value::Integer(42))];
-        cols[name_col] = vec![(vec![1], Value::OctetString("chassis".into())), (vec![1001], Value::OctetString("CPU temp".into()))];
+        cols[name_col] = vec![
+            (vec![1], Value::OctetString("chassis".into())),
+            (vec![1001], Value::OctetString("CPU temp".into())),
+        ];
         let base: Vec<(Name, Name)> = vec![("target".into(), "r1".into())];
-        let pts = table_points(g, cols, &Context { base_tags: &base, timestamp: 7 });
+        let pts = table_points(
+            g,
+            cols,
+            &Context {
+                base_tags: &base,
+                timestamp: 7,
+            },
+        );
         assert_eq!(pts.len(), 1);
         assert_eq!(pts[0].tag("entPhysicalName"), Some("CPU temp"));
         assert_eq!(pts[0].tag("entPhysicalIndex"), Some("1001"));
-        assert_eq!(pts[0].field("entPhySensorValue"), Some(&FieldValue::Int(42)));
+        assert_eq!(
+            pts[0].field("entPhySensorValue"),
+            Some(&FieldValue::Int(42))
+        );
         let keys: Vec<&str> = pts[0].tags.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["entPhysicalIndex", "entPhysicalName", "target"]);
     }

@@ -30,7 +30,11 @@ pub struct Summary {
 
 /// Polls every target once, concurrently (bounded by the config), handing each outcome
 /// to `each` as soon as it is complete.
-pub async fn poll_all(cfg: &CollectorConfig, targets: Vec<Target>, mut each: impl FnMut(PollOutcome)) -> Result<(), RunError> {
+pub async fn poll_all(
+    cfg: &CollectorConfig,
+    targets: Vec<Target>,
+    mut each: impl FnMut(PollOutcome),
+) -> Result<(), RunError> {
     let engine = Arc::new(SnmpEngine::new(cfg.snmp.sockets).await?);
     let ops = Arc::new(Semaphore::new(cfg.collector.max_concurrent_operations));
     let batch = cfg.collector.batch_size;
@@ -43,16 +47,28 @@ pub async fn poll_all(cfg: &CollectorConfig, targets: Vec<Target>, mut each: imp
     while let Some(joined) = outcomes.next().await {
         match joined {
             Ok(outcome) => each(outcome),
-            Err(e) => return Err(RunError::Target { target: "?".into(), message: format!("poll task failed: {e}") }),
+            Err(e) => {
+                return Err(RunError::Target {
+                    target: "?".into(),
+                    message: format!("poll task failed: {e}"),
+                });
+            }
         }
     }
     Ok(())
 }
 
 /// `--test`: line protocol to `out`, failures to stderr, a progress bar on a terminal.
-pub async fn test_mode(cfg: &CollectorConfig, targets: Vec<Target>, out: &mut impl Write) -> Result<Summary, RunError> {
+pub async fn test_mode(
+    cfg: &CollectorConfig,
+    targets: Vec<Target>,
+    out: &mut impl Write,
+) -> Result<Summary, RunError> {
     let bar = progress(targets.len());
-    let mut summary = Summary { targets: targets.len(), ..Summary::default() };
+    let mut summary = Summary {
+        targets: targets.len(),
+        ..Summary::default()
+    };
     let mut buf = Vec::with_capacity(64 * 1024);
     let mut io_err = None;
     poll_all(cfg, targets, |outcome| {
@@ -85,7 +101,9 @@ fn progress(n: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) = ProgressStyle::with_template("{spinner} polling [{bar:40}] {pos}/{len} targets {elapsed}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{spinner} polling [{bar:40}] {pos}/{len} targets {elapsed}")
+    {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

@@ -23,25 +23,45 @@ pub struct Target {
 
 impl Target {
     /// Errors are for a config that passed validation but names an unknown module.
-    pub fn from_config(tc: &TargetConfig, snmp: &SnmpDefaults, registry: &Registry) -> Result<Self, String> {
+    pub fn from_config(
+        tc: &TargetConfig,
+        snmp: &SnmpDefaults,
+        registry: &Registry,
+    ) -> Result<Self, String> {
         let address = TargetAddress::parse(&tc.address)?;
         let modules = tc
             .modules
             .iter()
-            .map(|m| registry.get(m).ok_or_else(|| format!("unknown module {m:?}")))
+            .map(|m| {
+                registry
+                    .get(m)
+                    .ok_or_else(|| format!("unknown module {m:?}"))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let security = match tc.version {
             SnmpVersion::V3 => TargetSecurity::Usm {
                 user: tc.user.clone().unwrap_or_default(),
                 auth: tc.auth.as_ref().map(|k| (k.protocol, k.password.clone())),
-                privacy: tc.privacy.as_ref().map(|k| (k.protocol, k.password.clone())),
+                privacy: tc
+                    .privacy
+                    .as_ref()
+                    .map(|k| (k.protocol, k.password.clone())),
                 context: tc.context.clone(),
             },
-            v => TargetSecurity::Community { version: v, community: tc.community.clone().unwrap_or_default() },
+            v => TargetSecurity::Community {
+                version: v,
+                community: tc.community.clone().unwrap_or_default(),
+            },
         };
-        let mut tags: Vec<(Name, Name)> =
-            vec![("target".into(), tc.name.as_str().into()), ("agent_host".into(), address.host.as_str().into())];
-        tags.extend(tc.tags.iter().map(|(k, v)| (Name::from(k.as_str()), Name::from(v.as_str()))));
+        let mut tags: Vec<(Name, Name)> = vec![
+            ("target".into(), tc.name.as_str().into()),
+            ("agent_host".into(), address.host.as_str().into()),
+        ];
+        tags.extend(
+            tc.tags
+                .iter()
+                .map(|(k, v)| (Name::from(k.as_str()), Name::from(v.as_str()))),
+        );
         let max_varbinds = snmp.max_varbinds_per_request as usize;
         Ok(Self {
             name: tc.name.as_str().into(),

@@ -22,7 +22,12 @@ pub struct Column {
 
 impl Column {
     fn new(name: &str, oid: &str, tag: bool, defines_row: bool) -> Self {
-        Self { name: name.into(), oid: Oid::parse(oid).expect("built-in OIDs are valid"), tag, defines_row }
+        Self {
+            name: name.into(),
+            oid: Oid::parse(oid).expect("built-in OIDs are valid"),
+            tag,
+            defines_row,
+        }
     }
 }
 
@@ -57,8 +62,13 @@ pub struct Registry {
 
 impl Registry {
     pub fn builtin() -> Self {
-        let symbols = builtin::symbols().map(|(n, o)| (n, Oid::parse(o).expect("valid"))).collect();
-        let modules = builtin::modules().into_iter().map(|m| (m.name.clone(), Arc::new(m))).collect();
+        let symbols = builtin::symbols()
+            .map(|(n, o)| (n, Oid::parse(o).expect("valid")))
+            .collect();
+        let modules = builtin::modules()
+            .into_iter()
+            .map(|m| (m.name.clone(), Arc::new(m)))
+            .collect();
         Self { modules, symbols }
     }
 
@@ -67,13 +77,19 @@ impl Registry {
     }
 
     /// Adds the user modules; errors are `(key path, problem)` as the config loader wants.
-    pub fn with_user_modules(mut self, defs: &[ModuleConfig]) -> Result<Self, Vec<(Vec<String>, String)>> {
+    pub fn with_user_modules(
+        mut self,
+        defs: &[ModuleConfig],
+    ) -> Result<Self, Vec<(Vec<String>, String)>> {
         let mut problems = vec![];
         for (i, def) in defs.iter().enumerate() {
             match self.user_module(def) {
                 Ok(m) => {
                     if self.modules.contains_key(&m.name) {
-                        problems.push((key(i, "name"), format!("module {:?} already exists", m.name)));
+                        problems.push((
+                            key(i, "name"),
+                            format!("module {:?} already exists", m.name),
+                        ));
                     } else {
                         self.modules.insert(m.name.clone(), Arc::new(m));
                     }
@@ -81,7 +97,11 @@ impl Registry {
                 Err((k, msg)) => problems.push((key_at(i, &k), msg)),
             }
         }
-        if problems.is_empty() { Ok(self) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(self)
+        } else {
+            Err(problems)
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Module>> {
@@ -93,16 +113,33 @@ impl Registry {
         Oid::parse(text).or_else(|| self.symbols.get(text.trim()).cloned())
     }
 
-    fn object(&self, obj: &netpulse_config::ObjectConfig, defines_row: bool) -> Result<Column, (Vec<String>, String)> {
+    fn object(
+        &self,
+        obj: &netpulse_config::ObjectConfig,
+        defines_row: bool,
+    ) -> Result<Column, (Vec<String>, String)> {
         let oid = self.resolve(&obj.oid).ok_or_else(|| {
-            (vec!["oid".into()], format!("{:?} is neither a numeric OID nor a known object name", obj.oid))
+            (
+                vec!["oid".into()],
+                format!(
+                    "{:?} is neither a numeric OID nor a known object name",
+                    obj.oid
+                ),
+            )
         })?;
         let name = match (&obj.name, Oid::parse(&obj.oid)) {
             (Some(n), _) if !n.is_empty() => n.clone(),
             (_, None) => obj.oid.trim().to_string(),
-            (_, Some(_)) => return Err((vec!["name".into()], "required when oid is numeric".into())),
+            (_, Some(_)) => {
+                return Err((vec!["name".into()], "required when oid is numeric".into()));
+            }
         };
-        Ok(Column { name: name.into(), oid, tag: obj.tag, defines_row: defines_row && !obj.tag })
+        Ok(Column {
+            name: name.into(),
+            oid,
+            tag: obj.tag,
+            defines_row: defines_row && !obj.tag,
+        })
     }
 
     fn user_module(&self, def: &ModuleConfig) -> Result<Module, (Vec<String>, String)> {
@@ -110,20 +147,33 @@ impl Registry {
             return Err((vec!["name".into()], "required".into()));
         }
         if def.scalars.is_empty() && def.columns.is_empty() {
-            return Err((vec!["columns".into()], "a module needs scalars or columns".into()));
+            return Err((
+                vec!["columns".into()],
+                "a module needs scalars or columns".into(),
+            ));
         }
-        let measurement: Arc<str> = def.measurement.clone().unwrap_or_else(|| def.name.clone()).into();
+        let measurement: Arc<str> = def
+            .measurement
+            .clone()
+            .unwrap_or_else(|| def.name.clone())
+            .into();
         let scalars = def
             .scalars
             .iter()
             .enumerate()
-            .map(|(j, o)| self.object(o, true).map_err(|(k, m)| (sub("scalars", j, k), m)))
+            .map(|(j, o)| {
+                self.object(o, true)
+                    .map_err(|(k, m)| (sub("scalars", j, k), m))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let mut columns = def
             .columns
             .iter()
             .enumerate()
-            .map(|(j, o)| self.object(o, true).map_err(|(k, m)| (sub("columns", j, k), m)))
+            .map(|(j, o)| {
+                self.object(o, true)
+                    .map_err(|(k, m)| (sub("columns", j, k), m))
+            })
             .collect::<Result<Vec<_>, _>>()?;
         if !columns.is_empty() && columns.iter().all(|c| !c.defines_row) {
             // Only tag columns: let them define the rows.
@@ -131,11 +181,22 @@ impl Registry {
         }
         Ok(Module {
             name: def.name.clone(),
-            scalars: (!scalars.is_empty()).then(|| ScalarGroup { measurement: measurement.clone(), objects: scalars }),
+            scalars: (!scalars.is_empty()).then(|| ScalarGroup {
+                measurement: measurement.clone(),
+                objects: scalars,
+            }),
             tables: if columns.is_empty() {
                 vec![]
             } else {
-                vec![TableGroup { measurement, index_tag: def.index_tag.clone().unwrap_or_else(|| "index".into()).into(), columns }]
+                vec![TableGroup {
+                    measurement,
+                    index_tag: def
+                        .index_tag
+                        .clone()
+                        .unwrap_or_else(|| "index".into())
+                        .into(),
+                    columns,
+                }]
             },
         })
     }
@@ -166,8 +227,14 @@ mod tests {
     fn builtins_and_symbols() {
         let r = Registry::builtin();
         assert_eq!(r.get("interfaces").unwrap().tables[0].columns.len(), 25);
-        assert_eq!(r.resolve("ifHCInOctets").unwrap().to_string(), "1.3.6.1.2.1.31.1.1.1.6");
-        assert_eq!(r.resolve(".1.3.6.1.4.1.9").unwrap().to_string(), "1.3.6.1.4.1.9");
+        assert_eq!(
+            r.resolve("ifHCInOctets").unwrap().to_string(),
+            "1.3.6.1.2.1.31.1.1.1.6"
+        );
+        assert_eq!(
+            r.resolve(".1.3.6.1.4.1.9").unwrap().to_string(),
+            "1.3.6.1.4.1.9"
+        );
         assert!(r.resolve("noSuchThing").is_none());
     }
 
@@ -176,8 +243,16 @@ mod tests {
         let def = ModuleConfig {
             name: "cpu".into(),
             columns: vec![
-                ObjectConfig { oid: "1.3.6.1.4.1.9.9.109.1.1.1.1.8".into(), name: Some("cpmCPUTotal5minRev".into()), tag: false },
-                ObjectConfig { oid: "ifDescr".into(), name: None, tag: true },
+                ObjectConfig {
+                    oid: "1.3.6.1.4.1.9.9.109.1.1.1.1.8".into(),
+                    name: Some("cpmCPUTotal5minRev".into()),
+                    tag: false,
+                },
+                ObjectConfig {
+                    oid: "ifDescr".into(),
+                    name: None,
+                    tag: true,
+                },
             ],
             ..Default::default()
         };
@@ -187,7 +262,11 @@ mod tests {
         assert_eq!(&*m.tables[0].columns[1].name, "ifDescr");
         let bad = ModuleConfig {
             name: "x".into(),
-            scalars: vec![ObjectConfig { oid: "1.3.6.1.4.1.1".into(), name: None, tag: false }],
+            scalars: vec![ObjectConfig {
+                oid: "1.3.6.1.4.1.1".into(),
+                name: None,
+                tag: false,
+            }],
             ..Default::default()
         };
         let err = Registry::builtin().with_user_modules(&[bad]).unwrap_err();

@@ -8,7 +8,10 @@
 
 use super::{AgentStatus, Oid, SnmpError, SnmpResult, SnmpSession, SnmpVersion, Value, VarBind};
 use async_snmp::transport::{UdpHandle, UdpTransport};
-use async_snmp::{Auth, Client, EngineCache, ErrorStatus, MasterKeys, Retry, UsmConfig, v3::ReportStatus};
+use async_snmp::{
+    Auth, Client, DesSaltState, EngineCache, ErrorStatus, MasterKeys, PersistedDesSaltState, Retry,
+    UsmConfig, v3::ReportStatus,
+};
 use netpulse_config::{AuthProtocol, PrivProtocol, Secret};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -19,7 +22,10 @@ use tokio::sync::OnceCell;
 /// How a target proves who we are.
 #[derive(Clone, Debug)]
 pub enum TargetSecurity {
-    Community { version: SnmpVersion, community: Secret },
+    Community {
+        version: SnmpVersion,
+        community: Secret,
+    },
     Usm {
         user: String,
         auth: Option<(AuthProtocol, Secret)>,
@@ -53,6 +59,7 @@ pub struct SnmpEngine {
     sockets: usize,
     engines: Arc<EngineCache>,
     keys: Mutex<HashMap<KeyId, MasterKeys>>,
+    des_salt: Option<DesSaltState>,
 }
 
 impl SnmpEngine {
@@ -65,6 +72,7 @@ impl SnmpEngine {
             sockets,
             engines: Arc::new(EngineCache::new()),
             keys: Mutex::new(HashMap::new()),
+            des_salt: des_salt_state(),
         })
     }
 
@@ -80,13 +88,27 @@ impl SnmpEngine {
         let pool = if addr.is_ipv4() {
             &self.v4
         } else {
-            self.v6.get_or_try_init(|| bind_pool("[::]:0", self.sockets)).await?
+            self.v6
+                .get_or_try_init(|| bind_pool("[::]:0", self.sockets))
+                .await?
         };
         // The same agent always uses the same socket, which keeps its traffic in order.
         let transport = &pool[(hash_addr(&addr) as usize) % pool.len()];
         let auth = self.auth(security)?;
-        let retry = Retry::fixed(policy.retries, Duration::ZERO).map_err(|e| SnmpError::Other(e.to_string()))?;
-        let client = Client::builder(addr, auth)
+        let retry = Retry::fixed(policy.retries, Duration::ZERO)
+            .map_err(|e| SnmpError::Other(e.to_string()))?;
+        let mut builder = Client::builder(addr, auth);
+        if let (
+            TargetSecurity::Usm {
+                privacy: Some((PrivProtocol::Des, _)),
+                ..
+            },
+            Some(des),
+        ) = (security, &self.des_salt)
+        {
+            builder = builder.des_salt_state(des.clone());
+        }
+        let client = builder
             .request_timeout(policy.timeout)
             .retry(retry)
             .max_oids_per_request(policy.max_varbinds.max(1))
@@ -98,22 +120,60 @@ impl SnmpEngine {
             .build_with(transport)
             .await
             .map_err(convert)?;
-        Ok(AsyncSnmpSession { client, version: security.version() })
+        Ok(AsyncSnmpSession {
+            client,
+            version: security.version(),
+        })
     }
 
     /// After a v3 authPriv request timed out: was it the privacy key? Agents drop what
     /// they cannot decrypt without a word (net-snmp does), so ask again with authNoPriv:
     /// an answer, or "unsupported security level", proves the agent and the auth key fine.
-    pub async fn diagnose_v3_timeout(&self, host: &str, port: u16, security: &TargetSecurity, policy: RequestPolicy) -> Option<SnmpError> {
-        let TargetSecurity::Usm { user, auth: Some(auth), privacy: Some(_), context } = security else { return None };
-        let probe = TargetSecurity::Usm { user: user.clone(), auth: Some(auth.clone()), privacy: None, context: context.clone() };
-        let session = self.session(host, port, &probe, RequestPolicy { retries: 0, ..policy }).await.ok()?;
+    pub async fn diagnose_v3_timeout(
+        &self,
+        host: &str,
+        port: u16,
+        security: &TargetSecurity,
+        policy: RequestPolicy,
+    ) -> Option<SnmpError> {
+        let TargetSecurity::Usm {
+            user,
+            auth: Some(auth),
+            privacy: Some(_),
+            context,
+        } = security
+        else {
+            return None;
+        };
+        let probe = TargetSecurity::Usm {
+            user: user.clone(),
+            auth: Some(auth.clone()),
+            privacy: None,
+            context: context.clone(),
+        };
+        let session = self
+            .session(
+                host,
+                port,
+                &probe,
+                RequestPolicy {
+                    retries: 0,
+                    ..policy
+                },
+            )
+            .await
+            .ok()?;
         let sys_uptime = Oid::parse("1.3.6.1.2.1.1.3.0")?;
         match session.get(&[sys_uptime]).await {
             // Answered at authNoPriv (data, or a refusal of that level): auth is right.
-            Ok(_) | Err(SnmpError::UnsupportedSecurityLevel | SnmpError::Agent { status: AgentStatus::AuthorizationError, .. }) => {
-                Some(SnmpError::WrongPriv)
-            }
+            Ok(_)
+            | Err(
+                SnmpError::UnsupportedSecurityLevel
+                | SnmpError::Agent {
+                    status: AgentStatus::AuthorizationError,
+                    ..
+                },
+            ) => Some(SnmpError::WrongPriv),
             Err(SnmpError::Timeout { .. }) => None,
             Err(other) => Some(other),
         }
@@ -121,17 +181,33 @@ impl SnmpEngine {
 
     fn auth(&self, security: &TargetSecurity) -> SnmpResult<Auth> {
         match security {
-            TargetSecurity::Community { version: SnmpVersion::V1, community } => Ok(Auth::v1(community.expose())),
+            TargetSecurity::Community {
+                version: SnmpVersion::V1,
+                community,
+            } => Ok(Auth::v1(community.expose())),
             TargetSecurity::Community { community, .. } => Ok(Auth::v2c(community.expose())),
-            TargetSecurity::Usm { user, auth, privacy, context } => {
+            TargetSecurity::Usm {
+                user,
+                auth,
+                privacy,
+                context,
+            } => {
                 let mut cfg = UsmConfig::new(user.clone().into_bytes());
                 if let Some(ctx) = context {
                     cfg = cfg.context_name(ctx.clone().into_bytes());
                 }
                 if let Some((ap, apw)) = auth {
-                    let id: KeyId = (*ap, apw.expose().to_string(), privacy.as_ref().map(|(p, pw)| (*p, pw.expose().to_string())));
+                    let id: KeyId = (
+                        *ap,
+                        apw.expose().to_string(),
+                        privacy
+                            .as_ref()
+                            .map(|(p, pw)| (*p, pw.expose().to_string())),
+                    );
                     let keys = self.master_keys(id)?;
-                    cfg = cfg.with_master_keys(keys).map_err(|e| SnmpError::Other(format!("USM keys: {e}")))?;
+                    cfg = cfg
+                        .with_master_keys(keys)
+                        .map_err(|e| SnmpError::Other(format!("USM keys: {e}")))?;
                 }
                 Ok(cfg.into())
             }
@@ -156,6 +232,20 @@ impl SnmpEngine {
     }
 }
 
+/// DES salts must never repeat under one key. The salt's high half is a sender epoch:
+/// taking it from the clock gives every process start a fresh epoch without a state file.
+fn des_salt_state() -> Option<DesSaltState> {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    let epoch = u32::try_from(secs.saturating_sub(1_600_000_000))
+        .ok()?
+        .max(1);
+    let previous = PersistedDesSaltState::new(epoch).ok()?;
+    DesSaltState::restart(previous, |_| Ok::<(), std::convert::Infallible>(())).ok()
+}
+
 async fn bind_pool(addr: &str, n: usize) -> SnmpResult<Vec<UdpTransport>> {
     let mut v = Vec::with_capacity(n);
     for _ in 0..n {
@@ -171,7 +261,9 @@ async fn resolve(host: &str, port: u16) -> SnmpResult<SocketAddr> {
     let mut addrs = tokio::net::lookup_host((host, port))
         .await
         .map_err(|e| SnmpError::Network(format!("cannot resolve {host:?}: {e}")))?;
-    addrs.next().ok_or_else(|| SnmpError::Network(format!("{host:?} resolves to no address")))
+    addrs
+        .next()
+        .ok_or_else(|| SnmpError::Network(format!("{host:?} resolves to no address")))
 }
 
 fn hash_addr(addr: &SocketAddr) -> u64 {
@@ -232,7 +324,11 @@ impl SnmpSession for AsyncSnmpSession {
 
     async fn get_bulk(&self, oids: &[Oid], max_repetitions: u32) -> SnmpResult<Vec<VarBind>> {
         let oids: Vec<async_snmp::Oid> = oids.iter().map(to_lib_oid).collect();
-        let r = self.client.get_bulk(&oids, 0, max_repetitions).await.map_err(convert)?;
+        let r = self
+            .client
+            .get_bulk(&oids, 0, max_repetitions)
+            .await
+            .map_err(convert)?;
         Ok(r.into_iter().map(from_lib).collect())
     }
 }
@@ -259,7 +355,10 @@ pub(crate) fn from_lib(vb: async_snmp::VarBind) -> VarBind {
         L::EndOfMibView => Value::EndOfMibView,
         _ => Value::Null,
     };
-    VarBind { oid: Oid::from_slice(vb.oid.arcs()), value }
+    VarBind {
+        oid: Oid::from_slice(vb.oid.arcs()),
+        value,
+    }
 }
 
 fn convert(e: Box<async_snmp::Error>) -> SnmpError {
@@ -286,9 +385,14 @@ fn convert(e: Box<async_snmp::Error>) -> SnmpError {
             },
             index: *index,
         },
-        E::WalkAborted { reason, .. } => SnmpError::Walk { column: String::new(), reason: reason.to_string() },
+        E::WalkAborted { reason, .. } => SnmpError::Walk {
+            column: String::new(),
+            reason: reason.to_string(),
+        },
         E::Decode(d) => SnmpError::Malformed(d.to_string()),
-        E::MalformedResponse { .. } | E::ResponseShape { .. } => SnmpError::Malformed(e.to_string()),
+        E::MalformedResponse { .. } | E::ResponseShape { .. } => {
+            SnmpError::Malformed(e.to_string())
+        }
         E::Privacy(p) => SnmpError::Other(format!("privacy: {p}")),
         other => SnmpError::Other(other.to_string()),
     }

@@ -37,7 +37,10 @@ pub enum Value {
 impl Value {
     /// An exception or NULL: the agent has no value here.
     pub fn is_absent(&self) -> bool {
-        matches!(self, Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView)
+        matches!(
+            self,
+            Value::Null | Value::NoSuchObject | Value::NoSuchInstance | Value::EndOfMibView
+        )
     }
 }
 
@@ -116,5 +119,9 @@ pub trait SnmpSession: Send + Sync {
     /// GETNEXT; one binding per requested OID.
     fn get_next(&self, oids: &[Oid]) -> impl Future<Output = SnmpResult<Vec<VarBind>>> + Send;
     /// GETBULK with non-repeaters 0: up to `max_repetitions` rows, interleaved by OID.
-    fn get_bulk(&self, oids: &[Oid], max_repetitions: u32) -> impl Future<Output = SnmpResult<Vec<VarBind>>> + Send;
+    fn get_bulk(
+        &self,
+        oids: &[Oid],
+        max_repetitions: u32,
+    ) -> impl Future<Output = SnmpResult<Vec<VarBind>>> + Send;
 }

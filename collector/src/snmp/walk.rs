@@ -19,7 +19,12 @@ pub struct WalkLimits {
 
 /// Values of scalars (instances, usually `x.0`). Missing objects are simply absent.
 /// Counts the requests sent in `requests`.
-pub async fn get_scalars<S: SnmpSession>(s: &S, oids: &[Oid], limits: &WalkLimits, requests: &mut u32) -> SnmpResult<Vec<VarBind>> {
+pub async fn get_scalars<S: SnmpSession>(
+    s: &S,
+    oids: &[Oid],
+    limits: &WalkLimits,
+    requests: &mut u32,
+) -> SnmpResult<Vec<VarBind>> {
     let mut out = Vec::with_capacity(oids.len());
     for chunk in oids.chunks(limits.max_varbinds.max(1)) {
         let mut pending: Vec<Oid> = chunk.to_vec();
@@ -35,7 +40,10 @@ pub async fn get_scalars<S: SnmpSession>(s: &S, oids: &[Oid], limits: &WalkLimit
                     out.extend(vbs.into_iter().filter(|vb| !vb.value.is_absent()));
                     break;
                 }
-                Err(SnmpError::Agent { status: AgentStatus::NoSuchName, index }) if index >= 1 && (index as usize) <= pending.len() => {
+                Err(SnmpError::Agent {
+                    status: AgentStatus::NoSuchName,
+                    index,
+                }) if index >= 1 && (index as usize) <= pending.len() => {
                     pending.remove(index as usize - 1);
                 }
                 Err(e) => return Err(e),
@@ -49,7 +57,12 @@ pub async fn get_scalars<S: SnmpSession>(s: &S, oids: &[Oid], limits: &WalkLimit
 pub type Column = Vec<(Vec<u32>, Value)>;
 
 /// Walks `columns` together. Returns one [`Column`] per requested column, in order.
-pub async fn walk_columns<S: SnmpSession>(s: &S, columns: &[Oid], limits: &WalkLimits, requests: &mut u32) -> SnmpResult<Vec<Column>> {
+pub async fn walk_columns<S: SnmpSession>(
+    s: &S,
+    columns: &[Oid],
+    limits: &WalkLimits,
+    requests: &mut u32,
+) -> SnmpResult<Vec<Column>> {
     let mut result: Vec<Column> = vec![Vec::new(); columns.len()];
     // (column number, cursor) for columns not finished yet.
     let mut active: Vec<(usize, Oid)> = columns.iter().cloned().enumerate().collect();
@@ -63,7 +76,10 @@ pub async fn walk_columns<S: SnmpSession>(s: &S, columns: &[Oid], limits: &WalkL
             SnmpVersion::V1 => match s.get_next(&group).await {
                 Ok(v) => v,
                 // v1 signals "past the end of the MIB" for one OID as noSuchName at its index.
-                Err(SnmpError::Agent { status: AgentStatus::NoSuchName, index }) if index >= 1 && (index as usize) <= take => {
+                Err(SnmpError::Agent {
+                    status: AgentStatus::NoSuchName,
+                    index,
+                }) if index >= 1 && (index as usize) <= take => {
                     active.remove(index as usize - 1);
                     continue;
                 }
@@ -75,7 +91,9 @@ pub async fn walk_columns<S: SnmpSession>(s: &S, columns: &[Oid], limits: &WalkL
             }
         };
         if vbs.is_empty() {
-            return Err(SnmpError::Malformed("empty response to a table walk".into()));
+            return Err(SnmpError::Malformed(
+                "empty response to a table walk".into(),
+            ));
         }
         let mut done = vec![false; take];
         let mut progressed = false;
@@ -88,7 +106,9 @@ pub async fn walk_columns<S: SnmpSession>(s: &S, columns: &[Oid], limits: &WalkL
             let (col_no, cursor) = &mut active[c];
             let prefix = &columns[*col_no];
             let suffix = match vb.oid.suffix_after(prefix) {
-                Some(sfx) if !sfx.is_empty() && !matches!(vb.value, Value::EndOfMibView) => sfx.to_vec(),
+                Some(sfx) if !sfx.is_empty() && !matches!(vb.value, Value::EndOfMibView) => {
+                    sfx.to_vec()
+                }
                 _ => {
                     done[c] = true;
                     continue;
@@ -97,12 +117,18 @@ pub async fn walk_columns<S: SnmpSession>(s: &S, columns: &[Oid], limits: &WalkL
             if vb.oid <= *cursor && !limits.allow_non_increasing {
                 return Err(SnmpError::Walk {
                     column: prefix.to_string(),
-                    reason: format!("agent returned {} after {} (OIDs not increasing); set allow_non_increasing for this target", vb.oid, cursor),
+                    reason: format!(
+                        "agent returned {} after {} (OIDs not increasing); set allow_non_increasing for this target",
+                        vb.oid, cursor
+                    ),
                 });
             }
             let rows = &mut result[*col_no];
             if rows.len() >= limits.max_rows {
-                return Err(SnmpError::Walk { column: prefix.to_string(), reason: format!("more than {} rows (walk_limit)", limits.max_rows) });
+                return Err(SnmpError::Walk {
+                    column: prefix.to_string(),
+                    reason: format!("more than {} rows (walk_limit)", limits.max_rows),
+                });
             }
             if !vb.value.is_absent() {
                 rows.push((suffix, vb.value));
@@ -144,9 +170,19 @@ mod tests {
     impl Mib {
         fn next(&self, oid: &Oid) -> VarBind {
             use std::ops::Bound::Excluded;
-            match self.data.range((Excluded(oid.clone()), std::ops::Bound::Unbounded)).next() {
-                Some((k, v)) => VarBind { oid: k.clone(), value: v.clone() },
-                None => VarBind { oid: oid.clone(), value: Value::EndOfMibView },
+            match self
+                .data
+                .range((Excluded(oid.clone()), std::ops::Bound::Unbounded))
+                .next()
+            {
+                Some((k, v)) => VarBind {
+                    oid: k.clone(),
+                    value: v.clone(),
+                },
+                None => VarBind {
+                    oid: oid.clone(),
+                    value: Value::EndOfMibView,
+                },
             }
         }
     }
@@ -160,11 +196,20 @@ mod tests {
             let mut out = vec![];
             for (i, oid) in oids.iter().enumerate() {
                 match self.data.get(oid) {
-                    Some(v) => out.push(VarBind { oid: oid.clone(), value: v.clone() }),
+                    Some(v) => out.push(VarBind {
+                        oid: oid.clone(),
+                        value: v.clone(),
+                    }),
                     None if self.version == SnmpVersion::V1 => {
-                        return Err(SnmpError::Agent { status: AgentStatus::NoSuchName, index: i as u32 + 1 });
+                        return Err(SnmpError::Agent {
+                            status: AgentStatus::NoSuchName,
+                            index: i as u32 + 1,
+                        });
                     }
-                    None => out.push(VarBind { oid: oid.clone(), value: Value::NoSuchObject }),
+                    None => out.push(VarBind {
+                        oid: oid.clone(),
+                        value: Value::NoSuchObject,
+                    }),
                 }
             }
             Ok(out)
@@ -175,7 +220,10 @@ mod tests {
             for (i, oid) in oids.iter().enumerate() {
                 let vb = self.next(oid);
                 if vb.value == Value::EndOfMibView {
-                    return Err(SnmpError::Agent { status: AgentStatus::NoSuchName, index: i as u32 + 1 });
+                    return Err(SnmpError::Agent {
+                        status: AgentStatus::NoSuchName,
+                        index: i as u32 + 1,
+                    });
                 }
                 out.push(vb);
             }
@@ -203,20 +251,42 @@ mod tests {
         let mut data = BTreeMap::new();
         data.insert(o("1.3.6.1.2.1.1.5.0"), Value::OctetString("sw1".into()));
         for i in 1..=rows {
-            data.insert(o(&format!("1.3.6.1.2.1.2.2.1.2.{i}")), Value::OctetString(format!("eth{i}").into()));
-            data.insert(o(&format!("1.3.6.1.2.1.2.2.1.10.{i}")), Value::Counter32(i * 100));
+            data.insert(
+                o(&format!("1.3.6.1.2.1.2.2.1.2.{i}")),
+                Value::OctetString(format!("eth{i}").into()),
+            );
+            data.insert(
+                o(&format!("1.3.6.1.2.1.2.2.1.10.{i}")),
+                Value::Counter32(i * 100),
+            );
         }
         data.insert(o("1.3.6.1.2.1.4.1.0"), Value::Integer(1));
-        Mib { version, data, max_response: 1000, requests: Mutex::new(0) }
+        Mib {
+            version,
+            data,
+            max_response: 1000,
+            requests: Mutex::new(0),
+        }
     }
 
     fn limits() -> WalkLimits {
-        WalkLimits { max_varbinds: 10, max_repetitions: 25, max_rows: 1000, allow_non_increasing: false }
+        WalkLimits {
+            max_varbinds: 10,
+            max_repetitions: 25,
+            max_rows: 1000,
+            allow_non_increasing: false,
+        }
     }
 
     async fn walk(m: &Mib) -> SnmpResult<Vec<Column>> {
         let mut n = 0;
-        walk_columns(m, &[o("1.3.6.1.2.1.2.2.1.2"), o("1.3.6.1.2.1.2.2.1.10")], &limits(), &mut n).await
+        walk_columns(
+            m,
+            &[o("1.3.6.1.2.1.2.2.1.2"), o("1.3.6.1.2.1.2.2.1.10")],
+            &limits(),
+            &mut n,
+        )
+        .await
     }
 
     #[tokio::test]
@@ -260,15 +330,29 @@ mod tests {
             }
             async fn get_bulk(&self, oids: &[Oid], _: u32) -> SnmpResult<Vec<VarBind>> {
                 // Always answers the same row: a looping agent.
-                Ok(oids.iter().map(|c| VarBind { oid: c.child(1), value: Value::Integer(1) }).collect())
+                Ok(oids
+                    .iter()
+                    .map(|_| VarBind {
+                        oid: o("1.3.6.1.2.1.2.2.1.2.1"),
+                        value: Value::Integer(1),
+                    })
+                    .collect())
             }
         }
         let m = Loop(if_mib(SnmpVersion::V2c, 1));
         let mut n = 0;
-        let err = walk_columns(&m, &[o("1.3.6.1.2.1.2.2.1.2")], &limits(), &mut n).await.unwrap_err();
+        let err = walk_columns(&m, &[o("1.3.6.1.2.1.2.2.1.2")], &limits(), &mut n)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("not increasing"), "{err}");
-        let lim = WalkLimits { allow_non_increasing: true, max_rows: 50, ..limits() };
-        let err = walk_columns(&m, &[o("1.3.6.1.2.1.2.2.1.2")], &lim, &mut n).await.unwrap_err();
+        let lim = WalkLimits {
+            allow_non_increasing: true,
+            max_rows: 50,
+            ..limits()
+        };
+        let err = walk_columns(&m, &[o("1.3.6.1.2.1.2.2.1.2")], &lim, &mut n)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("more than 50 rows"), "{err}");
     }
 
@@ -277,7 +361,14 @@ mod tests {
         for v in [SnmpVersion::V1, SnmpVersion::V2c] {
             let m = if_mib(v, 1);
             let mut n = 0;
-            let got = get_scalars(&m, &[o("1.3.6.1.2.1.1.1.0"), o("1.3.6.1.2.1.1.5.0")], &limits(), &mut n).await.unwrap();
+            let got = get_scalars(
+                &m,
+                &[o("1.3.6.1.2.1.1.1.0"), o("1.3.6.1.2.1.1.5.0")],
+                &limits(),
+                &mut n,
+            )
+            .await
+            .unwrap();
             assert_eq!(got.len(), 1, "{v:?}");
             assert_eq!(got[0].value, Value::OctetString("sw1".into()));
         }
