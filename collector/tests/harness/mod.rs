@@ -1,0 +1,286 @@
+//! Test harness: real SNMP agents (net-snmp `snmpd`, `snmpsim`) and misbehaving ones
+//! (silent, slow) on free 127.0.0.1 ports, stopped when dropped. Every `tests/*.rs`
+//! uses this one module so services start the same way everywhere.
+#![allow(dead_code)]
+
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A UDP port nobody listens on right now.
+pub fn free_udp_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn tempdir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("netpulse-{tag}-{}-{}", std::process::id(), free_udp_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Waits until `snmpget` gets an answer from the agent (bounded).
+fn wait_answering(port: u16, community: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let ok = Command::new("snmpget")
+            .args(["-v2c", "-c", community, "-t", "0.5", "-r", "0", "-m", "", &format!("127.0.0.1:{port}"), "1.3.6.1.2.1.1.5.0"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("agent on 127.0.0.1:{port} did not answer within 20s");
+}
+
+/// v3 users created in every [`Snmpd`]: (user, auth protocol, priv protocol) using
+/// netpulse's names; passwords are `authpass123` / `privpass123`.
+pub const V3_USERS: &[(&str, &str, Option<&str>)] = &[
+    ("md5_none", "md5", None),
+    ("sha_none", "sha", None),
+    ("sha224_none", "sha224", None),
+    ("sha256_none", "sha256", None),
+    ("sha384_none", "sha384", None),
+    ("sha512_none", "sha512", None),
+    ("md5_des", "md5", Some("des")),
+    ("sha_aes128", "sha", Some("aes128")),
+    ("sha256_des", "sha256", Some("des")),
+    ("sha256_aes128", "sha256", Some("aes128")),
+    ("sha256_aes256", "sha256", Some("aes256")),
+    ("sha512_aes192", "sha512", Some("aes192")),
+    ("sha512_aes256", "sha512", Some("aes256")),
+];
+pub const AUTH_PASS: &str = "authpass123";
+pub const PRIV_PASS: &str = "privpass123";
+
+fn netsnmp_auth(p: &str) -> &'static str {
+    match p {
+        "md5" => "MD5",
+        "sha" => "SHA",
+        "sha224" => "SHA-224",
+        "sha256" => "SHA-256",
+        "sha384" => "SHA-384",
+        "sha512" => "SHA-512",
+        _ => unreachable!(),
+    }
+}
+
+fn netsnmp_priv(p: &str) -> &'static str {
+    match p {
+        "des" => "DES",
+        "aes128" => "AES",
+        "aes192" => "AES192",
+        "aes256" => "AES256",
+        _ => unreachable!(),
+    }
+}
+
+/// A net-snmp agent with community `public`, sysName `name`, and the [`V3_USERS`].
+pub struct Snmpd {
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Snmpd {
+    pub fn start(name: &str) -> Self {
+        let dir = tempdir("snmpd");
+        let port = free_udp_port();
+        let mut conf = format!(
+            "agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\nsysName {name}\nsysLocation lab-1\nsysContact noc@example.net\n"
+        );
+        for (user, auth, privacy) in V3_USERS {
+            match privacy {
+                None => conf.push_str(&format!("createUser {user} {} \"{AUTH_PASS}\"\nrouser {user} auth\n", netsnmp_auth(auth))),
+                Some(p) => conf.push_str(&format!(
+                    "createUser {user} {} \"{AUTH_PASS}\" {} \"{PRIV_PASS}\"\nrouser {user} priv\n",
+                    netsnmp_auth(auth),
+                    netsnmp_priv(p)
+                )),
+            }
+        }
+        std::fs::write(dir.join("snmpd.conf"), conf).unwrap();
+        let mut s = Self { port, dir, child: None };
+        s.spawn();
+        s
+    }
+
+    fn spawn(&mut self) {
+        // Config only from our directory (not /etc/snmp), and the persistent directory on
+        // the search path too, so engineID survives and engineBoots grows across restarts
+        // like on a real device.
+        let persist = self.dir.join("persist");
+        let child = Command::new("snmpd")
+            .args(["-f", "-m", "", "-Lf"])
+            .arg(self.dir.join("log"))
+            .arg("-p")
+            .arg(self.dir.join("pid"))
+            .env("SNMPCONFPATH", format!("{}:{}", self.dir.display(), persist.display()))
+            .env("SNMP_PERSISTENT_DIR", &persist)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpd is installed (scripts/test installs it)");
+        self.child = Some(child);
+        wait_answering(self.port, "public");
+    }
+
+    /// Stops the agent (its engineBoots is persisted and grows on the next start).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = c.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+
+    pub fn address(&self) -> String {
+        format!("udp://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Snmpd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The snmpsim venv (made by scripts/test); `NETPULSE_SNMPSIM` overrides.
+pub fn snmpsim_root() -> PathBuf {
+    std::env::var_os("NETPULSE_SNMPSIM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt/netpulse-snmpsim"))
+}
+
+/// Path of a recording shipped by the `snmpsim-data` package, e.g. `network/switch/cisco-c3560`.
+pub fn recording(rel: &str) -> PathBuf {
+    let lib = snmpsim_root().join("lib");
+    let py = std::fs::read_dir(&lib).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("python")).unwrap();
+    py.path().join("site-packages/snmpsim_data/data").join(format!("{rel}.snmprec.bz2"))
+}
+
+/// snmpsim serving recordings of real devices; the community of each is its file name.
+pub struct Snmpsim {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl Snmpsim {
+    /// `recordings`: paths relative to snmpsim-data (`network/switch/cisco-c3560`).
+    pub fn start(recordings: &[&str]) -> Self {
+        let dir = tempdir("snmpsim");
+        let data = dir.join("data");
+        let cache = dir.join("cache");
+        std::fs::create_dir_all(&data).unwrap();
+        std::fs::create_dir_all(&cache).unwrap();
+        for rel in recordings {
+            let name = Path::new(rel).file_name().unwrap().to_string_lossy().to_string();
+            let out = std::fs::File::create(data.join(format!("{name}.snmprec"))).unwrap();
+            let ok = Command::new("bzcat").arg(recording(rel)).stdout(out).status().unwrap().success();
+            assert!(ok, "cannot decompress {rel}");
+        }
+        // snmpsim drops privileges to nobody: its files must be readable and the cache writable.
+        let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(&dir).status();
+        let _ = Command::new("chmod").args(["a+rx"]).arg(std::env::temp_dir()).status();
+        let port = free_udp_port();
+        let child = Command::new(snmpsim_root().join("bin/snmpsim-command-responder"))
+            .arg(format!("--data-dir={}", data.display()))
+            .arg(format!("--cache-dir={}", cache.display()))
+            .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
+            .args(["--process-user=nobody", "--process-group=nogroup"])
+            .arg(format!("--logging-method=file:{}", dir.join("log").display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("snmpsim is installed (scripts/test installs it)");
+        let first = Path::new(recordings[0]).file_name().unwrap().to_string_lossy().to_string();
+        let s = Self { port, dir, child };
+        wait_answering(port, &first);
+        s
+    }
+}
+
+impl Drop for Snmpsim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A UDP port that receives and never answers: a dead or firewalled agent.
+pub struct SilentAgent {
+    pub port: u16,
+    _socket: UdpSocket,
+}
+
+impl SilentAgent {
+    pub fn start() -> Self {
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        Self { port: socket.local_addr().unwrap().port(), _socket: socket }
+    }
+}
+
+/// A proxy in front of a real agent that holds every answer back by `delay`.
+pub struct SlowAgent {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SlowAgent {
+    pub fn start(upstream: u16, delay: Duration) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let front = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let port = front.local_addr().unwrap().port();
+        front.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let stop2 = stop.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 65536];
+            while !stop2.load(Ordering::Relaxed) {
+                let Ok((n, client)) = front.recv_from(&mut buf) else { continue };
+                let req = buf[..n].to_vec();
+                let front = front.try_clone().unwrap();
+                std::thread::spawn(move || {
+                    let up = UdpSocket::bind("127.0.0.1:0").unwrap();
+                    up.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                    up.send_to(&req, ("127.0.0.1", upstream)).unwrap();
+                    let mut rbuf = [0u8; 65536];
+                    if let Ok(m) = up.recv(&mut rbuf) {
+                        std::thread::sleep(delay);
+                        let _ = front.send_to(&rbuf[..m], client);
+                    }
+                });
+            }
+        });
+        Self { port, stop }
+    }
+}
+
+impl Drop for SlowAgent {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Path of the built collector binary.
+pub fn collector_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_netpulse-collector"))
+}
