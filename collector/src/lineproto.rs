@@ -118,11 +118,11 @@ fn write_float(f: f64, out: &mut Vec<u8>) {
     let _ = write!(out, "{f}");
 }
 
-/// Escapes `special` bytes and backslashes with a backslash. Line breaks cannot be
-/// escaped in names, so they become spaces (escaped); a trailing lone backslash would
-/// swallow the delimiter, hence backslashes are always doubled.
+/// Escapes `special` bytes and backslashes with a backslash. Two things line protocol
+/// cannot carry in a name are changed, by design: line breaks become spaces, and
+/// trailing backslashes are dropped (InfluxDB rejects a name ending in one).
 fn escape(s: &str, special: &[u8], out: &mut Vec<u8>) {
-    let bytes = s.as_bytes();
+    let bytes = s.trim_end_matches('\\').as_bytes();
     if !bytes
         .iter()
         .any(|c| special.contains(c) || matches!(c, b'\\' | b'\n' | b'\r'))
@@ -184,6 +184,17 @@ mod tests {
         ]);
         assert!(line(&p, UnsignedMode::Native).contains(" c=18446744073709551615u,small=7i "));
         assert!(line(&p, UnsignedMode::Float).contains(" c=18446744073709552000,small=7i "));
+    }
+
+    #[test]
+    fn names_cannot_end_in_a_backslash() {
+        let mut p = point(vec![("v", FieldValue::Int(1))]);
+        p.measurement = "C:\\".into();
+        p.tags = vec![("path".into(), "a\\b\\".into())];
+        assert_eq!(
+            line(&p, UnsignedMode::Native),
+            "C:,path=a\\\\b v=1i 1700000000000000000\n"
+        );
     }
 
     #[test]

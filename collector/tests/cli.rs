@@ -6,8 +6,16 @@ use harness::{SilentAgent, Snmpd, collector_bin, tempdir};
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(collector_bin()).args(args).env("RUST_LOG", "warn").output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    let out = Command::new(collector_bin())
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 const CONFIG: &str = r#"
@@ -42,12 +50,23 @@ fn check_config_masks_every_secret() {
     std::fs::write(&file, CONFIG).unwrap();
     let (code, out, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
     assert_eq!(code, 0, "{err}");
-    for secret in ["community-secret", "v3-auth-secret", "v3-priv-secret", "influx-secret-pw"] {
-        assert!(!out.contains(secret) && !err.contains(secret), "{secret} leaked");
+    for secret in [
+        "community-secret",
+        "v3-auth-secret",
+        "v3-priv-secret",
+        "influx-secret-pw",
+    ] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} leaked"
+        );
     }
     assert!(out.contains("community = \"***\""), "{out}");
     assert!(out.contains("interval = \"30s\""), "{out}");
-    assert!(out.contains("max_concurrent_targets = 20"), "defaults are shown: {out}");
+    assert!(
+        out.contains("max_concurrent_targets = 20"),
+        "defaults are shown: {out}"
+    );
 }
 
 #[test]
@@ -57,8 +76,19 @@ fn invalid_config_exits_2_naming_file_line_and_key() {
     std::fs::write(&file, "[[targets]]\nname = \"a\"\naddress = \"udp://h\"\ncommunity = \"c\"\nmodules = [\"system\", \"bogus\"]\n").unwrap();
     let (code, _, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
     assert_eq!(code, 2);
-    assert!(err.contains("bad.toml:5") && err.contains("targets[0].modules[1]") && err.contains("unknown module \"bogus\""), "{err}");
-    let (code, _, err) = run(&["--test", "--target", "udp://127.0.0.1:1", "--snmp-version", "4"]);
+    assert!(
+        err.contains("bad.toml:5")
+            && err.contains("targets[0].modules[1]")
+            && err.contains("unknown module \"bogus\""),
+        "{err}"
+    );
+    let (code, _, err) = run(&[
+        "--test",
+        "--target",
+        "udp://127.0.0.1:1",
+        "--snmp-version",
+        "4",
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("--snmp-version"), "{err}");
 }
@@ -66,17 +96,49 @@ fn invalid_config_exits_2_naming_file_line_and_key() {
 #[test]
 fn test_mode_prints_line_protocol_and_exit_codes() {
     let agent = Snmpd::start("np-cli");
-    let (code, out, err) = run(&["--test", "--target", &agent.address(), "--community", "public", "--module", "system,interfaces"]);
+    let (code, out, err) = run(&[
+        "--test",
+        "--target",
+        &agent.address(),
+        "--community",
+        "public",
+        "--module",
+        "system,interfaces",
+    ]);
     assert_eq!(code, 0, "{err}");
-    let system = out.lines().find(|l| l.starts_with("system,")).expect("a system line");
+    let system = out
+        .lines()
+        .find(|l| l.starts_with("system,"))
+        .expect("a system line");
     assert!(system.contains("sysName=np-cli"), "{system}");
-    assert!(out.lines().any(|l| l.starts_with("interface,") && l.contains("ifDescr=lo")), "{out}");
-    assert!(!out.contains("public") && !err.contains("public"), "the community never appears");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("interface,") && l.contains("ifDescr=lo")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("public") && !err.contains("public"),
+        "the community never appears"
+    );
 
     let dead = SilentAgent::start();
     let addr = format!("udp://127.0.0.1:{}", dead.port);
-    let (code, out, err) = run(&["--test", "--target", &addr, "--community", "public", "--module", "system"]);
+    let (code, out, err) = run(&[
+        "--test",
+        "--target",
+        &addr,
+        "--community",
+        "public",
+        "--module",
+        "system",
+    ]);
     assert_eq!(code, 1);
-    assert!(err.contains(&format!("target 127.0.0.1:{}", dead.port)) && err.contains("no response"), "{err}");
-    assert!(out.contains("netpulse_poll,") && out.contains("ok=false"), "{out}");
+    assert!(
+        err.contains(&format!("target 127.0.0.1:{}", dead.port)) && err.contains("no response"),
+        "{err}"
+    );
+    assert!(
+        out.contains("netpulse_poll,") && out.contains("ok=false"),
+        "{out}"
+    );
 }

@@ -30,9 +30,17 @@ async fn dead_and_slow_agents_do_not_stall_others() {
     cfg.snmp.timeout = Dur::from_millis(1000);
     cfg.snmp.retries = 1;
     cfg.snmp.poll_deadline = Dur::from_secs(4);
-    cfg.targets = vec![target("dead", silent.port), target("slow", slow.port), target("fast", agent.port)];
+    cfg.targets = vec![
+        target("dead", silent.port),
+        target("slow", slow.port),
+        target("fast", agent.port),
+    ];
     let registry = Registry::builtin();
-    let targets: Vec<Target> = cfg.targets.iter().map(|t| Target::from_config(t, &cfg.snmp, &registry).unwrap()).collect();
+    let targets: Vec<Target> = cfg
+        .targets
+        .iter()
+        .map(|t| Target::from_config(t, &cfg.snmp, &registry).unwrap())
+        .collect();
 
     let start = Instant::now();
     let mut done = HashMap::new();
@@ -44,19 +52,32 @@ async fn dead_and_slow_agents_do_not_stall_others() {
 
     let (fast_t, fast) = &done["fast"];
     assert!(fast.ok(), "{:?}", fast.errors().collect::<Vec<_>>());
-    assert!(*fast_t < Duration::from_millis(1500), "the healthy agent waited for others: {fast_t:?}");
+    assert!(
+        *fast_t < Duration::from_millis(1500),
+        "the healthy agent waited for others: {fast_t:?}"
+    );
     assert!(fast.points.iter().any(|p| &*p.measurement == "interface"));
 
     let (slow_t, slow_o) = &done["slow"];
-    assert!(slow_o.ok(), "a slow agent within its timeout still answers: {:?}", slow_o.errors().collect::<Vec<_>>());
+    assert!(
+        slow_o.ok(),
+        "a slow agent within its timeout still answers: {:?}",
+        slow_o.errors().collect::<Vec<_>>()
+    );
     assert!(*slow_t >= Duration::from_millis(250));
 
     let (dead_t, dead) = &done["dead"];
     let errors: Vec<String> = dead.errors().collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(errors.iter().all(|e| e.contains("no response")), "{errors:?}");
+    assert!(
+        errors.iter().all(|e| e.contains("no response")),
+        "{errors:?}"
+    );
     // 1 s timeout × (1 + 1 retry) per module, modules concurrent: ~2 s, well under the deadline.
-    assert!(*dead_t < Duration::from_secs(4), "dead agent bounded by its deadline: {dead_t:?}");
+    assert!(
+        *dead_t < Duration::from_secs(4),
+        "dead agent bounded by its deadline: {dead_t:?}"
+    );
 }
 
 #[tokio::test]
@@ -67,13 +88,23 @@ async fn poll_deadline_cuts_a_slow_walk() {
     let mut cfg = CollectorConfig::default();
     cfg.snmp.poll_deadline = Dur::from_millis(1000);
     cfg.snmp.max_varbinds_per_request = 5; // many small requests
-    cfg.targets = vec![TargetConfig { modules: vec!["interfaces".into()], ..target("slow-walk", slow.port) }];
-    let targets = vec![Target::from_config(&cfg.targets[0], &cfg.snmp, &Registry::builtin()).unwrap()];
+    cfg.targets = vec![TargetConfig {
+        modules: vec!["interfaces".into()],
+        ..target("slow-walk", slow.port)
+    }];
+    let targets =
+        vec![Target::from_config(&cfg.targets[0], &cfg.snmp, &Registry::builtin()).unwrap()];
     let start = Instant::now();
     let mut outcome = None;
-    poll_all(&cfg, targets, |o| outcome = Some(o)).await.unwrap();
+    poll_all(&cfg, targets, |o| outcome = Some(o))
+        .await
+        .unwrap();
     let o = outcome.unwrap();
-    assert!(start.elapsed() < Duration::from_millis(1800), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() < Duration::from_millis(1800),
+        "{:?}",
+        start.elapsed()
+    );
     let errors: Vec<String> = o.errors().collect();
     assert!(errors[0].contains("deadline"), "{errors:?}");
 }

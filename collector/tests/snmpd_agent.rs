@@ -9,7 +9,9 @@ use netpulse_collector::modules::Registry;
 use netpulse_collector::poll::{PollOutcome, poll};
 use netpulse_collector::snmp::SnmpEngine;
 use netpulse_collector::target::Target;
-use netpulse_config::{AuthProtocol, PrivProtocol, Secret, SnmpDefaults, SnmpVersion, TargetConfig, UsmKey};
+use netpulse_config::{
+    AuthProtocol, PrivProtocol, Secret, SnmpDefaults, SnmpVersion, TargetConfig, UsmKey,
+};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -27,21 +29,36 @@ fn v2c(agent: &Snmpd, modules: &[&str]) -> TargetConfig {
     }
 }
 
-fn v3(agent: &Snmpd, user: &str, auth: (&str, &str), privacy: Option<(&str, &str)>) -> TargetConfig {
+fn v3(
+    agent: &Snmpd,
+    user: &str,
+    auth: (&str, &str),
+    privacy: Option<(&str, &str)>,
+) -> TargetConfig {
     TargetConfig {
         name: format!("v3-{user}"),
         address: agent.address(),
         version: SnmpVersion::V3,
         user: Some(user.into()),
-        auth: Some(UsmKey::<AuthProtocol> { protocol: proto(auth.0), password: Secret::new(auth.1) }),
-        privacy: privacy.map(|(p, pw)| UsmKey::<PrivProtocol> { protocol: proto(p), password: Secret::new(pw) }),
+        auth: Some(UsmKey::<AuthProtocol> {
+            protocol: proto(auth.0),
+            password: Secret::new(auth.1),
+        }),
+        privacy: privacy.map(|(p, pw)| UsmKey::<PrivProtocol> {
+            protocol: proto(p),
+            password: Secret::new(pw),
+        }),
         modules: vec!["system".into()],
         ..TargetConfig::default()
     }
 }
 
 async fn poll_once(engine: &SnmpEngine, tc: &TargetConfig) -> PollOutcome {
-    let snmp = SnmpDefaults { timeout: netpulse_config::Duration::from_millis(700), retries: 1, ..SnmpDefaults::default() };
+    let snmp = SnmpDefaults {
+        timeout: netpulse_config::Duration::from_millis(700),
+        retries: 1,
+        ..SnmpDefaults::default()
+    };
     let target = Target::from_config(tc, &snmp, &Registry::builtin()).unwrap();
     poll(engine, &target, Arc::new(Semaphore::new(50)), 5).await
 }
@@ -62,9 +79,16 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
     let agent = Snmpd::start("np-agent-1");
     let engine = SnmpEngine::new(2).await.unwrap();
     for version in [SnmpVersion::V2c, SnmpVersion::V1] {
-        let tc = TargetConfig { version, ..v2c(&agent, &["system", "interfaces", "host_resources"]) };
+        let tc = TargetConfig {
+            version,
+            ..v2c(&agent, &["system", "interfaces", "host_resources"])
+        };
         let out = poll_once(&engine, &tc).await;
-        assert!(out.ok(), "{version:?}: {:?}", out.errors().collect::<Vec<_>>());
+        assert!(
+            out.ok(),
+            "{version:?}: {:?}",
+            out.errors().collect::<Vec<_>>()
+        );
         let sys = measurement(&out, "system");
         assert_eq!(sys.len(), 1);
         assert_eq!(sys[0].tag("sysName"), Some("np-agent-1"));
@@ -73,8 +97,15 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
         assert_eq!(str_field(sys[0], "sysLocation"), "lab-1");
         assert!(matches!(sys[0].field("sysUpTime"), Some(FieldValue::Int(t)) if *t >= 0));
         let ifs = measurement(&out, "interface");
-        let lo = ifs.iter().find(|p| p.tag("ifDescr") == Some("lo")).expect("loopback interface");
-        assert_eq!(lo.field("ifType"), Some(&FieldValue::Int(24)), "softwareLoopback");
+        let lo = ifs
+            .iter()
+            .find(|p| p.tag("ifDescr") == Some("lo"))
+            .expect("loopback interface");
+        assert_eq!(
+            lo.field("ifType"),
+            Some(&FieldValue::Int(24)),
+            "softwareLoopback"
+        );
         assert!(lo.tag("ifIndex").is_some());
         if version == SnmpVersion::V2c {
             assert!(lo.field("ifHCInOctets").is_some(), "64-bit counters on v2c");
@@ -82,7 +113,11 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
         assert!(!measurement(&out, "hr_storage").is_empty());
         let selfp = measurement(&out, "netpulse_poll");
         assert_eq!(selfp.len(), 3);
-        assert!(selfp.iter().all(|p| p.field("ok") == Some(&FieldValue::Bool(true))));
+        assert!(
+            selfp
+                .iter()
+                .all(|p| p.field("ok") == Some(&FieldValue::Bool(true)))
+        );
     }
 }
 
@@ -91,10 +126,19 @@ async fn every_v3_user_polls() {
     let agent = Snmpd::start("np-agent-v3");
     let engine = SnmpEngine::new(2).await.unwrap();
     for (user, auth, privacy) in V3_USERS {
-        let tc = v3(&agent, user, (auth, AUTH_PASS), privacy.map(|p| (p, PRIV_PASS)));
+        let tc = v3(
+            &agent,
+            user,
+            (auth, AUTH_PASS),
+            privacy.map(|p| (p, PRIV_PASS)),
+        );
         let out = poll_once(&engine, &tc).await;
         assert!(out.ok(), "{user}: {:?}", out.errors().collect::<Vec<_>>());
-        assert_eq!(measurement(&out, "system")[0].tag("sysName"), Some("np-agent-v3"), "{user}");
+        assert_eq!(
+            measurement(&out, "system")[0].tag("sysName"),
+            Some("np-agent-v3"),
+            "{user}"
+        );
     }
 }
 
@@ -103,15 +147,46 @@ async fn v3_credential_errors_are_named() {
     let agent = Snmpd::start("np-agent-err");
     let engine = SnmpEngine::new(1).await.unwrap();
     let cases = [
-        (v3(&agent, "nobody", ("sha256", AUTH_PASS), None), "unknown user name"),
-        (v3(&agent, "sha256_aes128", ("sha256", "wrongpass123"), Some(("aes128", PRIV_PASS))), "wrong authentication"),
-        (v3(&agent, "sha256_aes128", ("md5", AUTH_PASS), Some(("aes128", PRIV_PASS))), "wrong authentication"),
-        (v3(&agent, "sha256_aes128", ("sha256", AUTH_PASS), Some(("aes128", "wrongpriv123"))), "wrong privacy"),
+        (
+            v3(&agent, "nobody", ("sha256", AUTH_PASS), None),
+            "unknown user name",
+        ),
+        (
+            v3(
+                &agent,
+                "sha256_aes128",
+                ("sha256", "wrongpass123"),
+                Some(("aes128", PRIV_PASS)),
+            ),
+            "wrong authentication",
+        ),
+        (
+            v3(
+                &agent,
+                "sha256_aes128",
+                ("md5", AUTH_PASS),
+                Some(("aes128", PRIV_PASS)),
+            ),
+            "wrong authentication",
+        ),
+        (
+            v3(
+                &agent,
+                "sha256_aes128",
+                ("sha256", AUTH_PASS),
+                Some(("aes128", "wrongpriv123")),
+            ),
+            "wrong privacy",
+        ),
     ];
     for (tc, expect) in cases {
         let out = poll_once(&engine, &tc).await;
         let errors: Vec<String> = out.errors().collect();
-        assert!(errors.len() == 1 && errors[0].contains(expect), "{}: {errors:?}", tc.name);
+        assert!(
+            errors.len() == 1 && errors[0].contains(expect),
+            "{}: {errors:?}",
+            tc.name
+        );
         let selfp = measurement(&out, "netpulse_poll")[0];
         assert!(str_field(selfp, "error").contains(expect));
         // The secret never leaks into what we report.
@@ -123,12 +198,21 @@ async fn v3_credential_errors_are_named() {
 async fn v3_survives_agent_reboot() {
     let mut agent = Snmpd::start("np-agent-reboot");
     let engine = SnmpEngine::new(1).await.unwrap();
-    let tc = v3(&agent, "sha512_aes256", ("sha512", AUTH_PASS), Some(("aes256", PRIV_PASS)));
+    let tc = v3(
+        &agent,
+        "sha512_aes256",
+        ("sha512", AUTH_PASS),
+        Some(("aes256", PRIV_PASS)),
+    );
     assert!(poll_once(&engine, &tc).await.ok());
     // snmpd persists engineBoots; a restart increments it and resets engineTime.
     agent.restart();
     let out = poll_once(&engine, &tc).await;
-    assert!(out.ok(), "after reboot: {:?}", out.errors().collect::<Vec<_>>());
+    assert!(
+        out.ok(),
+        "after reboot: {:?}",
+        out.errors().collect::<Vec<_>>()
+    );
     agent.restart();
     assert!(poll_once(&engine, &tc).await.ok(), "after a second reboot");
 }

@@ -28,7 +28,10 @@ const RECORDINGS: &[&str] = &[
 /// `snmpbulkwalk -On` output: OID → value rendered the way netpulse renders it.
 fn bulkwalk(port: u16, community: &str, subtree: &str) -> HashMap<String, String> {
     let out = Command::new("snmpbulkwalk")
-        .args(["-v2c", "-c", community, "-m", "", "-On", "-Oe", "-Ot", "-Ox", "-t", "3", "-r", "1", "-Cr25"])
+        .args([
+            "-v2c", "-c", community, "-m", "", "-On", "-Oe", "-Ot", "-Ox", "-t", "3", "-r", "1",
+            "-Cr25",
+        ])
         .arg(format!("127.0.0.1:{port}"))
         .arg(subtree)
         .output()
@@ -39,7 +42,11 @@ fn bulkwalk(port: u16, community: &str, subtree: &str) -> HashMap<String, String
         match line.strip_prefix('.').and_then(|l| l.split_once(" = ")) {
             Some((oid, rest)) => raw.push((oid.to_string(), rest.to_string())),
             // Long hex strings continue on the next lines.
-            None => raw.last_mut().expect("continuation after a value").1.push_str(&format!(" {line}")),
+            None => raw
+                .last_mut()
+                .expect("continuation after a value")
+                .1
+                .push_str(&format!(" {line}")),
         }
     }
     raw.into_iter().map(|(oid, v)| (oid, render(&v))).collect()
@@ -54,7 +61,10 @@ fn render(v: &str) -> String {
             octets(s.replace("\\\"", "\"").replace("\\\\", "\\").as_bytes())
         }
         "Hex-STRING" => {
-            let bytes: Vec<u8> = val.split_whitespace().map(|b| u8::from_str_radix(b, 16).unwrap()).collect();
+            let bytes: Vec<u8> = val
+                .split_whitespace()
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
             octets(&bytes)
         }
         "OID" => val.trim_start_matches('.').to_string(),
@@ -74,25 +84,50 @@ fn show(v: &FieldValue) -> String {
 }
 
 /// Every (column, index) netpulse requested and snmpbulkwalk saw must match.
-fn compare(name: &str, registry: &Registry, points: &[Point], walked: &HashMap<String, String>) -> usize {
+fn compare(
+    name: &str,
+    registry: &Registry,
+    points: &[Point],
+    walked: &HashMap<String, String>,
+) -> usize {
     let mut checked = 0;
-    let by_index: HashMap<&str, &Point> =
-        points.iter().filter(|p| &*p.measurement == "interface").map(|p| (p.tag("ifIndex").unwrap(), p)).collect();
+    let by_index: HashMap<&str, &Point> = points
+        .iter()
+        .filter(|p| &*p.measurement == "interface")
+        .map(|p| (p.tag("ifIndex").unwrap(), p))
+        .collect();
     let sys = points.iter().find(|p| &*p.measurement == "system");
     for module in ["system", "interfaces"] {
         let m = registry.get(module).unwrap();
-        let objects = m.scalars.iter().flat_map(|g| g.objects.iter()).chain(m.tables.iter().flat_map(|t| t.columns.iter()));
+        let objects = m
+            .scalars
+            .iter()
+            .flat_map(|g| g.objects.iter())
+            .chain(m.tables.iter().flat_map(|t| t.columns.iter()));
         for obj in objects {
             let prefix = format!("{}.", obj.oid);
             for (oid, theirs) in walked.iter().filter(|(o, _)| o.starts_with(&prefix)) {
                 let index = &oid[prefix.len()..];
-                let point = if module == "system" { sys } else { by_index.get(index).copied() };
+                let point = if module == "system" {
+                    sys
+                } else {
+                    by_index.get(index).copied()
+                };
                 let point = point.unwrap_or_else(|| panic!("{name}: no point for {oid}"));
-                let ours = if obj.tag { point.tag(&obj.name).map(str::to_string) } else { point.field(&obj.name).map(show) };
+                let ours = if obj.tag {
+                    point.tag(&obj.name).map(str::to_string)
+                } else {
+                    point.field(&obj.name).map(show)
+                };
                 if theirs.is_empty() && ours.is_none() {
                     continue; // empty tags are omitted by design
                 }
-                assert_eq!(ours.as_deref(), Some(theirs.as_str()), "{name}: {} ({oid})", obj.name);
+                assert_eq!(
+                    ours.as_deref(),
+                    Some(theirs.as_str()),
+                    "{name}: {} ({oid})",
+                    obj.name
+                );
                 checked += 1;
             }
         }
@@ -105,7 +140,10 @@ async fn recordings_match_snmpbulkwalk() {
     let sim = Snmpsim::start(RECORDINGS);
     let engine = SnmpEngine::new(2).await.unwrap();
     let registry = Registry::builtin();
-    let snmp = SnmpDefaults { timeout: netpulse_config::Duration::from_secs(3), ..SnmpDefaults::default() };
+    let snmp = SnmpDefaults {
+        timeout: netpulse_config::Duration::from_secs(3),
+        ..SnmpDefaults::default()
+    };
     let mut total = 0;
     for rel in RECORDINGS {
         let community = rel.rsplit('/').next().unwrap();
@@ -117,14 +155,31 @@ async fn recordings_match_snmpbulkwalk() {
             ..TargetConfig::default()
         };
         let target = Target::from_config(&tc, &snmp, &registry).unwrap();
-        let out = poll(&engine, &target, Arc::new(tokio::sync::Semaphore::new(20)), 2).await;
-        assert!(out.ok(), "{community}: {:?}", out.errors().collect::<Vec<_>>());
+        let out = poll(
+            &engine,
+            &target,
+            Arc::new(tokio::sync::Semaphore::new(20)),
+            2,
+        )
+        .await;
+        assert!(
+            out.ok(),
+            "{community}: {:?}",
+            out.errors().collect::<Vec<_>>()
+        );
         let mut walked = bulkwalk(sim.port, community, ".1.3.6.1.2.1.1");
         walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.2.2"));
         walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.31.1.1"));
         let n = compare(community, &registry, &out.points, &walked);
-        let interfaces = out.points.iter().filter(|p| &*p.measurement == "interface").count();
-        assert!(interfaces >= 10, "{community}: only {interfaces} interfaces");
+        let interfaces = out
+            .points
+            .iter()
+            .filter(|p| &*p.measurement == "interface")
+            .count();
+        assert!(
+            interfaces >= 10,
+            "{community}: only {interfaces} interfaces"
+        );
         assert!(n > interfaces * 10, "{community}: compared only {n} values");
         total += n;
     }

@@ -333,11 +333,27 @@ impl SnmpSession for AsyncSnmpSession {
     }
 }
 
+/// Decodes one v1/v2c response datagram into our bindings (benchmarks and fuzzing use
+/// this to measure and harden exactly the decode path polls take).
+pub fn decode_community_response(datagram: &[u8]) -> SnmpResult<Vec<VarBind>> {
+    use async_snmp::message::{CommunityMessage, CommunityPdu};
+    let msg = CommunityMessage::decode(
+        bytes::Bytes::copy_from_slice(datagram),
+        async_snmp::DecodeConfig::default(),
+    )
+    .map_err(|e| SnmpError::Malformed(e.to_string()))?
+    .value;
+    match msg.into_parts().2 {
+        CommunityPdu::Standard(pdu) => Ok(pdu.into_varbinds().into_iter().map(from_lib).collect()),
+        CommunityPdu::TrapV1(_) => Err(SnmpError::Malformed("a v1 trap is not a response".into())),
+    }
+}
+
 fn to_lib_oid(o: &Oid) -> async_snmp::Oid {
     async_snmp::Oid::from_slice(o.arcs())
 }
 
-pub(crate) fn from_lib(vb: async_snmp::VarBind) -> VarBind {
+fn from_lib(vb: async_snmp::VarBind) -> VarBind {
     use async_snmp::Value as L;
     let value = match vb.value {
         L::Integer(i) => Value::Integer(i),

@@ -10,11 +10,19 @@ use std::time::{Duration, Instant};
 
 /// A UDP port nobody listens on right now.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("netpulse-{tag}-{}-{}", std::process::id(), free_udp_port()));
+    let dir = std::env::temp_dir().join(format!(
+        "netpulse-{tag}-{}-{}",
+        std::process::id(),
+        free_udp_port()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -24,7 +32,19 @@ fn wait_answering(port: u16, community: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         let ok = Command::new("snmpget")
-            .args(["-v2c", "-c", community, "-t", "0.5", "-r", "0", "-m", "", &format!("127.0.0.1:{port}"), "1.3.6.1.2.1.1.5.0"])
+            .args([
+                "-v2c",
+                "-c",
+                community,
+                "-t",
+                "0.5",
+                "-r",
+                "0",
+                "-m",
+                "",
+                &format!("127.0.0.1:{port}"),
+                "1.3.6.1.2.1.1.5.0",
+            ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -96,7 +116,10 @@ impl Snmpd {
         );
         for (user, auth, privacy) in V3_USERS {
             match privacy {
-                None => conf.push_str(&format!("createUser {user} {} \"{AUTH_PASS}\"\nrouser {user} auth\n", netsnmp_auth(auth))),
+                None => conf.push_str(&format!(
+                    "createUser {user} {} \"{AUTH_PASS}\"\nrouser {user} auth\n",
+                    netsnmp_auth(auth)
+                )),
                 Some(p) => conf.push_str(&format!(
                     "createUser {user} {} \"{AUTH_PASS}\" {} \"{PRIV_PASS}\"\nrouser {user} priv\n",
                     netsnmp_auth(auth),
@@ -105,7 +128,11 @@ impl Snmpd {
             }
         }
         std::fs::write(dir.join("snmpd.conf"), conf).unwrap();
-        let mut s = Self { port, dir, child: None };
+        let mut s = Self {
+            port,
+            dir,
+            child: None,
+        };
         s.spawn();
         s
     }
@@ -120,7 +147,10 @@ impl Snmpd {
             .arg(self.dir.join("log"))
             .arg("-p")
             .arg(self.dir.join("pid"))
-            .env("SNMPCONFPATH", format!("{}:{}", self.dir.display(), persist.display()))
+            .env(
+                "SNMPCONFPATH",
+                format!("{}:{}", self.dir.display(), persist.display()),
+            )
             .env("SNMP_PERSISTENT_DIR", &persist)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -133,7 +163,10 @@ impl Snmpd {
     /// Stops the agent (its engineBoots is persisted and grows on the next start).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -165,14 +198,22 @@ impl Drop for Snmpd {
 
 /// The snmpsim venv (made by scripts/test); `NETPULSE_SNMPSIM` overrides.
 pub fn snmpsim_root() -> PathBuf {
-    std::env::var_os("NETPULSE_SNMPSIM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/opt/netpulse-snmpsim"))
+    std::env::var_os("NETPULSE_SNMPSIM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/opt/netpulse-snmpsim"))
 }
 
 /// Path of a recording shipped by the `snmpsim-data` package, e.g. `network/switch/cisco-c3560`.
 pub fn recording(rel: &str) -> PathBuf {
     let lib = snmpsim_root().join("lib");
-    let py = std::fs::read_dir(&lib).unwrap().flatten().find(|e| e.file_name().to_string_lossy().starts_with("python")).unwrap();
-    py.path().join("site-packages/snmpsim_data/data").join(format!("{rel}.snmprec.bz2"))
+    let py = std::fs::read_dir(&lib)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("python"))
+        .unwrap();
+    py.path()
+        .join("site-packages/snmpsim_data/data")
+        .join(format!("{rel}.snmprec.bz2"))
 }
 
 /// snmpsim serving recordings of real devices; the community of each is its file name.
@@ -191,26 +232,48 @@ impl Snmpsim {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
         for rel in recordings {
-            let name = Path::new(rel).file_name().unwrap().to_string_lossy().to_string();
+            let name = Path::new(rel)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
             let out = std::fs::File::create(data.join(format!("{name}.snmprec"))).unwrap();
-            let ok = Command::new("bzcat").arg(recording(rel)).stdout(out).status().unwrap().success();
+            let ok = Command::new("bzcat")
+                .arg(recording(rel))
+                .stdout(out)
+                .status()
+                .unwrap()
+                .success();
             assert!(ok, "cannot decompress {rel}");
         }
         // snmpsim drops privileges to nobody: its files must be readable and the cache writable.
-        let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(&dir).status();
-        let _ = Command::new("chmod").args(["a+rx"]).arg(std::env::temp_dir()).status();
+        let _ = Command::new("chmod")
+            .args(["-R", "a+rwX"])
+            .arg(&dir)
+            .status();
+        let _ = Command::new("chmod")
+            .args(["a+rx"])
+            .arg(std::env::temp_dir())
+            .status();
         let port = free_udp_port();
         let child = Command::new(snmpsim_root().join("bin/snmpsim-command-responder"))
             .arg(format!("--data-dir={}", data.display()))
             .arg(format!("--cache-dir={}", cache.display()))
             .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
             .args(["--process-user=nobody", "--process-group=nogroup"])
-            .arg(format!("--logging-method=file:{}", dir.join("log").display()))
+            .arg(format!(
+                "--logging-method=file:{}",
+                dir.join("log").display()
+            ))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("snmpsim is installed (scripts/test installs it)");
-        let first = Path::new(recordings[0]).file_name().unwrap().to_string_lossy().to_string();
+        let first = Path::new(recordings[0])
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .to_string();
         let s = Self { port, dir, child };
         wait_answering(port, &first);
         s
@@ -234,7 +297,10 @@ pub struct SilentAgent {
 impl SilentAgent {
     pub fn start() -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        Self { port: socket.local_addr().unwrap().port(), _socket: socket }
+        Self {
+            port: socket.local_addr().unwrap().port(),
+            _socket: socket,
+        }
     }
 }
 
@@ -249,13 +315,17 @@ impl SlowAgent {
         use std::sync::atomic::{AtomicBool, Ordering};
         let front = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = front.local_addr().unwrap().port();
-        front.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        front
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 65536];
             while !stop2.load(Ordering::Relaxed) {
-                let Ok((n, client)) = front.recv_from(&mut buf) else { continue };
+                let Ok((n, client)) = front.recv_from(&mut buf) else {
+                    continue;
+                };
                 let req = buf[..n].to_vec();
                 let front = front.try_clone().unwrap();
                 std::thread::spawn(move || {
