@@ -190,10 +190,10 @@ impl Loader {
     /// Where the value at `path` came from, checked from the highest layer down.
     fn origin(&self, path: &[String], file_text: Option<&str>) -> String {
         let dotted = path.join(".");
-        if let Some((flag, _)) = &self.flag_targets {
-            if path.first().map(String::as_str) == Some("targets") {
-                return format!("flag {flag}");
-            }
+        if let Some((flag, _)) = &self.flag_targets
+            && path.first().map(String::as_str) == Some("targets")
+        {
+            return format!("flag {flag}");
         }
         if let Some((_, flag, _)) = self.flags.iter().rev().find(|(k, _, _)| *k == dotted) {
             return format!("flag {flag}");
@@ -202,10 +202,10 @@ impl Loader {
         if std::env::var_os(&netpulse_var).is_some() {
             return format!("env {netpulse_var}");
         }
-        if let Some((var, _)) = SEED_ENV.iter().find(|(_, k)| *k == dotted) {
-            if std::env::var_os(var).is_some() {
-                return format!("env {var}");
-            }
+        if let Some((var, _)) = SEED_ENV.iter().find(|(_, k)| *k == dotted)
+            && std::env::var_os(var).is_some()
+        {
+            return format!("env {var}");
         }
         match (&self.file, file_text) {
             (Some(p), Some(text)) => match line_of(text, path) {
@@ -247,6 +247,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature, not ours
 mod tests {
     use super::*;
     use figment::Jail;
