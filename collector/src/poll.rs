@@ -237,7 +237,7 @@ fn self_point(target: &Target, m: &ModuleOutcome, ts: i64) -> Point {
     let mut fields: Vec<(Name, FieldValue)> = vec![
         (
             "duration_ms".into(),
-            FieldValue::Float(m.duration.as_secs_f64() * 1000.0),
+            FieldValue::Float(m.duration.as_micros() as f64 / 1000.0),
         ),
         ("varbinds".into(), FieldValue::Int(m.varbinds as i64)),
         ("ok".into(), FieldValue::Bool(m.error.is_none())),
