@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Whole-system poll benchmark: N agents on loopback ports (one net-snmp snmpd listening
-# on N UDP ports, so the agent side is C, not the bottleneck), polled for the
+# Whole-system poll benchmark: N agents on loopback ports (net-snmp snmpd processes, each
+# listening on 100 UDP ports, so the agent side is C, not the bottleneck), polled for the
 # `interfaces` module (ifTable + ifXTable) by netpulse-collector --test and, side by
 # side, by net-snmp's snmpbulkwalk over the same subtrees. Prints wall, CPU, peak RSS
 # and the CPU ratio. Usage: bench/snmp_poll.sh [N=1000] [PARALLEL=32]
@@ -15,14 +15,19 @@ command -v /usr/bin/time >/dev/null 2>&1 || { apt-get install -y -qq time >/dev/
 cargo build --release -q -p netpulse-collector
 BIN=target/release/netpulse-collector
 WORK=$(mktemp -d /tmp/netpulse-bench.XXXXXX)
-cleanup() { [ -f "$WORK/pid" ] && kill "$(cat "$WORK/pid")" 2>/dev/null; sleep 0.5; rm -rf "$WORK"; }
+cleanup() { for p in "$WORK"/agent-*/pid; do [ -f "$p" ] && kill "$(cat "$p")" 2>/dev/null; done; sleep 0.5; [ -n "${KEEP:-}" ] || rm -rf "$WORK"; }
 trap cleanup EXIT
+KEEP="${KEEP:-}"
 
-addrs=$(seq $BASE_PORT $((BASE_PORT + N - 1)) | sed 's/^/udp:127.0.0.1:/' | paste -sd, -)
-mkdir -p "$WORK/persist"
-printf 'agentAddress %s\nrocommunity public 127.0.0.1\n' "$addrs" > "$WORK/snmpd.conf"
-SNMPCONFPATH="$WORK:$WORK/persist" SNMP_PERSISTENT_DIR="$WORK/persist" snmpd -f -m "" -Lf "$WORK/snmpd.log" -p "$WORK/pid" &
-for _ in $(seq 100); do snmpget -v2c -c public -t 0.2 -r 0 -m "" 127.0.0.1:$((BASE_PORT + N - 1)) 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break; sleep 0.2; done
+# net-snmp serves at most ~128 transports per process: 100 ports per snmpd.
+PER=100
+for first in $(seq $BASE_PORT $PER $((BASE_PORT + N - 1))); do
+  last=$((first + PER - 1)); [ $last -gt $((BASE_PORT + N - 1)) ] && last=$((BASE_PORT + N - 1))
+  d="$WORK/agent-$first"; mkdir -p "$d/persist"
+  printf 'agentAddress %s\nrocommunity public 127.0.0.1\n' "$(seq "$first" "$last" | sed 's/^/udp:127.0.0.1:/' | paste -sd, -)" > "$d/snmpd.conf"
+  SNMPCONFPATH="$d:$d/persist" SNMP_PERSISTENT_DIR="$d/persist" snmpd -f -m "" -Lf "$d/snmpd.log" -p "$d/pid" &
+  for _ in $(seq 100); do snmpget -v2c -c public -t 0.2 -r 0 -m "" 127.0.0.1:"$last" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break; sleep 0.2; done
+done
 
 {
   echo '[collector]'
@@ -34,12 +39,23 @@ for _ in $(seq 100); do snmpget -v2c -c public -t 0.2 -r 0 -m "" 127.0.0.1:$((BA
   done
 } > "$WORK/bench.toml"
 
+agent_cpu() { # CPU seconds the snmpd agents have used so far
+  local ticks=0
+  for p in "$WORK"/agent-*/pid; do
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$(cat "$p")/stat")))
+  done
+  echo "$ticks / $(getconf CLK_TCK)" | bc -l
+}
+
 measure() { # label, command...
   local label=$1; shift
+  local before; before=$(agent_cpu)
   /usr/bin/time -f "%e %U %S %M" -o "$WORK/time.$label" "$@" > "$WORK/out.$label" 2>"$WORK/err.$label" || true
-  read -r wall user sys rss < "$WORK/time.$label"
+  read -r wall user sys rss < <(tail -n 1 "$WORK/time.$label")
   cpu=$(echo "$user + $sys" | bc -l)
-  printf '%-14s wall %6.2fs  cpu %6.2fs (user %5.2f sys %5.2f)  peak RSS %6.1f MiB\n' "$label" "$wall" "$cpu" "$user" "$sys" "$(echo "$rss/1024" | bc -l)"
+  local agents; agents=$(echo "$(agent_cpu) - $before" | bc -l)
+  printf '%-14s wall %6.2fs  cpu %6.2fs (user %5.2f sys %5.2f)  peak RSS %6.1f MiB  | agents cpu %6.2fs\n' \
+    "$label" "$wall" "$cpu" "$user" "$sys" "$(echo "$rss/1024" | bc -l)" "$agents"
   eval "cpu_$label=$cpu"
 }
 

@@ -83,7 +83,7 @@ pub fn init_logging(args: &Args) {
         .log_level
         .clone()
         .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info,async_snmp=warn".into());
+        .unwrap_or_else(|| "info,async_snmp=off".into()); // its errors reach the operator as ours, with the target name
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
