@@ -308,9 +308,11 @@ impl SilentAgent {
 pub struct SlowAgent {
     pub port: u16,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    queue: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Duration>>>,
 }
 
 impl SlowAgent {
+    /// Every answer is held back by `delay`, unless [`Self::delay_next`] says otherwise.
     pub fn start(upstream: u16, delay: Duration) -> Self {
         use std::sync::atomic::{AtomicBool, Ordering};
         let front = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -320,6 +322,8 @@ impl SlowAgent {
             .unwrap();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
+        let queue = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let queue2 = queue.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 65536];
             while !stop2.load(Ordering::Relaxed) {
@@ -327,6 +331,7 @@ impl SlowAgent {
                     continue;
                 };
                 let req = buf[..n].to_vec();
+                let delay = queue2.lock().unwrap().pop_front().unwrap_or(delay);
                 let front = front.try_clone().unwrap();
                 std::thread::spawn(move || {
                     let up = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -340,7 +345,12 @@ impl SlowAgent {
                 });
             }
         });
-        Self { port, stop }
+        Self { port, stop, queue }
+    }
+
+    /// The next requests' answers are held back by these delays, in order.
+    pub fn delay_next(&self, delays: &[Duration]) {
+        self.queue.lock().unwrap().extend(delays.iter().copied());
     }
 }
 
