@@ -8,6 +8,7 @@
 pub mod lineproto;
 pub mod mapping;
 pub mod modules;
+pub mod output;
 pub mod poll;
 pub mod run;
 pub mod snmp;

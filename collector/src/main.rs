@@ -30,13 +30,18 @@ fn main() -> ExitCode {
             }
         }
     }
-    if !args.test {
+    if !args.test && !args.once {
         eprintln!(
-            "netpulse-collector: this build supports --test and --check-config; --once and the daemon come with the InfluxDB output and daemon releases"
+            "netpulse-collector: this build supports --test, --once and --check-config; the daemon comes with the daemon release"
         );
         return ExitCode::from(2);
     }
-    match run_test(&cfg, &registry) {
+    let result = if args.once {
+        run_once(&cfg, &registry)
+    } else {
+        run_test(&cfg, &registry)
+    };
+    match result {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
@@ -46,7 +51,10 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
+fn targets(
+    cfg: &netpulse_config::CollectorConfig,
+    registry: &Registry,
+) -> anyhow::Result<Vec<Target>> {
     let targets = cfg
         .targets
         .iter()
@@ -58,11 +66,47 @@ fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyh
     if targets.is_empty() {
         anyhow::bail!("no targets configured: add [[targets]] to the config or pass --target");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
+    Ok(targets)
+}
+
+fn runtime(cfg: &netpulse_config::CollectorConfig) -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cfg.collector.worker_pool_size)
         .enable_all()
         .build()
-        .context("cannot start the async runtime")?;
+        .context("cannot start the async runtime")
+}
+
+fn run_once(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
+    let targets = targets(cfg, registry)?;
+    if cfg.outputs.influxdb.is_empty() {
+        anyhow::bail!(
+            "--once needs at least one [[outputs.influxdb]] (use --test to print line protocol)"
+        );
+    }
+    let rt = runtime(cfg)?;
+    let report = rt.block_on(async {
+        let outputs = netpulse_collector::output::OutputSet::open(cfg)?;
+        netpulse_collector::run::once_mode(cfg, targets, &outputs).await
+    })?;
+    for (name, points) in &report.undelivered {
+        eprintln!(
+            "warning: output {name}: {points} points not delivered within {}; they stay queued for the next run",
+            cfg.collector.flush_timeout
+        );
+    }
+    tracing::info!(
+        targets = report.summary.targets,
+        failed = report.summary.failed,
+        points = report.summary.points,
+        "poll and flush finished"
+    );
+    Ok(report.summary.failed == 0 && report.undelivered.is_empty())
+}
+
+fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
+    let targets = targets(cfg, registry)?;
+    let rt = runtime(cfg)?;
     let summary = rt.block_on(async {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());

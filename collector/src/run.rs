@@ -1,6 +1,7 @@
 //! Run modes that poll every target once: `--test` prints line protocol to a writer.
 
-use crate::lineproto::{UnsignedMode, encode};
+use crate::lineproto::{Point, UnsignedMode, encode};
+use crate::output::OutputSet;
 use crate::poll::{PollOutcome, poll};
 use crate::snmp::{SnmpEngine, SnmpError};
 use crate::target::Target;
@@ -19,6 +20,8 @@ pub enum RunError {
     Target { target: String, message: String },
     #[error("cannot write output: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Output(#[from] crate::output::OutputError),
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +97,67 @@ pub async fn test_mode(
     }
     out.flush()?;
     Ok(summary)
+}
+
+/// Floors timestamps to the interval (`round_interval`), so a repeated poll in the same
+/// interval overwrites its points instead of adding a second copy.
+pub fn align_timestamps(points: &mut [Point], interval: std::time::Duration) {
+    let step = interval.as_nanos() as i64;
+    if step > 0 {
+        for p in points {
+            p.timestamp -= p.timestamp.rem_euclid(step);
+        }
+    }
+}
+
+/// What `--once` achieved.
+#[derive(Debug, Default)]
+pub struct OnceReport {
+    pub summary: Summary,
+    /// Outputs that still hold points at the deadline: (name, points).
+    pub undelivered: Vec<(String, u64)>,
+}
+
+/// `--once`: poll every target, queue the points for every output, try to deliver them
+/// within `flush_timeout`. What is not delivered stays queued for the next run.
+pub async fn once_mode(
+    cfg: &CollectorConfig,
+    targets: Vec<Target>,
+    outputs: &OutputSet,
+) -> Result<OnceReport, RunError> {
+    let mut writers = outputs.writers(cfg)?;
+    let mut report = OnceReport {
+        summary: Summary {
+            targets: targets.len(),
+            ..Summary::default()
+        },
+        ..OnceReport::default()
+    };
+    let interval = cfg.collector.interval.get();
+    poll_all(cfg, targets, |mut outcome| {
+        if cfg.collector.round_interval {
+            align_timestamps(&mut outcome.points, interval);
+        }
+        if !outcome.ok() {
+            report.summary.failed += 1;
+            for e in outcome.errors() {
+                eprintln!("error: target {}: {e}", outcome.target);
+            }
+        }
+        report.summary.points += outcome.points.len();
+        outputs.enqueue(&outcome.points);
+    })
+    .await?;
+    outputs.commit();
+    let deadline = tokio::time::Instant::now() + cfg.collector.flush_timeout.get();
+    futures::future::join_all(writers.iter_mut().map(|w| w.drain(deadline))).await;
+    for o in &outputs.outputs {
+        let left = outputs.pending_points(&o.name);
+        if left > 0 {
+            report.undelivered.push((o.name.clone(), left));
+        }
+    }
+    Ok(report)
 }
 
 fn progress(n: usize) -> ProgressBar {

@@ -37,6 +37,11 @@ pub struct CollectorSection {
     pub batch_size: usize,
     /// Tokio worker threads for polling and encoding (env WORKER_POOL_SIZE).
     pub worker_pool_size: usize,
+    /// Align point timestamps to the start of the interval (like Telegraf's round_interval),
+    /// so two polls of a target in one interval overwrite instead of duplicating.
+    pub round_interval: bool,
+    /// How long `--once` (and shutdown) tries to deliver queued points before exiting.
+    pub flush_timeout: Duration,
 }
 
 impl Default for CollectorSection {
@@ -48,6 +53,8 @@ impl Default for CollectorSection {
             max_concurrent_operations: 50,
             batch_size: 5,
             worker_pool_size: 10,
+            round_interval: false,
+            flush_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -177,6 +184,8 @@ pub struct InfluxOutput {
     pub token: Option<Secret>,
     pub queue_dir: String,
     pub queue_max_bytes: ByteSize,
+    /// Most points in one write request.
+    pub batch_size: u64,
 }
 
 impl Default for InfluxOutput {
@@ -194,6 +203,7 @@ impl Default for InfluxOutput {
             token: None,
             queue_dir: "/var/lib/netpulse/queue".into(),
             queue_max_bytes: ByteSize(1 << 30),
+            batch_size: 5000,
         }
     }
 }

@@ -115,6 +115,9 @@ fn outputs(cfg: &CollectorConfig, out: &mut Problems) {
             }
             _ => {}
         }
+        if o.batch_size == 0 {
+            out.push((at("batch_size"), "must be at least 1".into()));
+        }
         if o.queue_max_bytes.0 < 4096 {
             out.push((at("queue_max_bytes"), "must be at least 4KiB".into()));
         }

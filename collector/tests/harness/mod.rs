@@ -364,3 +364,187 @@ impl Drop for SlowAgent {
 pub fn collector_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netpulse-collector"))
 }
+
+/// Minimal blocking HTTP/1.0 client for assertions: (status, body).
+pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_http(port: u16, path: &str, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && (200..300).contains(&http(port, "GET", path, b"").0)
+        {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{what} on 127.0.0.1:{port} did not come up within 30s");
+}
+
+/// InfluxDB 1.x (Debian `influxdb`) with its own data directory, database `telemetry`.
+pub struct Influxd {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Influxd {
+    pub fn start() -> Self {
+        Self::start_on(free_tcp_port())
+    }
+
+    pub fn start_on(port: u16) -> Self {
+        let dir = tempdir("influxd");
+        let rpc = free_tcp_port();
+        let conf = format!(
+            "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[http]\n  enabled = true\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n[continuous_queries]\n  enabled = false\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("influxdb.conf"), conf).unwrap();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new("influxd")
+            .arg("-config")
+            .arg(dir.join("influxdb.conf"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("influxd is installed (scripts/test installs Debian influxdb)");
+        wait_http(port, "/ping", "influxd");
+        let (status, body) = http(port, "POST", "/query", b"q=CREATE+DATABASE+telemetry");
+        assert_eq!(status, 200, "{body}");
+        Self {
+            port,
+            dir,
+            child: Some(child),
+        }
+    }
+
+    /// `SELECT …` in database telemetry; the JSON answer.
+    pub fn query(&self, q: &str) -> serde_json::Value {
+        let body = format!(
+            "db=telemetry&q={}",
+            q.bytes()
+                .map(|b| if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                })
+                .collect::<String>()
+        );
+        let (status, text) = http(self.port, "POST", "/query", body.as_bytes());
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Points in a measurement (count of one always-present field).
+    pub fn count(&self, measurement: &str, field: &str) -> u64 {
+        let v = self.query(&format!("SELECT count(\"{field}\") FROM \"{measurement}\""));
+        v["results"][0]["series"][0]["values"][0][1]
+            .as_u64()
+            .unwrap_or(0)
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Influxd {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// VictoriaMetrics (Debian `victoria-metrics`): accepts InfluxDB `/api/v2/write`.
+pub struct VictoriaMetrics {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl VictoriaMetrics {
+    pub fn start() -> Self {
+        let dir = tempdir("vm");
+        let port = free_tcp_port();
+        let child = Command::new("victoria-metrics")
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.join("data").display()))
+            .arg("-search.latencyOffset=0s")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("victoria-metrics is installed (scripts/test installs it)");
+        wait_http(port, "/health", "victoria-metrics");
+        Self { port, dir, child }
+    }
+
+    /// Exported series (JSON lines) whose metric name matches `re`.
+    pub fn export(&self, re: &str) -> Vec<serde_json::Value> {
+        http(self.port, "GET", "/internal/force_flush", b"");
+        let q: String = format!("{{__name__=~\"{re}\"}}")
+            .bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect();
+        let (status, text) = http(
+            self.port,
+            "GET",
+            &format!("/api/v1/export?match[]={q}"),
+            b"",
+        );
+        assert_eq!(status, 200, "{text}");
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

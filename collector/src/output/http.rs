@@ -1,0 +1,192 @@
+//! One InfluxDB endpoint over our own hyper client: v1 `/write?db=&rp=&precision=ns`
+//! (basic auth optional) or v2 `/api/v2/write?org=&bucket=&precision=ns` (`Token`), gzip
+//! bodies, the `[http_pool]` limits, and the reply reduced to what the writer decides on.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper_util::client::legacy::{Client, connect::HttpConnector};
+use hyper_util::rt::TokioExecutor;
+use netpulse_config::{HttpPoolConfig, InfluxApi, InfluxOutput};
+use std::time::Duration;
+
+pub struct Endpoint {
+    client: Client<HttpConnector, Full<Bytes>>,
+    uri: hyper::Uri,
+    auth: Option<HeaderValue>,
+    read_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub retry_after: Option<Duration>,
+    pub body: String,
+}
+
+fn encode_query(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn base64(input: &[u8]) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for c in input.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(*c.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl Endpoint {
+    pub fn new(o: &InfluxOutput, pool: &HttpPoolConfig) -> Result<Self, String> {
+        if !o.url.starts_with("http://") {
+            return Err(format!(
+                "output {}: url {:?}: only http:// is supported in this release",
+                o.name, o.url
+            ));
+        }
+        let base = o.url.trim_end_matches('/');
+        let (path, auth) = match o.api {
+            InfluxApi::V1 => {
+                let mut q = format!(
+                    "/write?db={}&precision=ns",
+                    encode_query(o.database.as_deref().unwrap_or_default())
+                );
+                if let Some(rp) = &o.retention_policy {
+                    q.push_str(&format!("&rp={}", encode_query(rp)));
+                }
+                let auth = o.username.as_ref().map(|u| {
+                    let pw = o.password.as_ref().map(|p| p.expose()).unwrap_or("");
+                    format!("Basic {}", base64(format!("{u}:{pw}").as_bytes()))
+                });
+                (q, auth)
+            }
+            InfluxApi::V2 => (
+                format!(
+                    "/api/v2/write?org={}&bucket={}&precision=ns",
+                    encode_query(o.org.as_deref().unwrap_or_default()),
+                    encode_query(o.bucket.as_deref().unwrap_or_default())
+                ),
+                o.token.as_ref().map(|t| format!("Token {}", t.expose())),
+            ),
+        };
+        let uri: hyper::Uri = format!("{base}{path}")
+            .parse()
+            .map_err(|e| format!("output {}: url {:?}: {e}", o.name, o.url))?;
+        let auth = auth
+            .map(|a| {
+                HeaderValue::from_str(&a).map(|mut h| {
+                    h.set_sensitive(true);
+                    h
+                })
+            })
+            .transpose()
+            .map_err(|_| {
+                format!(
+                    "output {}: credentials contain characters not allowed in a header",
+                    o.name
+                )
+            })?;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(pool.connect_timeout.get()));
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(pool.keepalive_timeout.get()));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(pool.keepalive_timeout.get())
+            .pool_max_idle_per_host(pool.max_connections_per_host)
+            .build(connector);
+        Ok(Self {
+            client,
+            uri,
+            auth,
+            read_timeout: pool.read_timeout.get(),
+        })
+    }
+
+    /// POSTs a gzip body. `Err` is a transport failure (refused, reset, timeout).
+    pub async fn post(&self, gzipped: Bytes) -> Result<Reply, String> {
+        let mut req = hyper::Request::post(self.uri.clone())
+            .header(CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(CONTENT_ENCODING, "gzip")
+            .body(Full::new(gzipped))
+            .map_err(|e| e.to_string())?;
+        if let Some(a) = &self.auth {
+            req.headers_mut().insert(AUTHORIZATION, a.clone());
+        }
+        let exchange = async {
+            let resp = self
+                .client
+                .request(req)
+                .await
+                .map_err(|e| format!("{e}: {}", source_chain(&e)))?;
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            let body = String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned();
+            Ok(Reply {
+                status,
+                retry_after,
+                body,
+            })
+        };
+        tokio::time::timeout(self.read_timeout, exchange)
+            .await
+            .map_err(|_| format!("no answer within {:?}", self.read_timeout))?
+    }
+
+    pub fn uri(&self) -> &hyper::Uri {
+        &self.uri
+    }
+}
+
+fn source_chain(e: &dyn std::error::Error) -> String {
+    let mut s = String::new();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(&c.to_string());
+        cur = c.source();
+        if cur.is_some() {
+            s.push_str(": ");
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_and_query() {
+        assert_eq!(base64(b"user:pass"), "dXNlcjpwYXNz");
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(encode_query("tele metry&x"), "tele%20metry%26x");
+    }
+}

@@ -1,0 +1,84 @@
+//! Output metrics (Prometheus, the `prometheus` crate Pingora also uses). Labels are
+//! bounded: output names come from the config, reasons from a fixed list.
+
+use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Registry, histogram_opts, opts};
+use std::sync::LazyLock;
+
+pub struct OutputMetrics {
+    pub written: IntCounterVec,
+    pub queued: IntGaugeVec,
+    pub dropped: IntCounterVec,
+    pub queue_bytes: IntGaugeVec,
+    pub write_seconds: HistogramVec,
+    pub breaker: IntGaugeVec,
+}
+
+/// Drop reasons, the only values of the `reason` label.
+pub const REASONS: &[&str] = &["rejected", "too_large", "queue_full", "corrupt"];
+
+pub static METRICS: LazyLock<OutputMetrics> = LazyLock::new(|| {
+    let written = IntCounterVec::new(
+        opts!(
+            "netpulse_output_points_written_total",
+            "Points acknowledged by the replica"
+        ),
+        &["output"],
+    );
+    let queued = IntGaugeVec::new(
+        opts!(
+            "netpulse_output_points_queued",
+            "Points waiting in the replica's queue"
+        ),
+        &["output"],
+    );
+    let dropped = IntCounterVec::new(
+        opts!(
+            "netpulse_output_points_dropped_total",
+            "Points given up, by reason"
+        ),
+        &["output", "reason"],
+    );
+    let queue_bytes = IntGaugeVec::new(
+        opts!(
+            "netpulse_output_queue_bytes",
+            "Bytes of the replica's queue on disk"
+        ),
+        &["output"],
+    );
+    let write_seconds = HistogramVec::new(
+        histogram_opts!(
+            "netpulse_output_write_duration_seconds",
+            "Time of one write request",
+            vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
+            ]
+        ),
+        &["output"],
+    );
+    let breaker = IntGaugeVec::new(
+        opts!(
+            "netpulse_output_circuit_breaker_state",
+            "Circuit breaker of the output: 0 closed, 1 open, 2 half-open"
+        ),
+        &["output"],
+    );
+    OutputMetrics {
+        written: written.expect("valid metric"),
+        queued: queued.expect("valid metric"),
+        dropped: dropped.expect("valid metric"),
+        queue_bytes: queue_bytes.expect("valid metric"),
+        write_seconds: write_seconds.expect("valid metric"),
+        breaker: breaker.expect("valid metric"),
+    }
+});
+
+/// Registers the output metrics on `registry` (the daemon's /metrics).
+pub fn register(registry: &Registry) -> prometheus::Result<()> {
+    let m = &*METRICS;
+    registry.register(Box::new(m.written.clone()))?;
+    registry.register(Box::new(m.queued.clone()))?;
+    registry.register(Box::new(m.dropped.clone()))?;
+    registry.register(Box::new(m.queue_bytes.clone()))?;
+    registry.register(Box::new(m.write_seconds.clone()))?;
+    registry.register(Box::new(m.breaker.clone()))
+}

@@ -1,0 +1,168 @@
+//! Outputs: every configured InfluxDB replica gets every point, each through its own
+//! durable queue and writer, so one replica down, slow or full never stalls the others.
+//! Points are encoded once per unsigned mode and appended to every queue before any
+//! write is attempted.
+
+pub mod breaker;
+pub mod http;
+pub mod metrics;
+pub mod queue;
+pub mod writer;
+
+use crate::lineproto::{Point, UnsignedMode, encode};
+use metrics::METRICS;
+use netpulse_config::{CollectorConfig, InfluxApi};
+use queue::DiskQueue;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+use writer::Writer;
+
+pub struct Output {
+    pub name: String,
+    /// InfluxDB 1.x has no unsigned type: Counter64 above i64::MAX goes as a float there.
+    pub mode: UnsignedMode,
+    pub queue: Arc<Mutex<DiskQueue>>,
+    pub notify: Arc<Notify>,
+}
+
+pub struct OutputSet {
+    pub outputs: Vec<Output>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("output {output}: {message}")]
+pub struct OutputError {
+    pub output: String,
+    pub message: String,
+}
+
+impl OutputSet {
+    /// Opens every output's queue (`queue_dir/<name>`), replaying what an earlier run left.
+    pub fn open(cfg: &CollectorConfig) -> Result<Self, OutputError> {
+        let mut outputs = vec![];
+        for o in &cfg.outputs.influxdb {
+            let err = |message: String| OutputError {
+                output: o.name.clone(),
+                message,
+            };
+            let dir = Path::new(&o.queue_dir).join(&o.name);
+            let (q, rec) =
+                DiskQueue::open(&dir, o.queue_max_bytes.0).map_err(|e| err(e.to_string()))?;
+            if rec.records > 0 || rec.corrupt > 0 {
+                tracing::info!(output = %o.name, records = rec.records, points = rec.points, corrupt = rec.corrupt, "queue recovered");
+            }
+            if rec.corrupt > 0 {
+                tracing::warn!(output = %o.name, records = rec.corrupt, "torn or corrupt queue records skipped");
+                METRICS
+                    .dropped
+                    .with_label_values(&[&o.name, "corrupt"])
+                    .inc_by(rec.corrupt);
+            }
+            METRICS
+                .queued
+                .with_label_values(&[&o.name])
+                .set(q.pending_points() as i64);
+            let mode = if o.api == InfluxApi::V1 {
+                UnsignedMode::Float
+            } else {
+                UnsignedMode::Native
+            };
+            outputs.push(Output {
+                name: o.name.clone(),
+                mode,
+                queue: Arc::new(Mutex::new(q)),
+                notify: Arc::new(Notify::new()),
+            });
+        }
+        Ok(Self { outputs })
+    }
+
+    /// Appends `points` to every queue (buffered; [`Self::commit`] makes it durable).
+    /// One queue failing (disk full) is logged and never stops the others.
+    pub fn enqueue(&self, points: &[Point]) {
+        let mut encoded: [Option<(Vec<u8>, u32)>; 2] = [None, None];
+        for o in &self.outputs {
+            let slot = &mut encoded[usize::from(o.mode == UnsignedMode::Float)];
+            let (buf, n) = slot.get_or_insert_with(|| {
+                let mut buf = Vec::with_capacity(points.len() * 200);
+                let n = points
+                    .iter()
+                    .filter(|p| encode(p, o.mode, &mut buf))
+                    .count() as u32;
+                (buf, n)
+            });
+            if *n == 0 {
+                continue;
+            }
+            let mut q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+            match q.append(buf, *n) {
+                Ok(dropped) if dropped > 0 => {
+                    tracing::warn!(output = %o.name, points = dropped, "queue full: oldest points dropped");
+                    METRICS
+                        .dropped
+                        .with_label_values(&[&o.name, "queue_full"])
+                        .inc_by(dropped);
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::error!(output = %o.name, error = %e, points = *n, "cannot queue points");
+                    METRICS
+                        .dropped
+                        .with_label_values(&[&o.name, "queue_full"])
+                        .inc_by(u64::from(*n));
+                }
+            }
+            METRICS
+                .queued
+                .with_label_values(&[&o.name])
+                .set(q.pending_points() as i64);
+            METRICS
+                .queue_bytes
+                .with_label_values(&[&o.name])
+                .set(q.bytes() as i64);
+        }
+    }
+
+    /// Group commit: one fsync per queue for everything appended since the last one.
+    pub fn commit(&self) {
+        for o in &self.outputs {
+            if let Err(e) = o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync() {
+                tracing::error!(output = %o.name, error = %e, "cannot make queued points durable");
+            }
+            o.notify.notify_one();
+        }
+    }
+
+    /// A writer per output.
+    pub fn writers(&self, cfg: &CollectorConfig) -> Result<Vec<Writer>, OutputError> {
+        self.outputs
+            .iter()
+            .zip(&cfg.outputs.influxdb)
+            .map(|(o, c)| {
+                let endpoint =
+                    http::Endpoint::new(c, &cfg.http_pool).map_err(|message| OutputError {
+                        output: o.name.clone(),
+                        message,
+                    })?;
+                Ok(Writer::new(
+                    o.name.clone(),
+                    o.queue.clone(),
+                    endpoint,
+                    breaker::Breaker::new(&cfg.circuit_breaker),
+                    o.notify.clone(),
+                    c.batch_size,
+                ))
+            })
+            .collect()
+    }
+
+    pub fn pending_points(&self, name: &str) -> u64 {
+        self.outputs.iter().find(|o| o.name == name).map_or(0, |o| {
+            o.queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pending_points()
+        })
+    }
+}
