@@ -1,0 +1,179 @@
+//! Output hot paths: line-protocol encode + gzip (points/s on one core), and the durable
+//! queue's append + acknowledge with group commit, plus what an fsync per record costs.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use netpulse_collector::lineproto::{FieldValue, Name, Point, UnsignedMode, encode};
+use netpulse_collector::output::queue::DiskQueue;
+use std::hint::black_box;
+use std::io::Write;
+
+/// Interface points as the `interfaces` module makes them (6 tags, 22 fields).
+fn interface_points(n: usize) -> Vec<Point> {
+    let fields: Vec<Name> = [
+        "ifHCInOctets",
+        "ifHCOutOctets",
+        "ifHCInUcastPkts",
+        "ifHCOutUcastPkts",
+        "ifHCInMulticastPkts",
+        "ifHCOutMulticastPkts",
+        "ifHCInBroadcastPkts",
+        "ifHCOutBroadcastPkts",
+        "ifInOctets",
+        "ifOutOctets",
+        "ifInErrors",
+        "ifOutErrors",
+        "ifInDiscards",
+        "ifOutDiscards",
+        "ifInUnknownProtos",
+        "ifOperStatus",
+        "ifAdminStatus",
+        "ifSpeed",
+        "ifHighSpeed",
+        "ifMtu",
+        "ifType",
+        "ifLastChange",
+    ]
+    .iter()
+    .map(|f| Name::from(*f))
+    .collect();
+    (0..n)
+        .map(|i| Point {
+            measurement: "interface".into(),
+            tags: vec![
+                ("agent_host".into(), "192.0.2.1".into()),
+                (
+                    "ifDescr".into(),
+                    format!("GigabitEthernet1/0/{}", i % 48).into(),
+                ),
+                ("ifIndex".into(), (i % 48).to_string().into()),
+                ("ifName".into(), format!("Gi1/0/{}", i % 48).into()),
+                ("site".into(), "fra1".into()),
+                ("target".into(), format!("sw{}", i / 48).into()),
+            ],
+            fields: fields
+                .iter()
+                .enumerate()
+                .map(|(k, f)| (f.clone(), FieldValue::Int((i * 7919 + k * 104_729) as i64)))
+                .collect(),
+            timestamp: 1_700_000_000_000_000_000 + i as i64,
+        })
+        .collect()
+}
+
+/// Small points (a `netpulse_poll` self point: 4 tags, 3 fields, ~150 bytes).
+fn small_points(n: usize) -> Vec<Point> {
+    (0..n)
+        .map(|i| Point {
+            measurement: "netpulse_poll".into(),
+            tags: vec![
+                ("agent_host".into(), "192.0.2.1".into()),
+                ("module".into(), "interfaces".into()),
+                ("site".into(), "fra1".into()),
+                ("target".into(), format!("sw{i}").into()),
+            ],
+            fields: vec![
+                ("duration_ms".into(), FieldValue::Float(12.345)),
+                ("varbinds".into(), FieldValue::Int(1056)),
+                ("ok".into(), FieldValue::Bool(true)),
+            ],
+            timestamp: 1_700_000_000_000_000_000 + i as i64,
+        })
+        .collect()
+}
+
+fn encode_gzip(c: &mut Criterion) {
+    let pts = interface_points(5000);
+    let small = small_points(5000);
+    let mut g = c.benchmark_group("output");
+    let bytes: usize = pts
+        .iter()
+        .map(|p| {
+            let mut b = vec![];
+            encode(p, UnsignedMode::Native, &mut b);
+            b.len()
+        })
+        .sum();
+    let small_bytes: usize = small
+        .iter()
+        .map(|p| {
+            let mut b = vec![];
+            encode(p, UnsignedMode::Native, &mut b);
+            b.len()
+        })
+        .sum();
+    eprintln!(
+        "interface point: {} bytes of line protocol on average; small point: {}",
+        bytes / pts.len(),
+        small_bytes / small.len()
+    );
+    g.throughput(Throughput::Elements(pts.len() as u64));
+    g.bench_function("encode_5000_points", |b| {
+        let mut out = Vec::with_capacity(4 << 20);
+        b.iter(|| {
+            out.clear();
+            for p in &pts {
+                encode(p, UnsignedMode::Native, &mut out);
+            }
+            black_box(out.len())
+        })
+    });
+    for (name, set) in [
+        ("encode_gzip_5000_interface_points", &pts),
+        ("encode_gzip_5000_small_points", &small),
+    ] {
+        g.bench_function(name, |b| {
+            let mut out = Vec::with_capacity(4 << 20);
+            b.iter(|| {
+                out.clear();
+                for p in set {
+                    encode(p, UnsignedMode::Native, &mut out);
+                }
+                let mut z = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(out.len() / 6),
+                    flate2::Compression::fast(),
+                );
+                z.write_all(&out).unwrap();
+                black_box(z.finish().unwrap().len())
+            })
+        });
+    }
+    g.finish();
+}
+
+fn queue(c: &mut Criterion) {
+    let pts = interface_points(100);
+    let mut record = Vec::new();
+    for p in &pts {
+        encode(p, UnsignedMode::Native, &mut record);
+    }
+    let dir = std::env::temp_dir().join(format!("np-bench-queue-{}", std::process::id()));
+    let mut g = c.benchmark_group("queue");
+    // 100 records of 100 points, one fsync for the lot (group commit), then peek + ack.
+    g.throughput(Throughput::Elements(100 * 100));
+    g.bench_function("append_sync_ack_10000_points_group_commit", |b| {
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut q, _) = DiskQueue::open(&dir, 1 << 30).unwrap();
+        b.iter(|| {
+            for _ in 0..100 {
+                q.append(&record, 100).unwrap();
+            }
+            q.sync().unwrap();
+            let recs = q.peek(u64::MAX, usize::MAX).unwrap();
+            q.ack(recs.last().unwrap().next, 10_000).unwrap();
+        })
+    });
+    g.throughput(Throughput::Elements(100));
+    g.bench_function("append_fsync_each_100_points", |b| {
+        let _ = std::fs::remove_dir_all(&dir);
+        let (mut q, _) = DiskQueue::open(&dir, 1 << 30).unwrap();
+        b.iter(|| {
+            q.append(&record, 100).unwrap();
+            q.sync().unwrap();
+        })
+    });
+    g.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, encode_gzip, queue);
+criterion_main!(benches);
