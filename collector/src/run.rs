@@ -172,3 +172,34 @@ fn progress(n: usize) -> ProgressBar {
     }
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lineproto::FieldValue;
+
+    #[test]
+    fn timestamps_align_to_the_interval() {
+        let p = |ts| Point {
+            measurement: "m".into(),
+            tags: vec![],
+            fields: vec![("v".into(), FieldValue::Int(1))],
+            timestamp: ts,
+        };
+        let mut pts = vec![
+            p(1_700_000_059_999_999_999),
+            p(1_700_000_000_000_000_000),
+            p(1_700_000_061_000_000_000),
+        ];
+        align_timestamps(&mut pts, std::time::Duration::from_secs(60));
+        let ts: Vec<i64> = pts.iter().map(|p| p.timestamp).collect();
+        assert_eq!(
+            ts,
+            [
+                1_700_000_040_000_000_000,
+                1_699_999_980_000_000_000,
+                1_700_000_040_000_000_000
+            ]
+        );
+    }
+}

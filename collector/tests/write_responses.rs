@@ -150,3 +150,39 @@ async fn retry_after_split_and_reject() {
     assert_eq!(outputs.pending_points("scripted"), 0);
     assert_eq!(METRICS.queued.with_label_values(&["scripted"]).get(), 0);
 }
+
+#[tokio::test]
+async fn full_queue_drops_oldest_and_counts() {
+    let dir = std::env::temp_dir().join(format!("np-full-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cfg = CollectorConfig::default();
+    cfg.outputs.influxdb.push(InfluxOutput {
+        name: "tiny".into(),
+        url: "http://127.0.0.1:9".into(), // nothing listens: everything stays queued
+        database: Some("telemetry".into()),
+        queue_dir: dir.display().to_string(),
+        queue_max_bytes: netpulse_config::ByteSize(64 * 1024),
+        ..InfluxOutput::default()
+    });
+    let outputs = OutputSet::open(&cfg).unwrap();
+    for round in 0..100 {
+        outputs.enqueue(&points("good", 30, round * 100));
+    }
+    outputs.commit();
+    let dropped = METRICS
+        .dropped
+        .with_label_values(&["tiny", "queue_full"])
+        .get();
+    let queued = outputs.pending_points("tiny");
+    assert!(dropped > 0, "the bound was reached");
+    assert_eq!(
+        dropped + queued,
+        3000,
+        "every point is queued or counted as dropped"
+    );
+    assert_eq!(
+        METRICS.queued.with_label_values(&["tiny"]).get() as u64,
+        queued
+    );
+    assert!(METRICS.queue_bytes.with_label_values(&["tiny"]).get() <= 64 * 1024 + 8192);
+}
