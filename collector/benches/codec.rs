@@ -14,11 +14,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     if n < 128 {
         v.push(n as u8);
     } else {
-        let bytes: Vec<u8> = n
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
+        let bytes: Vec<u8> = n.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
         v.push(0x80 | bytes.len() as u8);
         v.extend(bytes);
     }
@@ -27,11 +23,7 @@ fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
 }
 
 fn uint(tag: u8, x: u64) -> Vec<u8> {
-    let mut b: Vec<u8> = x
-        .to_be_bytes()
-        .into_iter()
-        .skip_while(|b| *b == 0)
-        .collect();
+    let mut b: Vec<u8> = x.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
     if b.first().is_none_or(|f| f & 0x80 != 0) {
         b.insert(0, 0);
     }
@@ -94,16 +86,8 @@ fn bench(c: &mut Criterion) {
             let vbs = decode_community_response(black_box(&datagram)).unwrap();
             let mut columns = vec![Vec::new(); group.columns.len()];
             for vb in vbs {
-                if let Some(ci) = group
-                    .columns
-                    .iter()
-                    .position(|c| vb.oid.starts_with(&c.oid))
-                {
-                    let idx = vb
-                        .oid
-                        .suffix_after(&group.columns[ci].oid)
-                        .unwrap()
-                        .to_vec();
+                if let Some(ci) = group.columns.iter().position(|c| vb.oid.starts_with(&c.oid)) {
+                    let idx = vb.oid.suffix_after(&group.columns[ci].oid).unwrap().to_vec();
                     columns[ci].push((idx, vb.value));
                 }
             }
@@ -113,6 +97,7 @@ fn bench(c: &mut Criterion) {
                 &Context {
                     base_tags: &base,
                     timestamp: 1_700_000_000_000_000_000,
+                    rates: None,
                 },
             );
             out.clear();

@@ -41,10 +41,7 @@ fn interface_points(n: usize) -> Vec<Point> {
             measurement: "interface".into(),
             tags: vec![
                 ("agent_host".into(), "192.0.2.1".into()),
-                (
-                    "ifDescr".into(),
-                    format!("GigabitEthernet1/0/{}", i % 48).into(),
-                ),
+                ("ifDescr".into(), format!("GigabitEthernet1/0/{}", i % 48).into()),
                 ("ifIndex".into(), (i % 48).to_string().into()),
                 ("ifName".into(), format!("Gi1/0/{}", i % 48).into()),
                 ("site".into(), "fra1".into()),
@@ -128,10 +125,8 @@ fn encode_gzip(c: &mut Criterion) {
                 for p in set {
                     encode(p, UnsignedMode::Native, &mut out);
                 }
-                let mut z = flate2::write::GzEncoder::new(
-                    Vec::with_capacity(out.len() / 6),
-                    flate2::Compression::fast(),
-                );
+                let mut z =
+                    flate2::write::GzEncoder::new(Vec::with_capacity(out.len() / 6), flate2::Compression::fast());
                 z.write_all(&out).unwrap();
                 black_box(z.finish().unwrap().len())
             })

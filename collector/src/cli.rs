@@ -4,8 +4,7 @@
 use clap::Parser;
 use netpulse_collector::modules::Registry;
 use netpulse_config::{
-    AuthProtocol, CollectorConfig, ConfigErrors, Loader, PrivProtocol, Secret, SnmpVersion,
-    TargetConfig, UsmKey,
+    AuthProtocol, CollectorConfig, ConfigErrors, Loader, PrivProtocol, Secret, SnmpVersion, TargetConfig, UsmKey,
 };
 use std::path::PathBuf;
 
@@ -32,12 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "URL")]
     pub target: Vec<String>,
     /// Community for ad-hoc v1/v2c targets.
-    #[arg(
-        long,
-        value_name = "C",
-        env = "NETPULSE_COMMUNITY",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "C", env = "NETPULSE_COMMUNITY", hide_env_values = true)]
     pub community: Option<String>,
     /// SNMP version of ad-hoc targets: 1, 2c or 3.
     #[arg(long, value_name = "V", default_value = "2c")]
@@ -54,20 +48,10 @@ pub struct Args {
     #[arg(long, value_name = "U")]
     pub v3_user: Option<String>,
     /// v3 authentication, PROTOCOL:PASSWORD (md5 sha sha224 sha256 sha384 sha512).
-    #[arg(
-        long,
-        value_name = "PROTO:PASS",
-        env = "NETPULSE_V3_AUTH",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
     pub v3_auth: Option<String>,
     /// v3 privacy, PROTOCOL:PASSWORD (des aes128 aes192 aes256).
-    #[arg(
-        long,
-        value_name = "PROTO:PASS",
-        env = "NETPULSE_V3_PRIV",
-        hide_env_values = true
-    )]
+    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
     pub v3_priv: Option<String>,
     /// Log format on stderr.
     #[arg(long, value_name = "FORMAT", env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
@@ -103,19 +87,13 @@ fn flag_error(flag: &str, message: String) -> ConfigErrors {
     }])
 }
 
-fn usm_key<P: serde::de::DeserializeOwned>(
-    flag: &str,
-    text: &str,
-) -> Result<UsmKey<P>, ConfigErrors> {
-    let (proto, pass) = text.split_once(':').ok_or_else(|| {
-        flag_error(
-            flag,
-            "expected PROTOCOL:PASSWORD, e.g. sha256:secret123".into(),
-        )
-    })?;
-    let protocol: P = serde::Deserialize::deserialize(serde::de::value::StrDeserializer::<
-        serde::de::value::Error,
-    >::new(&proto.to_ascii_lowercase()))
+fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<UsmKey<P>, ConfigErrors> {
+    let (proto, pass) = text
+        .split_once(':')
+        .ok_or_else(|| flag_error(flag, "expected PROTOCOL:PASSWORD, e.g. sha256:secret123".into()))?;
+    let protocol: P = serde::Deserialize::deserialize(
+        serde::de::value::StrDeserializer::<serde::de::value::Error>::new(&proto.to_ascii_lowercase()),
+    )
     .map_err(|e| flag_error(flag, format!("unknown protocol {proto:?}: {e}")))?;
     Ok(UsmKey {
         protocol,
@@ -124,12 +102,8 @@ fn usm_key<P: serde::de::DeserializeOwned>(
 }
 
 fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
-    let version = SnmpVersion::parse(&args.snmp_version).ok_or_else(|| {
-        flag_error(
-            "--snmp-version",
-            format!("{:?} is not 1, 2c or 3", args.snmp_version),
-        )
-    })?;
+    let version = SnmpVersion::parse(&args.snmp_version)
+        .ok_or_else(|| flag_error("--snmp-version", format!("{:?} is not 1, 2c or 3", args.snmp_version)))?;
     let auth = args
         .v3_auth
         .as_deref()
@@ -149,9 +123,7 @@ fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
             version,
             community: match version {
                 SnmpVersion::V3 => None,
-                _ => Some(Secret::new(
-                    args.community.clone().unwrap_or_else(|| "public".into()),
-                )),
+                _ => Some(Secret::new(args.community.clone().unwrap_or_else(|| "public".into()))),
             },
             user: args.v3_user.clone(),
             auth: auth.clone(),
@@ -187,15 +159,8 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
                 if registry.get(m).is_none() {
                     let known = Registry::builtin_names().join(", ");
                     problems.push((
-                        vec![
-                            "targets".into(),
-                            i.to_string(),
-                            "modules".into(),
-                            j.to_string(),
-                        ],
-                        format!(
-                            "unknown module {m:?} (built-in: {known}; or define it in [[modules]])"
-                        ),
+                        vec!["targets".into(), i.to_string(), "modules".into(), j.to_string()],
+                        format!("unknown module {m:?} (built-in: {known}; or define it in [[modules]])"),
                     ));
                 }
             }
@@ -203,18 +168,16 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
         problems
     }));
     let cfg = loader.load()?;
-    let registry = Registry::builtin()
-        .with_user_modules(&cfg.modules)
-        .map_err(|p| {
-            ConfigErrors(
-                p.into_iter()
-                    .map(|(k, m)| netpulse_config::ConfigError {
-                        key: k.join("."),
-                        origin: "config".into(),
-                        message: m,
-                    })
-                    .collect(),
-            )
-        })?;
+    let registry = Registry::builtin().with_user_modules(&cfg.modules).map_err(|p| {
+        ConfigErrors(
+            p.into_iter()
+                .map(|(k, m)| netpulse_config::ConfigError {
+                    key: k.join("."),
+                    origin: "config".into(),
+                    message: m,
+                })
+                .collect(),
+        )
+    })?;
     Ok((cfg, registry))
 }

@@ -5,11 +5,16 @@
 //! It must never let one target's slowness delay another's poll, and never log a secret.
 #![forbid(unsafe_code)]
 
+pub mod breaker;
+pub mod daemon;
 pub mod lineproto;
 pub mod mapping;
+pub mod metrics;
 pub mod modules;
 pub mod output;
 pub mod poll;
+pub mod rates;
 pub mod run;
 pub mod snmp;
+pub mod systemd;
 pub mod target;

@@ -28,16 +28,10 @@ pub struct Point {
 
 impl Point {
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags
-            .iter()
-            .find(|(k, _)| &**k == key)
-            .map(|(_, v)| &**v)
+        self.tags.iter().find(|(k, _)| &**k == key).map(|(_, v)| &**v)
     }
     pub fn field(&self, key: &str) -> Option<&FieldValue> {
-        self.fields
-            .iter()
-            .find(|(k, _)| &**k == key)
-            .map(|(_, v)| v)
+        self.fields.iter().find(|(k, _)| &**k == key).map(|(_, v)| v)
     }
 }
 
@@ -178,10 +172,7 @@ mod tests {
 
     #[test]
     fn counter64_above_i64_is_never_wrapped() {
-        let p = point(vec![
-            ("c", FieldValue::UInt(u64::MAX)),
-            ("small", FieldValue::UInt(7)),
-        ]);
+        let p = point(vec![("c", FieldValue::UInt(u64::MAX)), ("small", FieldValue::UInt(7))]);
         assert!(line(&p, UnsignedMode::Native).contains(" c=18446744073709551615u,small=7i "));
         assert!(line(&p, UnsignedMode::Float).contains(" c=18446744073709552000,small=7i "));
     }

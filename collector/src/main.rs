@@ -51,17 +51,11 @@ fn main() -> ExitCode {
     }
 }
 
-fn targets(
-    cfg: &netpulse_config::CollectorConfig,
-    registry: &Registry,
-) -> anyhow::Result<Vec<Target>> {
+fn targets(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<Vec<Target>> {
     let targets = cfg
         .targets
         .iter()
-        .map(|t| {
-            Target::from_config(t, &cfg.snmp, registry)
-                .map_err(|e| anyhow::anyhow!("target {}: {e}", t.name))
-        })
+        .map(|t| Target::from_config(t, &cfg.snmp, registry).map_err(|e| anyhow::anyhow!("target {}: {e}", t.name)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if targets.is_empty() {
         anyhow::bail!("no targets configured: add [[targets]] to the config or pass --target");
@@ -80,9 +74,7 @@ fn runtime(cfg: &netpulse_config::CollectorConfig) -> anyhow::Result<tokio::runt
 fn run_once(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
     let targets = targets(cfg, registry)?;
     if cfg.outputs.influxdb.is_empty() {
-        anyhow::bail!(
-            "--once needs at least one [[outputs.influxdb]] (use --test to print line protocol)"
-        );
+        anyhow::bail!("--once needs at least one [[outputs.influxdb]] (use --test to print line protocol)");
     }
     let rt = runtime(cfg)?;
     let report = rt.block_on(async {

@@ -3,6 +3,7 @@
 
 use crate::lineproto::{FieldValue, Name, Point};
 use crate::modules::{ScalarGroup, TableGroup};
+use crate::rates::RateTracker;
 use crate::snmp::walk::Column as WalkColumn;
 use crate::snmp::{Value, VarBind, oid::dotted};
 use std::collections::BTreeMap;
@@ -12,9 +13,7 @@ use std::sync::Arc;
 pub fn field_value(v: &Value) -> Option<FieldValue> {
     Some(match v {
         Value::Integer(i) => FieldValue::Int(i64::from(*i)),
-        Value::Counter32(u) | Value::Gauge32(u) | Value::TimeTicks(u) => {
-            FieldValue::Int(i64::from(*u))
-        }
+        Value::Counter32(u) | Value::Gauge32(u) | Value::TimeTicks(u) => FieldValue::Int(i64::from(*u)),
         Value::Counter64(u) => match i64::try_from(*u) {
             Ok(i) => FieldValue::Int(i),
             Err(_) => FieldValue::UInt(*u),
@@ -49,13 +48,7 @@ pub fn octets(b: &[u8]) -> String {
         None => &b[..0],
     };
     match std::str::from_utf8(trimmed) {
-        Ok(s)
-            if !s
-                .chars()
-                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
-        {
-            s.to_string()
-        }
+        Ok(s) if !s.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) => s.to_string(),
         _ => hex(b),
     }
 }
@@ -71,18 +64,36 @@ fn hex(b: &[u8]) -> String {
     s
 }
 
-/// Tags every point of a target carries, and the poll's timestamp.
+/// Tags every point of a target carries, the poll's timestamp, and (with `rates = true`)
+/// the target's rate tracker with the agent's sysUpTime.
 pub struct Context<'a> {
     pub base_tags: &'a [(Name, Name)],
     pub timestamp: i64,
+    pub rates: Option<(&'a std::sync::Mutex<RateTracker>, Option<u32>)>,
 }
 
-fn finish(
-    measurement: &Name,
-    mut tags: Vec<(Name, Name)>,
-    fields: Vec<(Name, FieldValue)>,
-    ctx: &Context,
-) -> Point {
+impl Context<'_> {
+    /// `<name>_rate` for a counter value, when rates are on and a rate is meaningful.
+    fn rate(&self, measurement: &Name, index: &str, name: &Name, v: &Value) -> Option<(Name, FieldValue)> {
+        let (tracker, uptime) = self.rates?;
+        let (value, bits) = match v {
+            Value::Counter32(c) => (u64::from(*c), 32),
+            Value::Counter64(c) => (*c, 64),
+            _ => return None,
+        };
+        let mut t = tracker.lock().unwrap_or_else(|p| p.into_inner());
+        let r = t.rate(
+            (measurement.clone(), index.to_string(), name.clone()),
+            value,
+            bits,
+            self.timestamp,
+            uptime,
+        )?;
+        Some((Name::from(format!("{name}_rate")), FieldValue::Float(r)))
+    }
+}
+
+fn finish(measurement: &Name, mut tags: Vec<(Name, Name)>, fields: Vec<(Name, FieldValue)>, ctx: &Context) -> Point {
     tags.extend(ctx.base_tags.iter().cloned());
     tags.sort_by(|a, b| a.0.cmp(&b.0));
     Point {
@@ -98,10 +109,7 @@ pub fn scalar_point(group: &ScalarGroup, vbs: &[VarBind], ctx: &Context) -> Opti
     let mut tags = vec![];
     let mut fields = vec![];
     for obj in &group.objects {
-        let Some(vb) = vbs
-            .iter()
-            .find(|vb| vb.oid.suffix_after(&obj.oid) == Some(&[0][..]))
-        else {
+        let Some(vb) = vbs.iter().find(|vb| vb.oid.suffix_after(&obj.oid) == Some(&[0][..])) else {
             continue;
         };
         if obj.tag {
@@ -110,6 +118,7 @@ pub fn scalar_point(group: &ScalarGroup, vbs: &[VarBind], ctx: &Context) -> Opti
             }
         } else if let Some(f) = field_value(&vb.value) {
             fields.push((obj.name.clone(), f));
+            fields.extend(ctx.rate(&group.measurement, "", &obj.name, &vb.value));
         }
     }
     (!fields.is_empty() || !tags.is_empty()).then(|| finish(&group.measurement, tags, fields, ctx))
@@ -125,14 +134,13 @@ struct Row {
 pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context) -> Vec<Point> {
     let mut rows: BTreeMap<Vec<u32>, Row> = BTreeMap::new();
     // Row-defining columns first, so lookup columns only label rows that exist.
-    let (defining, lookup): (Vec<_>, Vec<_>) = group
-        .columns
-        .iter()
-        .zip(columns)
-        .partition(|(c, _)| c.defines_row);
+    let (defining, lookup): (Vec<_>, Vec<_>) = group.columns.iter().zip(columns).partition(|(c, _)| c.defines_row);
     for (pass, list) in [defining, lookup].into_iter().enumerate() {
         for (col, values) in list {
             for (index, value) in values {
+                let rate = ctx
+                    .rates
+                    .and_then(|_| ctx.rate(&group.measurement, &dotted(&index), &col.name, &value));
                 let row = if pass == 0 {
                     rows.entry(index).or_default()
                 } else {
@@ -147,14 +155,14 @@ pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context)
                     }
                 } else if let Some(f) = field_value(&value) {
                     row.fields.push((col.name.clone(), f));
+                    row.fields.extend(rate);
                 }
             }
         }
     }
     rows.into_iter()
         .map(|(index, mut row)| {
-            row.tags
-                .push((group.index_tag.clone(), Arc::from(dotted(&index))));
+            row.tags.push((group.index_tag.clone(), Arc::from(dotted(&index))));
             finish(&group.measurement, row.tags, row.fields, ctx)
         })
         .collect()
@@ -168,10 +176,7 @@ mod tests {
     #[test]
     fn octet_strings() {
         assert_eq!(octets(b"Gi0/1\0\0"), "Gi0/1");
-        assert_eq!(
-            octets(&[0x00, 0x1b, 0x21, 0xff, 0x00, 0x01]),
-            "00:1b:21:ff:00:01"
-        );
+        assert_eq!(octets(&[0x00, 0x1b, 0x21, 0xff, 0x00, 0x01]), "00:1b:21:ff:00:01");
         assert_eq!(octets(b""), "");
     }
 
@@ -196,16 +201,8 @@ mod tests {
         let m = r.get("entity_sensors").unwrap();
         let g = &m.tables[0];
         let mut cols: Vec<WalkColumn> = vec![vec![]; g.columns.len()];
-        let value_col = g
-            .columns
-            .iter()
-            .position(|c| &*c.name == "entPhySensorValue")
-            .unwrap();
-        let name_col = g
-            .columns
-            .iter()
-            .position(|c| &*c.name == "entPhysicalName")
-            .unwrap();
+        let value_col = g.columns.iter().position(|c| &*c.name == "entPhySensorValue").unwrap();
+        let name_col = g.columns.iter().position(|c| &*c.name == "entPhysicalName").unwrap();
         cols[value_col] = vec![(vec![1001], Value::Integer(42))];
         cols[name_col] = vec![
             (vec![1], Value::OctetString("chassis".into())),
@@ -218,15 +215,13 @@ mod tests {
             &Context {
                 base_tags: &base,
                 timestamp: 7,
+                rates: None,
             },
         );
         assert_eq!(pts.len(), 1);
         assert_eq!(pts[0].tag("entPhysicalName"), Some("CPU temp"));
         assert_eq!(pts[0].tag("entPhysicalIndex"), Some("1001"));
-        assert_eq!(
-            pts[0].field("entPhySensorValue"),
-            Some(&FieldValue::Int(42))
-        );
+        assert_eq!(pts[0].field("entPhySensorValue"), Some(&FieldValue::Int(42)));
         let keys: Vec<&str> = pts[0].tags.iter().map(|(k, _)| &**k).collect();
         assert_eq!(keys, ["entPhysicalIndex", "entPhysicalName", "target"]);
     }

@@ -52,11 +52,9 @@ impl PollOutcome {
 
     /// `module: error` lines of the failed modules.
     pub fn errors(&self) -> impl Iterator<Item = String> + '_ {
-        self.modules.iter().filter_map(|m| {
-            m.error
-                .as_ref()
-                .map(|e| format!("module {}: {e}", m.module))
-        })
+        self.modules
+            .iter()
+            .filter_map(|m| m.error.as_ref().map(|e| format!("module {}: {e}", m.module)))
     }
 }
 
@@ -68,12 +66,7 @@ fn now_ns() -> i64 {
 }
 
 /// Polls `target` through `engine`; requests share the `ops` permits.
-pub async fn poll(
-    engine: &SnmpEngine,
-    target: &Target,
-    ops: Arc<Semaphore>,
-    batch_size: usize,
-) -> PollOutcome {
+pub async fn poll(engine: &SnmpEngine, target: &Target, ops: Arc<Semaphore>, batch_size: usize) -> PollOutcome {
     let started = Instant::now();
     let connect = engine.session(
         &target.address.host,
@@ -135,21 +128,20 @@ fn failed(target: &Target, error: String, duration: Duration) -> PollOutcome {
 }
 
 /// The poll itself, over any session (tests use in-memory agents).
-pub async fn poll_session<S: SnmpSession>(
-    session: &S,
-    target: &Target,
-    batch_size: usize,
-) -> PollOutcome {
+pub async fn poll_session<S: SnmpSession>(session: &S, target: &Target, batch_size: usize) -> PollOutcome {
     let deadline = tokio::time::Instant::now() + target.deadline;
+    // Rates need the agent's clock to tell a restart (counters began again) from a wrap.
+    let uptime = match &target.rates {
+        Some(_) => uptime(session, deadline).await,
+        None => None,
+    };
     let runs: Vec<_> = target
         .modules
         .iter()
-        .map(|m| run_module(session, target, m, deadline))
+        .map(|m| run_module(session, target, m, deadline, uptime))
         .collect();
-    let results: Vec<(ModuleOutcome, Vec<Point>)> = futures::stream::iter(runs)
-        .buffered(batch_size.max(1))
-        .collect()
-        .await;
+    let results: Vec<(ModuleOutcome, Vec<Point>)> =
+        futures::stream::iter(runs).buffered(batch_size.max(1)).collect().await;
     let ts = now_ns();
     let mut points = vec![];
     let mut modules = vec![];
@@ -165,16 +157,27 @@ pub async fn poll_session<S: SnmpSession>(
     }
 }
 
+async fn uptime<S: SnmpSession>(session: &S, deadline: tokio::time::Instant) -> Option<u32> {
+    let oid = Oid::parse("1.3.6.1.2.1.1.3.0")?;
+    match tokio::time::timeout_at(deadline, session.get(&[oid])).await {
+        Ok(Ok(vbs)) => vbs.into_iter().find_map(|vb| match vb.value {
+            crate::snmp::Value::TimeTicks(t) => Some(t),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
 async fn run_module<S: SnmpSession>(
     session: &S,
     target: &Target,
     m: &Module,
     deadline: tokio::time::Instant,
+    uptime: Option<u32>,
 ) -> (ModuleOutcome, Vec<Point>) {
     let started = Instant::now();
     let mut requests = 0u32;
-    let res =
-        tokio::time::timeout_at(deadline, poll_module(session, target, m, &mut requests)).await;
+    let res = tokio::time::timeout_at(deadline, poll_module(session, target, m, &mut requests, uptime)).await;
     let duration = started.elapsed();
     let (points, varbinds, error, timed_out) = match res {
         Ok(Ok((points, varbinds))) => (points, varbinds, None, false),
@@ -204,7 +207,9 @@ async fn poll_module<S: SnmpSession>(
     target: &Target,
     m: &Module,
     requests: &mut u32,
+    uptime: Option<u32>,
 ) -> Result<(Vec<Point>, usize), SnmpError> {
+    let rates = target.rates.as_deref().map(|t| (t, uptime));
     let mut points = vec![];
     let mut varbinds = 0;
     if let Some(group) = &m.scalars {
@@ -214,6 +219,7 @@ async fn poll_module<S: SnmpSession>(
         let ctx = Context {
             base_tags: &target.tags,
             timestamp: now_ns(),
+            rates,
         };
         points.extend(scalar_point(group, &vbs, &ctx));
     }
@@ -224,6 +230,7 @@ async fn poll_module<S: SnmpSession>(
         let ctx = Context {
             base_tags: &target.tags,
             timestamp: now_ns(),
+            rates,
         };
         points.extend(table_points(group, cols, &ctx));
     }

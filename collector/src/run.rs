@@ -62,11 +62,7 @@ pub async fn poll_all(
 }
 
 /// `--test`: line protocol to `out`, failures to stderr, a progress bar on a terminal.
-pub async fn test_mode(
-    cfg: &CollectorConfig,
-    targets: Vec<Target>,
-    out: &mut impl Write,
-) -> Result<Summary, RunError> {
+pub async fn test_mode(cfg: &CollectorConfig, targets: Vec<Target>, out: &mut impl Write) -> Result<Summary, RunError> {
     let bar = progress(targets.len());
     let mut summary = Summary {
         targets: targets.len(),
@@ -165,9 +161,7 @@ fn progress(n: usize) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::with_draw_target(Some(n as u64), ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} polling [{bar:40}] {pos}/{len} targets {elapsed}")
-    {
+    if let Ok(style) = ProgressStyle::with_template("{spinner} polling [{bar:40}] {pos}/{len} targets {elapsed}") {
         bar.set_style(style.progress_chars("=> "));
     }
     bar

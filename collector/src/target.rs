@@ -2,10 +2,11 @@
 
 use crate::lineproto::Name;
 use crate::modules::{Module, Registry};
+use crate::rates::RateTracker;
 use crate::snmp::walk::WalkLimits;
 use crate::snmp::{RequestPolicy, TargetSecurity};
 use netpulse_config::{SnmpDefaults, SnmpVersion, TargetAddress, TargetConfig};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
@@ -19,33 +20,36 @@ pub struct Target {
     pub policy: RequestPolicy,
     pub limits: WalkLimits,
     pub deadline: Duration,
+    /// Poll period (target override or `[collector] interval`).
+    pub interval: Duration,
+    /// Counter rate state, when `rates = true` (kept across reloads by the daemon).
+    pub rates: Option<Arc<Mutex<RateTracker>>>,
 }
 
 impl Target {
     /// Errors are for a config that passed validation but names an unknown module.
-    pub fn from_config(
+    pub fn from_config(tc: &TargetConfig, snmp: &SnmpDefaults, registry: &Registry) -> Result<Self, String> {
+        Self::build(tc, snmp, registry, Duration::from_secs(60))
+    }
+
+    /// With the collector-wide interval the target inherits unless it sets its own.
+    pub fn build(
         tc: &TargetConfig,
         snmp: &SnmpDefaults,
         registry: &Registry,
+        interval: Duration,
     ) -> Result<Self, String> {
         let address = TargetAddress::parse(&tc.address)?;
         let modules = tc
             .modules
             .iter()
-            .map(|m| {
-                registry
-                    .get(m)
-                    .ok_or_else(|| format!("unknown module {m:?}"))
-            })
+            .map(|m| registry.get(m).ok_or_else(|| format!("unknown module {m:?}")))
             .collect::<Result<Vec<_>, _>>()?;
         let security = match tc.version {
             SnmpVersion::V3 => TargetSecurity::Usm {
                 user: tc.user.clone().unwrap_or_default(),
                 auth: tc.auth.as_ref().map(|k| (k.protocol, k.password.clone())),
-                privacy: tc
-                    .privacy
-                    .as_ref()
-                    .map(|k| (k.protocol, k.password.clone())),
+                privacy: tc.privacy.as_ref().map(|k| (k.protocol, k.password.clone())),
                 context: tc.context.clone(),
             },
             v => TargetSecurity::Community {
@@ -81,6 +85,8 @@ impl Target {
                 allow_non_increasing: tc.allow_non_increasing,
             },
             deadline: tc.poll_deadline.unwrap_or(snmp.poll_deadline).get(),
+            interval: tc.interval.map_or(interval, |i| i.get()),
+            rates: tc.rates.then(|| Arc::new(Mutex::new(RateTracker::default()))),
         })
     }
 }

@@ -56,39 +56,29 @@ fn check_config_masks_every_secret() {
         "v3-priv-secret",
         "influx-secret-pw",
     ] {
-        assert!(
-            !out.contains(secret) && !err.contains(secret),
-            "{secret} leaked"
-        );
+        assert!(!out.contains(secret) && !err.contains(secret), "{secret} leaked");
     }
     assert!(out.contains("community = \"***\""), "{out}");
     assert!(out.contains("interval = \"30s\""), "{out}");
-    assert!(
-        out.contains("max_concurrent_targets = 20"),
-        "defaults are shown: {out}"
-    );
+    assert!(out.contains("max_concurrent_targets = 20"), "defaults are shown: {out}");
 }
 
 #[test]
 fn invalid_config_exits_2_naming_file_line_and_key() {
     let dir = tempdir("cli");
     let file = dir.join("bad.toml");
-    std::fs::write(&file, "[[targets]]\nname = \"a\"\naddress = \"udp://h\"\ncommunity = \"c\"\nmodules = [\"system\", \"bogus\"]\n").unwrap();
+    std::fs::write(
+        &file,
+        "[[targets]]\nname = \"a\"\naddress = \"udp://h\"\ncommunity = \"c\"\nmodules = [\"system\", \"bogus\"]\n",
+    )
+    .unwrap();
     let (code, _, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("bad.toml:5")
-            && err.contains("targets[0].modules[1]")
-            && err.contains("unknown module \"bogus\""),
+        err.contains("bad.toml:5") && err.contains("targets[0].modules[1]") && err.contains("unknown module \"bogus\""),
         "{err}"
     );
-    let (code, _, err) = run(&[
-        "--test",
-        "--target",
-        "udp://127.0.0.1:1",
-        "--snmp-version",
-        "4",
-    ]);
+    let (code, _, err) = run(&["--test", "--target", "udp://127.0.0.1:1", "--snmp-version", "4"]);
     assert_eq!(code, 2);
     assert!(err.contains("--snmp-version"), "{err}");
 }
@@ -106,10 +96,7 @@ fn test_mode_prints_line_protocol_and_exit_codes() {
         "system,interfaces",
     ]);
     assert_eq!(code, 0, "{err}");
-    let system = out
-        .lines()
-        .find(|l| l.starts_with("system,"))
-        .expect("a system line");
+    let system = out.lines().find(|l| l.starts_with("system,")).expect("a system line");
     assert!(system.contains("sysName=np-cli"), "{system}");
     assert!(
         out.lines()
@@ -137,8 +124,5 @@ fn test_mode_prints_line_protocol_and_exit_codes() {
         err.contains(&format!("target 127.0.0.1:{}", dead.port)) && err.contains("no response"),
         "{err}"
     );
-    assert!(
-        out.contains("netpulse_poll,") && out.contains("ok=false"),
-        "{out}"
-    );
+    assert!(out.contains("netpulse_poll,") && out.contains("ok=false"), "{out}");
 }

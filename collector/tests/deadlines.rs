@@ -69,10 +69,7 @@ async fn dead_and_slow_agents_do_not_stall_others() {
     let (dead_t, dead) = &done["dead"];
     let errors: Vec<String> = dead.errors().collect();
     assert_eq!(errors.len(), 2, "{errors:?}");
-    assert!(
-        errors.iter().all(|e| e.contains("no response")),
-        "{errors:?}"
-    );
+    assert!(errors.iter().all(|e| e.contains("no response")), "{errors:?}");
     // 1 s timeout × (1 + 1 retry) per module, modules concurrent: ~2 s, well under the deadline.
     assert!(
         *dead_t < Duration::from_secs(4),
@@ -92,19 +89,12 @@ async fn poll_deadline_cuts_a_slow_walk() {
         modules: vec!["interfaces".into()],
         ..target("slow-walk", slow.port)
     }];
-    let targets =
-        vec![Target::from_config(&cfg.targets[0], &cfg.snmp, &Registry::builtin()).unwrap()];
+    let targets = vec![Target::from_config(&cfg.targets[0], &cfg.snmp, &Registry::builtin()).unwrap()];
     let start = Instant::now();
     let mut outcome = None;
-    poll_all(&cfg, targets, |o| outcome = Some(o))
-        .await
-        .unwrap();
+    poll_all(&cfg, targets, |o| outcome = Some(o)).await.unwrap();
     let o = outcome.unwrap();
-    assert!(
-        start.elapsed() < Duration::from_millis(1800),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(start.elapsed() < Duration::from_millis(1800), "{:?}", start.elapsed());
     let errors: Vec<String> = o.errors().collect();
     assert!(errors[0].contains("deadline"), "{errors:?}");
 }

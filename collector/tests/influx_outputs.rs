@@ -10,9 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn config(dir: &Path, agent: &Snmpd, outputs: &[(&str, String)]) -> std::path::PathBuf {
-    let mut c = String::from(
-        "[collector]\nflush_timeout = \"3s\"\n[circuit_breaker]\nrecovery_timeout = \"1s\"\n",
-    );
+    let mut c = String::from("[collector]\nflush_timeout = \"3s\"\n[circuit_breaker]\nrecovery_timeout = \"1s\"\n");
     for (name, block) in outputs {
         c.push_str(&format!(
             "[[outputs.influxdb]]\nname = \"{name}\"\nqueue_dir = \"{}\"\n{block}\n",
@@ -46,8 +44,7 @@ fn once(cfg: &Path) -> i32 {
 
 /// Every stored point of a measurement, as JSON, for set equality between replicas.
 fn all(db: &Influxd, measurement: &str) -> serde_json::Value {
-    db.query(&format!("SELECT * FROM \"{measurement}\" ORDER BY time"))["results"][0]["series"]
-        .clone()
+    db.query(&format!("SELECT * FROM \"{measurement}\" ORDER BY time"))["results"][0]["series"].clone()
 }
 
 #[test]
@@ -55,11 +52,7 @@ fn both_replicas_get_every_point() {
     let agent = Snmpd::start("np-out");
     let (a, b) = (Influxd::start(), Influxd::start());
     let dir = tempdir("out");
-    let cfg = config(
-        &dir,
-        &agent,
-        &[("influx-a", v1(a.port)), ("influx-b", v1(b.port))],
-    );
+    let cfg = config(&dir, &agent, &[("influx-a", v1(a.port)), ("influx-b", v1(b.port))]);
     assert_eq!(once(&cfg), 0);
     assert_eq!(once(&cfg), 0);
     let ifs = a.count("interface", "ifInOctets");
@@ -83,11 +76,7 @@ fn outage_and_sigkill_mid_flush_lose_nothing() {
     let a = Influxd::start();
     let b_port = free_tcp_port(); // replica B is down: nothing listens here yet
     let dir = tempdir("drill");
-    let cfg = config(
-        &dir,
-        &agent,
-        &[("influx-a", v1(a.port)), ("influx-b", v1(b_port))],
-    );
+    let cfg = config(&dir, &agent, &[("influx-a", v1(a.port)), ("influx-b", v1(b_port))]);
 
     // Several polls while B is down: A gets them, B's queue keeps them.
     for _ in 0..3 {
@@ -118,11 +107,7 @@ fn outage_and_sigkill_mid_flush_lose_nothing() {
         ("interface", "ifInOctets"),
         ("netpulse_poll", "duration_ms"),
     ] {
-        assert_eq!(
-            a.count(m, f),
-            b.count(m, f),
-            "{m}: same count on both replicas"
-        );
+        assert_eq!(a.count(m, f), b.count(m, f), "{m}: same count on both replicas");
         assert_eq!(all(&a, m), all(&b, m), "{m}: same points on both replicas");
     }
 }

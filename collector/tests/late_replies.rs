@@ -4,9 +4,7 @@
 mod harness;
 
 use harness::{AUTH_PASS, PRIV_PASS, SlowAgent, Snmpd};
-use netpulse_collector::snmp::{
-    Oid, RequestPolicy, SnmpEngine, SnmpError, SnmpSession, TargetSecurity, Value,
-};
+use netpulse_collector::snmp::{Oid, RequestPolicy, SnmpEngine, SnmpError, SnmpSession, TargetSecurity, Value};
 use netpulse_config::{AuthProtocol, PrivProtocol, Secret, SnmpVersion};
 use std::time::Duration;
 

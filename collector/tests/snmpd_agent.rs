@@ -9,9 +9,7 @@ use netpulse_collector::modules::Registry;
 use netpulse_collector::poll::{PollOutcome, poll};
 use netpulse_collector::snmp::SnmpEngine;
 use netpulse_collector::target::Target;
-use netpulse_config::{
-    AuthProtocol, PrivProtocol, Secret, SnmpDefaults, SnmpVersion, TargetConfig, UsmKey,
-};
+use netpulse_config::{AuthProtocol, PrivProtocol, Secret, SnmpDefaults, SnmpVersion, TargetConfig, UsmKey};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -29,12 +27,7 @@ fn v2c(agent: &Snmpd, modules: &[&str]) -> TargetConfig {
     }
 }
 
-fn v3(
-    agent: &Snmpd,
-    user: &str,
-    auth: (&str, &str),
-    privacy: Option<(&str, &str)>,
-) -> TargetConfig {
+fn v3(agent: &Snmpd, user: &str, auth: (&str, &str), privacy: Option<(&str, &str)>) -> TargetConfig {
     TargetConfig {
         name: format!("v3-{user}"),
         address: agent.address(),
@@ -84,11 +77,7 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
             ..v2c(&agent, &["system", "interfaces", "host_resources"])
         };
         let out = poll_once(&engine, &tc).await;
-        assert!(
-            out.ok(),
-            "{version:?}: {:?}",
-            out.errors().collect::<Vec<_>>()
-        );
+        assert!(out.ok(), "{version:?}: {:?}", out.errors().collect::<Vec<_>>());
         let sys = measurement(&out, "system");
         assert_eq!(sys.len(), 1);
         assert_eq!(sys[0].tag("sysName"), Some("np-agent-1"));
@@ -101,11 +90,7 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
             .iter()
             .find(|p| p.tag("ifDescr") == Some("lo"))
             .expect("loopback interface");
-        assert_eq!(
-            lo.field("ifType"),
-            Some(&FieldValue::Int(24)),
-            "softwareLoopback"
-        );
+        assert_eq!(lo.field("ifType"), Some(&FieldValue::Int(24)), "softwareLoopback");
         assert!(lo.tag("ifIndex").is_some());
         if version == SnmpVersion::V2c {
             assert!(lo.field("ifHCInOctets").is_some(), "64-bit counters on v2c");
@@ -113,11 +98,7 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
         assert!(!measurement(&out, "hr_storage").is_empty());
         let selfp = measurement(&out, "netpulse_poll");
         assert_eq!(selfp.len(), 3);
-        assert!(
-            selfp
-                .iter()
-                .all(|p| p.field("ok") == Some(&FieldValue::Bool(true)))
-        );
+        assert!(selfp.iter().all(|p| p.field("ok") == Some(&FieldValue::Bool(true))));
     }
 }
 
@@ -126,12 +107,7 @@ async fn every_v3_user_polls() {
     let agent = Snmpd::start("np-agent-v3");
     let engine = SnmpEngine::new(2).await.unwrap();
     for (user, auth, privacy) in V3_USERS {
-        let tc = v3(
-            &agent,
-            user,
-            (auth, AUTH_PASS),
-            privacy.map(|p| (p, PRIV_PASS)),
-        );
+        let tc = v3(&agent, user, (auth, AUTH_PASS), privacy.map(|p| (p, PRIV_PASS)));
         let out = poll_once(&engine, &tc).await;
         assert!(out.ok(), "{user}: {:?}", out.errors().collect::<Vec<_>>());
         assert_eq!(
@@ -147,10 +123,7 @@ async fn v3_credential_errors_are_named() {
     let agent = Snmpd::start("np-agent-err");
     let engine = SnmpEngine::new(1).await.unwrap();
     let cases = [
-        (
-            v3(&agent, "nobody", ("sha256", AUTH_PASS), None),
-            "unknown user name",
-        ),
+        (v3(&agent, "nobody", ("sha256", AUTH_PASS), None), "unknown user name"),
         (
             v3(
                 &agent,
@@ -161,12 +134,7 @@ async fn v3_credential_errors_are_named() {
             "wrong authentication",
         ),
         (
-            v3(
-                &agent,
-                "sha256_aes128",
-                ("md5", AUTH_PASS),
-                Some(("aes128", PRIV_PASS)),
-            ),
+            v3(&agent, "sha256_aes128", ("md5", AUTH_PASS), Some(("aes128", PRIV_PASS))),
             "wrong authentication",
         ),
         (
@@ -208,11 +176,7 @@ async fn v3_survives_agent_reboot() {
     // snmpd persists engineBoots; a restart increments it and resets engineTime.
     agent.restart();
     let out = poll_once(&engine, &tc).await;
-    assert!(
-        out.ok(),
-        "after reboot: {:?}",
-        out.errors().collect::<Vec<_>>()
-    );
+    assert!(out.ok(), "after reboot: {:?}", out.errors().collect::<Vec<_>>());
     agent.restart();
     assert!(poll_once(&engine, &tc).await.ok(), "after a second reboot");
 }

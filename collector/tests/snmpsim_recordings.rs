@@ -29,8 +29,7 @@ const RECORDINGS: &[&str] = &[
 fn bulkwalk(port: u16, community: &str, subtree: &str) -> HashMap<String, String> {
     let out = Command::new("snmpbulkwalk")
         .args([
-            "-v2c", "-c", community, "-m", "", "-On", "-Oe", "-Ot", "-Ox", "-t", "3", "-r", "1",
-            "-Cr25",
+            "-v2c", "-c", community, "-m", "", "-On", "-Oe", "-Ot", "-Ox", "-t", "3", "-r", "1", "-Cr25",
         ])
         .arg(format!("127.0.0.1:{port}"))
         .arg(subtree)
@@ -84,12 +83,7 @@ fn show(v: &FieldValue) -> String {
 }
 
 /// Every (column, index) netpulse requested and snmpbulkwalk saw must match.
-fn compare(
-    name: &str,
-    registry: &Registry,
-    points: &[Point],
-    walked: &HashMap<String, String>,
-) -> usize {
+fn compare(name: &str, registry: &Registry, points: &[Point], walked: &HashMap<String, String>) -> usize {
     let mut checked = 0;
     let by_index: HashMap<&str, &Point> = points
         .iter()
@@ -122,12 +116,7 @@ fn compare(
                 if theirs.is_empty() && ours.is_none() {
                     continue; // empty tags are omitted by design
                 }
-                assert_eq!(
-                    ours.as_deref(),
-                    Some(theirs.as_str()),
-                    "{name}: {} ({oid})",
-                    obj.name
-                );
+                assert_eq!(ours.as_deref(), Some(theirs.as_str()), "{name}: {} ({oid})", obj.name);
                 checked += 1;
             }
         }
@@ -155,31 +144,14 @@ async fn recordings_match_snmpbulkwalk() {
             ..TargetConfig::default()
         };
         let target = Target::from_config(&tc, &snmp, &registry).unwrap();
-        let out = poll(
-            &engine,
-            &target,
-            Arc::new(tokio::sync::Semaphore::new(20)),
-            2,
-        )
-        .await;
-        assert!(
-            out.ok(),
-            "{community}: {:?}",
-            out.errors().collect::<Vec<_>>()
-        );
+        let out = poll(&engine, &target, Arc::new(tokio::sync::Semaphore::new(20)), 2).await;
+        assert!(out.ok(), "{community}: {:?}", out.errors().collect::<Vec<_>>());
         let mut walked = bulkwalk(sim.port, community, ".1.3.6.1.2.1.1");
         walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.2.2"));
         walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.31.1.1"));
         let n = compare(community, &registry, &out.points, &walked);
-        let interfaces = out
-            .points
-            .iter()
-            .filter(|p| &*p.measurement == "interface")
-            .count();
-        assert!(
-            interfaces >= 10,
-            "{community}: only {interfaces} interfaces"
-        );
+        let interfaces = out.points.iter().filter(|p| &*p.measurement == "interface").count();
+        assert!(interfaces >= 10, "{community}: only {interfaces} interfaces");
         assert!(n > interfaces * 10, "{community}: compared only {n} values");
         total += n;
     }

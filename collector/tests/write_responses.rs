@@ -59,9 +59,7 @@ async fn serve(seen: Arc<Mutex<Seen>>) -> u16 {
                         if status == 503 {
                             resp = resp.header("Retry-After", "1");
                         }
-                        Ok::<_, std::convert::Infallible>(
-                            resp.body(Full::new(Bytes::from(msg))).unwrap(),
-                        )
+                        Ok::<_, std::convert::Infallible>(resp.body(Full::new(Bytes::from(msg))).unwrap())
                     }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -118,23 +116,11 @@ async fn retry_after_split_and_reject() {
 
     let s = seen.lock().unwrap();
     assert_eq!(s.requests[0], (503, 121));
-    assert_eq!(
-        s.requests[1],
-        (413, 121),
-        "the whole batch retried after the wait"
-    );
+    assert_eq!(s.requests[1], (413, 121), "the whole batch retried after the wait");
     assert!(s.requests.iter().any(|(st, _)| *st == 400));
-    let rejected: usize = s
-        .requests
-        .iter()
-        .filter(|(st, _)| *st == 400)
-        .map(|(_, n)| n)
-        .sum();
+    let rejected: usize = s.requests.iter().filter(|(st, _)| *st == 400).map(|(_, n)| n).sum();
     let written = METRICS.written.with_label_values(&["scripted"]).get() as usize;
-    let dropped = METRICS
-        .dropped
-        .with_label_values(&["scripted", "rejected"])
-        .get() as usize;
+    let dropped = METRICS.dropped.with_label_values(&["scripted", "rejected"]).get() as usize;
     assert_eq!(written, s.stored.len());
     assert_eq!(dropped, rejected);
     assert_eq!(
@@ -142,10 +128,7 @@ async fn retry_after_split_and_reject() {
         121,
         "every queued point was stored or counted as dropped"
     );
-    assert!(
-        rejected < 121 / 2,
-        "only the rejected part was dropped: {rejected}"
-    );
+    assert!(rejected < 121 / 2, "only the rejected part was dropped: {rejected}");
     assert!(!s.stored.iter().any(|l| l.starts_with("bad")));
     assert_eq!(outputs.pending_points("scripted"), 0);
     assert_eq!(METRICS.queued.with_label_values(&["scripted"]).get(), 0);
@@ -169,20 +152,10 @@ async fn full_queue_drops_oldest_and_counts() {
         outputs.enqueue(&points("good", 30, round * 100));
     }
     outputs.commit();
-    let dropped = METRICS
-        .dropped
-        .with_label_values(&["tiny", "queue_full"])
-        .get();
+    let dropped = METRICS.dropped.with_label_values(&["tiny", "queue_full"]).get();
     let queued = outputs.pending_points("tiny");
     assert!(dropped > 0, "the bound was reached");
-    assert_eq!(
-        dropped + queued,
-        3000,
-        "every point is queued or counted as dropped"
-    );
-    assert_eq!(
-        METRICS.queued.with_label_values(&["tiny"]).get() as u64,
-        queued
-    );
+    assert_eq!(dropped + queued, 3000, "every point is queued or counted as dropped");
+    assert_eq!(METRICS.queued.with_label_values(&["tiny"]).get() as u64, queued);
     assert!(METRICS.queue_bytes.with_label_values(&["tiny"]).get() <= 64 * 1024 + 8192);
 }

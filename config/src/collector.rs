@@ -40,8 +40,12 @@ pub struct CollectorSection {
     /// Align point timestamps to the start of the interval (like Telegraf's round_interval),
     /// so two polls of a target in one interval overwrite instead of duplicating.
     pub round_interval: bool,
-    /// How long `--once` (and shutdown) tries to deliver queued points before exiting.
+    /// How long `--once` tries to deliver queued points before exiting.
     pub flush_timeout: Duration,
+    /// On SIGTERM/SIGINT: time to finish in-flight polls and flush queues before exiting.
+    pub shutdown_grace: Duration,
+    /// Identity of this replica in `/targets` (default: the host name).
+    pub replica_id: Option<String>,
 }
 
 impl Default for CollectorSection {
@@ -55,6 +59,8 @@ impl Default for CollectorSection {
             worker_pool_size: 10,
             round_interval: false,
             flush_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            replica_id: None,
         }
     }
 }
@@ -97,6 +103,10 @@ pub struct ApiConfig {
     pub listen: String,
     /// Bearer token required by `POST /collect` when set.
     pub token: Option<Secret>,
+    /// Largest accepted request body.
+    pub max_body_bytes: ByteSize,
+    /// `POST /collect` polls running at once; more are answered 429 (scheduled polls keep their slots).
+    pub max_concurrent_collects: usize,
 }
 
 impl Default for ApiConfig {
@@ -104,6 +114,8 @@ impl Default for ApiConfig {
         Self {
             listen: "0.0.0.0:8080".into(),
             token: None,
+            max_body_bytes: ByteSize(64 * 1024),
+            max_concurrent_collects: 16,
         }
     }
 }
@@ -186,6 +198,8 @@ pub struct InfluxOutput {
     pub queue_max_bytes: ByteSize,
     /// Most points in one write request.
     pub batch_size: u64,
+    /// The daemon waits at most this long for a batch to fill before writing it.
+    pub flush_interval: Duration,
 }
 
 impl Default for InfluxOutput {
@@ -204,6 +218,7 @@ impl Default for InfluxOutput {
             queue_dir: "/var/lib/netpulse/queue".into(),
             queue_max_bytes: ByteSize(1 << 30),
             batch_size: 5000,
+            flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -250,11 +265,8 @@ impl<'de> Deserialize<'de> for SnmpVersion {
                 f.write_str("\"1\", \"2c\" or \"3\"")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<SnmpVersion, E> {
-                SnmpVersion::parse(v).ok_or_else(|| {
-                    E::custom(format!(
-                        "unknown SNMP version {v:?}: use \"1\", \"2c\" or \"3\""
-                    ))
-                })
+                SnmpVersion::parse(v)
+                    .ok_or_else(|| E::custom(format!("unknown SNMP version {v:?}: use \"1\", \"2c\" or \"3\"")))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<SnmpVersion, E> {
                 self.visit_str(&v.to_string())
@@ -376,9 +388,7 @@ impl TargetAddress {
         let rest = match text.split_once("://") {
             Some(("udp", rest)) => rest,
             Some((scheme, _)) => {
-                return Err(format!(
-                    "unsupported scheme {scheme:?} (only udp:// is supported)"
-                ));
+                return Err(format!("unsupported scheme {scheme:?} (only udp:// is supported)"));
             }
             None => text,
         };
@@ -393,9 +403,7 @@ impl TargetAddress {
                 .map_err(|_| format!("{h:?} is not an IPv6 address"))?;
             (h.to_string(), port)
         } else if rest.matches(':').count() > 1 {
-            return Err(
-                "an IPv6 address must be written in brackets: udp://[2001:db8::1]:161".into(),
-            );
+            return Err("an IPv6 address must be written in brackets: udp://[2001:db8::1]:161".into());
         } else {
             match rest.split_once(':') {
                 Some((h, p)) => (h.to_string(), Some(p)),
@@ -472,25 +480,14 @@ mod tests {
             (a.host.as_str(), a.port, a.to_string().as_str()),
             ("2001:db8::1", 161, "[2001:db8::1]:161")
         );
-        assert_eq!(
-            TargetAddress::parse("switch.example.net").unwrap().port,
-            161
-        );
-        assert!(
-            TargetAddress::parse("tcp://x")
-                .unwrap_err()
-                .contains("scheme")
-        );
+        assert_eq!(TargetAddress::parse("switch.example.net").unwrap().port, 161);
+        assert!(TargetAddress::parse("tcp://x").unwrap_err().contains("scheme"));
         assert!(
             TargetAddress::parse("udp://2001:db8::1")
                 .unwrap_err()
                 .contains("brackets")
         );
-        assert!(
-            TargetAddress::parse("udp://h:99999")
-                .unwrap_err()
-                .contains("port")
-        );
+        assert!(TargetAddress::parse("udp://h:99999").unwrap_err().contains("port"));
         assert!(TargetAddress::parse("udp://[zz]:1").is_err());
     }
 }

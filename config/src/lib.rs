@@ -14,9 +14,9 @@ mod units;
 mod validate;
 
 pub use collector::{
-    ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection,
-    HttpPoolConfig, InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol,
-    SnmpDefaults, SnmpVersion, TargetAddress, TargetConfig, UsmKey,
+    ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection, HttpPoolConfig, InfluxApi,
+    InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion, TargetAddress,
+    TargetConfig, UsmKey,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Loader, SEED_ENV};

@@ -11,29 +11,14 @@ use std::path::{Path, PathBuf};
 /// Plain environment variables operators already set, and the key each one feeds.
 pub const SEED_ENV: &[(&str, &str)] = &[
     ("MAX_CONCURRENT_TARGETS", "collector.max_concurrent_targets"),
-    (
-        "MAX_CONCURRENT_OPERATIONS",
-        "collector.max_concurrent_operations",
-    ),
+    ("MAX_CONCURRENT_OPERATIONS", "collector.max_concurrent_operations"),
     ("BATCH_SIZE", "collector.batch_size"),
     ("WORKER_POOL_SIZE", "collector.worker_pool_size"),
-    (
-        "CIRCUIT_FAILURE_THRESHOLD",
-        "circuit_breaker.failure_threshold",
-    ),
-    (
-        "CIRCUIT_RECOVERY_TIMEOUT",
-        "circuit_breaker.recovery_timeout",
-    ),
-    (
-        "CIRCUIT_SUCCESS_THRESHOLD",
-        "circuit_breaker.success_threshold",
-    ),
+    ("CIRCUIT_FAILURE_THRESHOLD", "circuit_breaker.failure_threshold"),
+    ("CIRCUIT_RECOVERY_TIMEOUT", "circuit_breaker.recovery_timeout"),
+    ("CIRCUIT_SUCCESS_THRESHOLD", "circuit_breaker.success_threshold"),
     ("MAX_CONNECTIONS", "http_pool.max_connections"),
-    (
-        "MAX_CONNECTIONS_PER_HOST",
-        "http_pool.max_connections_per_host",
-    ),
+    ("MAX_CONNECTIONS_PER_HOST", "http_pool.max_connections_per_host"),
     ("KEEPALIVE_TIMEOUT", "http_pool.keepalive_timeout"),
     ("CONNECTION_TIMEOUT", "http_pool.connect_timeout"),
     ("READ_TIMEOUT", "http_pool.read_timeout"),
@@ -103,10 +88,7 @@ impl Loader {
         let mut fig = Figment::new();
         if let (Some(p), Some(text)) = (&self.file, &file_text) {
             if let Err(e) = text.parse::<toml::Table>() {
-                let line = e
-                    .span()
-                    .map(|s| text[..s.start].matches('\n').count() + 1)
-                    .unwrap_or(1);
+                let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1);
                 let msg = e.message().to_string();
                 return Err(ConfigErrors(vec![ConfigError {
                     key: "(syntax)".into(),
@@ -124,11 +106,7 @@ impl Loader {
                 .map(|(_, key)| (*key).into())
                 .unwrap_or_else(|| k.into())
         }));
-        fig = fig.merge(
-            Env::prefixed(PREFIX)
-                .filter(|k| k.as_str().contains("__"))
-                .split("__"),
-        );
+        fig = fig.merge(Env::prefixed(PREFIX).filter(|k| k.as_str().contains("__")).split("__"));
         for (key, _, value) in &self.flags {
             fig = fig.merge(Serialized::default(key, value.clone()));
         }
@@ -237,9 +215,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -287,10 +263,7 @@ community = "public"
     #[test]
     fn unknown_key_names_file_line_and_suggests() {
         Jail::expect_with(|jail| {
-            jail.create_file(
-                "c.toml",
-                "[collector]\ninterval = \"30s\"\nmax_concurent_targets = 3\n",
-            )?;
+            jail.create_file("c.toml", "[collector]\ninterval = \"30s\"\nmax_concurent_targets = 3\n")?;
             let err = Loader::new().file("c.toml").load().unwrap_err();
             let e = &err.0[0];
             assert_eq!(e.key, "collector.max_concurent_targets");
@@ -312,11 +285,7 @@ community = "public"
             let err = Loader::new().file("c.toml").load().unwrap_err();
             assert_eq!(err.0[0].origin, "env CIRCUIT_RECOVERY_TIMEOUT");
             assert_eq!(err.0[0].key, "circuit_breaker.recovery_timeout");
-            assert!(
-                err.0[0].message.contains("invalid duration"),
-                "{}",
-                err.0[0].message
-            );
+            assert!(err.0[0].message.contains("invalid duration"), "{}", err.0[0].message);
             Ok(())
         });
     }
@@ -324,12 +293,14 @@ community = "public"
     #[test]
     fn semantic_errors_point_at_the_line() {
         Jail::expect_with(|jail| {
-            jail.create_file("c.toml", "[[targets]]\nname = \"a\"\naddress = \"udp://h\"\nversion = \"3\"\ncommunity = \"x\"\n")?;
+            jail.create_file(
+                "c.toml",
+                "[[targets]]\nname = \"a\"\naddress = \"udp://h\"\nversion = \"3\"\ncommunity = \"x\"\n",
+            )?;
             let err = Loader::new().file("c.toml").load().unwrap_err();
             let msgs: Vec<String> = err.0.iter().map(|e| e.to_string()).collect();
             assert!(
-                msgs.iter()
-                    .any(|m| m.starts_with("c.toml:5: `targets[0].community`")),
+                msgs.iter().any(|m| m.starts_with("c.toml:5: `targets[0].community`")),
                 "{msgs:?}"
             );
             assert!(
@@ -353,10 +324,7 @@ community = "public"
 
     #[test]
     fn missing_file_is_an_error() {
-        let err = Loader::new()
-            .file("/nonexistent/netpulse.toml")
-            .load()
-            .unwrap_err();
+        let err = Loader::new().file("/nonexistent/netpulse.toml").load().unwrap_err();
         assert!(err.to_string().contains("cannot read the config file"));
     }
 }

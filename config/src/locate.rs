@@ -12,8 +12,7 @@ pub(crate) fn line_of(text: &str, path: &[String]) -> Option<usize> {
         let next = match seg.parse::<usize>() {
             Ok(i) => item.get(i),
             Err(_) => {
-                if let Some((key, value)) = item.as_table_like().and_then(|t| t.get_key_value(seg))
-                {
+                if let Some((key, value)) = item.as_table_like().and_then(|t| t.get_key_value(seg)) {
                     offset = key.span().map(|s| s.start).or(offset);
                     Some(value)
                 } else {

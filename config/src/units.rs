@@ -86,17 +86,15 @@ impl ByteSize {
         let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
         let (num, unit) = t.split_at(split);
         let unit = unit.trim();
-        let n: u64 = num.parse().map_err(|_| {
-            format!("invalid size {text:?}: expected a number then a unit like GiB")
-        })?;
+        let n: u64 = num
+            .parse()
+            .map_err(|_| format!("invalid size {text:?}: expected a number then a unit like GiB"))?;
         let mult = if unit.is_empty() {
             1
         } else {
-            UNITS
-                .iter()
-                .find(|(u, _)| *u == unit)
-                .map(|(_, m)| *m)
-                .ok_or_else(|| format!("invalid size {text:?}: unknown unit {unit:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)"))?
+            UNITS.iter().find(|(u, _)| *u == unit).map(|(_, m)| *m).ok_or_else(|| {
+                format!("invalid size {text:?}: unknown unit {unit:?} (use B, KiB, MiB, GiB, TiB, KB, MB, GB, TB)")
+            })?
         };
         n.checked_mul(mult)
             .map(ByteSize)
@@ -201,16 +199,8 @@ mod tests {
         assert_eq!(ByteSize::parse("4096").unwrap().0, 4096);
         assert_eq!(ByteSize(1 << 30).to_string(), "1GiB");
         assert_eq!(ByteSize(1500).to_string(), "1500B");
-        assert!(
-            ByteSize::parse("1 parsec")
-                .unwrap_err()
-                .contains("unknown unit")
-        );
-        assert!(
-            ByteSize::parse("99999999999TiB")
-                .unwrap_err()
-                .contains("too large")
-        );
+        assert!(ByteSize::parse("1 parsec").unwrap_err().contains("unknown unit"));
+        assert!(ByteSize::parse("99999999999TiB").unwrap_err().contains("too large"));
     }
 
     #[test]

@@ -23,10 +23,7 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
         }
     }
     if c.interval.get().is_zero() {
-        out.push((
-            p(&["collector", "interval"]),
-            "must be longer than 0s".into(),
-        ));
+        out.push((p(&["collector", "interval"]), "must be longer than 0s".into()));
     }
     if c.jitter >= c.interval && !c.interval.get().is_zero() {
         out.push((
@@ -42,16 +39,10 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
         out.push((p(&["snmp", "sockets"]), "must be between 1 and 256".into()));
     }
     if !(1..=10_000).contains(&s.max_repetitions) {
-        out.push((
-            p(&["snmp", "max_repetitions"]),
-            "must be between 1 and 10000".into(),
-        ));
+        out.push((p(&["snmp", "max_repetitions"]), "must be between 1 and 10000".into()));
     }
     if s.max_varbinds_per_request == 0 {
-        out.push((
-            p(&["snmp", "max_varbinds_per_request"]),
-            "must be at least 1".into(),
-        ));
+        out.push((p(&["snmp", "max_varbinds_per_request"]), "must be at least 1".into()));
     }
     let cb = &cfg.circuit_breaker;
     if cb.failure_threshold == 0 || cb.success_threshold == 0 {
@@ -92,15 +83,11 @@ fn outputs(cfg: &CollectorConfig, out: &mut Problems) {
         {
             out.push((
                 at("name"),
-                "may contain only letters, digits, '-', '_' and '.' (it names a queue directory)"
-                    .into(),
+                "may contain only letters, digits, '-', '_' and '.' (it names a queue directory)".into(),
             ));
         }
         if !(o.url.starts_with("http://") || o.url.starts_with("https://")) {
-            out.push((
-                at("url"),
-                format!("{:?} is not an http:// or https:// URL", o.url),
-            ));
+            out.push((at("url"), format!("{:?} is not an http:// or https:// URL", o.url)));
         }
         match o.api {
             InfluxApi::V1 if o.database.as_deref().unwrap_or("").is_empty() => {
@@ -130,10 +117,7 @@ fn targets(cfg: &CollectorConfig, out: &mut Problems) {
         let i = i.to_string();
         let at = |k: &str| p(&["targets", &i, k]);
         if t.name.is_empty() {
-            out.push((
-                at("name"),
-                "required: a unique name (the `target` tag)".into(),
-            ));
+            out.push((at("name"), "required: a unique name (the `target` tag)".into()));
         } else if !names.insert(t.name.as_str()) {
             out.push((at("name"), format!("duplicate target name {:?}", t.name)));
         }
@@ -171,10 +155,7 @@ fn targets(cfg: &CollectorConfig, out: &mut Problems) {
                     ));
                 }
                 if t.privacy.is_some() && t.auth.is_none() {
-                    out.push((
-                        at("priv"),
-                        "privacy needs authentication: set auth too".into(),
-                    ));
+                    out.push((at("priv"), "privacy needs authentication: set auth too".into()));
                 }
                 for (k, key) in [
                     ("auth", t.auth.as_ref().map(|k| &k.password)),

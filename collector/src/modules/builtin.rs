@@ -65,24 +65,15 @@ const ENT_PHYSICAL_NAME: (&str, &str) = ("entPhysicalName", "1.3.6.1.2.1.47.1.1.
 
 /// Every object above, for symbolic names in user modules.
 pub(super) fn symbols() -> impl Iterator<Item = (&'static str, &'static str)> {
-    [
-        SYSTEM,
-        IF_TABLE,
-        IF_X_TABLE,
-        HR_PROCESSOR,
-        HR_STORAGE,
-        ENT_SENSOR,
-    ]
-    .into_iter()
-    .flatten()
-    .map(|(n, o, _)| (*n, *o))
-    .chain([ENT_PHYSICAL_NAME])
+    [SYSTEM, IF_TABLE, IF_X_TABLE, HR_PROCESSOR, HR_STORAGE, ENT_SENSOR]
+        .into_iter()
+        .flatten()
+        .map(|(n, o, _)| (*n, *o))
+        .chain([ENT_PHYSICAL_NAME])
 }
 
 fn columns(defs: &[(&str, &str, bool)]) -> Vec<Column> {
-    defs.iter()
-        .map(|(n, o, tag)| Column::new(n, o, *tag, true))
-        .collect()
+    defs.iter().map(|(n, o, tag)| Column::new(n, o, *tag, true)).collect()
 }
 
 pub(super) fn modules() -> Vec<Module> {
@@ -90,10 +81,7 @@ pub(super) fn modules() -> Vec<Module> {
         name: "system".into(),
         scalars: Some(ScalarGroup {
             measurement: "system".into(),
-            objects: SYSTEM
-                .iter()
-                .map(|(n, o, tag)| Column::new(n, o, *tag, true))
-                .collect(),
+            objects: SYSTEM.iter().map(|(n, o, tag)| Column::new(n, o, *tag, true)).collect(),
         }),
         tables: vec![],
     };
@@ -125,12 +113,7 @@ pub(super) fn modules() -> Vec<Module> {
         ],
     };
     let mut sensor_columns = columns(ENT_SENSOR);
-    sensor_columns.push(Column::new(
-        ENT_PHYSICAL_NAME.0,
-        ENT_PHYSICAL_NAME.1,
-        true,
-        false,
-    ));
+    sensor_columns.push(Column::new(ENT_PHYSICAL_NAME.0, ENT_PHYSICAL_NAME.1, true, false));
     let entity_sensors = Module {
         name: "entity_sensors".into(),
         scalars: None,

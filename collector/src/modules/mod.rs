@@ -77,19 +77,13 @@ impl Registry {
     }
 
     /// Adds the user modules; errors are `(key path, problem)` as the config loader wants.
-    pub fn with_user_modules(
-        mut self,
-        defs: &[ModuleConfig],
-    ) -> Result<Self, Vec<(Vec<String>, String)>> {
+    pub fn with_user_modules(mut self, defs: &[ModuleConfig]) -> Result<Self, Vec<(Vec<String>, String)>> {
         let mut problems = vec![];
         for (i, def) in defs.iter().enumerate() {
             match self.user_module(def) {
                 Ok(m) => {
                     if self.modules.contains_key(&m.name) {
-                        problems.push((
-                            key(i, "name"),
-                            format!("module {:?} already exists", m.name),
-                        ));
+                        problems.push((key(i, "name"), format!("module {:?} already exists", m.name)));
                     } else {
                         self.modules.insert(m.name.clone(), Arc::new(m));
                     }
@@ -97,11 +91,7 @@ impl Registry {
                 Err((k, msg)) => problems.push((key_at(i, &k), msg)),
             }
         }
-        if problems.is_empty() {
-            Ok(self)
-        } else {
-            Err(problems)
-        }
+        if problems.is_empty() { Ok(self) } else { Err(problems) }
     }
 
     pub fn get(&self, name: &str) -> Option<Arc<Module>> {
@@ -113,18 +103,11 @@ impl Registry {
         Oid::parse(text).or_else(|| self.symbols.get(text.trim()).cloned())
     }
 
-    fn object(
-        &self,
-        obj: &netpulse_config::ObjectConfig,
-        defines_row: bool,
-    ) -> Result<Column, (Vec<String>, String)> {
+    fn object(&self, obj: &netpulse_config::ObjectConfig, defines_row: bool) -> Result<Column, (Vec<String>, String)> {
         let oid = self.resolve(&obj.oid).ok_or_else(|| {
             (
                 vec!["oid".into()],
-                format!(
-                    "{:?} is neither a numeric OID nor a known object name",
-                    obj.oid
-                ),
+                format!("{:?} is neither a numeric OID nor a known object name", obj.oid),
             )
         })?;
         let name = match (&obj.name, Oid::parse(&obj.oid)) {
@@ -147,33 +130,20 @@ impl Registry {
             return Err((vec!["name".into()], "required".into()));
         }
         if def.scalars.is_empty() && def.columns.is_empty() {
-            return Err((
-                vec!["columns".into()],
-                "a module needs scalars or columns".into(),
-            ));
+            return Err((vec!["columns".into()], "a module needs scalars or columns".into()));
         }
-        let measurement: Arc<str> = def
-            .measurement
-            .clone()
-            .unwrap_or_else(|| def.name.clone())
-            .into();
+        let measurement: Arc<str> = def.measurement.clone().unwrap_or_else(|| def.name.clone()).into();
         let scalars = def
             .scalars
             .iter()
             .enumerate()
-            .map(|(j, o)| {
-                self.object(o, true)
-                    .map_err(|(k, m)| (sub("scalars", j, k), m))
-            })
+            .map(|(j, o)| self.object(o, true).map_err(|(k, m)| (sub("scalars", j, k), m)))
             .collect::<Result<Vec<_>, _>>()?;
         let mut columns = def
             .columns
             .iter()
             .enumerate()
-            .map(|(j, o)| {
-                self.object(o, true)
-                    .map_err(|(k, m)| (sub("columns", j, k), m))
-            })
+            .map(|(j, o)| self.object(o, true).map_err(|(k, m)| (sub("columns", j, k), m)))
             .collect::<Result<Vec<_>, _>>()?;
         if !columns.is_empty() && columns.iter().all(|c| !c.defines_row) {
             // Only tag columns: let them define the rows.
@@ -190,11 +160,7 @@ impl Registry {
             } else {
                 vec![TableGroup {
                     measurement,
-                    index_tag: def
-                        .index_tag
-                        .clone()
-                        .unwrap_or_else(|| "index".into())
-                        .into(),
+                    index_tag: def.index_tag.clone().unwrap_or_else(|| "index".into()).into(),
                     columns,
                 }]
             },
@@ -227,14 +193,8 @@ mod tests {
     fn builtins_and_symbols() {
         let r = Registry::builtin();
         assert_eq!(r.get("interfaces").unwrap().tables[0].columns.len(), 25);
-        assert_eq!(
-            r.resolve("ifHCInOctets").unwrap().to_string(),
-            "1.3.6.1.2.1.31.1.1.1.6"
-        );
-        assert_eq!(
-            r.resolve(".1.3.6.1.4.1.9").unwrap().to_string(),
-            "1.3.6.1.4.1.9"
-        );
+        assert_eq!(r.resolve("ifHCInOctets").unwrap().to_string(), "1.3.6.1.2.1.31.1.1.1.6");
+        assert_eq!(r.resolve(".1.3.6.1.4.1.9").unwrap().to_string(), "1.3.6.1.4.1.9");
         assert!(r.resolve("noSuchThing").is_none());
     }
 

@@ -25,33 +25,22 @@ pub static METRICS: LazyLock<OutputMetrics> = LazyLock::new(|| {
         &["output"],
     );
     let queued = IntGaugeVec::new(
-        opts!(
-            "netpulse_output_points_queued",
-            "Points waiting in the replica's queue"
-        ),
+        opts!("netpulse_output_points_queued", "Points waiting in the replica's queue"),
         &["output"],
     );
     let dropped = IntCounterVec::new(
-        opts!(
-            "netpulse_output_points_dropped_total",
-            "Points given up, by reason"
-        ),
+        opts!("netpulse_output_points_dropped_total", "Points given up, by reason"),
         &["output", "reason"],
     );
     let queue_bytes = IntGaugeVec::new(
-        opts!(
-            "netpulse_output_queue_bytes",
-            "Bytes of the replica's queue on disk"
-        ),
+        opts!("netpulse_output_queue_bytes", "Bytes of the replica's queue on disk"),
         &["output"],
     );
     let write_seconds = HistogramVec::new(
         histogram_opts!(
             "netpulse_output_write_duration_seconds",
             "Time of one write request",
-            vec![
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0
-            ]
+            vec![0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]
         ),
         &["output"],
     );

@@ -3,7 +3,6 @@
 //! Points are encoded once per unsigned mode and appended to every queue before any
 //! write is attempted.
 
-pub mod breaker;
 pub mod http;
 pub mod metrics;
 pub mod queue;
@@ -47,8 +46,7 @@ impl OutputSet {
                 message,
             };
             let dir = Path::new(&o.queue_dir).join(&o.name);
-            let (q, rec) =
-                DiskQueue::open(&dir, o.queue_max_bytes.0).map_err(|e| err(e.to_string()))?;
+            let (q, rec) = DiskQueue::open(&dir, o.queue_max_bytes.0).map_err(|e| err(e.to_string()))?;
             if rec.records > 0 || rec.corrupt > 0 {
                 tracing::info!(output = %o.name, records = rec.records, points = rec.points, corrupt = rec.corrupt, "queue recovered");
             }
@@ -86,10 +84,7 @@ impl OutputSet {
             let slot = &mut encoded[usize::from(o.mode == UnsignedMode::Float)];
             let (buf, n) = slot.get_or_insert_with(|| {
                 let mut buf = Vec::with_capacity(points.len() * 200);
-                let n = points
-                    .iter()
-                    .filter(|p| encode(p, o.mode, &mut buf))
-                    .count() as u32;
+                let n = points.iter().filter(|p| encode(p, o.mode, &mut buf)).count() as u32;
                 (buf, n)
             });
             if *n == 0 {
@@ -117,10 +112,7 @@ impl OutputSet {
                 .queued
                 .with_label_values(&[&o.name])
                 .set(q.pending_points() as i64);
-            METRICS
-                .queue_bytes
-                .with_label_values(&[&o.name])
-                .set(q.bytes() as i64);
+            METRICS.queue_bytes.with_label_values(&[&o.name]).set(q.bytes() as i64);
         }
     }
 
@@ -140,16 +132,15 @@ impl OutputSet {
             .iter()
             .zip(&cfg.outputs.influxdb)
             .map(|(o, c)| {
-                let endpoint =
-                    http::Endpoint::new(c, &cfg.http_pool).map_err(|message| OutputError {
-                        output: o.name.clone(),
-                        message,
-                    })?;
+                let endpoint = http::Endpoint::new(c, &cfg.http_pool).map_err(|message| OutputError {
+                    output: o.name.clone(),
+                    message,
+                })?;
                 Ok(Writer::new(
                     o.name.clone(),
                     o.queue.clone(),
                     endpoint,
-                    breaker::Breaker::new(&cfg.circuit_breaker),
+                    crate::breaker::Breaker::new(&cfg.circuit_breaker),
                     o.notify.clone(),
                     c.batch_size,
                 ))
@@ -159,10 +150,7 @@ impl OutputSet {
 
     pub fn pending_points(&self, name: &str) -> u64 {
         self.outputs.iter().find(|o| o.name == name).map_or(0, |o| {
-            o.queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pending_points()
+            o.queue.lock().unwrap_or_else(|p| p.into_inner()).pending_points()
         })
     }
 }

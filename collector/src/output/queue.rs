@@ -98,13 +98,11 @@ impl DiskQueue {
         let last = ids.last().copied();
         for id in ids {
             if id < ack.segment {
-                std::fs::remove_file(seg_path(dir, id))
-                    .map_err(io("remove acknowledged segment"))?;
+                std::fs::remove_file(seg_path(dir, id)).map_err(io("remove acknowledged segment"))?;
                 continue;
             }
             let start = if id == ack.segment { ack.offset } else { 0 };
-            let (len, records, points, corrupt) =
-                scan(&seg_path(dir, id), start).map_err(io("scan segment"))?;
+            let (len, records, points, corrupt) = scan(&seg_path(dir, id), start).map_err(io("scan segment"))?;
             if corrupt > 0 && Some(id) == last {
                 // A torn tail (crash mid-append): cut it so appends continue after valid data.
                 OpenOptions::new()
@@ -190,10 +188,7 @@ impl DiskQueue {
     pub fn sync(&mut self) -> Result<(), QueueError> {
         if self.unsynced {
             self.writer.flush().map_err(self.io("flush"))?;
-            self.writer
-                .get_ref()
-                .sync_data()
-                .map_err(self.io("fsync"))?;
+            self.writer.get_ref().sync_data().map_err(self.io("fsync"))?;
             self.unsynced = false;
         }
         Ok(())
@@ -202,10 +197,7 @@ impl DiskQueue {
     fn roll(&mut self) -> Result<(), QueueError> {
         self.writer.flush().map_err(self.io("flush"))?;
         if self.unsynced {
-            self.writer
-                .get_ref()
-                .sync_data()
-                .map_err(self.io("fsync"))?;
+            self.writer.get_ref().sync_data().map_err(self.io("fsync"))?;
         }
         let id = self.segments.back().expect("one segment").id + 1;
         let file = OpenOptions::new()
@@ -227,8 +219,7 @@ impl DiskQueue {
             } else {
                 0
             };
-            let (_, _, points, _) =
-                scan(&seg_path(&self.dir, oldest.id), from).map_err(self.io("scan segment"))?;
+            let (_, _, points, _) = scan(&seg_path(&self.dir, oldest.id), from).map_err(self.io("scan segment"))?;
             dropped += points;
             self.pending_points = self.pending_points.saturating_sub(points);
             self.ack = Cursor {
@@ -236,8 +227,7 @@ impl DiskQueue {
                 offset: 0,
             };
             write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
-            std::fs::remove_file(seg_path(&self.dir, oldest.id))
-                .map_err(self.io("remove segment"))?;
+            std::fs::remove_file(seg_path(&self.dir, oldest.id)).map_err(self.io("remove segment"))?;
         }
         Ok(dropped)
     }
@@ -260,8 +250,7 @@ impl DiskQueue {
                 continue;
             }
             let mut f = File::open(seg_path(&self.dir, seg.id)).map_err(self.io("open segment"))?;
-            f.seek(SeekFrom::Start(at.offset))
-                .map_err(self.io("seek"))?;
+            f.seek(SeekFrom::Start(at.offset)).map_err(self.io("seek"))?;
             let mut r = std::io::BufReader::with_capacity(256 * 1024, f.take(seg.len - at.offset));
             while at.offset < seg.len {
                 if !out.is_empty() && (points >= max_points || bytes >= max_bytes) {
@@ -300,8 +289,7 @@ impl DiskQueue {
         write_ack(&self.dir, upto).map_err(self.io("write ack file"))?;
         while self.segments.len() > 1 && self.segments[0].id < upto.segment {
             let gone = self.segments.pop_front().expect("checked");
-            std::fs::remove_file(seg_path(&self.dir, gone.id))
-                .map_err(self.io("remove segment"))?;
+            std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
         }
         Ok(())
     }
@@ -320,16 +308,13 @@ impl DiskQueue {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.segments
-            .iter()
-            .filter(|s| s.id >= self.ack.segment)
-            .all(|s| {
-                if s.id == self.ack.segment {
-                    s.len <= self.ack.offset
-                } else {
-                    s.len == 0
-                }
-            })
+        self.segments.iter().filter(|s| s.id >= self.ack.segment).all(|s| {
+            if s.id == self.ack.segment {
+                s.len <= self.ack.offset
+            } else {
+                s.len == 0
+            }
+        })
     }
 
     pub fn max_bytes(&self) -> u64 {
@@ -499,9 +484,6 @@ mod tests {
             "every point is delivered-pending or counted as dropped"
         );
         assert_eq!(q.pending_points(), left);
-        assert!(matches!(
-            q.append(&vec![0; 40 * 1024], 1),
-            Err(QueueError::TooLarge(_))
-        ));
+        assert!(matches!(q.append(&vec![0; 40 * 1024], 1), Err(QueueError::TooLarge(_))));
     }
 }

@@ -4,10 +4,10 @@
 //! honour Retry-After; 5xx and connection errors back off with jitter and retry; a circuit
 //! breaker stops hammering a dead replica. Nothing leaves the queue unacknowledged.
 
-use super::breaker::{Breaker, State};
 use super::http::Endpoint;
 use super::metrics::METRICS;
 use super::queue::DiskQueue;
+use crate::breaker::{Breaker, State};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use std::io::Write;
@@ -73,10 +73,7 @@ fn lines(b: &[u8]) -> u64 {
 }
 
 fn gzip(b: &[u8]) -> Bytes {
-    let mut enc = flate2::write::GzEncoder::new(
-        Vec::with_capacity(b.len() / 6 + 64),
-        flate2::Compression::fast(),
-    );
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(b.len() / 6 + 64), flate2::Compression::fast());
     let _ = enc.write_all(b);
     Bytes::from(enc.finish().unwrap_or_default())
 }
@@ -144,10 +141,7 @@ impl Writer {
                 }
                 self.observe(&q);
                 drop(q);
-                METRICS
-                    .written
-                    .with_label_values(&[&self.name])
-                    .inc_by(d.written);
+                METRICS.written.with_label_values(&[&self.name]).inc_by(d.written);
                 METRICS
                     .dropped
                     .with_label_values(&[&self.name, "rejected"])
@@ -178,10 +172,7 @@ impl Writer {
     }
 
     fn transition(&self, s: State, why: &str) {
-        METRICS
-            .breaker
-            .with_label_values(&[&self.name])
-            .set(s.as_gauge());
+        METRICS.breaker.with_label_values(&[&self.name]).set(s.as_gauge());
         tracing::warn!(output = %self.name, state = s.as_str(), reason = why, "output circuit breaker changed state");
     }
 
@@ -259,11 +250,7 @@ impl Writer {
                 }
             }
             if Instant::now() >= deadline {
-                return self
-                    .queue
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .is_empty();
+                return self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
             }
         }
     }

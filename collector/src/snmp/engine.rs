@@ -9,8 +9,8 @@
 use super::{AgentStatus, Oid, SnmpError, SnmpResult, SnmpSession, SnmpVersion, Value, VarBind};
 use async_snmp::transport::{UdpHandle, UdpTransport};
 use async_snmp::{
-    Auth, Client, DesSaltState, EngineCache, ErrorStatus, MasterKeys, PersistedDesSaltState, Retry,
-    UsmConfig, v3::ReportStatus,
+    Auth, Client, DesSaltState, EngineCache, ErrorStatus, MasterKeys, PersistedDesSaltState, Retry, UsmConfig,
+    v3::ReportStatus,
 };
 use netpulse_config::{AuthProtocol, PrivProtocol, Secret};
 use std::collections::HashMap;
@@ -88,15 +88,12 @@ impl SnmpEngine {
         let pool = if addr.is_ipv4() {
             &self.v4
         } else {
-            self.v6
-                .get_or_try_init(|| bind_pool("[::]:0", self.sockets))
-                .await?
+            self.v6.get_or_try_init(|| bind_pool("[::]:0", self.sockets)).await?
         };
         // The same agent always uses the same socket, which keeps its traffic in order.
         let transport = &pool[(hash_addr(&addr) as usize) % pool.len()];
         let auth = self.auth(security)?;
-        let retry = Retry::fixed(policy.retries, Duration::ZERO)
-            .map_err(|e| SnmpError::Other(e.to_string()))?;
+        let retry = Retry::fixed(policy.retries, Duration::ZERO).map_err(|e| SnmpError::Other(e.to_string()))?;
         let mut builder = Client::builder(addr, auth);
         if let (
             TargetSecurity::Usm {
@@ -152,15 +149,7 @@ impl SnmpEngine {
             context: context.clone(),
         };
         let session = self
-            .session(
-                host,
-                port,
-                &probe,
-                RequestPolicy {
-                    retries: 0,
-                    ..policy
-                },
-            )
+            .session(host, port, &probe, RequestPolicy { retries: 0, ..policy })
             .await
             .ok()?;
         let sys_uptime = Oid::parse("1.3.6.1.2.1.1.3.0")?;
@@ -200,9 +189,7 @@ impl SnmpEngine {
                     let id: KeyId = (
                         *ap,
                         apw.expose().to_string(),
-                        privacy
-                            .as_ref()
-                            .map(|(p, pw)| (*p, pw.expose().to_string())),
+                        privacy.as_ref().map(|(p, pw)| (*p, pw.expose().to_string())),
                     );
                     let keys = self.master_keys(id)?;
                     cfg = cfg
@@ -239,9 +226,7 @@ fn des_salt_state() -> Option<DesSaltState> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    let epoch = u32::try_from(secs.saturating_sub(1_600_000_000))
-        .ok()?
-        .max(1);
+    let epoch = u32::try_from(secs.saturating_sub(1_600_000_000)).ok()?.max(1);
     let previous = PersistedDesSaltState::new(epoch).ok()?;
     DesSaltState::restart(previous, |_| Ok::<(), std::convert::Infallible>(())).ok()
 }
@@ -324,11 +309,7 @@ impl SnmpSession for AsyncSnmpSession {
 
     async fn get_bulk(&self, oids: &[Oid], max_repetitions: u32) -> SnmpResult<Vec<VarBind>> {
         let oids: Vec<async_snmp::Oid> = oids.iter().map(to_lib_oid).collect();
-        let r = self
-            .client
-            .get_bulk(&oids, 0, max_repetitions)
-            .await
-            .map_err(convert)?;
+        let r = self.client.get_bulk(&oids, 0, max_repetitions).await.map_err(convert)?;
         Ok(r.into_iter().map(from_lib).collect())
     }
 }
@@ -406,9 +387,7 @@ fn convert(e: Box<async_snmp::Error>) -> SnmpError {
             reason: reason.to_string(),
         },
         E::Decode(d) => SnmpError::Malformed(d.to_string()),
-        E::MalformedResponse { .. } | E::ResponseShape { .. } => {
-            SnmpError::Malformed(e.to_string())
-        }
+        E::MalformedResponse { .. } | E::ResponseShape { .. } => SnmpError::Malformed(e.to_string()),
         E::Privacy(p) => SnmpError::Other(format!("privacy: {p}")),
         other => SnmpError::Other(other.to_string()),
     }

@@ -7,9 +7,7 @@ mod limit;
 pub mod oid;
 pub mod walk;
 
-pub use engine::{
-    AsyncSnmpSession, RequestPolicy, SnmpEngine, TargetSecurity, decode_community_response,
-};
+pub use engine::{AsyncSnmpSession, RequestPolicy, SnmpEngine, TargetSecurity, decode_community_response};
 pub use limit::Limited;
 pub use oid::Oid;
 
@@ -121,9 +119,5 @@ pub trait SnmpSession: Send + Sync {
     /// GETNEXT; one binding per requested OID.
     fn get_next(&self, oids: &[Oid]) -> impl Future<Output = SnmpResult<Vec<VarBind>>> + Send;
     /// GETBULK with non-repeaters 0: up to `max_repetitions` rows, interleaved by OID.
-    fn get_bulk(
-        &self,
-        oids: &[Oid],
-        max_repetitions: u32,
-    ) -> impl Future<Output = SnmpResult<Vec<VarBind>>> + Send;
+    fn get_bulk(&self, oids: &[Oid], max_repetitions: u32) -> impl Future<Output = SnmpResult<Vec<VarBind>>> + Send;
 }

@@ -16,8 +16,7 @@ impl Oid {
         if t.is_empty() {
             return None;
         }
-        let arcs: Option<SmallVec<[u32; 16]>> =
-            t.split('.').map(|a| a.parse::<u32>().ok()).collect();
+        let arcs: Option<SmallVec<[u32; 16]>> = t.split('.').map(|a| a.parse::<u32>().ok()).collect();
         arcs.filter(|a| a.len() >= 2 && a.len() <= 128).map(Self)
     }
     pub fn arcs(&self) -> &[u32] {

@@ -91,9 +91,7 @@ pub async fn walk_columns<S: SnmpSession>(
             }
         };
         if vbs.is_empty() {
-            return Err(SnmpError::Malformed(
-                "empty response to a table walk".into(),
-            ));
+            return Err(SnmpError::Malformed("empty response to a table walk".into()));
         }
         let mut done = vec![false; take];
         let mut progressed = false;
@@ -106,9 +104,7 @@ pub async fn walk_columns<S: SnmpSession>(
             let (col_no, cursor) = &mut active[c];
             let prefix = &columns[*col_no];
             let suffix = match vb.oid.suffix_after(prefix) {
-                Some(sfx) if !sfx.is_empty() && !matches!(vb.value, Value::EndOfMibView) => {
-                    sfx.to_vec()
-                }
+                Some(sfx) if !sfx.is_empty() && !matches!(vb.value, Value::EndOfMibView) => sfx.to_vec(),
                 _ => {
                     done[c] = true;
                     continue;
@@ -255,10 +251,7 @@ mod tests {
                 o(&format!("1.3.6.1.2.1.2.2.1.2.{i}")),
                 Value::OctetString(format!("eth{i}").into()),
             );
-            data.insert(
-                o(&format!("1.3.6.1.2.1.2.2.1.10.{i}")),
-                Value::Counter32(i * 100),
-            );
+            data.insert(o(&format!("1.3.6.1.2.1.2.2.1.10.{i}")), Value::Counter32(i * 100));
         }
         data.insert(o("1.3.6.1.2.1.4.1.0"), Value::Integer(1));
         Mib {
@@ -361,14 +354,9 @@ mod tests {
         for v in [SnmpVersion::V1, SnmpVersion::V2c] {
             let m = if_mib(v, 1);
             let mut n = 0;
-            let got = get_scalars(
-                &m,
-                &[o("1.3.6.1.2.1.1.1.0"), o("1.3.6.1.2.1.1.5.0")],
-                &limits(),
-                &mut n,
-            )
-            .await
-            .unwrap();
+            let got = get_scalars(&m, &[o("1.3.6.1.2.1.1.1.0"), o("1.3.6.1.2.1.1.5.0")], &limits(), &mut n)
+                .await
+                .unwrap();
             assert_eq!(got.len(), 1, "{v:?}");
             assert_eq!(got[0].value, Value::OctetString("sw1".into()));
         }

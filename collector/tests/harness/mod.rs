@@ -10,19 +10,11 @@ use std::time::{Duration, Instant};
 
 /// A UDP port nobody listens on right now.
 pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 pub fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "netpulse-{tag}-{}-{}",
-        std::process::id(),
-        free_udp_port()
-    ));
+    let dir = std::env::temp_dir().join(format!("netpulse-{tag}-{}-{}", std::process::id(), free_udp_port()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -128,11 +120,7 @@ impl Snmpd {
             }
         }
         std::fs::write(dir.join("snmpd.conf"), conf).unwrap();
-        let mut s = Self {
-            port,
-            dir,
-            child: None,
-        };
+        let mut s = Self { port, dir, child: None };
         s.spawn();
         s
     }
@@ -147,10 +135,7 @@ impl Snmpd {
             .arg(self.dir.join("log"))
             .arg("-p")
             .arg(self.dir.join("pid"))
-            .env(
-                "SNMPCONFPATH",
-                format!("{}:{}", self.dir.display(), persist.display()),
-            )
+            .env("SNMPCONFPATH", format!("{}:{}", self.dir.display(), persist.display()))
             .env("SNMP_PERSISTENT_DIR", &persist)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -163,10 +148,7 @@ impl Snmpd {
     /// Stops the agent (its engineBoots is persisted and grows on the next start).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(c.id().to_string())
-                .status();
+            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if let Ok(Some(_)) = c.try_wait() {
@@ -232,11 +214,7 @@ impl Snmpsim {
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
         for rel in recordings {
-            let name = Path::new(rel)
-                .file_name()
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
+            let name = Path::new(rel).file_name().unwrap().to_string_lossy().to_string();
             let out = std::fs::File::create(data.join(format!("{name}.snmprec"))).unwrap();
             let ok = Command::new("bzcat")
                 .arg(recording(rel))
@@ -247,24 +225,15 @@ impl Snmpsim {
             assert!(ok, "cannot decompress {rel}");
         }
         // snmpsim drops privileges to nobody: its files must be readable and the cache writable.
-        let _ = Command::new("chmod")
-            .args(["-R", "a+rwX"])
-            .arg(&dir)
-            .status();
-        let _ = Command::new("chmod")
-            .args(["a+rx"])
-            .arg(std::env::temp_dir())
-            .status();
+        let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(&dir).status();
+        let _ = Command::new("chmod").args(["a+rx"]).arg(std::env::temp_dir()).status();
         let port = free_udp_port();
         let child = Command::new(snmpsim_root().join("bin/snmpsim-command-responder"))
             .arg(format!("--data-dir={}", data.display()))
             .arg(format!("--cache-dir={}", cache.display()))
             .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
             .args(["--process-user=nobody", "--process-group=nogroup"])
-            .arg(format!(
-                "--logging-method=file:{}",
-                dir.join("log").display()
-            ))
+            .arg(format!("--logging-method=file:{}", dir.join("log").display()))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -317,9 +286,7 @@ impl SlowAgent {
         use std::sync::atomic::{AtomicBool, Ordering};
         let front = UdpSocket::bind("127.0.0.1:0").unwrap();
         let port = front.local_addr().unwrap().port();
-        front
-            .set_read_timeout(Some(Duration::from_millis(100)))
-            .unwrap();
+        front.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let stop = std::sync::Arc::new(AtomicBool::new(false));
         let stop2 = stop.clone();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
@@ -379,11 +346,7 @@ pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String) {
     let mut out = Vec::new();
     let _ = s.read_to_end(&mut out);
     let text = String::from_utf8_lossy(&out).to_string();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let body = text
         .split_once("\r\n\r\n")
         .map(|(_, b)| b.to_string())
@@ -471,9 +434,7 @@ impl Influxd {
     /// Points in a measurement (count of one always-present field).
     pub fn count(&self, measurement: &str, field: &str) -> u64 {
         let v = self.query(&format!("SELECT count(\"{field}\") FROM \"{measurement}\""));
-        v["results"][0]["series"][0]["values"][0][1]
-            .as_u64()
-            .unwrap_or(0)
+        v["results"][0]["series"][0]["values"][0][1].as_u64().unwrap_or(0)
     }
 
     pub fn stop(&mut self) {
@@ -527,12 +488,7 @@ impl VictoriaMetrics {
                 }
             })
             .collect();
-        let (status, text) = http(
-            self.port,
-            "GET",
-            &format!("/api/v1/export?match[]={q}"),
-            b"",
-        );
+        let (status, text) = http(self.port, "GET", &format!("/api/v1/export?match[]={q}"), b"");
         assert_eq!(status, 200, "{text}");
         text.lines()
             .filter(|l| !l.is_empty())

@@ -57,8 +57,7 @@ impl Breaker {
 
     /// The state now (OPEN turns HALF_OPEN once the recovery timeout has passed).
     pub fn state(&mut self) -> State {
-        if self.state == State::Open && self.opened_at.is_some_and(|t| t.elapsed() >= self.recovery)
-        {
+        if self.state == State::Open && self.opened_at.is_some_and(|t| t.elapsed() >= self.recovery) {
             self.state = State::HalfOpen;
             self.successes = 0;
         }
@@ -93,9 +92,7 @@ impl Breaker {
     pub fn failure(&mut self) -> Option<State> {
         let before = self.state();
         self.failures += 1;
-        if before == State::HalfOpen
-            || (before == State::Closed && self.failures >= self.failure_threshold)
-        {
+        if before == State::HalfOpen || (before == State::Closed && self.failures >= self.failure_threshold) {
             self.state = State::Open;
             self.opened_at = Some(Instant::now());
         }
@@ -125,11 +122,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         assert_eq!(b.state(), State::HalfOpen);
         assert!(b.check().is_ok());
-        assert_eq!(
-            b.failure(),
-            Some(State::Open),
-            "a half-open failure reopens"
-        );
+        assert_eq!(b.failure(), Some(State::Open), "a half-open failure reopens");
         tokio::time::advance(Duration::from_secs(60)).await;
         assert_eq!(b.success(), None);
         assert_eq!(b.success(), Some(State::Closed));

@@ -1,0 +1,97 @@
+//! The collector's Prometheus metrics and the registry `/metrics` serves. Label sets are
+//! bounded: no per-target labels (10,000 targets must not mean 10,000 series per metric).
+
+use prometheus::{Encoder, Histogram, IntCounterVec, IntGauge, Registry, TextEncoder, histogram_opts, opts};
+use std::sync::LazyLock;
+
+pub struct CollectorMetrics {
+    pub registry: Registry,
+    /// The HPA custom metric: time of one target's poll.
+    pub collection_duration: Histogram,
+    pub polls: IntCounterVec,
+    pub polls_skipped: IntCounterVec,
+    pub breaker_transitions: IntCounterVec,
+    pub breaker_open: IntGauge,
+    pub pool_sockets: IntGauge,
+    pub pool_in_flight: IntGauge,
+    pub pool_capacity: IntGauge,
+    pub targets: IntGauge,
+    pub collects: IntCounterVec,
+}
+
+fn must<T>(r: prometheus::Result<T>) -> T {
+    r.expect("metric definitions are valid")
+}
+
+pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
+    let m = CollectorMetrics {
+        registry: Registry::new(),
+        collection_duration: must(Histogram::with_opts(histogram_opts!(
+            "telemetry_collection_duration_seconds",
+            "Duration of one target's poll (all its modules)",
+            vec![0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]
+        ))),
+        polls: must(IntCounterVec::new(
+            opts!("netpulse_polls_total", "Target polls by result (ok, partial, failed)"),
+            &["result"],
+        )),
+        polls_skipped: must(IntCounterVec::new(
+            opts!(
+                "netpulse_polls_skipped_total",
+                "Scheduled polls not started, by reason (still_running, circuit_open)"
+            ),
+            &["reason"],
+        )),
+        breaker_transitions: must(IntCounterVec::new(
+            opts!(
+                "netpulse_circuit_breaker_transitions_total",
+                "Target circuit breaker transitions, by new state"
+            ),
+            &["state"],
+        )),
+        breaker_open: must(IntGauge::with_opts(opts!(
+            "netpulse_circuit_breaker_open_targets",
+            "Targets whose breaker is open"
+        ))),
+        pool_sockets: must(IntGauge::with_opts(opts!(
+            "netpulse_connection_pool_sockets",
+            "Shared SNMP UDP sockets per address family"
+        ))),
+        pool_in_flight: must(IntGauge::with_opts(opts!(
+            "netpulse_connection_pool_requests_in_flight",
+            "SNMP requests in flight"
+        ))),
+        pool_capacity: must(IntGauge::with_opts(opts!(
+            "netpulse_connection_pool_requests_max",
+            "Bound on SNMP requests in flight"
+        ))),
+        targets: must(IntGauge::with_opts(opts!("netpulse_targets", "Configured targets"))),
+        collects: must(IntCounterVec::new(
+            opts!(
+                "netpulse_collect_requests_total",
+                "POST /collect requests by HTTP status"
+            ),
+            &["status"],
+        )),
+    };
+    let r = &m.registry;
+    must(r.register(Box::new(m.collection_duration.clone())));
+    must(r.register(Box::new(m.polls.clone())));
+    must(r.register(Box::new(m.polls_skipped.clone())));
+    must(r.register(Box::new(m.breaker_transitions.clone())));
+    must(r.register(Box::new(m.breaker_open.clone())));
+    must(r.register(Box::new(m.pool_sockets.clone())));
+    must(r.register(Box::new(m.pool_in_flight.clone())));
+    must(r.register(Box::new(m.pool_capacity.clone())));
+    must(r.register(Box::new(m.targets.clone())));
+    must(r.register(Box::new(m.collects.clone())));
+    must(crate::output::metrics::register(r));
+    m
+});
+
+/// Prometheus text exposition of every collector metric.
+pub fn render() -> String {
+    let mut buf = vec![];
+    let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
+}
