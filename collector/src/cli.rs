@@ -8,7 +8,7 @@ use netpulse_config::{
 };
 use std::path::PathBuf;
 
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(
     name = "netpulse-collector",
     version,

@@ -31,10 +31,13 @@ fn main() -> ExitCode {
         }
     }
     if !args.test && !args.once {
-        eprintln!(
-            "netpulse-collector: this build supports --test, --once and --check-config; the daemon comes with the daemon release"
-        );
-        return ExitCode::from(2);
+        return match run_daemon(cfg, registry, args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("netpulse-collector: {e:#}");
+                ExitCode::from(1)
+            }
+        };
     }
     let result = if args.once {
         run_once(&cfg, &registry)
@@ -69,6 +72,13 @@ fn runtime(cfg: &netpulse_config::CollectorConfig) -> anyhow::Result<tokio::runt
         .enable_all()
         .build()
         .context("cannot start the async runtime")
+}
+
+fn run_daemon(cfg: netpulse_config::CollectorConfig, registry: Registry, args: cli::Args) -> anyhow::Result<()> {
+    let rt = runtime(&cfg)?;
+    let reload: netpulse_collector::daemon::Reloader = Box::new(move || cli::load_config(&args).map_err(|e| e.to_string()));
+    rt.block_on(netpulse_collector::daemon::run(cfg, registry, reload))?;
+    Ok(())
 }
 
 fn run_once(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {

@@ -116,14 +116,26 @@ impl OutputSet {
         }
     }
 
-    /// Group commit: one fsync per queue for everything appended since the last one.
+    /// Group commit: one fsync per queue for everything appended since the last one;
+    /// wakes the writers of queues that got new points.
     pub fn commit(&self) {
         for o in &self.outputs {
-            if let Err(e) = o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync() {
-                tracing::error!(output = %o.name, error = %e, "cannot make queued points durable");
+            match o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync() {
+                Ok(true) => o.notify.notify_one(),
+                Ok(false) => {}
+                Err(e) => tracing::error!(output = %o.name, error = %e, "cannot make queued points durable"),
             }
-            o.notify.notify_one();
         }
+    }
+
+    /// (output, reason) when a queue is at 95 % of its bound: the daemon is not ready.
+    pub fn saturated(&self) -> Option<(String, String)> {
+        self.outputs.iter().find_map(|o| {
+            let q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+            (q.bytes() * 100 >= q.max_bytes() * 95).then(|| {
+                (o.name.clone(), format!("output {} queue is full ({} of {} bytes)", o.name, q.bytes(), q.max_bytes()))
+            })
+        })
     }
 
     /// A writer per output.

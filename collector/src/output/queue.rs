@@ -185,13 +185,15 @@ impl DiskQueue {
     }
 
     /// Makes every append so far durable (one fdatasync for many records).
-    pub fn sync(&mut self) -> Result<(), QueueError> {
-        if self.unsynced {
-            self.writer.flush().map_err(self.io("flush"))?;
-            self.writer.get_ref().sync_data().map_err(self.io("fsync"))?;
-            self.unsynced = false;
+    /// Returns whether there was anything to make durable.
+    pub fn sync(&mut self) -> Result<bool, QueueError> {
+        if !self.unsynced {
+            return Ok(false);
         }
-        Ok(())
+        self.writer.flush().map_err(self.io("flush"))?;
+        self.writer.get_ref().sync_data().map_err(self.io("fsync"))?;
+        self.unsynced = false;
+        Ok(true)
     }
 
     fn roll(&mut self) -> Result<(), QueueError> {

@@ -51,12 +51,12 @@ pub struct Writer {
     queue: Arc<Mutex<DiskQueue>>,
     endpoint: Endpoint,
     breaker: Breaker,
-    backoff: Box<dyn Iterator<Item = Duration> + Send>,
+    backoff: Box<dyn Iterator<Item = Duration> + Send + Sync>,
     pub notify: Arc<Notify>,
     batch_points: u64,
 }
 
-fn backoff() -> Box<dyn Iterator<Item = Duration> + Send> {
+fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
     Box::new(
         ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(100))
