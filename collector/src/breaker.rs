@@ -40,6 +40,8 @@ pub struct Breaker {
     failures: u32,
     successes: u32,
     opened_at: Option<Instant>,
+    /// Transitions not yet reported (logged and counted by the owner).
+    events: Vec<(State, State)>,
 }
 
 impl Breaker {
@@ -52,13 +54,28 @@ impl Breaker {
             failures: 0,
             successes: 0,
             opened_at: None,
+            events: Vec::new(),
         }
+    }
+
+    fn set(&mut self, to: State) {
+        if self.state != to {
+            self.events.push((self.state, to));
+        } else if to == State::Open {
+            self.events.push((State::HalfOpen, State::Open));
+        }
+        self.state = to;
+    }
+
+    /// Transitions since the last call, oldest first: (from, to).
+    pub fn take_transitions(&mut self) -> Vec<(State, State)> {
+        std::mem::take(&mut self.events)
     }
 
     /// The state now (OPEN turns HALF_OPEN once the recovery timeout has passed).
     pub fn state(&mut self) -> State {
         if self.state == State::Open && self.opened_at.is_some_and(|t| t.elapsed() >= self.recovery) {
-            self.state = State::HalfOpen;
+            self.set(State::HalfOpen);
             self.successes = 0;
         }
         self.state
@@ -81,7 +98,7 @@ impl Breaker {
         if before == State::HalfOpen {
             self.successes += 1;
             if self.successes >= self.success_threshold {
-                self.state = State::Closed;
+                self.set(State::Closed);
                 self.opened_at = None;
             }
         }
@@ -93,7 +110,7 @@ impl Breaker {
         let before = self.state();
         self.failures += 1;
         if before == State::HalfOpen || (before == State::Closed && self.failures >= self.failure_threshold) {
-            self.state = State::Open;
+            self.set(State::Open);
             self.opened_at = Some(Instant::now());
         }
         (self.state != before || before == State::HalfOpen).then_some(self.state)
@@ -127,5 +144,17 @@ mod tests {
         assert_eq!(b.success(), None);
         assert_eq!(b.success(), Some(State::Closed));
         assert_eq!(b.failure(), None, "the failure count restarted");
+        use State::*;
+        assert_eq!(
+            b.take_transitions(),
+            [
+                (Closed, Open),
+                (Open, HalfOpen),
+                (HalfOpen, Open),
+                (Open, HalfOpen),
+                (HalfOpen, Closed)
+            ]
+        );
+        assert!(b.take_transitions().is_empty());
     }
 }

@@ -76,7 +76,8 @@ fn runtime(cfg: &netpulse_config::CollectorConfig) -> anyhow::Result<tokio::runt
 
 fn run_daemon(cfg: netpulse_config::CollectorConfig, registry: Registry, args: cli::Args) -> anyhow::Result<()> {
     let rt = runtime(&cfg)?;
-    let reload: netpulse_collector::daemon::Reloader = Box::new(move || cli::load_config(&args).map_err(|e| e.to_string()));
+    let reload: netpulse_collector::daemon::Reloader =
+        Box::new(move || cli::load_config(&args).map_err(|e| e.to_string()));
     rt.block_on(netpulse_collector::daemon::run(cfg, registry, reload))?;
     Ok(())
 }

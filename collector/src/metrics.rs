@@ -51,7 +51,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
         )),
         breaker_open: must(IntGauge::with_opts(opts!(
             "netpulse_circuit_breaker_open_targets",
-            "Targets whose breaker is open"
+            "Targets whose breaker is open or half-open"
         ))),
         pool_sockets: must(IntGauge::with_opts(opts!(
             "netpulse_connection_pool_sockets",

@@ -24,7 +24,8 @@ type Resp = Response<Full<Bytes>>;
 fn json_resp(status: StatusCode, v: Value) -> Resp {
     let mut r = Response::new(Full::new(Bytes::from(v.to_string())));
     *r.status_mut() = status;
-    r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r
 }
 
@@ -71,17 +72,28 @@ async fn route(core: Arc<Core>, req: Request<Incoming>) -> Resp {
             if core.alive() {
                 json_resp(StatusCode::OK, json!({"status": "ok"}))
             } else {
-                json_resp(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "stalled", "reason": "the scheduler loop has not run for 10s"}))
+                json_resp(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"status": "stalled", "reason": "the scheduler loop has not run for 10s"}),
+                )
             }
         }
         (&Method::GET, "/ready") => match core.outputs.saturated() {
             None => json_resp(StatusCode::OK, json!({"status": "ready"})),
-            Some((output, reason)) => json_resp(StatusCode::SERVICE_UNAVAILABLE, json!({"status": "not_ready", "output": output, "reason": reason})),
+            Some((output, reason)) => json_resp(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "not_ready", "output": output, "reason": reason}),
+            ),
         },
         (&Method::GET, "/metrics") => {
-            METRICS.pool_in_flight.set((core.config().collector.max_concurrent_operations - core.ops.available_permits()) as i64);
+            METRICS
+                .pool_in_flight
+                .set((core.config().collector.max_concurrent_operations - core.ops.available_permits()) as i64);
             let mut r = Response::new(Full::new(Bytes::from(crate::metrics::render())));
-            r.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
             r
         }
         (&Method::GET, "/targets") => json_resp(StatusCode::OK, targets(&core)),
@@ -90,7 +102,9 @@ async fn route(core: Arc<Core>, req: Request<Incoming>) -> Resp {
             METRICS.collects.with_label_values(&[resp.status().as_str()]).inc();
             resp
         }
-        (_, "/health" | "/ready" | "/metrics" | "/targets" | "/collect") => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None),
+        (_, "/health" | "/ready" | "/metrics" | "/targets" | "/collect") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
+        }
         (_, path) => error(StatusCode::NOT_FOUND, format!("no such route {path}"), None),
     }
 }
@@ -100,7 +114,13 @@ fn rfc3339(t: SystemTime) -> String {
 }
 
 fn targets(core: &Core) -> Value {
-    let entries: Vec<_> = core.targets.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+    let entries: Vec<_> = core
+        .targets
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
     let list: Vec<Value> = entries
         .iter()
         .map(|e| {
@@ -144,7 +164,12 @@ struct CollectRequest {
 fn token_ok(core: &Core, req: &Request<Incoming>) -> bool {
     let cfg = core.config();
     let Some(token) = &cfg.api.token else { return true };
-    let Some(given) = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")) else {
+    let Some(given) = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    else {
         return false;
     };
     let (a, b) = (given.trim().as_bytes(), token.expose().as_bytes());
@@ -153,13 +178,23 @@ fn token_ok(core: &Core, req: &Request<Incoming>) -> bool {
 
 async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
     if !token_ok(&core, &req) {
-        return error(StatusCode::UNAUTHORIZED, "missing or wrong bearer token (Authorization: Bearer …)", None);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "missing or wrong bearer token (Authorization: Bearer …)",
+            None,
+        );
     }
     let cfg = core.config();
     let limit = cfg.api.max_body_bytes.0 as usize;
     let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(b) => b.to_bytes(),
-        Err(_) => return error(StatusCode::PAYLOAD_TOO_LARGE, format!("request body larger than {limit} bytes"), None),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("request body larger than {limit} bytes"),
+                None,
+            );
+        }
     };
     let request: CollectRequest = if body.iter().all(u8::is_ascii_whitespace) {
         CollectRequest::default()
@@ -170,39 +205,93 @@ async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
             Err(e) => {
                 let path = e.path().to_string();
                 let field = (path != ".").then_some(path);
-                return error(StatusCode::BAD_REQUEST, format!("invalid request body: {}", e.inner()), field.as_deref());
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid request body: {}", e.inner()),
+                    field.as_deref(),
+                );
             }
         }
     };
     let timeout = match request.timeout.as_deref().map(humantime::parse_duration) {
         None => Duration::from_secs(30),
         Some(Ok(d)) if !d.is_zero() && d <= Duration::from_secs(3600) => d,
-        Some(_) => return error(StatusCode::BAD_REQUEST, "timeout must be a duration like \"30s\" (at most 1h)", Some("timeout")),
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "timeout must be a duration like \"30s\" (at most 1h)",
+                Some("timeout"),
+            );
+        }
     };
     let names: Vec<String> = match &request.targets {
-        Some(t) if t.is_empty() => return error(StatusCode::BAD_REQUEST, "targets is empty (omit it to collect every target)", Some("targets")),
+        Some(t) if t.is_empty() => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "targets is empty (omit it to collect every target)",
+                Some("targets"),
+            );
+        }
         Some(t) => t.clone(),
-        None => core.targets.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect(),
+        None => core
+            .targets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .cloned()
+            .collect(),
     };
     let mut entries = vec![];
     for (i, n) in names.iter().enumerate() {
         match core.entry(n) {
             Some(e) => entries.push(e),
-            None => return error(StatusCode::BAD_REQUEST, format!("unknown target {n:?}"), Some(&format!("targets[{i}]"))),
+            None => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown target {n:?}"),
+                    Some(&format!("targets[{i}]")),
+                );
+            }
         }
     }
     if let Some(mods) = &request.modules {
         for (i, m) in mods.iter().enumerate() {
-            if !entries.iter().any(|e| e.target().modules.iter().any(|tm| &tm.name == m)) {
-                return error(StatusCode::BAD_REQUEST, format!("module {m:?} is not polled on these targets"), Some(&format!("modules[{i}]")));
+            if !entries
+                .iter()
+                .any(|e| e.target().modules.iter().any(|tm| &tm.name == m))
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("module {m:?} is not polled on these targets"),
+                    Some(&format!("modules[{i}]")),
+                );
             }
         }
     }
-    // Load shedding: collects have their own slots, so scheduled polls keep theirs.
-    let Ok(permit) = core.collect_slots.clone().try_acquire_owned() else {
-        let mut r = error(StatusCode::TOO_MANY_REQUESTS, "too many collects in progress; retry later", None);
-        r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
-        return r;
+    // Load shedding: collects that start polls have their own slots, so scheduled polls keep
+    // theirs. Joining a poll already running costs nothing and always succeeds.
+    let key = request
+        .modules
+        .as_ref()
+        .map_or_else(|| "*".to_string(), |m| m.join(","));
+    let joins_only = entries
+        .iter()
+        .all(|e| e.inflight.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&key));
+    let permit = if joins_only {
+        None
+    } else {
+        match core.collect_slots.clone().try_acquire_owned() {
+            Ok(p) => Some(p),
+            Err(_) => {
+                let mut r = error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many collects in progress; retry later",
+                    None,
+                );
+                r.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("1"));
+                return r;
+            }
+        }
     };
     let polls: Vec<_> = entries.iter().map(|e| core.poll(e, request.modules.clone())).collect();
     if request.wait == Some(false) {

@@ -48,29 +48,45 @@ pub struct Core {
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i64)
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
 }
 
 fn build_targets(cfg: &CollectorConfig, registry: &Registry) -> Result<Vec<Target>, String> {
     cfg.targets
         .iter()
-        .map(|t| Target::build(t, &cfg.snmp, registry, cfg.collector.interval.get()).map_err(|e| format!("target {}: {e}", t.name)))
+        .map(|t| {
+            Target::build(t, &cfg.snmp, registry, cfg.collector.interval.get())
+                .map_err(|e| format!("target {}: {e}", t.name))
+        })
         .collect()
 }
 
 impl Core {
     pub async fn new(cfg: CollectorConfig, registry: &Registry) -> Result<Arc<Self>, DaemonError> {
         let targets = build_targets(&cfg, registry).map_err(DaemonError::Setup)?;
-        let engine = SnmpEngine::new(cfg.snmp.sockets).await.map_err(|e| DaemonError::Setup(format!("SNMP sockets: {e}")))?;
+        let engine = SnmpEngine::new(cfg.snmp.sockets)
+            .await
+            .map_err(|e| DaemonError::Setup(format!("SNMP sockets: {e}")))?;
         let outputs = OutputSet::open(&cfg).map_err(|e| DaemonError::Setup(e.to_string()))?;
         let replica = cfg.collector.replica_id.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "netpulse".into())
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_string())
+                .unwrap_or_else(|_| "netpulse".into())
         });
         METRICS.pool_sockets.set(cfg.snmp.sockets as i64);
-        METRICS.pool_capacity.set(cfg.collector.max_concurrent_operations as i64);
+        METRICS
+            .pool_capacity
+            .set(cfg.collector.max_concurrent_operations as i64);
         let entries = targets
             .into_iter()
-            .map(|t| (t.name.to_string(), Arc::new(Entry::new(t, Breaker::new(&cfg.circuit_breaker)))))
+            .map(|t| {
+                (
+                    t.name.to_string(),
+                    Arc::new(Entry::new(t, Breaker::new(&cfg.circuit_breaker))),
+                )
+            })
             .collect::<BTreeMap<_, _>>();
         METRICS.targets.set(entries.len() as i64);
         Ok(Arc::new(Self {
@@ -93,12 +109,17 @@ impl Core {
     }
 
     pub fn entry(&self, name: &str) -> Option<Arc<Entry>> {
-        self.targets.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.targets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     /// The scheduler loop is alive (for `/health`).
     pub fn heartbeat(&self) {
-        self.beat.store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.beat
+            .store(self.started.elapsed().as_millis() as u64, Ordering::Relaxed);
     }
 
     pub fn alive(&self) -> bool {
@@ -124,20 +145,30 @@ impl Core {
                 target = Arc::new(t);
             }
             let started = Instant::now();
-            let outcome = poll(&core.engine, &target, core.ops.clone(), core.config().collector.batch_size).await;
+            let outcome = poll(
+                &core.engine,
+                &target,
+                core.ops.clone(),
+                core.config().collector.batch_size,
+            )
+            .await;
             core.finish(&e, &target, outcome, started.elapsed(), k)
         });
         let name = entry.target().name.to_string();
         let fut = async move {
             task.await.unwrap_or_else(|err| {
-                Arc::new(PollOutcome { target: name.as_str().into(), points: vec![], modules: vec![crate::poll::ModuleOutcome {
-                    module: "*".into(),
-                    error: Some(format!("poll task failed: {err}")),
-                    duration: Duration::ZERO,
-                    varbinds: 0,
-                    requests: 0,
-                    timed_out: false,
-                }] })
+                Arc::new(PollOutcome {
+                    target: name.as_str().into(),
+                    points: vec![],
+                    modules: vec![crate::poll::ModuleOutcome {
+                        module: "*".into(),
+                        error: Some(format!("poll task failed: {err}")),
+                        duration: Duration::ZERO,
+                        varbinds: 0,
+                        requests: 0,
+                        timed_out: false,
+                    }],
+                })
             })
         }
         .boxed()
@@ -147,26 +178,46 @@ impl Core {
     }
 
     /// Books a finished poll: metrics, breaker, last poll, and the points into every output.
-    fn finish(&self, e: &Entry, target: &Target, mut outcome: PollOutcome, took: Duration, key: String) -> Arc<PollOutcome> {
+    fn finish(
+        &self,
+        e: &Entry,
+        target: &Target,
+        mut outcome: PollOutcome,
+        took: Duration,
+        key: String,
+    ) -> Arc<PollOutcome> {
         let cfg = self.config();
         METRICS.collection_duration.observe(took.as_secs_f64());
         let failed = outcome.modules.iter().filter(|m| m.error.is_some()).count();
         let all_failed = failed == outcome.modules.len() && failed > 0;
-        METRICS.polls.with_label_values(&[if failed == 0 { "ok" } else if all_failed { "failed" } else { "partial" }]).inc();
+        METRICS
+            .polls
+            .with_label_values(&[if failed == 0 {
+                "ok"
+            } else if all_failed {
+                "failed"
+            } else {
+                "partial"
+            }])
+            .inc();
         {
             let mut st = e.state();
-            let before = st.breaker.state();
+            let was_open = st.breaker.state() != State::Closed;
             // Partial answers prove the agent alive; only a poll with nothing back counts.
-            let change = if all_failed { st.breaker.failure() } else { st.breaker.success() };
-            if let Some(now) = change.filter(|s| *s != before) {
-                METRICS.breaker_transitions.with_label_values(&[now.as_str()]).inc();
-                match (before, now) {
-                    (_, State::Open) if before != State::Open => METRICS.breaker_open.inc(),
-                    (State::Open, _) => METRICS.breaker_open.dec(),
-                    _ => {}
-                }
-                let error = outcome.errors().next().unwrap_or_default();
-                tracing::warn!(target = %target.name, from = before.as_str(), to = now.as_str(), %error, "target circuit breaker changed state");
+            if all_failed {
+                st.breaker.failure();
+            } else {
+                st.breaker.success();
+            }
+            let error = outcome.errors().next().unwrap_or_default();
+            for (from, to) in st.breaker.take_transitions() {
+                METRICS.breaker_transitions.with_label_values(&[to.as_str()]).inc();
+                tracing::warn!(target = %target.name, from = from.as_str(), to = to.as_str(), %error, "target circuit breaker changed state");
+            }
+            match (was_open, st.breaker.state() != State::Closed) {
+                (false, true) => METRICS.breaker_open.inc(),
+                (true, false) => METRICS.breaker_open.dec(),
+                _ => {}
             }
             st.last = Some(LastPoll {
                 at: SystemTime::now(),
@@ -193,7 +244,13 @@ impl Core {
     pub fn reload(&self, cfg: CollectorConfig, registry: &Registry) -> Result<(usize, usize, usize), String> {
         let targets = build_targets(&cfg, registry)?;
         let old = self.config();
-        let outputs = |c: &CollectorConfig| c.outputs.influxdb.iter().map(|o| (o.name.clone(), o.url.clone())).collect::<Vec<_>>();
+        let outputs = |c: &CollectorConfig| {
+            c.outputs
+                .influxdb
+                .iter()
+                .map(|o| (o.name.clone(), o.url.clone()))
+                .collect::<Vec<_>>()
+        };
         if outputs(&old) != outputs(&cfg) {
             tracing::warn!("output changes take effect after a restart; the running outputs stay");
         }
@@ -213,7 +270,10 @@ impl Core {
                     changed += 1;
                 }
                 None => {
-                    map.insert(t.name.to_string(), Arc::new(Entry::new(t, Breaker::new(&cfg.circuit_breaker))));
+                    map.insert(
+                        t.name.to_string(),
+                        Arc::new(Entry::new(t, Breaker::new(&cfg.circuit_breaker))),
+                    );
                     added += 1;
                 }
             }
@@ -226,7 +286,11 @@ impl Core {
     }
 
     fn busy(&self) -> bool {
-        self.targets.read().unwrap_or_else(|p| p.into_inner()).values().any(|e| e.busy())
+        self.targets
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .any(|e| e.busy())
     }
 }
 
@@ -235,7 +299,12 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
     use tokio::signal::unix::{SignalKind, signal};
     let listen = cfg.api.listen.clone();
     let core = Core::new(cfg, &registry).await?;
-    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|source| DaemonError::Listen { addr: listen.clone(), source })?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: listen.clone(),
+            source,
+        })?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
@@ -244,8 +313,20 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
     let (wstop_tx, wstop_rx) = watch::channel(false);
     let mut writers = tokio::task::JoinSet::new();
     let cfg = core.config();
-    for (w, o) in core.outputs.writers(&cfg).map_err(|e| DaemonError::Setup(e.to_string()))?.into_iter().zip(&cfg.outputs.influxdb) {
-        writers.spawn(write_loop(w, core.clone(), o.batch_size, o.flush_interval.get(), wstop_rx.clone()));
+    for (w, o) in core
+        .outputs
+        .writers(&cfg)
+        .map_err(|e| DaemonError::Setup(e.to_string()))?
+        .into_iter()
+        .zip(&cfg.outputs.influxdb)
+    {
+        writers.spawn(write_loop(
+            w,
+            core.clone(),
+            o.batch_size,
+            o.flush_interval.get(),
+            wstop_rx.clone(),
+        ));
     }
     let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| DaemonError::Setup(e.to_string()))?;
@@ -344,7 +425,11 @@ async fn write_loop(
                     _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
                 // Batch by time: give a batch up to flush_interval to fill.
-                if core.outputs.pending_points(&w.name) >= batch { Duration::ZERO } else { flush_interval }
+                if core.outputs.pending_points(&w.name) >= batch {
+                    Duration::ZERO
+                } else {
+                    flush_interval
+                }
             }
         };
         tokio::select! {

@@ -33,7 +33,10 @@ fn jitter(max: Duration, state: &mut u64) -> Duration {
 
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut generation = core.generation.subscribe();
-    let mut rng = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0x9e37_79b9, |d| d.as_nanos() as u64) | 1;
+    let mut rng = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
+        | 1;
     let mut due: std::collections::HashMap<String, Instant> = std::collections::HashMap::new();
     loop {
         let now = Instant::now();
@@ -49,7 +52,10 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         }
         loop {
             core.heartbeat();
-            let next = heap.peek().map(|Reverse((at, _))| *at).unwrap_or(now + Duration::from_secs(1));
+            let next = heap
+                .peek()
+                .map(|Reverse((at, _))| *at)
+                .unwrap_or(now + Duration::from_secs(1));
             let wake = next.min(Instant::now() + Duration::from_secs(1));
             tokio::select! {
                 _ = shutdown.changed() => return,
@@ -61,7 +67,12 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                     break;
                 }
                 heap.pop();
-                let entry = core.targets.read().unwrap_or_else(|p| p.into_inner()).get(&name).cloned();
+                let entry = core
+                    .targets
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&name)
+                    .cloned();
                 let Some(entry) = entry else { continue };
                 let target = entry.target();
                 let cfg_jitter = core.config().collector.jitter.get();

@@ -37,7 +37,11 @@ impl Entry {
     pub fn new(target: Target, breaker: Breaker) -> Self {
         Self {
             target: RwLock::new(Arc::new(target)),
-            state: Mutex::new(TargetState { breaker, last: None, next_poll: None }),
+            state: Mutex::new(TargetState {
+                breaker,
+                last: None,
+                next_poll: None,
+            }),
             inflight: Mutex::new(HashMap::new()),
         }
     }

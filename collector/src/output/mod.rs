@@ -133,7 +133,15 @@ impl OutputSet {
         self.outputs.iter().find_map(|o| {
             let q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
             (q.bytes() * 100 >= q.max_bytes() * 95).then(|| {
-                (o.name.clone(), format!("output {} queue is full ({} of {} bytes)", o.name, q.bytes(), q.max_bytes()))
+                (
+                    o.name.clone(),
+                    format!(
+                        "output {} queue is full ({} of {} bytes)",
+                        o.name,
+                        q.bytes(),
+                        q.max_bytes()
+                    ),
+                )
             })
         })
     }

@@ -7,7 +7,7 @@
 use super::http::Endpoint;
 use super::metrics::METRICS;
 use super::queue::DiskQueue;
-use crate::breaker::{Breaker, State};
+use crate::breaker::Breaker;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use bytes::Bytes;
 use std::io::Write;
@@ -150,16 +150,14 @@ impl Writer {
                     .dropped
                     .with_label_values(&[&self.name, "too_large"])
                     .inc_by(d.too_large);
-                if let Some(s) = self.breaker.success() {
-                    self.transition(s, "writes succeed again");
-                }
+                self.breaker.success();
+                self.report_transitions("writes succeed again");
                 self.backoff = backoff();
                 Step::Delivered(d)
             }
             Err(retry) => {
-                if let Some(s) = self.breaker.failure() {
-                    self.transition(s, &retry.why);
-                }
+                self.breaker.failure();
+                self.report_transitions(&retry.why);
                 let wait = self
                     .backoff
                     .next()
@@ -171,9 +169,11 @@ impl Writer {
         }
     }
 
-    fn transition(&self, s: State, why: &str) {
-        METRICS.breaker.with_label_values(&[&self.name]).set(s.as_gauge());
-        tracing::warn!(output = %self.name, state = s.as_str(), reason = why, "output circuit breaker changed state");
+    fn report_transitions(&mut self, why: &str) {
+        for (from, to) in self.breaker.take_transitions() {
+            METRICS.breaker.with_label_values(&[&self.name]).set(to.as_gauge());
+            tracing::warn!(output = %self.name, from = from.as_str(), to = to.as_str(), reason = why, "output circuit breaker changed state");
+        }
     }
 
     pub fn observe(&self, q: &DiskQueue) {

@@ -276,6 +276,8 @@ impl SilentAgent {
 /// A proxy in front of a real agent that holds every answer back by `delay`.
 pub struct SlowAgent {
     pub port: u16,
+    /// Requests received so far.
+    pub seen: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
     queue: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Duration>>>,
 }
@@ -291,6 +293,8 @@ impl SlowAgent {
         let stop2 = stop.clone();
         let queue = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let queue2 = queue.clone();
+        let seen = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen2 = seen.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 65536];
             while !stop2.load(Ordering::Relaxed) {
@@ -299,6 +303,7 @@ impl SlowAgent {
                 };
                 let req = buf[..n].to_vec();
                 let delay = queue2.lock().unwrap().pop_front().unwrap_or(delay);
+                seen2.fetch_add(1, Ordering::Relaxed);
                 let front = front.try_clone().unwrap();
                 std::thread::spawn(move || {
                     let up = UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -312,7 +317,12 @@ impl SlowAgent {
                 });
             }
         });
-        Self { port, stop, queue }
+        Self {
+            port,
+            seen,
+            stop,
+            queue,
+        }
     }
 
     /// The next requests' answers are held back by these delays, in order.
@@ -334,11 +344,17 @@ pub fn collector_bin() -> PathBuf {
 
 /// Minimal blocking HTTP/1.0 client for assertions: (status, body).
 pub fn http(port: u16, method: &str, path: &str, body: &[u8]) -> (u16, String) {
+    http_with(port, method, path, &[], body)
+}
+
+/// [`http`] with extra request headers.
+pub fn http_with(port: u16, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let head = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n{extra}\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -502,5 +518,84 @@ impl Drop for VictoriaMetrics {
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running `netpulse-collector` daemon on a free API port, killed when dropped.
+pub struct Daemon {
+    pub api: u16,
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Starts the daemon on `config` (which must not set `[api] listen`).
+    pub fn start(config: &Path, env: &[(&str, &str)]) -> Self {
+        let api = free_tcp_port();
+        let log = config.with_extension("log");
+        let child = Command::new(collector_bin())
+            .arg("--config")
+            .arg(config)
+            .env("NETPULSE_API__LISTEN", format!("127.0.0.1:{api}"))
+            .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        wait_http(api, "/health", "netpulse-collector daemon");
+        Self { api, child, log }
+    }
+
+    pub fn get(&self, path: &str) -> (u16, String) {
+        http(self.api, "GET", path, b"")
+    }
+
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "{path}: {body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    /// The `/targets` entry of `name`.
+    pub fn target(&self, name: &str) -> serde_json::Value {
+        self.json("/targets")["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (bounded) until `cond` holds.
+    pub fn wait_for(&self, what: &str, timeout: Duration, mut cond: impl FnMut(&Self) -> bool) {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if cond(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; daemon log:\n{}", self.log_text());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
