@@ -82,26 +82,17 @@ fn encode_gzip(c: &mut Criterion) {
     let pts = interface_points(5000);
     let small = small_points(5000);
     let mut g = c.benchmark_group("output");
-    let bytes: usize = pts
-        .iter()
-        .map(|p| {
-            let mut b = vec![];
+    let avg = |set: &[Point]| {
+        let mut b = vec![];
+        set.iter().for_each(|p| {
             encode(p, UnsignedMode::Native, &mut b);
-            b.len()
-        })
-        .sum();
-    let small_bytes: usize = small
-        .iter()
-        .map(|p| {
-            let mut b = vec![];
-            encode(p, UnsignedMode::Native, &mut b);
-            b.len()
-        })
-        .sum();
+        });
+        b.len() / set.len()
+    };
     eprintln!(
         "interface point: {} bytes of line protocol on average; small point: {}",
-        bytes / pts.len(),
-        small_bytes / small.len()
+        avg(&pts),
+        avg(&small)
     );
     g.throughput(Throughput::Elements(pts.len() as u64));
     g.bench_function("encode_5000_points", |b| {

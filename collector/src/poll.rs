@@ -8,10 +8,14 @@ use crate::modules::Module;
 use crate::snmp::walk::{get_scalars, walk_columns};
 use crate::snmp::{Limited, Oid, SnmpEngine, SnmpError, SnmpSession};
 use crate::target::Target;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::Semaphore;
+
+/// Extra attempts of a module after a transient (non-timeout) failure.
+const MODULE_RETRIES: usize = 2;
 
 #[derive(Debug, Clone)]
 pub struct ModuleOutcome {
@@ -177,7 +181,25 @@ async fn run_module<S: SnmpSession>(
 ) -> (ModuleOutcome, Vec<Point>) {
     let started = Instant::now();
     let mut requests = 0u32;
-    let res = tokio::time::timeout_at(deadline, poll_module(session, target, m, &mut requests, uptime)).await;
+    // Timeouts were already retransmitted by the engine (`retries`); transient failures of
+    // another kind (a network error, a garbled or genErr answer) get the module tried again
+    // after an exponential, jittered pause, as long as the deadline allows.
+    let mut pauses = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(2))
+        .with_max_times(MODULE_RETRIES)
+        .with_jitter()
+        .build();
+    let res = loop {
+        let attempt = tokio::time::timeout_at(deadline, poll_module(session, target, m, &mut requests, uptime)).await;
+        match (&attempt, pauses.next()) {
+            (Ok(Err(e)), Some(pause)) if e.is_transient() && tokio::time::Instant::now() + pause < deadline => {
+                tracing::debug!(target = %target.name, module = %m.name, error = %e, ?pause, "retrying module");
+                tokio::time::sleep(pause).await;
+            }
+            _ => break attempt,
+        }
+    };
     let duration = started.elapsed();
     let (points, varbinds, error, timed_out) = match res {
         Ok(Ok((points, varbinds))) => (points, varbinds, None, false),
@@ -257,5 +279,80 @@ fn self_point(target: &Target, m: &ModuleOutcome, ts: i64) -> Point {
         tags,
         fields,
         timestamp: ts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::modules::Registry;
+    use crate::snmp::{SnmpResult, SnmpVersion, Value, VarBind};
+    use netpulse_config::{Secret, SnmpDefaults, TargetConfig};
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// Answers sysName after `failures` network errors.
+    struct Flaky {
+        failures: AtomicU32,
+        error: SnmpError,
+    }
+
+    impl SnmpSession for Flaky {
+        fn version(&self) -> SnmpVersion {
+            SnmpVersion::V2c
+        }
+        async fn get(&self, oids: &[Oid]) -> SnmpResult<Vec<VarBind>> {
+            if self.failures.load(Ordering::SeqCst) > 0 {
+                self.failures.fetch_sub(1, Ordering::SeqCst);
+                return Err(self.error.clone());
+            }
+            Ok(oids
+                .iter()
+                .map(|o| VarBind {
+                    oid: o.clone(),
+                    value: Value::OctetString("sw1".into()),
+                })
+                .collect())
+        }
+        async fn get_next(&self, _: &[Oid]) -> SnmpResult<Vec<VarBind>> {
+            unreachable!()
+        }
+        async fn get_bulk(&self, _: &[Oid], _: u32) -> SnmpResult<Vec<VarBind>> {
+            unreachable!()
+        }
+    }
+
+    fn target() -> Target {
+        let tc = TargetConfig {
+            name: "sw1".into(),
+            address: "udp://192.0.2.1".into(),
+            community: Some(Secret::new("public")),
+            modules: vec!["system".into()],
+            ..TargetConfig::default()
+        };
+        Target::from_config(&tc, &SnmpDefaults::default(), &Registry::builtin()).unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn transient_failures_are_retried_with_backoff() {
+        let s = Flaky {
+            failures: AtomicU32::new(2),
+            error: SnmpError::Network("connection refused".into()),
+        };
+        let out = poll_session(&s, &target(), 1).await;
+        assert!(out.ok(), "{:?}", out.errors().collect::<Vec<_>>());
+        assert_eq!(out.modules[0].requests, 3);
+        // Three transient failures are one too many: the error is reported.
+        let s = Flaky {
+            failures: AtomicU32::new(3),
+            error: SnmpError::Network("connection refused".into()),
+        };
+        assert!(!poll_session(&s, &target(), 1).await.ok());
+        // Timeouts are not retried here (the engine retransmitted already).
+        let s = Flaky {
+            failures: AtomicU32::new(1),
+            error: SnmpError::Timeout { retries: 2 },
+        };
+        let out = poll_session(&s, &target(), 1).await;
+        assert_eq!((out.ok(), out.modules[0].requests), (false, 1));
     }
 }

@@ -71,3 +71,12 @@ pub fn register(registry: &Registry) -> prometheus::Result<()> {
     registry.register(Box::new(m.write_seconds.clone()))?;
     registry.register(Box::new(m.breaker.clone()))
 }
+
+/// Publishes a queue's pending points and bytes.
+pub fn observe_queue(output: &str, q: &super::queue::DiskQueue) {
+    METRICS
+        .queued
+        .with_label_values(&[output])
+        .set(q.pending_points() as i64);
+    METRICS.queue_bytes.with_label_values(&[output]).set(q.bytes() as i64);
+}

@@ -57,10 +57,7 @@ impl OutputSet {
                     .with_label_values(&[&o.name, "corrupt"])
                     .inc_by(rec.corrupt);
             }
-            METRICS
-                .queued
-                .with_label_values(&[&o.name])
-                .set(q.pending_points() as i64);
+            metrics::observe_queue(&o.name, &q);
             let mode = if o.api == InfluxApi::V1 {
                 UnsignedMode::Float
             } else {
@@ -108,11 +105,7 @@ impl OutputSet {
                         .inc_by(u64::from(*n));
                 }
             }
-            METRICS
-                .queued
-                .with_label_values(&[&o.name])
-                .set(q.pending_points() as i64);
-            METRICS.queue_bytes.with_label_values(&[&o.name]).set(q.bytes() as i64);
+            metrics::observe_queue(&o.name, &q);
         }
     }
 

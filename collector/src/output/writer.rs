@@ -139,7 +139,7 @@ impl Writer {
                 if let Err(e) = q.ack(upto, points) {
                     tracing::error!(output = %self.name, error = %e, "cannot record the acknowledgement");
                 }
-                self.observe(&q);
+                super::metrics::observe_queue(&self.name, &q);
                 drop(q);
                 METRICS.written.with_label_values(&[&self.name]).inc_by(d.written);
                 METRICS
@@ -174,17 +174,6 @@ impl Writer {
             METRICS.breaker.with_label_values(&[&self.name]).set(to.as_gauge());
             tracing::warn!(output = %self.name, from = from.as_str(), to = to.as_str(), reason = why, "output circuit breaker changed state");
         }
-    }
-
-    pub fn observe(&self, q: &DiskQueue) {
-        METRICS
-            .queued
-            .with_label_values(&[&self.name])
-            .set(q.pending_points() as i64);
-        METRICS
-            .queue_bytes
-            .with_label_values(&[&self.name])
-            .set(q.bytes() as i64);
     }
 
     /// Sends `payload` (whole lines); splits it on 413 until single lines.

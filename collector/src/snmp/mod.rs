@@ -82,6 +82,21 @@ impl SnmpError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, SnmpError::Timeout { .. })
     }
+
+    /// Failures worth trying again soon: the next attempt may well succeed. Not timeouts
+    /// (the engine retransmitted already) and not answers that will not change (auth,
+    /// unknown user, noAccess, a walk that misbehaves).
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            SnmpError::Network(_)
+                | SnmpError::Malformed(_)
+                | SnmpError::Agent {
+                    status: AgentStatus::GenErr,
+                    ..
+                }
+        )
+    }
 }
 
 /// The agent's error-status (RFC 3416), as far as we act on it.
