@@ -136,7 +136,7 @@ fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
 
 /// Loads and validates every layer; module names are checked against the registry.
 pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErrors> {
-    let mut loader = Loader::new();
+    let mut loader = Loader::<CollectorConfig>::new();
     if let Some(path) = &args.config {
         loader = loader.file(path);
     } else if args.target.is_empty() {
@@ -146,7 +146,10 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
         ));
     }
     if !args.target.is_empty() {
-        loader = loader.flag_targets("--target", adhoc_targets(args)?);
+        let targets = adhoc_targets(args)?;
+        loader = loader.replace("--target", "targets", move |cfg: &mut CollectorConfig| {
+            cfg.targets = targets.clone()
+        });
     }
     let loader = loader.check(Box::new(|cfg: &CollectorConfig| {
         let registry = match Registry::builtin().with_user_modules(&cfg.modules) {

@@ -6,6 +6,7 @@
 //! It never logs and never prints a secret: [`Secret`] serializes as `***`.
 #![forbid(unsafe_code)]
 
+mod balancer;
 mod collector;
 mod error;
 mod load;
@@ -13,11 +14,15 @@ mod locate;
 mod units;
 mod validate;
 
+pub use balancer::{
+    Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Frontend, HealthCheck, Route,
+    ServerConfig, ServerSection, StatsConfig, Sticky, StickyMode,
+};
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection, HttpPoolConfig, InfluxApi,
     InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion, TargetAddress,
     TargetConfig, UsmKey,
 };
 pub use error::{ConfigError, ConfigErrors};
-pub use load::{Loader, SEED_ENV};
+pub use load::{Check, Layered, Loader, Problems, SEED_ENV};
 pub use units::{ByteSize, Duration, Secret};

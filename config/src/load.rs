@@ -1,7 +1,7 @@
 //! Layering: built-in defaults < TOML file < environment < command-line flags.
 //! Also owns the answer to "where did this key's value come from?" for error messages.
 
-use crate::collector::{CollectorConfig, TargetConfig};
+use crate::collector::CollectorConfig;
 use crate::error::{ConfigError, ConfigErrors, key_path};
 use crate::locate::line_of;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -24,22 +24,57 @@ pub const SEED_ENV: &[(&str, &str)] = &[
     ("READ_TIMEOUT", "http_pool.read_timeout"),
 ];
 
-const PREFIX: &str = "NETPULSE_";
+/// `(key path, problem)` pairs found by validation.
+pub type Problems = Vec<(Vec<String>, String)>;
 
-/// Extra validation supplied by the binary (e.g. module names only the collector knows):
-/// returns `(key path, problem)` pairs.
-pub type Check = Box<dyn Fn(&CollectorConfig) -> Vec<(Vec<String>, String)>>;
-
-/// Builds a [`CollectorConfig`] from its layers.
-#[derive(Default)]
-pub struct Loader {
-    file: Option<PathBuf>,
-    flags: Vec<(String, String, figment::value::Value)>,
-    flag_targets: Option<(String, Vec<TargetConfig>)>,
-    checks: Vec<Check>,
+/// A configuration that can be layered: its environment names and its own checks.
+pub trait Layered: serde::de::DeserializeOwned {
+    /// Plain environment variables operators already set, and the key each one feeds.
+    const SEED_ENV: &'static [(&'static str, &'static str)] = &[];
+    /// Prefix of the `<PREFIX><SECTION>__<KEY>` environment variables.
+    const ENV_PREFIX: &'static str;
+    /// Semantic checks serde cannot express.
+    fn validate(&self) -> Problems;
 }
 
-impl Loader {
+impl Layered for CollectorConfig {
+    const SEED_ENV: &'static [(&'static str, &'static str)] = SEED_ENV;
+    const ENV_PREFIX: &'static str = "NETPULSE_";
+    fn validate(&self) -> Problems {
+        crate::validate::validate(self)
+    }
+}
+
+/// Extra validation supplied by the binary (e.g. module names only the collector knows).
+pub type Check<T> = Box<dyn Fn(&T) -> Problems>;
+
+/// A change made by a flag after the layers are merged, for keys under `key`.
+struct Replace<T> {
+    flag: String,
+    key: String,
+    apply: Box<dyn Fn(&mut T)>,
+}
+
+/// Builds a configuration from its layers.
+pub struct Loader<T = CollectorConfig> {
+    file: Option<PathBuf>,
+    flags: Vec<(String, String, figment::value::Value)>,
+    replaces: Vec<Replace<T>>,
+    checks: Vec<Check<T>>,
+}
+
+impl<T: Layered> Default for Loader<T> {
+    fn default() -> Self {
+        Self {
+            file: None,
+            flags: vec![],
+            replaces: vec![],
+            checks: vec![],
+        }
+    }
+}
+
+impl<T: Layered> Loader<T> {
     pub fn new() -> Self {
         Self::default()
     }
@@ -63,18 +98,23 @@ impl Loader {
         self
     }
 
-    /// Targets given on the command line replace the file's (ad-hoc mode).
-    pub fn flag_targets(mut self, flag: &str, targets: Vec<TargetConfig>) -> Self {
-        self.flag_targets = Some((flag.to_string(), targets));
+    /// A flag that rewrites everything under `key` after merging (e.g. ad-hoc targets
+    /// replacing the file's); errors under `key` then name the flag.
+    pub fn replace(mut self, flag: &str, key: &str, apply: impl Fn(&mut T) + 'static) -> Self {
+        self.replaces.push(Replace {
+            flag: flag.to_string(),
+            key: key.to_string(),
+            apply: Box::new(apply),
+        });
         self
     }
 
-    pub fn check(mut self, check: Check) -> Self {
+    pub fn check(mut self, check: Check<T>) -> Self {
         self.checks.push(check);
         self
     }
 
-    pub fn load(&self) -> Result<CollectorConfig, ConfigErrors> {
+    pub fn load(&self) -> Result<T, ConfigErrors> {
         let file_text = match &self.file {
             Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
                 ConfigErrors(vec![ConfigError {
@@ -98,19 +138,23 @@ impl Loader {
             }
             fig = fig.merge(Toml::file_exact(p));
         }
-        let seeds: Vec<&str> = SEED_ENV.iter().map(|(v, _)| *v).collect();
+        let seeds: Vec<&str> = T::SEED_ENV.iter().map(|(v, _)| *v).collect();
         fig = fig.merge(Env::raw().only(&seeds).map(|k| {
-            SEED_ENV
+            T::SEED_ENV
                 .iter()
                 .find(|(v, _)| k.as_str().eq_ignore_ascii_case(v))
                 .map(|(_, key)| (*key).into())
                 .unwrap_or_else(|| k.into())
         }));
-        fig = fig.merge(Env::prefixed(PREFIX).filter(|k| k.as_str().contains("__")).split("__"));
+        fig = fig.merge(
+            Env::prefixed(T::ENV_PREFIX)
+                .filter(|k| k.as_str().contains("__"))
+                .split("__"),
+        );
         for (key, _, value) in &self.flags {
             fig = fig.merge(Serialized::default(key, value.clone()));
         }
-        let mut cfg: CollectorConfig = fig.extract().map_err(|err| {
+        let mut cfg: T = fig.extract().map_err(|err| {
             ConfigErrors(
                 err.into_iter()
                     .map(|e| {
@@ -138,10 +182,10 @@ impl Loader {
                     .collect(),
             )
         })?;
-        if let Some((_, targets)) = &self.flag_targets {
-            cfg.targets = targets.clone();
+        for r in &self.replaces {
+            (r.apply)(&mut cfg);
         }
-        let mut problems = crate::validate::validate(&cfg);
+        let mut problems = cfg.validate();
         for check in &self.checks {
             problems.extend(check(&cfg));
         }
@@ -168,19 +212,17 @@ impl Loader {
     /// Where the value at `path` came from, checked from the highest layer down.
     fn origin(&self, path: &[String], file_text: Option<&str>) -> String {
         let dotted = path.join(".");
-        if let Some((flag, _)) = &self.flag_targets
-            && path.first().map(String::as_str) == Some("targets")
-        {
-            return format!("flag {flag}");
+        if let Some(r) = self.replaces.iter().rev().find(|r| path.first() == Some(&r.key)) {
+            return format!("flag {}", r.flag);
         }
         if let Some((_, flag, _)) = self.flags.iter().rev().find(|(k, _, _)| *k == dotted) {
             return format!("flag {flag}");
         }
-        let netpulse_var = format!("{PREFIX}{}", path.join("__").to_ascii_uppercase());
+        let netpulse_var = format!("{}{}", T::ENV_PREFIX, path.join("__").to_ascii_uppercase());
         if std::env::var_os(&netpulse_var).is_some() {
             return format!("env {netpulse_var}");
         }
-        if let Some((var, _)) = SEED_ENV.iter().find(|(_, k)| *k == dotted)
+        if let Some((var, _)) = T::SEED_ENV.iter().find(|(_, k)| *k == dotted)
             && std::env::var_os(var).is_some()
         {
             return format!("env {var}");
@@ -246,7 +288,7 @@ community = "public"
             jail.set_env("MAX_CONCURRENT_TARGETS", "9");
             jail.set_env("NETPULSE_COLLECTOR__BATCH_SIZE", "3");
             jail.set_env("NETPULSE_CIRCUIT_BREAKER__RECOVERY_TIMEOUT", "2m");
-            let cfg = Loader::new()
+            let cfg = Loader::<CollectorConfig>::new()
                 .file("c.toml")
                 .flag("collector.batch_size", "--batch-size", 4)
                 .load()
@@ -264,7 +306,7 @@ community = "public"
     fn unknown_key_names_file_line_and_suggests() {
         Jail::expect_with(|jail| {
             jail.create_file("c.toml", "[collector]\ninterval = \"30s\"\nmax_concurent_targets = 3\n")?;
-            let err = Loader::new().file("c.toml").load().unwrap_err();
+            let err = Loader::<CollectorConfig>::new().file("c.toml").load().unwrap_err();
             let e = &err.0[0];
             assert_eq!(e.key, "collector.max_concurent_targets");
             assert_eq!(e.origin, "c.toml:3");
@@ -282,7 +324,7 @@ community = "public"
         Jail::expect_with(|jail| {
             jail.create_file("c.toml", FILE)?;
             jail.set_env("CIRCUIT_RECOVERY_TIMEOUT", "soon");
-            let err = Loader::new().file("c.toml").load().unwrap_err();
+            let err = Loader::<CollectorConfig>::new().file("c.toml").load().unwrap_err();
             assert_eq!(err.0[0].origin, "env CIRCUIT_RECOVERY_TIMEOUT");
             assert_eq!(err.0[0].key, "circuit_breaker.recovery_timeout");
             assert!(err.0[0].message.contains("invalid duration"), "{}", err.0[0].message);
@@ -297,7 +339,7 @@ community = "public"
                 "c.toml",
                 "[[targets]]\nname = \"a\"\naddress = \"udp://h\"\nversion = \"3\"\ncommunity = \"x\"\n",
             )?;
-            let err = Loader::new().file("c.toml").load().unwrap_err();
+            let err = Loader::<CollectorConfig>::new().file("c.toml").load().unwrap_err();
             let msgs: Vec<String> = err.0.iter().map(|e| e.to_string()).collect();
             assert!(
                 msgs.iter().any(|m| m.starts_with("c.toml:5: `targets[0].community`")),
@@ -316,7 +358,7 @@ community = "public"
     fn syntax_error_has_a_line() {
         Jail::expect_with(|jail| {
             jail.create_file("c.toml", "[collector]\ninterval = \n")?;
-            let err = Loader::new().file("c.toml").load().unwrap_err();
+            let err = Loader::<CollectorConfig>::new().file("c.toml").load().unwrap_err();
             assert_eq!(err.0[0].origin, "c.toml:2");
             Ok(())
         });
@@ -324,7 +366,10 @@ community = "public"
 
     #[test]
     fn missing_file_is_an_error() {
-        let err = Loader::new().file("/nonexistent/netpulse.toml").load().unwrap_err();
+        let err = Loader::<CollectorConfig>::new()
+            .file("/nonexistent/netpulse.toml")
+            .load()
+            .unwrap_err();
         assert!(err.to_string().contains("cannot read the config file"));
     }
 }

@@ -1,0 +1,386 @@
+//! The balancer's native configuration (SPEC §5): frontends, backends with servers,
+//! health checks, stickiness, retries and timeouts, and the stats listener.
+
+use crate::load::{Layered, Problems};
+use crate::units::{Duration, Secret};
+use serde::{Deserialize, Serialize};
+use std::collections::HashSet;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BalancerConfig {
+    pub server: ServerSection,
+    pub stats: StatsConfig,
+    pub frontends: Vec<Frontend>,
+    pub backends: Vec<Backend>,
+}
+
+/// `[server]`: the process.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSection {
+    /// Worker threads (default: the number of cores).
+    pub threads: Option<usize>,
+}
+
+/// `[stats]`: the HAProxy-style stats page.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatsConfig {
+    pub listen: String,
+    /// HTML at `uri`, HAProxy CSV at `uri;csv`, JSON at `uri;json`; Prometheus at `/metrics`.
+    pub uri: String,
+    /// Auto-refresh of the HTML page.
+    pub refresh: Duration,
+    pub auth: Option<BasicAuth>,
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        Self {
+            listen: "0.0.0.0:8404".into(),
+            uri: "/stats".into(),
+            refresh: Duration::from_secs(10),
+            auth: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BasicAuth {
+    pub user: String,
+    pub password: Secret,
+}
+
+/// `[[frontends]]`: where clients connect.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Frontend {
+    pub name: String,
+    pub listen: Vec<String>,
+    /// Default backend.
+    pub backend: String,
+    /// Path-prefix routes, first match wins.
+    pub routes: Vec<Route>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Route {
+    pub path_prefix: String,
+    pub backend: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Balance {
+    /// Weighted round-robin (smooth).
+    #[default]
+    Roundrobin,
+}
+
+/// `[[backends]]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Backend {
+    pub name: String,
+    pub balance: Balance,
+    /// Connection attempts on other servers after a failed connect.
+    pub retries: u32,
+    /// Allow a retry (and a sticky request whose server is down) to go to another server.
+    pub redispatch: bool,
+    pub timeouts: BackendTimeouts,
+    pub health_check: Option<HealthCheck>,
+    pub sticky: Option<Sticky>,
+    pub servers: Vec<ServerConfig>,
+}
+
+impl Default for Backend {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            balance: Balance::Roundrobin,
+            retries: 3,
+            redispatch: true,
+            timeouts: BackendTimeouts::default(),
+            health_check: None,
+            sticky: None,
+            servers: vec![],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackendTimeouts {
+    pub connect: Duration,
+    pub server: Duration,
+}
+
+impl Default for BackendTimeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            server: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    #[default]
+    Http,
+    Tcp,
+}
+
+/// Health check with HAProxy's meaning of `interval`, `rise` and `fall`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthCheck {
+    pub kind: CheckKind,
+    pub path: String,
+    /// Status that passes; without it any 2xx or 3xx passes (as HAProxy).
+    pub expect_status: Option<u16>,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Consecutive successes that bring a DOWN server UP.
+    pub rise: u32,
+    /// Consecutive failures that take an UP server DOWN.
+    pub fall: u32,
+}
+
+impl Default for HealthCheck {
+    fn default() -> Self {
+        Self {
+            kind: CheckKind::Http,
+            path: "/".into(),
+            expect_status: None,
+            interval: Duration::from_secs(2),
+            timeout: Duration::from_secs(1),
+            rise: 2,
+            fall: 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum StickyMode {
+    /// Like HAProxy `cookie NAME insert indirect nocache`.
+    #[default]
+    Insert,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sticky {
+    pub cookie: String,
+    #[serde(default)]
+    pub mode: StickyMode,
+}
+
+/// One server of a backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub name: String,
+    /// `HOST:PORT`.
+    pub address: String,
+    pub weight: u32,
+    /// Most concurrent requests to this server (none: unlimited).
+    pub maxconn: Option<u32>,
+    /// Cookie value for sticky sessions (default: the server name).
+    pub cookie: Option<String>,
+    /// Starts in maintenance (takes no traffic).
+    pub disabled: bool,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            address: String::new(),
+            weight: 1,
+            maxconn: None,
+            cookie: None,
+            disabled: false,
+        }
+    }
+}
+
+fn p(parts: &[&str]) -> Vec<String> {
+    parts.iter().map(|s| s.to_string()).collect()
+}
+
+fn socket_addr(s: &str) -> bool {
+    s.parse::<std::net::SocketAddr>().is_ok()
+}
+
+impl Layered for BalancerConfig {
+    const ENV_PREFIX: &'static str = "NETPULSE_BALANCER_";
+
+    fn validate(&self) -> Problems {
+        let mut out = Problems::new();
+        if self.server.threads == Some(0) {
+            out.push((p(&["server", "threads"]), "must be at least 1".into()));
+        }
+        if !socket_addr(&self.stats.listen) {
+            out.push((
+                p(&["stats", "listen"]),
+                format!("{:?} is not an IP:PORT address", self.stats.listen),
+            ));
+        }
+        if !self.stats.uri.starts_with('/') {
+            out.push((p(&["stats", "uri"]), "must start with '/'".into()));
+        }
+        let backends: HashSet<&str> = self.backends.iter().map(|b| b.name.as_str()).collect();
+        let mut names = HashSet::new();
+        for (i, b) in self.backends.iter().enumerate() {
+            let i = i.to_string();
+            let at = |k: &str| p(&["backends", &i, k]);
+            if b.name.is_empty() || !names.insert(b.name.as_str()) {
+                out.push((
+                    at("name"),
+                    format!("{:?}: backend names must be unique and non-empty", b.name),
+                ));
+            }
+            if b.servers.is_empty() {
+                out.push((at("servers"), "a backend needs at least one server".into()));
+            }
+            let mut servers = HashSet::new();
+            for (j, s) in b.servers.iter().enumerate() {
+                let j = j.to_string();
+                let sat = |k: &str| p(&["backends", &i, "servers", &j, k]);
+                if s.name.is_empty() || !servers.insert(s.name.as_str()) {
+                    out.push((
+                        sat("name"),
+                        format!("{:?}: server names must be unique in a backend and non-empty", s.name),
+                    ));
+                }
+                if !socket_addr(&s.address) {
+                    out.push((sat("address"), format!("{:?} is not an IP:PORT address", s.address)));
+                }
+                if s.weight > 256 {
+                    out.push((sat("weight"), "must be between 0 and 256".into()));
+                }
+            }
+            if let Some(hc) = &b.health_check {
+                if hc.rise == 0 || hc.fall == 0 {
+                    out.push((
+                        p(&["backends", &i, "health_check", "rise"]),
+                        "rise and fall must be at least 1".into(),
+                    ));
+                }
+                if hc.kind == CheckKind::Http && !hc.path.starts_with('/') {
+                    out.push((
+                        p(&["backends", &i, "health_check", "path"]),
+                        "must start with '/'".into(),
+                    ));
+                }
+                if hc.interval.get().is_zero() {
+                    out.push((
+                        p(&["backends", &i, "health_check", "interval"]),
+                        "must be longer than 0s".into(),
+                    ));
+                }
+            }
+            if let Some(st) = &b.sticky
+                && (st.cookie.is_empty()
+                    || !st
+                        .cookie
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            {
+                out.push((
+                    p(&["backends", &i, "sticky", "cookie"]),
+                    "a cookie name of letters, digits, '_' or '-'".into(),
+                ));
+            }
+        }
+        let mut fnames = HashSet::new();
+        for (i, f) in self.frontends.iter().enumerate() {
+            let i = i.to_string();
+            let at = |k: &str| p(&["frontends", &i, k]);
+            if f.name.is_empty() || !fnames.insert(f.name.as_str()) {
+                out.push((
+                    at("name"),
+                    format!("{:?}: frontend names must be unique and non-empty", f.name),
+                ));
+            }
+            if f.listen.is_empty() {
+                out.push((at("listen"), "at least one IP:PORT".into()));
+            }
+            for (j, l) in f.listen.iter().enumerate() {
+                if !socket_addr(l) {
+                    out.push((
+                        p(&["frontends", &i, "listen", &j.to_string()]),
+                        format!("{l:?} is not an IP:PORT address"),
+                    ));
+                }
+            }
+            if !backends.contains(f.backend.as_str()) {
+                out.push((at("backend"), format!("no backend named {:?}", f.backend)));
+            }
+            for (j, r) in f.routes.iter().enumerate() {
+                if !backends.contains(r.backend.as_str()) {
+                    out.push((
+                        p(&["frontends", &i, "routes", &j.to_string(), "backend"]),
+                        format!("no backend named {:?}", r.backend),
+                    ));
+                }
+            }
+        }
+        if self.frontends.is_empty() {
+            out.push((p(&["frontends"]), "at least one frontend".into()));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closure signature
+mod tests {
+    use super::*;
+    use crate::load::Loader;
+
+    #[test]
+    fn spec_example_loads_and_errors_name_lines() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "b.toml",
+                r#"
+[stats]
+listen = "127.0.0.1:8404"
+
+[[frontends]]
+name = "influxdb"
+listen = ["127.0.0.1:8086"]
+backend = "influxdb"
+
+[[backends]]
+name = "influxdb"
+health_check = { kind = "http", path = "/ping", expect_status = 204, interval = "2s", rise = 2, fall = 3 }
+servers = [ { name = "a", address = "127.0.0.1:18086", weight = 1 }, { name = "b", address = "127.0.0.1:18087", weight = 2 } ]
+sticky = { cookie = "SERVERID", mode = "insert" }
+"#,
+            )?;
+            let cfg = Loader::<BalancerConfig>::new().file("b.toml").load().unwrap();
+            assert_eq!(cfg.backends[0].servers[1].weight, 2);
+            assert_eq!(cfg.backends[0].health_check.as_ref().unwrap().expect_status, Some(204));
+            assert_eq!(cfg.backends[0].retries, 3);
+            jail.create_file(
+                "bad.toml",
+                "[[frontends]]\nname = \"f\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"nope\"\n",
+            )?;
+            let err = Loader::<BalancerConfig>::new().file("bad.toml").load().unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("bad.toml:4: `frontends[0].backend`: no backend named \"nope\""),
+                "{err}"
+            );
+            Ok(())
+        });
+    }
+}
