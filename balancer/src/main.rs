@@ -1,0 +1,158 @@
+//! `netpulse-balancer`: loads the native config (or, later, an haproxy.cfg), checks it
+//! (`-c`), and runs the Pingora server: one proxy service per frontend, the health
+//! checker and the stats listener as background services.
+
+mod health;
+mod pool;
+mod proxy;
+mod stats;
+
+use anyhow::Context;
+use clap::Parser;
+use netpulse_config::{BalancerConfig, Loader};
+use pingora_core::server::Server;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::services::background::GenBackgroundService;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "netpulse-balancer",
+    version,
+    about = "HA edge load balancer for InfluxDB and Grafana (Pingora)"
+)]
+struct Args {
+    /// Native TOML configuration.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// An HAProxy configuration file (haproxy-compat).
+    #[arg(short = 'f', value_name = "HAPROXY_CFG")]
+    haproxy: Option<PathBuf>,
+    /// Check the configuration and exit: 0 valid, 1 invalid (like `haproxy -c`).
+    #[arg(short = 'c')]
+    check: bool,
+    /// Take the listening sockets over from a running instance (graceful upgrade).
+    #[arg(long)]
+    upgrade: bool,
+    /// Socket used to hand listeners to a new process on upgrade.
+    #[arg(long, value_name = "PATH", default_value = "/tmp/netpulse-balancer-upgrade.sock")]
+    upgrade_sock: String,
+    /// Log format on stderr.
+    #[arg(long, env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    log_format: String,
+}
+
+fn load(args: &Args) -> Result<BalancerConfig, String> {
+    if let Some(h) = &args.haproxy {
+        return Err(format!(
+            "{}: running from an haproxy.cfg (-f) is not available in this build yet; use --config",
+            h.display()
+        ));
+    }
+    let Some(path) = &args.config else {
+        return Err("give a configuration with --config FILE".into());
+    };
+    Loader::<BalancerConfig>::new()
+        .file(path)
+        .load()
+        .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr);
+    if args.log_format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let cfg = match load(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("netpulse-balancer: invalid configuration:\n{e}");
+            return ExitCode::from(if args.check { 1 } else { 2 });
+        }
+    };
+    if args.check {
+        println!("Configuration file is valid");
+        return ExitCode::SUCCESS;
+    }
+    match run(cfg, &args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("netpulse-balancer: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
+    let conf = ServerConf {
+        threads: cfg
+            .server
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        upgrade_sock: args.upgrade_sock.clone(),
+        grace_period_seconds: Some(0),
+        graceful_shutdown_timeout_seconds: Some(10),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade: args.upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+    let pool = Arc::new(pool::Pool::new(&cfg));
+    let mut frontend_counters = vec![];
+    for f in &cfg.frontends {
+        let counters = Arc::new(pool::Counters::default());
+        frontend_counters.push((f.name.clone(), counters.clone()));
+        let backend = pool.backend(&f.backend).context("validated backend")?;
+        let routes = f
+            .routes
+            .iter()
+            .filter_map(|r| Some((r.path_prefix.clone(), pool.backend(&r.backend)?)))
+            .collect();
+        let proxy = proxy::Proxy {
+            pool: pool.clone(),
+            frontend: proxy::Frontend {
+                name: f.name.clone(),
+                default_backend: backend,
+                routes,
+                counters,
+            },
+        };
+        let mut svc =
+            pingora_proxy::http_proxy_service_with_name(&server.configuration, proxy, &format!("frontend {}", f.name));
+        for l in &f.listen {
+            svc.add_tcp(l);
+        }
+        server.add_service(svc);
+    }
+    server.add_service(GenBackgroundService::new(
+        "health checks".into(),
+        Arc::new(health::Checker { pool: pool.clone() }),
+    ));
+    let stats = stats::Stats {
+        pool: pool.clone(),
+        frontends: frontend_counters,
+        listen: cfg.stats.listen.clone(),
+        uri: cfg.stats.uri.clone(),
+        refresh_secs: cfg.stats.refresh.get().as_secs().max(1),
+        auth: cfg
+            .stats
+            .auth
+            .as_ref()
+            .map(|a| stats::basic(&a.user, a.password.expose())),
+        started: std::time::Instant::now(),
+    };
+    server.add_service(GenBackgroundService::new("stats".into(), Arc::new(stats)));
+    tracing::info!(frontends = cfg.frontends.len(), backends = cfg.backends.len(), stats = %cfg.stats.listen, "netpulse-balancer starting");
+    server.run_forever();
+}

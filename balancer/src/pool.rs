@@ -1,0 +1,336 @@
+//! Runtime view of backends and servers: weights, admin state (READY/DRAIN/MAINT), health
+//! (UP/DOWN with HAProxy's rise/fall), counters for the stats page, and the choice of a
+//! server (smooth weighted round-robin over the servers that may take traffic).
+//! Everything here can change at run time (health checks, later the runtime API).
+
+use netpulse_config::{Backend as BackendConfig, BalancerConfig, HealthCheck, ServerConfig, Sticky};
+use std::net::SocketAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// What an operator set (HAProxy's admin state).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admin {
+    Ready = 0,
+    /// Only sticky sessions reach it.
+    Drain = 1,
+    /// Takes nothing.
+    Maint = 2,
+}
+
+/// The last health check, for stats (`check_status`, `check_code`, `check_duration`).
+#[derive(Debug, Clone, Default)]
+pub struct CheckResult {
+    /// L4OK, L4CON, L4TOUT, L7OK, L7STS, L7TOUT, L7RSP.
+    pub status: &'static str,
+    pub code: Option<u16>,
+    pub duration: Duration,
+}
+
+#[derive(Debug)]
+pub struct Health {
+    pub up: bool,
+    /// Consecutive results against the current state (toward rise or fall).
+    pub streak: u32,
+    pub checked: bool,
+    pub last: CheckResult,
+    pub last_change: Instant,
+    pub down_since: Option<Instant>,
+    pub downtime: Duration,
+    pub failed_checks: u64,
+    pub downs: u64,
+}
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub cur: AtomicI64,
+    pub max: AtomicI64,
+    pub total: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub econ: AtomicU64,
+    pub eresp: AtomicU64,
+    pub retries: AtomicU64,
+    pub redispatches: AtomicU64,
+    /// hrsp_1xx … hrsp_5xx, hrsp_other.
+    pub hrsp: [AtomicU64; 6],
+}
+
+impl Counters {
+    pub fn begin(&self) {
+        let now = self.cur.fetch_add(1, Ordering::Relaxed) + 1;
+        self.max.fetch_max(now, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+    }
+    pub fn end(&self) {
+        self.cur.fetch_sub(1, Ordering::Relaxed);
+    }
+    pub fn status(&self, code: u16) {
+        let i = match code {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            500..=599 => 4,
+            _ => 5,
+        };
+        self.hrsp[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+pub struct Server {
+    pub name: String,
+    pub addr: SocketAddr,
+    pub weight: AtomicU32,
+    pub admin: AtomicU8,
+    pub maxconn: Option<u32>,
+    pub cookie: String,
+    pub health: Mutex<Health>,
+    pub counters: Counters,
+    /// Times chosen by the balancing algorithm (HAProxy `lbtot`).
+    pub lbtot: AtomicU64,
+    pub checked: bool,
+}
+
+impl Server {
+    fn new(c: &ServerConfig, checked: bool) -> Self {
+        Self {
+            name: c.name.clone(),
+            addr: c.address.parse().expect("validated address"),
+            weight: AtomicU32::new(c.weight),
+            admin: AtomicU8::new(if c.disabled {
+                Admin::Maint as u8
+            } else {
+                Admin::Ready as u8
+            }),
+            maxconn: c.maxconn,
+            cookie: c.cookie.clone().unwrap_or_else(|| c.name.clone()),
+            // A checked server takes no traffic before it passed a check; an unchecked one is UP.
+            health: Mutex::new(Health {
+                up: !checked,
+                streak: 0,
+                checked: false,
+                last: CheckResult::default(),
+                last_change: Instant::now(),
+                down_since: checked.then(Instant::now),
+                downtime: Duration::ZERO,
+                failed_checks: 0,
+                downs: 0,
+            }),
+            counters: Counters::default(),
+            lbtot: AtomicU64::new(0),
+            checked,
+        }
+    }
+
+    pub fn admin(&self) -> Admin {
+        match self.admin.load(Ordering::Relaxed) {
+            1 => Admin::Drain,
+            2 => Admin::Maint,
+            _ => Admin::Ready,
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.health.lock().unwrap_or_else(|p| p.into_inner()).up
+    }
+
+    /// May take new, non-sticky traffic.
+    pub fn eligible(&self) -> bool {
+        self.admin() == Admin::Ready
+            && self.weight.load(Ordering::Relaxed) > 0
+            && self.is_up()
+            && self
+                .maxconn
+                .is_none_or(|m| self.counters.cur.load(Ordering::Relaxed) < i64::from(m))
+    }
+
+    /// Records a check result; returns `Some(up)` when the state changed.
+    pub fn record_check(&self, ok: bool, result: CheckResult, rise: u32, fall: u32) -> Option<bool> {
+        let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        h.last = result;
+        if !ok {
+            h.failed_checks += 1;
+        }
+        let first = !h.checked;
+        h.checked = true;
+        if ok == h.up {
+            h.streak = 0;
+            return None;
+        }
+        h.streak += 1;
+        // The first check decides at once whether a never-checked server goes UP.
+        let flip = if ok {
+            first || h.streak >= rise
+        } else {
+            h.streak >= fall
+        };
+        if !flip {
+            return None;
+        }
+        h.up = ok;
+        h.streak = 0;
+        h.last_change = Instant::now();
+        if ok {
+            if let Some(since) = h.down_since.take() {
+                h.downtime += since.elapsed();
+            }
+        } else {
+            h.down_since = Some(Instant::now());
+            h.downs += 1;
+        }
+        Some(ok)
+    }
+}
+
+pub struct Backend {
+    pub name: String,
+    pub servers: Vec<Server>,
+    pub retries: u32,
+    pub redispatch: bool,
+    pub connect_timeout: Duration,
+    pub server_timeout: Duration,
+    pub health_check: Option<HealthCheck>,
+    pub sticky: Option<Sticky>,
+    /// Smooth weighted round-robin state (nginx's algorithm), one per server.
+    current: Mutex<Vec<i64>>,
+    pub counters: Counters,
+    pub last_change: Mutex<Instant>,
+}
+
+impl Backend {
+    fn new(c: &BackendConfig) -> Self {
+        let checked = c.health_check.is_some();
+        Self {
+            name: c.name.clone(),
+            servers: c.servers.iter().map(|s| Server::new(s, checked)).collect(),
+            retries: c.retries,
+            redispatch: c.redispatch,
+            connect_timeout: c.timeouts.connect.get(),
+            server_timeout: c.timeouts.server.get(),
+            health_check: c.health_check.clone(),
+            sticky: c.sticky.clone(),
+            current: Mutex::new(vec![0; c.servers.len()]),
+            counters: Counters::default(),
+            last_change: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Next server by smooth weighted round-robin among eligible servers not in `skip`.
+    /// Over any window of sum(weights) picks, each server gets exactly its weight.
+    pub fn pick(&self, skip: &[usize]) -> Option<usize> {
+        let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut total = 0i64;
+        let mut best: Option<usize> = None;
+        for (i, s) in self.servers.iter().enumerate() {
+            if skip.contains(&i) || !s.eligible() {
+                continue;
+            }
+            let w = i64::from(s.weight.load(Ordering::Relaxed));
+            cur[i] += w;
+            total += w;
+            if best.is_none_or(|b| cur[i] > cur[b]) {
+                best = Some(i);
+            }
+        }
+        let b = best?;
+        cur[b] -= total;
+        self.servers[b].lbtot.fetch_add(1, Ordering::Relaxed);
+        Some(b)
+    }
+
+    /// The server whose cookie value is `value`, if it may take this sticky request
+    /// (UP and not in maintenance; DRAIN still takes its sticky sessions).
+    pub fn sticky_server(&self, value: &str) -> Option<usize> {
+        self.servers
+            .iter()
+            .position(|s| s.cookie == value && s.admin() != Admin::Maint && s.is_up())
+    }
+
+    pub fn up_servers(&self) -> usize {
+        self.servers
+            .iter()
+            .filter(|s| s.admin() != Admin::Maint && s.is_up())
+            .count()
+    }
+}
+
+pub struct Pool {
+    pub backends: Vec<Backend>,
+}
+
+impl Pool {
+    pub fn new(cfg: &BalancerConfig) -> Self {
+        Self {
+            backends: cfg.backends.iter().map(Backend::new).collect(),
+        }
+    }
+
+    pub fn backend(&self, name: &str) -> Option<usize> {
+        self.backends.iter().position(|b| b.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(weights: &[u32], checked: bool) -> Backend {
+        let cfg = BackendConfig {
+            name: "b".into(),
+            servers: weights
+                .iter()
+                .enumerate()
+                .map(|(i, w)| ServerConfig {
+                    name: format!("s{i}"),
+                    address: format!("127.0.0.1:{}", 1000 + i),
+                    weight: *w,
+                    ..Default::default()
+                })
+                .collect(),
+            health_check: checked.then(HealthCheck::default),
+            ..Default::default()
+        };
+        Backend::new(&cfg)
+    }
+
+    #[test]
+    fn smooth_weighted_round_robin_is_exact_and_interleaved() {
+        let b = backend(&[1, 1, 2], false);
+        let picks: Vec<usize> = (0..8).map(|_| b.pick(&[]).unwrap()).collect();
+        assert_eq!(picks.iter().filter(|&&p| p == 2).count(), 4);
+        assert_eq!(picks.iter().filter(|&&p| p == 0).count(), 2);
+        assert!(
+            picks.windows(2).all(|w| w[0] != w[1] || w[0] == 2),
+            "interleaved: {picks:?}"
+        );
+        assert_eq!(b.pick(&[0, 1, 2]), None);
+        b.servers[2].admin.store(Admin::Maint as u8, Ordering::Relaxed);
+        assert!((0..10).all(|_| b.pick(&[]).unwrap() != 2));
+    }
+
+    #[test]
+    fn rise_and_fall_like_haproxy() {
+        let b = backend(&[1], true);
+        let s = &b.servers[0];
+        assert!(!s.eligible(), "no traffic before a passed check");
+        let ok = || CheckResult {
+            status: "L7OK",
+            code: Some(204),
+            duration: Duration::ZERO,
+        };
+        let ko = || CheckResult {
+            status: "L4CON",
+            code: None,
+            duration: Duration::ZERO,
+        };
+        assert_eq!(s.record_check(true, ok(), 2, 3), Some(true), "first pass brings it up");
+        assert_eq!(s.record_check(false, ko(), 2, 3), None);
+        assert_eq!(s.record_check(false, ko(), 2, 3), None);
+        assert_eq!(s.record_check(false, ko(), 2, 3), Some(false), "down after fall=3");
+        assert_eq!(s.record_check(true, ok(), 2, 3), None);
+        assert_eq!(s.record_check(true, ok(), 2, 3), Some(true), "up after rise=2");
+        assert_eq!(s.health.lock().unwrap().downs, 1);
+    }
+}

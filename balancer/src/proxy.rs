@@ -1,0 +1,240 @@
+//! The proxy of one frontend: route by path prefix, choose a server (sticky cookie first,
+//! else smooth weighted round-robin over servers that may take traffic), retry a failed
+//! connect on another server, strip the persistence cookie before the server sees it, and
+//! insert it (with `Cache-Control: private`) like HAProxy's `insert indirect nocache`.
+
+use crate::pool::{Counters, Pool};
+use async_trait::async_trait;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{ProxyHttp, Session};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+pub struct Frontend {
+    pub name: String,
+    pub default_backend: usize,
+    /// (path prefix, backend), first match wins.
+    pub routes: Vec<(String, usize)>,
+    pub counters: Arc<Counters>,
+}
+
+pub struct Proxy {
+    pub pool: Arc<Pool>,
+    pub frontend: Frontend,
+}
+
+#[derive(Default)]
+pub struct Ctx {
+    backend: usize,
+    server: Option<usize>,
+    tried: Vec<usize>,
+    attempts: u32,
+    /// Cookie value to insert in the response (a new or redispatched sticky session).
+    set_cookie: Option<String>,
+    server_open: bool,
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie_value(req: &RequestHeader, name: &str) -> Option<String> {
+    req.headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            let (k, v) = c.trim().split_once('=')?;
+            (k == name).then(|| v.trim().to_string())
+        })
+}
+
+/// The Cookie header without cookie `name` (`None` when nothing is left).
+pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.split_once('=').is_none_or(|(k, _)| k != name))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+impl Proxy {
+    fn release(&self, ctx: &mut Ctx) {
+        if let (true, Some(s)) = (ctx.server_open, ctx.server) {
+            self.pool.backends[ctx.backend].servers[s].counters.end();
+            ctx.server_open = false;
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Proxy {
+    type CTX = Ctx;
+
+    fn new_ctx(&self) -> Ctx {
+        Ctx::default()
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
+        self.frontend.counters.begin();
+        let path = session.req_header().uri.path();
+        ctx.backend = self
+            .frontend
+            .routes
+            .iter()
+            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .map_or(self.frontend.default_backend, |(_, b)| *b);
+        self.pool.backends[ctx.backend].counters.begin();
+        Ok(false)
+    }
+
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
+        let b = &self.pool.backends[ctx.backend];
+        let mut chosen = None;
+        if ctx.tried.is_empty()
+            && let Some(st) = &b.sticky
+            && let Some(v) = cookie_value(session.req_header(), &st.cookie)
+        {
+            match b.sticky_server(&v) {
+                Some(i) => chosen = Some(i),
+                None if !b.redispatch => {
+                    return Err(Error::explain(ErrorType::HTTPStatus(503), "sticky server unavailable"));
+                }
+                // Its server is gone: redispatched, and the new server's cookie is set below.
+                None => {
+                    b.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        let retry_same = !ctx.tried.is_empty() && !b.redispatch;
+        let chosen = match (chosen, retry_same) {
+            (Some(i), _) => Some(i),
+            (None, true) => ctx.server,
+            (None, false) => {
+                let i = b.pick(&ctx.tried);
+                if let (Some(i), Some(_)) = (i, &b.sticky) {
+                    ctx.set_cookie = Some(b.servers[i].cookie.clone());
+                }
+                i
+            }
+        };
+        let Some(i) = chosen else {
+            return Err(Error::explain(ErrorType::HTTPStatus(503), "no server available"));
+        };
+        if !ctx.tried.is_empty() && b.redispatch && ctx.server != Some(i) {
+            b.counters.redispatches.fetch_add(1, Ordering::Relaxed);
+            b.servers[i].counters.redispatches.fetch_add(1, Ordering::Relaxed);
+        }
+        ctx.tried.push(i);
+        ctx.server = Some(i);
+        let s = &b.servers[i];
+        s.counters.begin();
+        ctx.server_open = true;
+        let mut peer = HttpPeer::new(s.addr, false, String::new());
+        peer.options.connection_timeout = Some(b.connect_timeout);
+        peer.options.read_timeout = Some(b.server_timeout);
+        peer.options.write_timeout = Some(b.server_timeout);
+        Ok(Box::new(peer))
+    }
+
+    fn fail_to_connect(
+        &self,
+        _session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut Ctx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        let b = &self.pool.backends[ctx.backend];
+        if let Some(s) = ctx.server {
+            b.servers[s].counters.econ.fetch_add(1, Ordering::Relaxed);
+        }
+        b.counters.econ.fetch_add(1, Ordering::Relaxed);
+        self.release(ctx);
+        if ctx.attempts < b.retries {
+            ctx.attempts += 1;
+            b.counters.retries.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = ctx.server {
+                b.servers[s].counters.retries.fetch_add(1, Ordering::Relaxed);
+            }
+            e.set_retry(true);
+        }
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        req: &mut RequestHeader,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        // `indirect`: the server never sees the persistence cookie.
+        if let Some(st) = &self.pool.backends[ctx.backend].sticky {
+            let joined: Vec<String> = req
+                .headers
+                .get_all("cookie")
+                .iter()
+                .filter_map(|v| v.to_str().ok().map(str::to_string))
+                .collect();
+            if !joined.is_empty() {
+                req.remove_header("cookie");
+                if let Some(rest) = strip_cookie(&joined.join("; "), &st.cookie) {
+                    req.insert_header("cookie", rest)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+        if let (Some(v), Some(st)) = (ctx.set_cookie.take(), &self.pool.backends[ctx.backend].sticky) {
+            resp.append_header("set-cookie", format!("{}={v}; path=/", st.cookie))?;
+            // `nocache`: a response that sets the persistence cookie must not be cached.
+            resp.insert_header("cache-control", "private")?;
+        }
+        Ok(())
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
+        if let Some(e) = e {
+            tracing::debug!(frontend = %self.frontend.name, error = %e, "request failed");
+        }
+        let code = session.response_written().map_or(0, |r| r.status.as_u16());
+        let b = &self.pool.backends[ctx.backend];
+        let (bin, bout) = (session.body_bytes_read() as u64, session.body_bytes_sent() as u64);
+        for c in [&*self.frontend.counters, &b.counters] {
+            c.end();
+            c.status(code);
+            c.bytes_in.fetch_add(bin, Ordering::Relaxed);
+            c.bytes_out.fetch_add(bout, Ordering::Relaxed);
+        }
+        if let Some(s) = ctx.server.filter(|_| ctx.server_open) {
+            let sc = &b.servers[s].counters;
+            sc.status(code);
+            sc.bytes_in.fetch_add(bin, Ordering::Relaxed);
+            sc.bytes_out.fetch_add(bout, Ordering::Relaxed);
+            if e.is_some() && code >= 500 {
+                sc.eresp.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.release(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookies() {
+        let mut req = RequestHeader::build("GET", b"/", None).unwrap();
+        req.insert_header("cookie", "a=1; SERVERID=grafana-b; c=3").unwrap();
+        assert_eq!(cookie_value(&req, "SERVERID").as_deref(), Some("grafana-b"));
+        assert_eq!(cookie_value(&req, "nope"), None);
+        assert_eq!(
+            strip_cookie("a=1; SERVERID=x; c=3", "SERVERID").as_deref(),
+            Some("a=1; c=3")
+        );
+        assert_eq!(strip_cookie("SERVERID=x", "SERVERID"), None);
+    }
+}

@@ -1,0 +1,430 @@
+//! The stats listener: `/stats` (HTML, auto-refresh), `/stats;csv` (HAProxy 2.6's exact
+//! header and field order, so HAProxy tooling reads it unchanged), `/stats;json` and
+//! `/metrics` (Prometheus). Optional basic auth. Values come from the live pool.
+
+use crate::pool::{Admin, Counters, Pool, Server};
+use async_trait::async_trait;
+use bytes::Bytes;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+/// HAProxy 2.6's `show stat` / `;csv` header, verbatim (Debian haproxy 2.6.12).
+pub const CSV_HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,";
+
+pub struct Stats {
+    pub pool: Arc<Pool>,
+    pub frontends: Vec<(String, Arc<Counters>)>,
+    pub listen: String,
+    pub uri: String,
+    pub refresh_secs: u64,
+    /// `Basic …` value expected in Authorization, when auth is on.
+    pub auth: Option<String>,
+    pub started: Instant,
+}
+
+type Row = HashMap<&'static str, String>;
+
+fn fields() -> Vec<&'static str> {
+    CSV_HEADER
+        .trim_start_matches("# ")
+        .trim_end_matches(',')
+        .split(',')
+        .collect()
+}
+
+fn counters(r: &mut Row, c: &Counters) {
+    let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+    r.insert("scur", c.cur.load(Ordering::Relaxed).max(0).to_string());
+    r.insert("smax", c.max.load(Ordering::Relaxed).to_string());
+    r.insert("stot", g(&c.total));
+    r.insert("bin", g(&c.bytes_in));
+    r.insert("bout", g(&c.bytes_out));
+    for (i, k) in ["hrsp_1xx", "hrsp_2xx", "hrsp_3xx", "hrsp_4xx", "hrsp_5xx", "hrsp_other"]
+        .iter()
+        .enumerate()
+    {
+        r.insert(k, g(&c.hrsp[i]));
+    }
+    r.insert("mode", "http".into());
+}
+
+/// HAProxy's status text for a server.
+pub fn server_status(s: &Server) -> String {
+    let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+    match s.admin() {
+        Admin::Maint => "MAINT".into(),
+        Admin::Drain if h.up => "DRAIN".into(),
+        _ if !s.checked => "no check".into(),
+        _ if !h.checked => "DOWN".into(),
+        _ if h.up => "UP".into(),
+        _ => "DOWN".into(),
+    }
+}
+
+impl Stats {
+    fn rows(&self) -> Vec<Row> {
+        let mut rows = vec![];
+        let pid = "1".to_string();
+        for (iid, (name, c)) in self.frontends.iter().enumerate() {
+            let mut r = Row::new();
+            r.insert("pxname", name.clone());
+            r.insert("svname", "FRONTEND".into());
+            counters(&mut r, c);
+            for k in ["dreq", "dresp", "ereq", "rate", "rate_max", "req_rate", "req_rate_max"] {
+                r.insert(k, "0".into());
+            }
+            r.insert("req_tot", c.total.load(Ordering::Relaxed).to_string());
+            r.insert("status", "OPEN".into());
+            r.insert("pid", pid.clone());
+            r.insert("iid", (iid + 1).to_string());
+            r.insert("sid", "0".into());
+            r.insert("type", "0".into());
+            rows.push(r);
+        }
+        let base = self.frontends.len();
+        for (bi, b) in self.pool.backends.iter().enumerate() {
+            let iid = (base + bi + 1).to_string();
+            let hc = b.health_check.as_ref();
+            for (si, s) in b.servers.iter().enumerate() {
+                let mut r = Row::new();
+                let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+                r.insert("pxname", b.name.clone());
+                r.insert("svname", s.name.clone());
+                counters(&mut r, &s.counters);
+                for k in ["qcur", "qmax", "dresp", "rate", "rate_max", "cli_abrt", "srv_abrt"] {
+                    r.insert(k, "0".into());
+                }
+                if let Some(m) = s.maxconn {
+                    r.insert("slim", m.to_string());
+                }
+                r.insert("econ", s.counters.econ.load(Ordering::Relaxed).to_string());
+                r.insert("eresp", s.counters.eresp.load(Ordering::Relaxed).to_string());
+                r.insert("wretr", s.counters.retries.load(Ordering::Relaxed).to_string());
+                r.insert("wredis", s.counters.redispatches.load(Ordering::Relaxed).to_string());
+                r.insert("weight", s.weight.load(Ordering::Relaxed).to_string());
+                r.insert("uweight", s.weight.load(Ordering::Relaxed).to_string());
+                r.insert("act", "1".into());
+                r.insert("bck", "0".into());
+                r.insert("lastchg", h.last_change.elapsed().as_secs().to_string());
+                r.insert("pid", pid.clone());
+                r.insert("iid", iid.clone());
+                r.insert("sid", (si + 1).to_string());
+                r.insert("lbtot", s.lbtot.load(Ordering::Relaxed).to_string());
+                r.insert("type", "2".into());
+                r.insert("addr", s.addr.to_string());
+                if b.sticky.is_some() {
+                    r.insert("cookie", s.cookie.clone());
+                }
+                if let Some(hc) = hc {
+                    let down = h.downtime + h.down_since.map(|d| d.elapsed()).unwrap_or_default();
+                    r.insert("chkfail", h.failed_checks.to_string());
+                    r.insert("chkdown", h.downs.to_string());
+                    r.insert("downtime", down.as_secs().to_string());
+                    if h.checked {
+                        r.insert("check_status", h.last.status.to_string());
+                        if let Some(code) = h.last.code {
+                            r.insert("check_code", code.to_string());
+                        }
+                        r.insert("check_duration", h.last.duration.as_millis().to_string());
+                    }
+                    r.insert("check_rise", hc.rise.to_string());
+                    r.insert("check_fall", hc.fall.to_string());
+                    r.insert(
+                        "check_health",
+                        if h.up {
+                            (hc.rise + hc.fall - 1).to_string()
+                        } else {
+                            "0".into()
+                        },
+                    );
+                }
+                drop(h);
+                r.insert("status", server_status(s));
+                rows.push(r);
+            }
+            let mut r = Row::new();
+            r.insert("pxname", b.name.clone());
+            r.insert("svname", "BACKEND".into());
+            counters(&mut r, &b.counters);
+            let up = b.up_servers();
+            let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+            r.insert("econ", g(&b.counters.econ));
+            r.insert("eresp", g(&b.counters.eresp));
+            r.insert("wretr", g(&b.counters.retries));
+            r.insert("wredis", g(&b.counters.redispatches));
+            r.insert("status", if up > 0 { "UP".into() } else { "DOWN".into() });
+            let weight: u32 = b
+                .servers
+                .iter()
+                .filter(|s| s.eligible())
+                .map(|s| s.weight.load(Ordering::Relaxed))
+                .sum();
+            r.insert("weight", weight.to_string());
+            r.insert("uweight", weight.to_string());
+            r.insert("act", up.to_string());
+            r.insert("bck", "0".into());
+            r.insert(
+                "lastchg",
+                b.last_change
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .elapsed()
+                    .as_secs()
+                    .to_string(),
+            );
+            r.insert("pid", pid.clone());
+            r.insert("iid", iid.clone());
+            r.insert("sid", "0".into());
+            r.insert(
+                "lbtot",
+                b.servers
+                    .iter()
+                    .map(|s| s.lbtot.load(Ordering::Relaxed))
+                    .sum::<u64>()
+                    .to_string(),
+            );
+            r.insert("type", "1".into());
+            r.insert("algo", "roundrobin".into());
+            r.insert("req_tot", g(&b.counters.total));
+            rows.push(r);
+        }
+        rows
+    }
+
+    pub fn csv(&self, scope: Option<&str>) -> String {
+        let names = fields();
+        let mut out = String::from(CSV_HEADER);
+        out.push('\n');
+        for r in self
+            .rows()
+            .into_iter()
+            .filter(|r| scope.is_none_or(|s| r["pxname"] == s))
+        {
+            for n in &names {
+                out.push_str(&r.get(n).map(|v| v.replace(',', " ")).unwrap_or_default());
+                out.push(',');
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        let rows: Vec<serde_json::Value> = self.rows().into_iter().map(|r| serde_json::json!(r)).collect();
+        serde_json::json!({ "uptime_s": self.started.elapsed().as_secs(), "stats": rows })
+    }
+
+    pub fn html(&self) -> String {
+        let mut h = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"{}\"><title>netpulse-balancer statistics</title><style>body{{font-family:sans-serif;font-size:13px}}table{{border-collapse:collapse;margin-bottom:16px}}td,th{{border:1px solid #999;padding:2px 6px}}th{{background:#dde}}.UP{{background:#c0f0c0}}.DOWN{{background:#f0a0a0}}.MAINT{{background:#c0c0f0}}.DRAIN{{background:#f0e0a0}}</style></head><body><h1>netpulse-balancer statistics</h1><p>uptime {}s · <a href=\"{uri};csv\">CSV</a> · <a href=\"{uri};json\">JSON</a></p>",
+            self.refresh_secs,
+            self.started.elapsed().as_secs(),
+            uri = self.uri
+        );
+        let cols = [
+            ("svname", "name"),
+            ("status", "status"),
+            ("weight", "weight"),
+            ("check_status", "check"),
+            ("check_duration", "check ms"),
+            ("scur", "cur"),
+            ("smax", "max"),
+            ("stot", "total"),
+            ("bin", "bytes in"),
+            ("bout", "bytes out"),
+            ("econ", "conn err"),
+            ("eresp", "resp err"),
+            ("wretr", "retries"),
+            ("wredis", "redisp"),
+            ("lastchg", "last change s"),
+            ("downtime", "downtime s"),
+        ];
+        let rows = self.rows();
+        let mut proxies: Vec<String> = vec![];
+        for r in &rows {
+            if !proxies.contains(&r["pxname"]) {
+                proxies.push(r["pxname"].clone());
+            }
+        }
+        for p in proxies {
+            h.push_str(&format!("<table><caption><b>{p}</b></caption><tr>"));
+            for (_, title) in cols {
+                h.push_str(&format!("<th>{title}</th>"));
+            }
+            h.push_str("</tr>");
+            for r in rows.iter().filter(|r| r["pxname"] == p) {
+                let class = r
+                    .get("status")
+                    .map(|s| s.split(' ').next().unwrap_or("").to_string())
+                    .unwrap_or_default();
+                h.push_str(&format!("<tr class=\"{class}\">"));
+                for (k, _) in cols {
+                    h.push_str(&format!(
+                        "<td>{}</td>",
+                        html_escape(r.get(k).map(String::as_str).unwrap_or(""))
+                    ));
+                }
+                h.push_str("</tr>");
+            }
+            h.push_str("</table>");
+        }
+        h.push_str("</body></html>");
+        h
+    }
+
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP netpulse_balancer_server_up 1 when the server takes traffic (UP, not in maintenance).\n# TYPE netpulse_balancer_server_up gauge\n");
+        for b in &self.pool.backends {
+            for s in &b.servers {
+                let up = u8::from(s.is_up() && s.admin() != Admin::Maint);
+                out.push_str(&format!(
+                    "netpulse_balancer_server_up{{backend=\"{}\",server=\"{}\"}} {up}\n",
+                    b.name, s.name
+                ));
+            }
+        }
+        out.push_str("# HELP netpulse_balancer_server_requests_total Requests sent to the server.\n# TYPE netpulse_balancer_server_requests_total counter\n");
+        for b in &self.pool.backends {
+            for s in &b.servers {
+                out.push_str(&format!(
+                    "netpulse_balancer_server_requests_total{{backend=\"{}\",server=\"{}\"}} {}\n",
+                    b.name,
+                    s.name,
+                    s.counters.total.load(Ordering::Relaxed)
+                ));
+            }
+        }
+        out.push_str("# HELP netpulse_balancer_backend_retries_total Connection retries.\n# TYPE netpulse_balancer_backend_retries_total counter\n");
+        for b in &self.pool.backends {
+            out.push_str(&format!(
+                "netpulse_balancer_backend_retries_total{{backend=\"{}\"}} {}\n",
+                b.name,
+                b.counters.retries.load(Ordering::Relaxed)
+            ));
+        }
+        out
+    }
+
+    fn respond(&self, path: &str, auth: Option<&str>) -> (u16, &'static str, String) {
+        if let Some(want) = &self.auth
+            && auth != Some(want.as_str())
+        {
+            return (401, "text/plain", "authentication required\n".into());
+        }
+        let (base, scope) = match path.split_once(";scope=") {
+            Some((b, s)) => (b.to_string(), Some(s.to_string())),
+            None => (path.to_string(), None),
+        };
+        let base = base.replace(";scope", "");
+        if base == format!("{};csv", self.uri) {
+            (200, "text/plain; charset=utf-8", self.csv(scope.as_deref()))
+        } else if base == format!("{};json", self.uri) {
+            (200, "application/json", self.json().to_string())
+        } else if base == self.uri || base == format!("{}/", self.uri) {
+            (200, "text/html; charset=utf-8", self.html())
+        } else if base == "/metrics" {
+            (200, "text/plain; version=0.0.4", self.prometheus())
+        } else {
+            (404, "text/plain", "not found\n".into())
+        }
+    }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[async_trait]
+impl BackgroundService for Stats {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        let listener = match tokio::net::TcpListener::bind(&self.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(listen = %self.listen, error = %e, "cannot listen for the stats page");
+                return;
+            }
+        };
+        loop {
+            let (mut stream, _) = tokio::select! {
+                _ = shutdown.changed() => return,
+                r = listener.accept() => match r { Ok(s) => s, Err(_) => continue },
+            };
+            // Small, one-request-per-connection HTTP: the stats page is not a hot path.
+            let req = read_head(&mut stream).await;
+            let (path, auth) = req.unwrap_or_default();
+            let (code, ctype, body) = self.respond(&path, auth.as_deref());
+            let reason = match code {
+                200 => "OK",
+                401 => "Unauthorized",
+                _ => "Not Found",
+            };
+            let mut head = format!(
+                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-cache\r\n",
+                body.len()
+            );
+            if code == 401 {
+                head.push_str("WWW-Authenticate: Basic realm=\"netpulse-balancer\"\r\n");
+            }
+            head.push_str("\r\n");
+            use tokio::io::AsyncWriteExt;
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(Bytes::from(body).as_ref()).await;
+            let _ = stream.shutdown().await;
+        }
+    }
+}
+
+/// (path, Authorization header) of a request.
+async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<(String, Option<String>)> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = vec![0u8; 8192];
+    let mut n = 0;
+    let read = async {
+        loop {
+            let m = stream.read(&mut buf[n..]).await.ok()?;
+            if m == 0 {
+                return None;
+            }
+            n += m;
+            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == buf.len() {
+                return Some(());
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), read)
+        .await
+        .ok()??;
+    let text = String::from_utf8_lossy(&buf[..n]);
+    let mut lines = text.lines();
+    let path = lines.next()?.split_whitespace().nth(1)?.to_string();
+    let auth = lines.find_map(|l| {
+        l.split_once(':')
+            .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    Some((path, auth))
+}
+
+/// `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}").into_bytes();
+    let mut out = String::new();
+    for c in input.chunks(3) {
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            out.push(if i <= c.len() {
+                T[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    format!("Basic {out}")
+}

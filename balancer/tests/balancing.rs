@@ -1,0 +1,241 @@
+//! The balancer in front of real HTTP servers: weighted round-robin, health checks with
+//! rise/fall, sticky sessions like HAProxy's `insert indirect nocache`, zero-error failover,
+//! 503 without servers, and a stats CSV whose header is HAProxy 2.6's.
+
+mod common;
+
+use common::{Balancer, Upstream, get, servers};
+use std::time::Duration;
+
+const CHECK: &str =
+    "health_check = { kind = \"http\", path = \"/health\", interval = \"200ms\", rise = 2, fall = 2 }\n";
+
+#[test]
+fn weighted_round_robin_1_1_2() {
+    let (a, b, c) = (Upstream::start("a"), Upstream::start("b"), Upstream::start("c"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}{}",
+        servers(&[(&a, 1), (&b, 1), (&c, 2)])
+    ));
+    for s in ["a", "b", "c"] {
+        bal.wait_status(s, "UP");
+    }
+    for _ in 0..1000 {
+        assert_eq!(get(bal.port, "/", &[]).0, 200);
+    }
+    let (ha, hb, hc) = (a.hits(), b.hits(), c.hits());
+    assert_eq!(ha + hb + hc, 1000);
+    for (got, want) in [(ha, 250.0), (hb, 250.0), (hc, 500.0)] {
+        assert!((got as f64 - want).abs() <= 1000.0 * 0.02, "{ha}/{hb}/{hc}");
+    }
+    assert_eq!(bal.row("c")["lbtot"], hc.to_string());
+}
+
+#[test]
+fn failing_health_check_takes_a_server_out_and_back() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    bal.wait_status("b", "UP");
+    b.healthy.store(false, std::sync::atomic::Ordering::Relaxed);
+    bal.wait_status("b", "DOWN");
+    let row = bal.row("b");
+    assert_eq!(row["check_status"], "L7STS");
+    assert_eq!(row["check_code"], "500");
+    let before = b.hits();
+    for _ in 0..50 {
+        assert_eq!(get(bal.port, "/", &[]).2, "a");
+    }
+    assert_eq!(b.hits(), before, "a DOWN server receives nothing");
+    b.healthy.store(true, std::sync::atomic::Ordering::Relaxed);
+    bal.wait_status("b", "UP");
+    let bodies: Vec<String> = (0..10).map(|_| get(bal.port, "/", &[]).2).collect();
+    assert!(bodies.iter().any(|x| x == "b"), "back in rotation");
+    assert!(bal.log().contains("server is DOWN") && bal.log().contains("server is UP"));
+}
+
+#[test]
+fn sticky_sessions_insert_indirect_nocache() {
+    let (mut a, b) = (Upstream::start("grafana-a"), Upstream::start("grafana-b"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\nsticky = {{ cookie = \"SERVERID\", mode = \"insert\" }}\n{CHECK}{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    bal.wait_status("grafana-a", "UP");
+    bal.wait_status("grafana-b", "UP");
+    let (st, hs, body) = get(bal.port, "/", &[]);
+    assert_eq!(st, 200);
+    let set = hs
+        .iter()
+        .find(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.clone())
+        .expect("Set-Cookie on the first response");
+    assert_eq!(set, format!("SERVERID={body}; path=/"));
+    assert!(
+        hs.iter().any(|(k, v)| k == "cache-control" && v == "private"),
+        "nocache: {hs:?}"
+    );
+    // The cookie pins every request to grafana-a (ask for it explicitly).
+    let before = a.hits();
+    for _ in 0..1000 {
+        let (st, hs, body) = get(bal.port, "/", &[("Cookie", "lang=en; SERVERID=grafana-a")]);
+        assert_eq!((st, body.as_str()), (200, "grafana-a"));
+        assert!(
+            !hs.iter().any(|(k, _)| k == "set-cookie"),
+            "no new cookie while the server is up"
+        );
+    }
+    assert_eq!(a.hits() - before, 1000);
+    let seen = a.cookies.lock().unwrap().clone();
+    assert!(
+        !seen.is_empty() && seen.iter().all(|c| c == "lang=en"),
+        "the server never sees SERVERID: {:?}",
+        &seen[..1]
+    );
+    // Kill it: the same cookie goes elsewhere, with a new cookie, no error.
+    a.kill();
+    for _ in 0..20 {
+        let (st, hs, body) = get(bal.port, "/", &[("Cookie", "SERVERID=grafana-a")]);
+        assert_eq!((st, body.as_str()), (200, "grafana-b"));
+        assert!(
+            hs.iter()
+                .any(|(k, v)| k == "set-cookie" && v == "SERVERID=grafana-b; path=/"),
+            "{hs:?}"
+        );
+    }
+}
+
+#[test]
+fn killing_a_backend_under_load_loses_no_request() {
+    let (a, mut b, c) = (Upstream::start("a"), Upstream::start("b"), Upstream::start("c"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}{}",
+        servers(&[(&a, 1), (&b, 1), (&c, 1)])
+    ));
+    for s in ["a", "b", "c"] {
+        bal.wait_status(s, "UP");
+    }
+    let port = bal.port;
+    let failures = std::thread::scope(|s| {
+        let load: Vec<_> = (0..4)
+            .map(|_| s.spawn(move || (0..400).filter(|_| get(port, "/", &[]).0 != 200).count()))
+            .collect();
+        std::thread::sleep(Duration::from_millis(150));
+        b.kill();
+        load.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
+    });
+    assert_eq!(failures, 0, "zero client-visible errors");
+    let row = bal.row("b");
+    assert!(
+        row["econ"].parse::<u64>().unwrap() > 0 || row["status"] == "DOWN",
+        "{row:?}"
+    );
+}
+
+#[test]
+fn no_server_up_is_503() {
+    let mut a = Upstream::start("a");
+    let bal = Balancer::start(&format!("[[backends]]\nname = \"web\"\n{CHECK}{}", servers(&[(&a, 1)])));
+    bal.wait_status("a", "UP");
+    a.kill();
+    bal.wait_status("a", "DOWN");
+    assert_eq!(get(bal.port, "/", &[]).0, 503);
+    assert_eq!(bal.row("BACKEND")["status"], "DOWN");
+}
+
+#[test]
+fn stats_csv_header_is_haproxys_and_check_mode_exits_like_haproxy() {
+    let a = Upstream::start("a");
+    let bal = Balancer::start(&format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])));
+    // The real HAProxy 2.6 (Debian) for the header.
+    let (hport, sport) = (common::free_port(), common::free_port());
+    let cfg = bal.dir.join("haproxy.cfg");
+    std::fs::write(
+        &cfg,
+        format!(
+            "defaults\n  mode http\n  timeout connect 5s\n  timeout client 5s\n  timeout server 5s\nfrontend web\n  bind 127.0.0.1:{hport}\n  default_backend web\nbackend web\n  server a 127.0.0.1:{}\nlisten stats\n  bind 127.0.0.1:{sport}\n  stats enable\n  stats uri /stats\n",
+            a.port
+        ),
+    )
+    .unwrap();
+    let mut haproxy = std::process::Command::new("haproxy")
+        .arg("-f")
+        .arg(&cfg)
+        .arg("-db")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("haproxy (Debian) is installed");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", sport)).is_err() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let theirs = get(sport, "/stats;csv", &[]).2;
+    let _ = haproxy.kill();
+    let _ = haproxy.wait();
+    let ours = bal.csv();
+    assert_eq!(ours.lines().next(), theirs.lines().next(), "same header line");
+    let fields = ours.lines().next().unwrap().split(',').count();
+    assert!(
+        ours.lines()
+            .skip(1)
+            .all(|l| l.split(',').count() == fields && l.ends_with(',')),
+        "every row has every field and ends with a comma"
+    );
+    let pick = |csv: &str, sv: &str, f: &str| -> String {
+        let header: Vec<&str> = csv
+            .lines()
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .split(',')
+            .collect();
+        let row: Vec<&str> = csv
+            .lines()
+            .find(|l| l.split(',').nth(1) == Some(sv))
+            .unwrap()
+            .split(',')
+            .collect();
+        row[header.iter().position(|h| *h == f).unwrap()].to_string()
+    };
+    for (sv, f) in [
+        ("a", "status"),
+        ("a", "weight"),
+        ("BACKEND", "status"),
+        ("FRONTEND", "status"),
+        ("a", "type"),
+        ("BACKEND", "type"),
+    ] {
+        assert_eq!(pick(&ours, sv, f), pick(&theirs, sv, f), "{sv} {f}");
+    }
+    let (_, _, json) = get(bal.stats, "/stats;json", &[]);
+    assert!(json.contains("\"svname\":\"a\""));
+    let (st, _, html) = get(bal.stats, "/stats", &[]);
+    assert!(st == 200 && html.contains("<td>a</td>"), "{html}");
+    // -c: 0 valid, 1 invalid.
+    let ok = std::process::Command::new(common::bin())
+        .args(["-c", "--config"])
+        .arg(bal.dir.join("b.toml"))
+        .status()
+        .unwrap();
+    assert_eq!(ok.code(), Some(0));
+    std::fs::write(
+        bal.dir.join("bad.toml"),
+        "[[frontends]]\nname = \"x\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"missing\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["-c", "--config"])
+        .arg(bal.dir.join("bad.toml"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("bad.toml:4"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,265 @@
+//! Balancer test harness: real HTTP servers on free loopback ports (hyper) that count what
+//! they receive and can fail their health endpoint or go away; the balancer binary started
+//! on a generated config; a small HTTP client.
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP server answering `name` on every path; `/health` answers 200 or 500.
+pub struct Upstream {
+    pub name: String,
+    pub port: u16,
+    pub hits: Arc<AtomicUsize>,
+    pub healthy: Arc<AtomicBool>,
+    pub cookies: Arc<Mutex<Vec<String>>>,
+    task: Option<std::thread::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Upstream {
+    pub fn start(name: &str) -> Self {
+        Self::start_on(name, free_port())
+    }
+
+    pub fn start_on(name: &str, port: u16) -> Self {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let healthy = Arc::new(AtomicBool::new(true));
+        let cookies = Arc::new(Mutex::new(vec![]));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (h, he, c, st, n) = (
+            hits.clone(),
+            healthy.clone(),
+            cookies.clone(),
+            stop.clone(),
+            name.to_string(),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let task = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+                tx.send(()).unwrap();
+                loop {
+                    let accept = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
+                    if st.load(Ordering::Relaxed) {
+                        return; // dropping the listener and every connection task: the server is gone
+                    }
+                    let Ok(Ok((stream, _))) = accept else { continue };
+                    let (h, he, c, n, st) = (h.clone(), he.clone(), c.clone(), n.clone(), st.clone());
+                    tokio::spawn(async move {
+                        let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                            let (h, he, c, n) = (h.clone(), he.clone(), c.clone(), n.clone());
+                            async move {
+                                if req.uri().path() == "/health" {
+                                    let code = if he.load(Ordering::Relaxed) { 200 } else { 500 };
+                                    return Ok::<_, std::convert::Infallible>(Response::builder().status(code).body(Full::new(Bytes::from("health"))).unwrap());
+                                }
+                                h.fetch_add(1, Ordering::Relaxed);
+                                if let Some(v) = req.headers().get("cookie").and_then(|v| v.to_str().ok()) {
+                                    c.lock().unwrap().push(v.to_string());
+                                }
+                                Ok(Response::new(Full::new(Bytes::from(n))))
+                            }
+                        });
+                        let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+                        tokio::pin!(conn);
+                        loop {
+                            tokio::select! {
+                                _ = &mut conn => return,
+                                _ = tokio::time::sleep(Duration::from_millis(50)) => if st.load(Ordering::Relaxed) { return },
+                            }
+                        }
+                    });
+                }
+            });
+        });
+        rx.recv().unwrap();
+        Self {
+            name: name.into(),
+            port,
+            hits,
+            healthy,
+            cookies,
+            task: Some(task),
+            stop,
+        }
+    }
+
+    /// Closes the listener and every connection (like a SIGKILLed server).
+    pub fn kill(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.task.take() {
+            let _ = t.join();
+        }
+    }
+
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Response of one HTTP/1.0 request: (status, headers lowercased, body).
+pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: test\r\n{extra}\r\n").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let hs: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let chunked = hs
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+    let body = if chunked { dechunk(body) } else { body.to_string() };
+    (status, hs, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_netpulse-balancer"))
+}
+
+pub struct Balancer {
+    pub port: u16,
+    pub stats: u16,
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl Balancer {
+    /// Starts with `backend_toml` (one `[[backends]]` named "web") behind frontend "web".
+    pub fn start(backend_toml: &str) -> Self {
+        let (port, stats) = (free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = format!(
+            "[server]\nthreads = 2\n[stats]\nlisten = \"127.0.0.1:{stats}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{port}\"]\nbackend = \"web\"\n{backend_toml}"
+        );
+        std::fs::write(dir.join("b.toml"), cfg).unwrap();
+        let log = std::fs::File::create(dir.join("log")).unwrap();
+        let child = Command::new(bin())
+            .arg("--config")
+            .arg(dir.join("b.toml"))
+            .arg("--upgrade-sock")
+            .arg(dir.join("upgrade.sock"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let b = Self {
+            port,
+            stats,
+            child,
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", stats)).is_err() {
+            assert!(Instant::now() < deadline, "balancer did not start: {}", b.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        b
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+    }
+
+    pub fn csv(&self) -> String {
+        get(self.stats, "/stats;csv", &[]).2
+    }
+
+    /// The stats CSV row of `svname` in backend "web", as field → value.
+    pub fn row(&self, svname: &str) -> std::collections::HashMap<String, String> {
+        let csv = self.csv();
+        let mut lines = csv.lines();
+        let header: Vec<String> = lines
+            .next()
+            .unwrap()
+            .trim_start_matches("# ")
+            .split(',')
+            .map(String::from)
+            .collect();
+        let line = lines.find(|l| l.split(',').nth(1) == Some(svname)).unwrap_or_default();
+        header.into_iter().zip(line.split(',').map(String::from)).collect()
+    }
+
+    pub fn wait_status(&self, svname: &str, status: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.row(svname).get("status").map(String::as_str) != Some(status) {
+            assert!(
+                Instant::now() < deadline,
+                "{svname} never became {status}: {}",
+                self.csv()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn servers(ups: &[(&Upstream, u32)]) -> String {
+    let list: Vec<String> = ups
+        .iter()
+        .map(|(u, w)| {
+            format!(
+                "{{ name = \"{}\", address = \"127.0.0.1:{}\", weight = {w} }}",
+                u.name, u.port
+            )
+        })
+        .collect();
+    format!("servers = [ {} ]\n", list.join(", "))
+}
