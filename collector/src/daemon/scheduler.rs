@@ -76,12 +76,15 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                 let Some(entry) = entry else { continue };
                 let target = entry.target();
                 let cfg_jitter = core.config().collector.jitter.get();
-                let mut next = at + target.interval;
-                if next < Instant::now() {
-                    next = Instant::now() + target.interval; // fell behind: do not fire a burst
+                // Slots stay on the interval grid; jitter moves each firing within its slot
+                // without drifting the schedule (a target is polled once per interval).
+                let slot = due.get(&name).copied().unwrap_or(at);
+                let mut next_slot = slot + target.interval;
+                if next_slot < Instant::now() {
+                    next_slot = Instant::now() + target.interval; // fell behind: do not fire a burst
                 }
-                next += jitter(cfg_jitter.min(target.interval / 2), &mut rng);
-                due.insert(name.clone(), next);
+                let next = next_slot + jitter(cfg_jitter.min(target.interval / 2), &mut rng);
+                due.insert(name.clone(), next_slot);
                 heap.push(Reverse((next, name.clone())));
                 entry.state().next_poll = Some(SystemTime::now() + next.saturating_duration_since(Instant::now()));
                 if entry.busy() {
