@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# netpulse-balancer vs HAProxy 2.6 (Debian), side by side in one run: same nginx backends,
+# same thread count, keep-alive clients (wrk), loopback only, bounded duration.
+# Prints requests/s and p99 for each and the ratios. Usage: bench/balancer_vs_haproxy.sh [SECONDS=10] [CONNS=50] [THREADS=1]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECS=${1:-10}; CONNS=${2:-50}; THREADS=${3:-1}
+for p in wrk nginx haproxy; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light haproxy >/dev/null; done
+cargo build --release -q -p netpulse-balancer
+WORK=$(mktemp -d /tmp/netpulse-lb-bench.XXXXXX)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$WORK"; }
+trap cleanup EXIT
+B1=28081; B2=28082; NP=28090; NPS=28404; HP=28091; HPS=28405
+cat > "$WORK/nginx.conf" <<CONF
+worker_processes 1;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx.err;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server { listen 127.0.0.1:$B1; location / { return 200 "backend-1\n"; } }
+  server { listen 127.0.0.1:$B2; location / { return 200 "backend-2\n"; } }
+}
+CONF
+nginx -c "$WORK/nginx.conf" -g 'daemon off;' & pids+=($!)
+cat > "$WORK/balancer.toml" <<CONF
+[server]
+threads = $THREADS
+[stats]
+listen = "127.0.0.1:$NPS"
+[[frontends]]
+name = "web"
+listen = ["127.0.0.1:$NP"]
+backend = "web"
+[[backends]]
+name = "web"
+health_check = { kind = "http", path = "/", interval = "2s" }
+servers = [ { name = "b1", address = "127.0.0.1:$B1" }, { name = "b2", address = "127.0.0.1:$B2" } ]
+CONF
+target/release/netpulse-balancer --config "$WORK/balancer.toml" --upgrade-sock "$WORK/up.sock" 2>"$WORK/np.log" & pids+=($!)
+cat > "$WORK/haproxy.cfg" <<CONF
+global
+  nbthread $THREADS
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend web
+  bind 127.0.0.1:$HP
+  default_backend web
+backend web
+  balance roundrobin
+  option httpchk GET /
+  server b1 127.0.0.1:$B1 check inter 2s
+  server b2 127.0.0.1:$B2 check inter 2s
+listen stats
+  bind 127.0.0.1:$HPS
+  stats enable
+  stats uri /stats
+CONF
+haproxy -f "$WORK/haproxy.cfg" -db 2>"$WORK/hap.log" & pids+=($!)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPS/stats;csv" | grep -q '^web,b2,.*,UP,' && curl -sf "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1; done
+run() { # label port
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2/" > "$WORK/wrk.$1"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.$1")
+  p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.$1")
+  errs=$(awk '/Non-2xx|Socket errors/ {print}' "$WORK/wrk.$1" | tr '\n' ' ')
+  printf '%-18s %10s req/s   p99 %8s   %s\n' "$1" "$rps" "$p99" "$errs"
+  eval "rps_$1=$rps; p99_$1=$p99"
+}
+to_ms() { case $1 in *us) echo "${1%us} / 1000" | bc -l;; *ms) echo "${1%ms}";; *s) echo "${1%s} * 1000" | bc -l;; esac; }
+echo "== $SECS s, $CONNS keep-alive connections, wrk 1 thread, proxies with $THREADS thread(s)"
+run haproxy $HP
+run netpulse $NP
+run haproxy2 $HP
+run netpulse2 $NP
+hr=$(echo "($rps_haproxy + $rps_haproxy2) / 2" | bc -l); nr=$(echo "($rps_netpulse + $rps_netpulse2) / 2" | bc -l)
+hp=$(echo "($(to_ms $p99_haproxy) + $(to_ms $p99_haproxy2)) / 2" | bc -l); np=$(echo "($(to_ms $p99_netpulse) + $(to_ms $p99_netpulse2)) / 2" | bc -l)
+printf 'requests/s ratio netpulse/haproxy: %.2f (target >= 1.0)\n' "$(echo "$nr / $hr" | bc -l)"
+printf 'p99 ratio netpulse/haproxy: %.2f (target <= 1.2)\n' "$(echo "$np / $hp" | bc -l)"
