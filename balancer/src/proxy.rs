@@ -6,8 +6,9 @@
 use crate::pool::{Counters, Pool};
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
-use pingora_error::{Error, ErrorType, Result};
+use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::FailToProxy;
 use pingora_proxy::{ProxyHttp, Session};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -195,6 +196,25 @@ impl ProxyHttp for Proxy {
         Ok(())
     }
 
+    /// HAProxy's status codes, each with a short body saying why.
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut Ctx) -> FailToProxy {
+        let (code, why) = error_answer(e);
+        // The server's own eresp is counted in `logging`, which sees every finished request.
+        if ctx.server.is_some() && (code == 502 || code == 504) {
+            self.pool.backends[ctx.backend].counters.eresp.fetch_add(1, Ordering::Relaxed);
+        }
+        if code > 0 {
+            let body = bytes::Bytes::from(format!("{code} {why}\n"));
+            if session.respond_error_with_body(code, body).await.is_err() {
+                tracing::debug!("client gone before the error response");
+            }
+        }
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut Ctx) {
         if let Some(e) = e {
             tracing::debug!(frontend = %self.frontend.name, error = %e, "request failed");
@@ -221,9 +241,52 @@ impl ProxyHttp for Proxy {
     }
 }
 
+/// The status and reason for a request that could not be proxied (0: the client is gone).
+pub fn error_answer(e: &Error) -> (u16, &'static str) {
+    match (e.etype(), e.esource()) {
+        (ErrorType::HTTPStatus(503), _) => (
+            503,
+            "Service Unavailable: no server is available to handle this request.",
+        ),
+        (ErrorType::HTTPStatus(code), _) => (*code, "The request could not be handled."),
+        (ErrorType::ReadTimedout | ErrorType::WriteTimedout, ErrorSource::Upstream) => {
+            (504, "Gateway Timeout: the server didn't respond in time.")
+        }
+        (ErrorType::ConnectTimedout, _) => (503, "Service Unavailable: no server could be reached in time."),
+        (ErrorType::ConnectRefused | ErrorType::ConnectNoRoute | ErrorType::ConnectError, _) => {
+            (503, "Service Unavailable: no server accepted the connection.")
+        }
+        (ErrorType::ReadTimedout, ErrorSource::Downstream) => (
+            408,
+            "Request Timeout: your browser didn't send a complete request in time.",
+        ),
+        (ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => {
+            (0, "")
+        }
+        (ErrorType::InvalidHTTPHeader, ErrorSource::Downstream) => {
+            (400, "Bad Request: your browser sent an invalid request.")
+        }
+        (_, ErrorSource::Downstream) => (400, "Bad Request: your browser sent an invalid request."),
+        (_, ErrorSource::Upstream) => (
+            502,
+            "Bad Gateway: the server returned an invalid or incomplete response.",
+        ),
+        _ => (500, "Internal Server Error."),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn error_answers_use_haproxy_codes() {
+        assert_eq!(error_answer(&Error::new_up(ErrorType::ReadTimedout)).0, 504);
+        assert_eq!(error_answer(&Error::new_up(ErrorType::ConnectionClosed)).0, 502);
+        assert_eq!(error_answer(&Error::explain(ErrorType::HTTPStatus(503), "x")).0, 503);
+        assert_eq!(error_answer(&Error::new_down(ErrorType::ReadTimedout)).0, 408);
+        assert_eq!(error_answer(&Error::new_down(ErrorType::InvalidHTTPHeader)).0, 400);
+    }
 
     #[test]
     fn cookies() {

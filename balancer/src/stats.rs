@@ -342,11 +342,21 @@ fn html_escape(s: &str) -> String {
 #[async_trait]
 impl BackgroundService for Stats {
     async fn start(&self, mut shutdown: ShutdownWatch) {
-        let listener = match tokio::net::TcpListener::bind(&self.listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                tracing::error!(listen = %self.listen, error = %e, "cannot listen for the stats page");
-                return;
+        // During a graceful upgrade the old process still holds the port for a moment.
+        let mut warned = false;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(&self.listen).await {
+                Ok(l) => break l,
+                Err(e) => {
+                    if !warned {
+                        tracing::warn!(listen = %self.listen, error = %e, "stats listener not available yet; retrying");
+                        warned = true;
+                    }
+                    tokio::select! {
+                        _ = shutdown.changed() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(100)) => {}
+                    }
+                }
             }
         };
         loop {

@@ -141,8 +141,25 @@ fn no_server_up_is_503() {
     bal.wait_status("a", "UP");
     a.kill();
     bal.wait_status("a", "DOWN");
-    assert_eq!(get(bal.port, "/", &[]).0, 503);
+    let (st, _, body) = get(bal.port, "/", &[]);
+    assert_eq!(st, 503);
+    assert!(body.contains("no server is available"), "{body}");
     assert_eq!(bal.row("BACKEND")["status"], "DOWN");
+}
+
+#[test]
+fn a_server_slower_than_its_timeout_is_504() {
+    let a = Upstream::start("a");
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\ntimeouts = {{ connect = \"1s\", server = \"300ms\" }}\n{}",
+        servers(&[(&a, 1)])
+    ));
+    assert_eq!(get(bal.port, "/", &[]).0, 200);
+    a.delay_ms.store(1500, std::sync::atomic::Ordering::Relaxed);
+    let (st, _, body) = get(bal.port, "/", &[]);
+    assert_eq!(st, 504);
+    assert!(body.contains("Gateway Timeout"), "{body}");
+    assert_eq!(bal.row("a")["eresp"], "1");
 }
 
 #[test]
@@ -238,4 +255,48 @@ fn stats_csv_header_is_haproxys_and_check_mode_exits_like_haproxy() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn graceful_upgrade_hands_over_without_a_failed_request() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let mut old = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    old.wait_status("a", "UP");
+    old.wait_status("b", "UP");
+    let port = old.port;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (done, failures) = std::thread::scope(|s| {
+        let st = stop.clone();
+        let load = s.spawn(move || {
+            let (mut n, mut bad) = (0usize, 0usize);
+            while !st.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
+                n += 1;
+                if get(port, "/", &[]).0 != 200 {
+                    bad += 1;
+                }
+            }
+            (n, bad)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        let mut new = old.spawn_upgrade();
+        std::thread::sleep(Duration::from_millis(300)); // the new process waits on the upgrade socket
+        old.signal("QUIT"); // hand the listeners over, then drain and exit
+        assert!(
+            old.wait_exit(Duration::from_secs(20)).is_some(),
+            "the old process exits after the hand-over"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let r = load.join().unwrap();
+        assert!(new.try_wait().unwrap().is_none(), "the new process serves");
+        assert_eq!(get(port, "/", &[]).0, 200);
+        let _ = new.kill();
+        let _ = new.wait();
+        r
+    });
+    assert!(done > 50, "load ran: {done}");
+    assert_eq!(failures, 0, "{failures} of {done} requests failed during the upgrade");
 }

@@ -29,6 +29,8 @@ pub struct Upstream {
     pub hits: Arc<AtomicUsize>,
     pub healthy: Arc<AtomicBool>,
     pub cookies: Arc<Mutex<Vec<String>>>,
+    /// Milliseconds every answer is held back.
+    pub delay_ms: Arc<std::sync::atomic::AtomicU64>,
     task: Option<std::thread::JoinHandle<()>>,
     stop: Arc<AtomicBool>,
 }
@@ -43,12 +45,14 @@ impl Upstream {
         let healthy = Arc::new(AtomicBool::new(true));
         let cookies = Arc::new(Mutex::new(vec![]));
         let stop = Arc::new(AtomicBool::new(false));
-        let (h, he, c, st, n) = (
+        let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (h, he, c, st, n, dl) = (
             hits.clone(),
             healthy.clone(),
             cookies.clone(),
             stop.clone(),
             name.to_string(),
+            delay_ms.clone(),
         );
         let (tx, rx) = std::sync::mpsc::channel();
         let task = std::thread::spawn(move || {
@@ -65,16 +69,20 @@ impl Upstream {
                         return; // dropping the listener and every connection task: the server is gone
                     }
                     let Ok(Ok((stream, _))) = accept else { continue };
-                    let (h, he, c, n, st) = (h.clone(), he.clone(), c.clone(), n.clone(), st.clone());
+                    let (h, he, c, n, st, dl) = (h.clone(), he.clone(), c.clone(), n.clone(), st.clone(), dl.clone());
                     tokio::spawn(async move {
                         let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                            let (h, he, c, n) = (h.clone(), he.clone(), c.clone(), n.clone());
+                            let (h, he, c, n, dl) = (h.clone(), he.clone(), c.clone(), n.clone(), dl.clone());
                             async move {
                                 if req.uri().path() == "/health" {
                                     let code = if he.load(Ordering::Relaxed) { 200 } else { 500 };
                                     return Ok::<_, std::convert::Infallible>(Response::builder().status(code).body(Full::new(Bytes::from("health"))).unwrap());
                                 }
                                 h.fetch_add(1, Ordering::Relaxed);
+                                let delay = dl.load(Ordering::Relaxed);
+                                if delay > 0 {
+                                    tokio::time::sleep(Duration::from_millis(delay)).await;
+                                }
                                 if let Some(v) = req.headers().get("cookie").and_then(|v| v.to_str().ok()) {
                                     c.lock().unwrap().push(v.to_string());
                                 }
@@ -100,6 +108,7 @@ impl Upstream {
             hits,
             healthy,
             cookies,
+            delay_ms,
             task: Some(task),
             stop,
         }
@@ -206,6 +215,39 @@ impl Balancer {
             std::thread::sleep(Duration::from_millis(50));
         }
         b
+    }
+
+    /// A second process taking the listeners over (`--upgrade`), as for a zero-downtime upgrade.
+    pub fn spawn_upgrade(&self) -> Child {
+        Command::new(bin())
+            .arg("--config")
+            .arg(self.dir.join("b.toml"))
+            .arg("--upgrade-sock")
+            .arg(self.dir.join("upgrade.sock"))
+            .arg("--upgrade")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join("log.new")).unwrap())
+            .spawn()
+            .unwrap()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .unwrap();
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.child.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
     }
 
     pub fn log(&self) -> String {
