@@ -40,6 +40,7 @@ health_check = { kind = "http", path = "/", interval = "2s" }
 servers = [ { name = "b1", address = "127.0.0.1:$B1" }, { name = "b2", address = "127.0.0.1:$B2" } ]
 CONF
 target/release/netpulse-balancer --config "$WORK/balancer.toml" --upgrade-sock "$WORK/up.sock" 2>"$WORK/np.log" & pids+=($!)
+pid_netpulse=$!
 cat > "$WORK/haproxy.cfg" <<CONF
 global
   nbthread $THREADS
@@ -63,21 +64,27 @@ listen stats
   stats uri /stats
 CONF
 haproxy -f "$WORK/haproxy.cfg" -db 2>"$WORK/hap.log" & pids+=($!)
+pid_haproxy=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPS/stats;csv" | grep -q '^web,b2,.*,UP,' && curl -sf "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1; done
-run() { # label port
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+run() { # label port pid
+  t0=$(cpu_ticks "$3")
   wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2/" > "$WORK/wrk.$1"
+  t1=$(cpu_ticks "$3")
+  n=$(awk '/requests in/ {print $1}' "$WORK/wrk.$1")
+  cpu=$(echo "($t1 - $t0) * 1000000 / $(getconf CLK_TCK) / $n" | bc -l)
   rps=$(awk '/Requests\/sec/ {print $2}' "$WORK/wrk.$1")
   p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.$1")
   errs=$(awk '/Non-2xx|Socket errors/ {print}' "$WORK/wrk.$1" | tr '\n' ' ')
-  printf '%-18s %10s req/s   p99 %8s   %s\n' "$1" "$rps" "$p99" "$errs"
+  printf '%-18s %10s req/s   p99 %8s   proxy CPU %5.1f us/request   %s\n' "$1" "$rps" "$p99" "$cpu" "$errs"
   eval "rps_$1=$rps; p99_$1=$p99"
 }
 to_ms() { case $1 in *us) echo "${1%us} / 1000" | bc -l;; *ms) echo "${1%ms}";; *s) echo "${1%s} * 1000" | bc -l;; esac; }
 echo "== $SECS s, $CONNS keep-alive connections, wrk 1 thread, proxies with $THREADS thread(s)"
-run haproxy $HP
-run netpulse $NP
-run haproxy2 $HP
-run netpulse2 $NP
+run haproxy $HP $pid_haproxy
+run netpulse $NP $pid_netpulse
+run haproxy2 $HP $pid_haproxy
+run netpulse2 $NP $pid_netpulse
 hr=$(echo "($rps_haproxy + $rps_haproxy2) / 2" | bc -l); nr=$(echo "($rps_netpulse + $rps_netpulse2) / 2" | bc -l)
 hp=$(echo "($(to_ms $p99_haproxy) + $(to_ms $p99_haproxy2)) / 2" | bc -l); np=$(echo "($(to_ms $p99_netpulse) + $(to_ms $p99_netpulse2)) / 2" | bc -l)
 printf 'requests/s ratio netpulse/haproxy: %.2f (target >= 1.0)\n' "$(echo "$nr / $hr" | bc -l)"
