@@ -1,6 +1,7 @@
-//! Active health checks with HAProxy's semantics: every `interval`, all servers of a
-//! backend are checked in parallel (HTTP: status `expect_status`, or any 2xx/3xx; TCP:
-//! connect); `fall` consecutive failures take a server DOWN, `rise` successes bring it UP;
+//! Active health checks with HAProxy's semantics: every server is checked on its own
+//! schedule, in parallel with the others (`interval`; `fast_interval` while it is between
+//! states; `down_interval` while DOWN). HTTP: status `expect_status`, or any 2xx/3xx; TCP:
+//! connect. `fall` consecutive failures take a server DOWN, `rise` successes bring it UP;
 //! each transition is logged once.
 
 use crate::pool::{Backend, CheckResult, Pool, Server};
@@ -40,8 +41,8 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
     let exchange = async {
         let mut stream = stream;
         let req = format!(
-            "GET {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: netpulse-balancer-check\r\nConnection: close\r\n\r\n",
-            hc.path, server.addr
+            "{} {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: netpulse-balancer-check\r\nConnection: close\r\n\r\n",
+            hc.method, hc.path, server.addr
         );
         stream.write_all(req.as_bytes()).await.ok()?;
         let mut buf = vec![0u8; 512];
@@ -69,8 +70,9 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
     }
 }
 
-async fn check_backend(b: &Backend, hc: &HealthCheck) {
-    let checks = b.servers.iter().map(|s| async move {
+/// Checks one server and records the result; returns how long to wait before the next check.
+async fn check_server(b: &Backend, s: &Server, hc: &HealthCheck) -> std::time::Duration {
+    {
         let (ok, res) = check(s, hc).await;
         let status = res.status;
         if let Some(up) = s.record_check(ok, res, hc.rise, hc.fall) {
@@ -85,28 +87,36 @@ async fn check_backend(b: &Backend, hc: &HealthCheck) {
                 }
             }
         }
-    });
-    // All servers at once (Pingora's own checker goes one after another by default).
-    futures::future::join_all(checks).await;
+    }
+    let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+    match (h.up, h.streak > 0) {
+        (_, true) => hc.fast_interval.unwrap_or(hc.interval).get(),
+        (false, false) => hc.down_interval.unwrap_or(hc.interval).get(),
+        (true, false) => hc.interval.get(),
+    }
 }
 
 #[async_trait]
 impl BackgroundService for Checker {
     async fn start(&self, mut shutdown: ShutdownWatch) {
         let mut loops = vec![];
+        // One loop per server (Pingora's own checker goes one server after another).
         for (i, b) in self.pool.backends.iter().enumerate() {
             let Some(hc) = b.health_check.clone() else { continue };
-            let pool = self.pool.clone();
-            let mut shutdown = shutdown.clone();
-            loops.push(tokio::spawn(async move {
-                loop {
-                    check_backend(&pool.backends[i], &hc).await;
-                    tokio::select! {
-                        _ = shutdown.changed() => return,
-                        _ = tokio::time::sleep(hc.interval.get()) => {}
+            for (j, _) in b.servers.iter().enumerate().filter(|(_, s)| s.checked) {
+                let (pool, hc) = (self.pool.clone(), hc.clone());
+                let mut shutdown = shutdown.clone();
+                loops.push(tokio::spawn(async move {
+                    loop {
+                        let b = &pool.backends[i];
+                        let wait = check_server(b, &b.servers[j], &hc).await;
+                        tokio::select! {
+                            _ = shutdown.changed() => return,
+                            _ = tokio::time::sleep(wait) => {}
+                        }
                     }
-                }
-            }));
+                }));
+            }
         }
         let _ = shutdown.changed().await;
         for l in loops {

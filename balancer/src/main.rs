@@ -1,4 +1,4 @@
-//! `netpulse-balancer`: loads the native config (or, later, an haproxy.cfg), checks it
+//! `netpulse-balancer`: loads the native config (or an haproxy.cfg through haproxy-compat), checks it
 //! (`-c`), and runs the Pingora server: one proxy service per frontend, the health
 //! checker and the stats listener as background services.
 
@@ -51,10 +51,24 @@ struct Args {
 
 fn load(args: &Args) -> Result<BalancerConfig, String> {
     if let Some(h) = &args.haproxy {
-        return Err(format!(
-            "{}: running from an haproxy.cfg (-f) is not available in this build yet; use --config",
-            h.display()
-        ));
+        if args.config.is_some() {
+            return Err("give either --config (native) or -f (haproxy.cfg), not both".into());
+        }
+        return match netpulse_haproxy_compat::load(h) {
+            Ok(t) => {
+                for w in &t.warnings {
+                    eprintln!("[WARNING] {w}");
+                }
+                Ok(t.config)
+            }
+            Err(netpulse_haproxy_compat::Error::Invalid { errors, warnings }) => {
+                for w in &warnings {
+                    eprintln!("[WARNING] {w}");
+                }
+                Err(errors.iter().map(|e| format!("[ALERT] {e}")).collect::<Vec<_>>().join("\n"))
+            }
+            Err(e) => Err(e.to_string()),
+        };
     }
     let Some(path) = &args.config else {
         return Err("give a configuration with --config FILE".into());
@@ -125,7 +139,7 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         let routes = f
             .routes
             .iter()
-            .filter_map(|r| Some((r.path_prefix.clone(), pool.backend(&r.backend)?)))
+            .filter_map(|r| Some((r.clone(), pool.backend(&r.backend)?)))
             .collect();
         let proxy = proxy::Proxy {
             pool: pool.clone(),

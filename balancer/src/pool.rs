@@ -3,7 +3,7 @@
 //! server (smooth weighted round-robin over the servers that may take traffic).
 //! Everything here can change at run time (health checks, later the runtime API).
 
-use netpulse_config::{Backend as BackendConfig, BalancerConfig, HealthCheck, ServerConfig, Sticky};
+use netpulse_config::{Backend as BackendConfig, Balance, BalancerConfig, HealthCheck, ServerConfig, Sticky};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -91,6 +91,7 @@ pub struct Server {
     /// Times chosen by the balancing algorithm (HAProxy `lbtot`).
     pub lbtot: AtomicU64,
     pub checked: bool,
+    pub backup: bool,
 }
 
 impl Server {
@@ -121,6 +122,7 @@ impl Server {
             counters: Counters::default(),
             lbtot: AtomicU64::new(0),
             checked,
+            backup: c.backup,
         }
     }
 
@@ -193,6 +195,8 @@ pub struct Backend {
     pub server_timeout: Duration,
     pub health_check: Option<HealthCheck>,
     pub sticky: Option<Sticky>,
+    pub balance: Balance,
+    pub all_backups: bool,
     /// Smooth weighted round-robin state (nginx's algorithm), one per server.
     current: Mutex<Vec<i64>>,
     pub counters: Counters,
@@ -204,27 +208,63 @@ impl Backend {
         let checked = c.health_check.is_some();
         Self {
             name: c.name.clone(),
-            servers: c.servers.iter().map(|s| Server::new(s, checked)).collect(),
+            servers: c.servers.iter().map(|s| Server::new(s, checked && s.check)).collect(),
             retries: c.retries,
             redispatch: c.redispatch,
             connect_timeout: c.timeouts.connect.get(),
             server_timeout: c.timeouts.server.get(),
             health_check: c.health_check.clone(),
             sticky: c.sticky.clone(),
+            balance: c.balance,
+            all_backups: c.all_backups,
             current: Mutex::new(vec![0; c.servers.len()]),
             counters: Counters::default(),
             last_change: Mutex::new(Instant::now()),
         }
     }
 
-    /// Next server by smooth weighted round-robin among eligible servers not in `skip`.
-    /// Over any window of sum(weights) picks, each server gets exactly its weight.
+    /// Next server among eligible servers not in `skip`: active servers first; when none
+    /// can take the request, the first backup (or every backup with `all_backups`).
     pub fn pick(&self, skip: &[usize]) -> Option<usize> {
+        let usable = |i: usize, s: &Server, backup: bool| s.backup == backup && !skip.contains(&i) && s.eligible();
+        if let Some(i) = self.pick_among(|i, s| usable(i, s, false)) {
+            return Some(i);
+        }
+        if self.all_backups {
+            return self.pick_among(|i, s| usable(i, s, true));
+        }
+        let first = self.servers.iter().enumerate().position(|(i, s)| usable(i, s, true))?;
+        self.servers[first].lbtot.fetch_add(1, Ordering::Relaxed);
+        Some(first)
+    }
+
+    fn pick_among(&self, usable: impl Fn(usize, &Server) -> bool) -> Option<usize> {
+        if self.balance == Balance::Leastconn {
+            // Fewest requests in flight per unit of weight; ties go round-robin below.
+            let load = |s: &Server| {
+                let w = i64::from(s.weight.load(Ordering::Relaxed).max(1));
+                (s.counters.cur.load(Ordering::Relaxed).max(0) * 256) / w
+            };
+            let min = self
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(i, s)| usable(*i, s))
+                .map(|(_, s)| load(s))
+                .min()?;
+            return self.smooth_wrr(|i, s| usable(i, s) && load(s) == min);
+        }
+        self.smooth_wrr(usable)
+    }
+
+    /// Smooth weighted round-robin (nginx's): over any window of sum(weights) picks,
+    /// each server gets exactly its weight, interleaved.
+    fn smooth_wrr(&self, usable: impl Fn(usize, &Server) -> bool) -> Option<usize> {
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
         let mut total = 0i64;
         let mut best: Option<usize> = None;
         for (i, s) in self.servers.iter().enumerate() {
-            if skip.contains(&i) || !s.eligible() {
+            if !usable(i, s) {
                 continue;
             }
             let w = i64::from(s.weight.load(Ordering::Relaxed));
@@ -332,5 +372,34 @@ mod tests {
         assert_eq!(s.record_check(true, ok(), 2, 3), None);
         assert_eq!(s.record_check(true, ok(), 2, 3), Some(true), "up after rise=2");
         assert_eq!(s.health.lock().unwrap().downs, 1);
+    }
+
+    #[test]
+    fn backups_only_when_no_active_server_and_leastconn_prefers_idle() {
+        let mut cfg = BackendConfig {
+            name: "b".into(),
+            servers: (0..4)
+                .map(|i| ServerConfig {
+                    name: format!("s{i}"),
+                    address: format!("127.0.0.1:{}", 1000 + i),
+                    backup: i >= 2,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        let b = Backend::new(&cfg);
+        assert!((0..6).all(|_| b.pick(&[]).unwrap() < 2));
+        assert_eq!(b.pick(&[0, 1]), Some(2), "first backup only");
+        assert_eq!(b.pick(&[0, 1]), Some(2));
+        cfg.all_backups = true;
+        let b = Backend::new(&cfg);
+        let picks: Vec<_> = (0..4).map(|_| b.pick(&[0, 1]).unwrap()).collect();
+        assert_eq!(picks, [2, 3, 2, 3]);
+        cfg.balance = Balance::Leastconn;
+        let b = Backend::new(&cfg);
+        b.servers[0].counters.begin();
+        assert_eq!(b.pick(&[]), Some(1));
+        assert_eq!(b.pick(&[]), Some(1), "still the idle one");
     }
 }

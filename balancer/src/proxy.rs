@@ -1,4 +1,4 @@
-//! The proxy of one frontend: route by path prefix, choose a server (sticky cookie first,
+//! The proxy of one frontend: route by path and Host conditions, choose a server (sticky cookie first,
 //! else smooth weighted round-robin over servers that may take traffic), retry a failed
 //! connect on another server, strip the persistence cookie before the server sees it, and
 //! insert it (with `Cache-Control: private`) like HAProxy's `insert indirect nocache`.
@@ -16,8 +16,8 @@ use std::sync::atomic::Ordering;
 pub struct Frontend {
     pub name: String,
     pub default_backend: usize,
-    /// (path prefix, backend), first match wins.
-    pub routes: Vec<(String, usize)>,
+    /// (route, backend), first match wins.
+    pub routes: Vec<(netpulse_config::Route, usize)>,
     pub counters: Arc<Counters>,
 }
 
@@ -79,12 +79,19 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.frontend.counters.begin();
-        let path = session.req_header().uri.path();
+        let req = session.req_header();
+        let path = req.uri.path();
+        let host = req
+            .headers
+            .get("host")
+            .and_then(|h| h.to_str().ok())
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
         ctx.backend = self
             .frontend
             .routes
             .iter()
-            .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+            .find(|(route, _)| route.matches(path, host))
             .map_or(self.frontend.default_backend, |(_, b)| *b);
         self.pool.backends[ctx.backend].counters.begin();
         Ok(false)
@@ -201,7 +208,10 @@ impl ProxyHttp for Proxy {
         let (code, why) = error_answer(e);
         // The server's own eresp is counted in `logging`, which sees every finished request.
         if ctx.server.is_some() && (code == 502 || code == 504) {
-            self.pool.backends[ctx.backend].counters.eresp.fetch_add(1, Ordering::Relaxed);
+            self.pool.backends[ctx.backend]
+                .counters
+                .eresp
+                .fetch_add(1, Ordering::Relaxed);
         }
         if code > 0 {
             let body = bytes::Bytes::from(format!("{code} {why}\n"));

@@ -52,15 +52,19 @@ fn counters(r: &mut Row, c: &Counters) {
     r.insert("mode", "http".into());
 }
 
-/// HAProxy's status text for a server.
-pub fn server_status(s: &Server) -> String {
+/// HAProxy's status text for a server: `UP 2/3` is UP with one failed check of fall=3 behind
+/// it, `DOWN 1/2` is DOWN with one passed check of rise=2.
+pub fn server_status(s: &Server, hc: Option<&netpulse_config::HealthCheck>) -> String {
     let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+    let (rise, fall) = hc.map_or((1, 1), |c| (c.rise, c.fall));
     match s.admin() {
         Admin::Maint => "MAINT".into(),
         Admin::Drain if h.up => "DRAIN".into(),
         _ if !s.checked => "no check".into(),
         _ if !h.checked => "DOWN".into(),
+        _ if h.up && h.streak > 0 => format!("UP {}/{fall}", fall.saturating_sub(h.streak)),
         _ if h.up => "UP".into(),
+        _ if h.streak > 0 => format!("DOWN {}/{rise}", h.streak),
         _ => "DOWN".into(),
     }
 }
@@ -107,8 +111,8 @@ impl Stats {
                 r.insert("wredis", s.counters.redispatches.load(Ordering::Relaxed).to_string());
                 r.insert("weight", s.weight.load(Ordering::Relaxed).to_string());
                 r.insert("uweight", s.weight.load(Ordering::Relaxed).to_string());
-                r.insert("act", "1".into());
-                r.insert("bck", "0".into());
+                r.insert("act", u8::from(!s.backup).to_string());
+                r.insert("bck", u8::from(s.backup).to_string());
                 r.insert("lastchg", h.last_change.elapsed().as_secs().to_string());
                 r.insert("pid", pid.clone());
                 r.insert("iid", iid.clone());
@@ -143,7 +147,7 @@ impl Stats {
                     );
                 }
                 drop(h);
-                r.insert("status", server_status(s));
+                r.insert("status", server_status(s, hc));
                 rows.push(r);
             }
             let mut r = Row::new();
@@ -165,8 +169,9 @@ impl Stats {
                 .sum();
             r.insert("weight", weight.to_string());
             r.insert("uweight", weight.to_string());
-            r.insert("act", up.to_string());
-            r.insert("bck", "0".into());
+            let up_backups = b.servers.iter().filter(|s| s.backup && s.eligible()).count();
+            r.insert("act", (up - up_backups.min(up)).to_string());
+            r.insert("bck", up_backups.to_string());
             r.insert(
                 "lastchg",
                 b.last_change
@@ -188,7 +193,15 @@ impl Stats {
                     .to_string(),
             );
             r.insert("type", "1".into());
-            r.insert("algo", "roundrobin".into());
+            r.insert(
+                "algo",
+                match b.balance {
+                    netpulse_config::Balance::Leastconn => "leastconn",
+                    netpulse_config::Balance::StaticRr => "static-rr",
+                    netpulse_config::Balance::Roundrobin => "roundrobin",
+                }
+                .into(),
+            );
             r.insert("req_tot", g(&b.counters.total));
             rows.push(r);
         }

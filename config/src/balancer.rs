@@ -11,6 +11,7 @@ use std::collections::HashSet;
 pub struct BalancerConfig {
     pub server: ServerSection,
     pub stats: StatsConfig,
+    pub runtime: RuntimeConfig,
     pub frontends: Vec<Frontend>,
     pub backends: Vec<Backend>,
 }
@@ -33,6 +34,8 @@ pub struct StatsConfig {
     /// Auto-refresh of the HTML page.
     pub refresh: Duration,
     pub auth: Option<BasicAuth>,
+    /// Basic-auth realm shown by browsers.
+    pub realm: String,
 }
 
 impl Default for StatsConfig {
@@ -42,8 +45,40 @@ impl Default for StatsConfig {
             uri: "/stats".into(),
             refresh: Duration::from_secs(10),
             auth: None,
+            realm: "netpulse-balancer statistics".into(),
         }
     }
+}
+
+/// `[runtime]`: HAProxy's runtime API on a unix socket (`stats socket`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RuntimeConfig {
+    /// Path of the unix socket; none: no runtime API.
+    pub socket: Option<String>,
+    /// File mode of the socket, octal as in HAProxy (`"600"`).
+    pub mode: String,
+    /// `user` (read only), `operator` or `admin` (may change servers).
+    pub level: RuntimeLevel,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            mode: "600".into(),
+            level: RuntimeLevel::Admin,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeLevel {
+    User,
+    Operator,
+    #[default]
+    Admin,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -65,11 +100,75 @@ pub struct Frontend {
     pub routes: Vec<Route>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A route: the first whose conditions all hold picks the backend. `path_prefix` is the
+/// short form; `when` holds any number of conditions (HAProxy `use_backend B if a !b`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct Route {
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub path_prefix: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub when: Vec<Condition>,
     pub backend: String,
+}
+
+/// One test of a request; it holds when any of `values` matches (and `negate` is false).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub test: Test,
+    pub values: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub negate: bool,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub ignore_case: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Test {
+    /// The path starts with the value (HAProxy `path_beg`).
+    PathPrefix,
+    /// The path equals the value (`path`).
+    Path,
+    /// The Host header equals the value (`hdr(host)`).
+    Host,
+    /// The Host header contains the value as whole dot-separated labels (`hdr_dom(host)`).
+    HostDomain,
+}
+
+impl Condition {
+    pub fn holds(&self, path: &str, host: &str) -> bool {
+        let eq = |a: &str, b: &str| {
+            if self.ignore_case {
+                a.eq_ignore_ascii_case(b)
+            } else {
+                a == b
+            }
+        };
+        let any = self.values.iter().any(|v| match self.test {
+            Test::Path => eq(path, v),
+            Test::PathPrefix => path.get(..v.len()).is_some_and(|p| eq(p, v)),
+            Test::Host => eq(host, v),
+            Test::HostDomain => host
+                .split(['.', ':', '/'])
+                .collect::<Vec<_>>()
+                .windows(v.split('.').count())
+                .any(|w| eq(&w.join("."), v)),
+        });
+        any != self.negate
+    }
+}
+
+impl Route {
+    pub fn matches(&self, path: &str, host: &str) -> bool {
+        (self.path_prefix.is_empty() || path.starts_with(&self.path_prefix))
+            && self.when.iter().all(|c| c.holds(path, host))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -78,6 +177,11 @@ pub enum Balance {
     /// Weighted round-robin (smooth).
     #[default]
     Roundrobin,
+    /// Same as roundrobin here: weights are static unless changed at run time.
+    #[serde(rename = "static-rr")]
+    StaticRr,
+    /// The server with the fewest requests in flight relative to its weight.
+    Leastconn,
 }
 
 /// `[[backends]]`.
@@ -93,6 +197,8 @@ pub struct Backend {
     pub timeouts: BackendTimeouts,
     pub health_check: Option<HealthCheck>,
     pub sticky: Option<Sticky>,
+    /// With no active server available, use every backup server instead of only the first.
+    pub all_backups: bool,
     pub servers: Vec<ServerConfig>,
 }
 
@@ -106,6 +212,7 @@ impl Default for Backend {
             timeouts: BackendTimeouts::default(),
             health_check: None,
             sticky: None,
+            all_backups: false,
             servers: vec![],
         }
     }
@@ -140,10 +247,15 @@ pub enum CheckKind {
 #[serde(default, deny_unknown_fields)]
 pub struct HealthCheck {
     pub kind: CheckKind,
+    pub method: String,
     pub path: String,
     /// Status that passes; without it any 2xx or 3xx passes (as HAProxy).
     pub expect_status: Option<u16>,
     pub interval: Duration,
+    /// Interval while a server is changing state (HAProxy `fastinter`; default: `interval`).
+    pub fast_interval: Option<Duration>,
+    /// Interval while a server is DOWN (HAProxy `downinter`; default: `interval`).
+    pub down_interval: Option<Duration>,
     pub timeout: Duration,
     /// Consecutive successes that bring a DOWN server UP.
     pub rise: u32,
@@ -155,9 +267,12 @@ impl Default for HealthCheck {
     fn default() -> Self {
         Self {
             kind: CheckKind::Http,
+            method: "GET".into(),
             path: "/".into(),
             expect_status: None,
             interval: Duration::from_secs(2),
+            fast_interval: None,
+            down_interval: None,
             timeout: Duration::from_secs(1),
             rise: 2,
             fall: 3,
@@ -195,6 +310,10 @@ pub struct ServerConfig {
     pub cookie: Option<String>,
     /// Starts in maintenance (takes no traffic).
     pub disabled: bool,
+    /// Takes traffic only when no active server can.
+    pub backup: bool,
+    /// Health-checked when the backend has a health check (HAProxy: `check` on the server line).
+    pub check: bool,
 }
 
 impl Default for ServerConfig {
@@ -206,6 +325,8 @@ impl Default for ServerConfig {
             maxconn: None,
             cookie: None,
             disabled: false,
+            backup: false,
+            check: true,
         }
     }
 }
@@ -324,12 +445,29 @@ impl Layered for BalancerConfig {
                 out.push((at("backend"), format!("no backend named {:?}", f.backend)));
             }
             for (j, r) in f.routes.iter().enumerate() {
+                if r.path_prefix.is_empty() && r.when.is_empty() {
+                    out.push((
+                        p(&["frontends", &i, "routes", &j.to_string()]),
+                        "a route needs path_prefix or at least one condition in `when`".into(),
+                    ));
+                }
                 if !backends.contains(r.backend.as_str()) {
                     out.push((
                         p(&["frontends", &i, "routes", &j.to_string(), "backend"]),
                         format!("no backend named {:?}", r.backend),
                     ));
                 }
+            }
+        }
+        if let Some(sock) = &self.runtime.socket {
+            if sock.is_empty() {
+                out.push((p(&["runtime", "socket"]), "an empty path".into()));
+            }
+            if u32::from_str_radix(&self.runtime.mode, 8).is_err() {
+                out.push((
+                    p(&["runtime", "mode"]),
+                    format!("{:?} is not an octal file mode", self.runtime.mode),
+                ));
             }
         }
         if self.frontends.is_empty() {
@@ -344,6 +482,25 @@ impl Layered for BalancerConfig {
 mod tests {
     use super::*;
     use crate::load::Loader;
+
+    #[test]
+    fn conditions_match_like_haproxy_acls() {
+        let c = |test, v: &[&str], negate, ignore_case| Condition {
+            test,
+            values: v.iter().map(|s| s.to_string()).collect(),
+            negate,
+            ignore_case,
+        };
+        assert!(c(Test::PathPrefix, &["/api", "/x"], false, false).holds("/x/1", "h"));
+        assert!(!c(Test::PathPrefix, &["/API"], false, false).holds("/api/1", "h"));
+        assert!(c(Test::PathPrefix, &["/API"], false, true).holds("/api/1", "h"));
+        assert!(c(Test::Path, &["/a"], true, false).holds("/a/b", "h"));
+        assert!(c(Test::Host, &["Grafana.example"], false, true).holds("/", "grafana.EXAMPLE"));
+        let dom = c(Test::HostDomain, &["example.com"], false, true);
+        assert!(dom.holds("/", "www.example.com:8080"));
+        assert!(dom.holds("/", "example.com"));
+        assert!(!dom.holds("/", "badexample.com"));
+    }
 
     #[test]
     fn spec_example_loads_and_errors_name_lines() {

@@ -15,8 +15,8 @@ mod units;
 mod validate;
 
 pub use balancer::{
-    Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Frontend, HealthCheck, Route,
-    ServerConfig, ServerSection, StatsConfig, Sticky, StickyMode,
+    Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Condition, Frontend, HealthCheck, Route,
+    RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky, StickyMode, Test,
 };
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection, HttpPoolConfig, InfluxApi,

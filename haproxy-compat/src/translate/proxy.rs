@@ -1,0 +1,514 @@
+//! The directives of one proxy section (defaults, frontend, backend, listen) into a
+//! `Proxy`: what netpulse uses, a warning naming each directive it ignores, an error for
+//! each it cannot honour or does not know.
+
+use super::Diags;
+use super::acl::{self, Acls};
+use super::values::{self, time};
+use crate::diag::suggest;
+use crate::parse::{Directive, Kind};
+use netpulse_config::Balance;
+use std::time::Duration;
+
+/// What a defaults section passes on.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub mode: Option<String>,
+    pub balance: Option<Balance>,
+    pub retries: Option<u32>,
+    pub redispatch: Option<bool>,
+    pub allbackups: Option<bool>,
+    pub t_connect: Option<Duration>,
+    pub t_server: Option<Duration>,
+    pub t_check: Option<Duration>,
+    /// `option httpchk`: (method, uri).
+    pub httpchk: Option<(String, String)>,
+    pub expect_status: Option<u16>,
+    /// `cookie NAME …`.
+    pub cookie: Option<String>,
+    /// `default-server` words, applied before each server's own.
+    pub default_server: Vec<String>,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    pub enable: bool,
+    pub uri: Option<String>,
+    pub refresh: Option<Duration>,
+    pub auth: Option<(String, String)>,
+    pub realm: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Proxy {
+    pub name: String,
+    pub line: usize,
+    pub frontend: bool,
+    pub backend: bool,
+    pub set: Settings,
+    pub binds: Vec<(usize, String)>,
+    pub default_backend: Option<(usize, String)>,
+    pub acls: Acls,
+    /// (line, backend, routes in DNF; empty = unconditional).
+    pub use_backends: Vec<(usize, String, acl::Dnf)>,
+    /// (line, name, address, words after the address).
+    pub servers: Vec<(usize, String, String, Vec<String>)>,
+}
+
+/// Proxy keywords HAProxy knows that netpulse accepts with a warning (they change nothing here).
+const IGNORED: &[&str] = &[
+    "backlog",
+    "bind-process",
+    "capture",
+    "compression",
+    "declare",
+    "description",
+    "disabled",
+    "dispatch",
+    "email-alert",
+    "enabled",
+    "errorfile",
+    "errorfiles",
+    "errorloc",
+    "errorloc302",
+    "errorloc303",
+    "filter",
+    "force-persist",
+    "fullconn",
+    "grace",
+    "hash-type",
+    "http-after-response",
+    "http-error",
+    "http-request",
+    "http-response",
+    "http-reuse",
+    "http-send-name-header",
+    "id",
+    "ignore-persist",
+    "load-server-state-from-file",
+    "log",
+    "log-format",
+    "log-format-sd",
+    "log-tag",
+    "max-keep-alive-queue",
+    "max-session-srv-conns",
+    "maxconn",
+    "monitor",
+    "monitor-uri",
+    "persist",
+    "rate-limit",
+    "redirect",
+    "retry-on",
+    "server-state-file-name",
+    "server-template",
+    "source",
+    "stick",
+    "stick-table",
+    "tcp-check",
+    "tcp-request",
+    "tcp-response",
+    "transparent",
+    "unique-id-format",
+    "unique-id-header",
+    "use-server",
+    "external-check",
+    "error-log-format",
+    "guid",
+];
+
+/// Keywords translated here (for suggestions).
+const USED: &[&str] = &[
+    "acl",
+    "balance",
+    "bind",
+    "cookie",
+    "default-server",
+    "default_backend",
+    "http-check",
+    "mode",
+    "option",
+    "no",
+    "retries",
+    "server",
+    "stats",
+    "timeout",
+    "use_backend",
+];
+
+/// Options that match netpulse's behaviour already: accepted silently.
+const OPTIONS_NATIVE: &[&str] = &["http-keep-alive", "prefer-last-server"];
+
+/// Words a server keyword takes after it (0: a flag).
+fn server_arity(kw: &str) -> Option<usize> {
+    Some(match kw {
+        "check" | "no-check" | "backup" | "no-backup" | "disabled" | "enabled" | "ssl" | "no-ssl" | "send-proxy"
+        | "send-proxy-v2" | "check-ssl" | "no-check-ssl" | "check-send-proxy" | "agent-check" | "no-agent-check"
+        | "tfo" | "non-stick" | "stick" | "no-tfo" | "allow-0rtt" | "no-send-proxy" | "no-send-proxy-v2"
+        | "no-verifyhost" | "force-sslv3" | "force-tlsv10" | "force-tlsv11" | "force-tlsv12" | "force-tlsv13"
+        | "no-tls-tickets" | "tls-tickets" | "check-via-socks4" | "socks4" | "resolve-opts" => 0,
+        "inter"
+        | "fastinter"
+        | "downinter"
+        | "rise"
+        | "fall"
+        | "weight"
+        | "cookie"
+        | "maxconn"
+        | "port"
+        | "addr"
+        | "slowstart"
+        | "resolvers"
+        | "init-addr"
+        | "verify"
+        | "verifyhost"
+        | "ca-file"
+        | "crt"
+        | "sni"
+        | "check-sni"
+        | "alpn"
+        | "check-alpn"
+        | "proto"
+        | "check-proto"
+        | "on-error"
+        | "on-marked-down"
+        | "on-marked-up"
+        | "observe"
+        | "error-limit"
+        | "agent-port"
+        | "agent-inter"
+        | "agent-send"
+        | "agent-addr"
+        | "maxqueue"
+        | "minconn"
+        | "id"
+        | "track"
+        | "pool-max-conn"
+        | "pool-purge-delay"
+        | "pool-low-conn"
+        | "max-reuse"
+        | "resolve-prefer"
+        | "resolve-net"
+        | "ws"
+        | "namespace"
+        | "redir"
+        | "ciphers"
+        | "ciphersuites"
+        | "ssl-min-ver"
+        | "ssl-max-ver"
+        | "crl-file"
+        | "curves"
+        | "log-proto"
+        | "shard"
+        | "hash-key"
+        | "tcp-ut"
+        | "set-proxy-v2-tlv-fmt"
+        | "guid"
+        | "source"
+        | "usesrc"
+        | "proxy-v2-options"
+        | "sigalgs"
+        | "client-sigalgs"
+        | "check-pool-conn-name"
+        | "pool-conn-name" => 1,
+        _ => return None,
+    })
+}
+
+/// Server keywords netpulse uses; the rest are known but ignored with a warning.
+pub const SERVER_USED: &[&str] = &[
+    "check",
+    "no-check",
+    "inter",
+    "fastinter",
+    "downinter",
+    "rise",
+    "fall",
+    "weight",
+    "cookie",
+    "backup",
+    "no-backup",
+    "disabled",
+    "enabled",
+    "maxconn",
+];
+
+/// Validates the words after a server's address; returns the flags and values it uses.
+pub fn server_words(words: &[String], at: usize, d: &mut Diags) -> Vec<(String, Option<String>)> {
+    let mut out = vec![];
+    let mut i = 0;
+    while i < words.len() {
+        let kw = words[i].as_str();
+        let Some(n) = server_arity(kw) else {
+            let hint = suggest(kw, SERVER_USED)
+                .map(|s| format!("; did you mean '{s}'?"))
+                .unwrap_or_default();
+            d.error(at, format!("unknown server keyword '{kw}'{hint}"));
+            i += 1;
+            continue;
+        };
+        let val = words.get(i + 1).cloned();
+        if n == 1 && val.is_none() {
+            d.error(at, format!("server keyword '{kw}' needs a value"));
+            break;
+        }
+        if kw == "ssl" {
+            d.error(
+                at,
+                "'ssl' to servers is not supported by netpulse-balancer (plain HTTP only)",
+            );
+        } else if !SERVER_USED.contains(&kw) {
+            d.warn(at, format!("server keyword '{kw}' is not supported and is ignored"));
+        }
+        out.push((kw.to_string(), if n == 1 { val } else { None }));
+        i += 1 + n;
+    }
+    out
+}
+
+impl Proxy {
+    /// Applies one directive. `kind` is the section's kind.
+    pub fn apply(&mut self, kind: &Kind, dir: &Directive, d: &mut Diags) {
+        let at = dir.line;
+        let w = &dir.words;
+        let kw = w[0].as_str();
+        let proxy_only = matches!(kw, "bind" | "server" | "acl" | "use_backend" | "default_backend");
+        if *kind == Kind::Defaults && proxy_only {
+            d.error(at, format!("'{kw}' is not allowed in a defaults section"));
+            return;
+        }
+        let arg = |i: usize| dir.arg(i).unwrap_or("");
+        match kw {
+            "mode" => match arg(1) {
+                m @ ("http" | "tcp") => self.set.mode = Some(m.to_string()),
+                "health" => d.warn(at, "'mode health' is not supported and is ignored"),
+                m => d.error(at, format!("mode '{m}': expected http or tcp")),
+            },
+            "bind" if !self.frontend => d.error(at, "'bind' in a backend section"),
+            "bind" => {
+                for a in arg(1).split(',') {
+                    match values::bind(a) {
+                        Ok(a) => self.binds.push((at, a)),
+                        Err(e) => d.error(at, e),
+                    }
+                }
+                for extra in &w[2.min(w.len())..] {
+                    if matches!(extra.as_str(), "ssl" | "crt" | "quic" | "proto") {
+                        d.error(
+                            at,
+                            format!("bind option '{extra}' is not supported (netpulse listens for plain HTTP/1.1)"),
+                        );
+                        break;
+                    }
+                    d.warn(at, format!("bind option '{extra}' is ignored"));
+                }
+            }
+            "default_backend" => self.default_backend = Some((at, arg(1).to_string())),
+            "use_backend" => {
+                let name = arg(1).to_string();
+                if w.len() <= 2 {
+                    self.use_backends.push((at, name, vec![]));
+                } else {
+                    match acl::condition(&w[2..], &self.acls) {
+                        Ok(dnf) => self.use_backends.push((at, name, dnf)),
+                        Err(e) => d.error(at, format!("use_backend {name}: {e}")),
+                    }
+                }
+            }
+            "acl" => {
+                if w.len() < 3 {
+                    d.error(at, "acl needs a name, a criterion and values");
+                    return;
+                }
+                match acl::parse(&w[2..]) {
+                    Ok(c) => self.acls.entry(w[1].clone()).or_default().push(c),
+                    Err(e) => d.error(at, format!("acl {}: {e}", w[1])),
+                }
+            }
+            "server" => {
+                if w.len() < 3 {
+                    d.error(at, "server needs a name and an address");
+                    return;
+                }
+                match values::server(&w[2]) {
+                    Ok(a) => self.servers.push((at, w[1].clone(), a, w[3..].to_vec())),
+                    Err(e) => d.error(at, format!("server {}: {e}", w[1])),
+                }
+            }
+            "default-server" => {
+                server_words(&w[1..], at, d);
+                self.set.default_server.extend(w[1..].iter().cloned());
+            }
+            "balance" => {
+                self.set.balance = Some(match arg(1) {
+                    "roundrobin" => Balance::Roundrobin,
+                    "static-rr" => Balance::StaticRr,
+                    "leastconn" => Balance::Leastconn,
+                    other => {
+                        d.warn(at, format!("balance '{other}' is not supported; using roundrobin"));
+                        Balance::Roundrobin
+                    }
+                })
+            }
+            "retries" => match values::number(arg(1), 0, 100) {
+                Ok(n) => self.set.retries = Some(n),
+                Err(e) => d.error(at, format!("retries: {e}")),
+            },
+            "timeout" => self.timeout(dir, d),
+            "option" | "no" => self.option(dir, d),
+            "http-check" => match (arg(1), arg(2)) {
+                ("expect", "status") => match arg(3).parse::<u16>() {
+                    Ok(s) if (100..600).contains(&s) => self.set.expect_status = Some(s),
+                    _ => d.error(
+                        at,
+                        format!("http-check expect status: '{}' is not an HTTP status", arg(3)),
+                    ),
+                },
+                ("send", _) => {
+                    let mut it = w[2..].iter();
+                    let (mut m, mut u) = self.set.httpchk.clone().unwrap_or(("GET".into(), "/".into()));
+                    while let Some(k) = it.next() {
+                        match (k.as_str(), it.next()) {
+                            ("meth", Some(v)) => m = v.clone(),
+                            ("uri", Some(v)) => u = v.clone(),
+                            (o, _) => d.warn(at, format!("http-check send '{o}' is ignored")),
+                        }
+                    }
+                    self.set.httpchk = Some((m, u));
+                }
+                (other, _) => d.warn(at, format!("http-check {other} is not supported and is ignored")),
+            },
+            "cookie" => self.cookie(dir, d),
+            "stats" => self.stats(dir, d),
+            k if IGNORED.contains(&k) => d.warn(
+                at,
+                format!("'{k}' is not supported by netpulse-balancer and is ignored"),
+            ),
+            k => {
+                let mut known: Vec<&str> = USED.to_vec();
+                known.extend_from_slice(IGNORED);
+                let hint = suggest(k, &known)
+                    .map(|s| format!("; did you mean '{s}'?"))
+                    .unwrap_or_default();
+                d.error(at, format!("unknown keyword '{k}' in a proxy section{hint}"));
+            }
+        }
+    }
+
+    fn timeout(&mut self, dir: &Directive, d: &mut Diags) {
+        let at = dir.line;
+        let (what, v) = (dir.arg(1).unwrap_or(""), dir.arg(2).unwrap_or(""));
+        let t = match time(v) {
+            Ok(t) => t,
+            Err(e) => return d.error(at, format!("timeout {what}: {e}")),
+        };
+        match what {
+            "connect" => self.set.t_connect = Some(t),
+            "server" => self.set.t_server = Some(t),
+            "check" => self.set.t_check = Some(t),
+            "client" | "http-request" | "http-keep-alive" | "queue" | "tunnel" | "client-fin" | "server-fin" | "tarpit" => {
+                d.warn(at, format!("timeout {what} is not enforced by netpulse-balancer (its client side uses Pingora's 60 s read timeout)"))
+            }
+            other => d.error(at, format!("unknown timeout '{other}'")),
+        }
+    }
+
+    fn option(&mut self, dir: &Directive, d: &mut Diags) {
+        let at = dir.line;
+        let no = dir.words[0] == "no";
+        let w: Vec<&str> = dir.words.iter().skip(usize::from(no) + 1).map(String::as_str).collect();
+        if no && dir.arg(1) != Some("option") {
+            return d.error(at, "'no' must be followed by 'option'");
+        }
+        match w.as_slice() {
+            ["httpchk", rest @ ..] if !no => {
+                let (m, u) = match rest {
+                    [] => ("OPTIONS", "/"),
+                    [u] => ("OPTIONS", *u),
+                    [m, u, ..] => (*m, *u),
+                };
+                if rest.len() > 2 {
+                    d.warn(
+                        at,
+                        "option httpchk: the HTTP version and headers are ignored (checks use HTTP/1.0)",
+                    );
+                }
+                self.set.httpchk = Some((m.to_string(), u.to_string()));
+            }
+            ["redispatch", ..] => self.set.redispatch = Some(!no),
+            ["allbackups"] => self.set.allbackups = Some(!no),
+            [o, ..] if OPTIONS_NATIVE.contains(o) => {}
+            [o, ..] => d.warn(
+                at,
+                format!("option {o} is not supported by netpulse-balancer and is ignored"),
+            ),
+            [] => d.error(at, "'option' without a name"),
+        }
+    }
+
+    fn cookie(&mut self, dir: &Directive, d: &mut Diags) {
+        let at = dir.line;
+        let Some(name) = dir.arg(1) else {
+            return d.error(at, "cookie needs a name");
+        };
+        let opts: Vec<&str> = dir.words[2..].iter().map(String::as_str).collect();
+        if opts.contains(&"rewrite") || opts.contains(&"prefix") {
+            d.warn(
+                at,
+                "cookie rewrite/prefix are not supported; netpulse inserts the cookie (insert indirect nocache)",
+            );
+        } else if !opts.contains(&"insert") {
+            d.warn(
+                at,
+                "cookie without 'insert': netpulse always inserts the cookie (insert indirect nocache)",
+            );
+        }
+        for o in &opts {
+            if !matches!(*o, "insert" | "rewrite" | "prefix" | "indirect" | "nocache") {
+                d.warn(at, format!("cookie option '{o}' is ignored"));
+            }
+        }
+        if !opts.contains(&"indirect") || !opts.contains(&"nocache") {
+            d.warn(
+                at,
+                "netpulse always behaves as 'indirect nocache' (the server never sees the cookie)",
+            );
+        }
+        self.set.cookie = Some(name.to_string());
+    }
+
+    fn stats(&mut self, dir: &Directive, d: &mut Diags) {
+        let at = dir.line;
+        let arg = |i: usize| dir.arg(i).unwrap_or("").to_string();
+        let s = &mut self.set.stats;
+        match arg(1).as_str() {
+            "enable" => s.enable = true,
+            "uri" => {
+                s.enable = true;
+                s.uri = Some(arg(2));
+            }
+            "refresh" => match time(&arg(2)) {
+                Ok(t) => s.refresh = Some(t),
+                Err(e) => d.error(at, format!("stats refresh: {e}")),
+            },
+            "auth" => match arg(2).split_once(':') {
+                Some((u, p)) => {
+                    if s.auth.is_some() {
+                        d.warn(at, "several 'stats auth' users: netpulse keeps the first");
+                    } else {
+                        s.enable = true;
+                        s.auth = Some((u.to_string(), p.to_string()));
+                    }
+                }
+                None => d.error(at, "stats auth needs user:password"),
+            },
+            "realm" => s.realm = Some(dir.words[2..].join(" ")),
+            "socket" | "timeout" | "maxconn" | "bind-process" => {
+                d.error(at, format!("'stats {}' belongs in the global section", arg(1)))
+            }
+            o @ ("hide-version" | "show-legends" | "show-node" | "show-desc" | "admin" | "scope" | "http-request"
+            | "show-modules") => d.warn(at, format!("stats {o} is ignored")),
+            o => d.error(at, format!("unknown stats keyword '{o}'")),
+        }
+    }
+}
