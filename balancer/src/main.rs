@@ -65,7 +65,11 @@ fn load(args: &Args) -> Result<BalancerConfig, String> {
                 for w in &warnings {
                     eprintln!("[WARNING] {w}");
                 }
-                Err(errors.iter().map(|e| format!("[ALERT] {e}")).collect::<Vec<_>>().join("\n"))
+                Err(errors
+                    .iter()
+                    .map(|e| format!("[ALERT] {e}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"))
             }
             Err(e) => Err(e.to_string()),
         };

@@ -288,6 +288,25 @@ impl Backend {
             .position(|s| s.cookie == value && s.admin() != Admin::Maint && s.is_up())
     }
 
+    /// Right after start (or a graceful upgrade) no server has passed a check yet: rather
+    /// than answer 503, wait for the first checks, at most one check timeout.
+    /// Returns whether it waited.
+    pub async fn wait_first_checks(&self) -> bool {
+        let Some(hc) = &self.health_check else { return false };
+        let deadline = Instant::now() + hc.timeout.get() + Duration::from_millis(50);
+        let pending = || {
+            self.servers.iter().any(|s| {
+                s.checked && s.admin() != Admin::Maint && !s.health.lock().unwrap_or_else(|p| p.into_inner()).checked
+            })
+        };
+        let mut waited = false;
+        while pending() && self.servers.iter().all(|s| !s.eligible()) && Instant::now() < deadline {
+            waited = true;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        waited
+    }
+
     pub fn up_servers(&self) -> usize {
         self.servers
             .iter()

@@ -120,7 +120,10 @@ impl ProxyHttp for Proxy {
             (Some(i), _) => Some(i),
             (None, true) => ctx.server,
             (None, false) => {
-                let i = b.pick(&ctx.tried);
+                let mut i = b.pick(&ctx.tried);
+                if i.is_none() && ctx.tried.is_empty() && b.wait_first_checks().await {
+                    i = b.pick(&ctx.tried);
+                }
                 if let (Some(i), Some(_)) = (i, &b.sticky) {
                     ctx.set_cookie = Some(b.servers[i].cookie.clone());
                 }
@@ -166,6 +169,43 @@ impl ProxyHttp for Proxy {
                 b.servers[s].counters.retries.fetch_add(1, Ordering::Relaxed);
             }
             e.set_retry(true);
+        }
+        e
+    }
+
+    /// A request that reached a server which then failed: retried on another server only when
+    /// it is idempotent, its body is still buffered, and nothing was sent to the client yet.
+    fn error_while_proxy(
+        &self,
+        peer: &HttpPeer,
+        session: &mut Session,
+        e: Box<Error>,
+        ctx: &mut Ctx,
+        _client_reused: bool,
+    ) -> Box<Error> {
+        let mut e = e.more_context(format!("Peer: {peer}"));
+        let b = &self.pool.backends[ctx.backend];
+        // A server that dropped the connection, not one that is slow (retrying a timeout
+        // would multiply the load on a struggling server, HAProxy doesn't either).
+        let dropped = matches!(
+            e.etype(),
+            ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError | ErrorType::H1Error
+        );
+        let safe = dropped
+            && session.req_header().method.is_idempotent()
+            && !session.as_ref().retry_buffer_truncated()
+            && session.response_written().is_none();
+        if safe && ctx.attempts < b.retries {
+            ctx.attempts += 1;
+            b.counters.retries.fetch_add(1, Ordering::Relaxed);
+            if let Some(s) = ctx.server {
+                b.servers[s].counters.retries.fetch_add(1, Ordering::Relaxed);
+                b.servers[s].counters.eresp.fetch_add(1, Ordering::Relaxed);
+            }
+            self.release(ctx);
+            e.set_retry(true);
+        } else {
+            e.set_retry(false);
         }
         e
     }
