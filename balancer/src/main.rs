@@ -10,6 +10,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod health;
 mod pool;
 mod proxy;
+mod runtime;
 mod stats;
 
 use anyhow::Context;
@@ -176,9 +177,24 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
             .auth
             .as_ref()
             .map(|a| stats::basic(&a.user, a.password.expose())),
+        realm: cfg.stats.realm.clone(),
+        proxy_name: cfg.stats.proxy_name.clone(),
         started: std::time::Instant::now(),
     };
-    server.add_service(GenBackgroundService::new("stats".into(), Arc::new(stats)));
+    let stats = Arc::new(stats);
+    if let Some(path) = &cfg.runtime.socket {
+        let mode = u32::from_str_radix(&cfg.runtime.mode, 8).context("validated socket mode")?;
+        server.add_service(GenBackgroundService::new(
+            "runtime API".into(),
+            Arc::new(runtime::Runtime {
+                stats: stats.clone(),
+                path: path.clone(),
+                mode,
+                level: cfg.runtime.level,
+            }),
+        ));
+    }
+    server.add_service(GenBackgroundService::new("stats".into(), stats));
     tracing::info!(frontends = cfg.frontends.len(), backends = cfg.backends.len(), stats = %cfg.stats.listen, "netpulse-balancer starting");
     server.run_forever();
 }

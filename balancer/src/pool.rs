@@ -83,6 +83,7 @@ pub struct Server {
     pub name: String,
     pub addr: SocketAddr,
     pub weight: AtomicU32,
+    pub initial_weight: u32,
     pub admin: AtomicU8,
     pub maxconn: Option<u32>,
     pub cookie: String,
@@ -100,6 +101,7 @@ impl Server {
             name: c.name.clone(),
             addr: c.address.parse().expect("validated address"),
             weight: AtomicU32::new(c.weight),
+            initial_weight: c.weight,
             admin: AtomicU8::new(if c.disabled {
                 Admin::Maint as u8
             } else {

@@ -23,10 +23,13 @@ pub struct Stats {
     pub refresh_secs: u64,
     /// `Basic …` value expected in Authorization, when auth is on.
     pub auth: Option<String>,
+    pub realm: String,
+    /// The stats listener's own proxy rows (HAProxy's `listen stats`), when named.
+    pub proxy_name: Option<String>,
     pub started: Instant,
 }
 
-type Row = HashMap<&'static str, String>;
+pub type Row = HashMap<&'static str, String>;
 
 fn fields() -> Vec<&'static str> {
     CSV_HEADER
@@ -70,7 +73,7 @@ pub fn server_status(s: &Server, hc: Option<&netpulse_config::HealthCheck>) -> S
 }
 
 impl Stats {
-    fn rows(&self) -> Vec<Row> {
+    pub fn rows(&self) -> Vec<Row> {
         let mut rows = vec![];
         let pid = "1".to_string();
         for (iid, (name, c)) in self.frontends.iter().enumerate() {
@@ -205,18 +208,37 @@ impl Stats {
             r.insert("req_tot", g(&b.counters.total));
             rows.push(r);
         }
+        if let Some(name) = &self.proxy_name {
+            let iid = (base + self.pool.backends.len() + 1).to_string();
+            for (sv, status, ty) in [("FRONTEND", "OPEN", "0"), ("BACKEND", "UP", "1")] {
+                let mut r = Row::new();
+                r.insert("pxname", name.clone());
+                r.insert("svname", sv.into());
+                r.insert("status", status.into());
+                r.insert("pid", pid.clone());
+                r.insert("iid", iid.clone());
+                r.insert("sid", "0".into());
+                r.insert("type", ty.into());
+                r.insert("mode", "http".into());
+                if ty == "1" {
+                    r.insert("weight", "0".into());
+                }
+                rows.push(r);
+            }
+        }
         rows
     }
 
     pub fn csv(&self, scope: Option<&str>) -> String {
+        self.csv_where(|r| scope.is_none_or(|s| r["pxname"] == s))
+    }
+
+    /// HAProxy's CSV of the rows `keep` accepts (`show stat IID TYPE SID` filters too).
+    pub fn csv_where(&self, keep: impl Fn(&Row) -> bool) -> String {
         let names = fields();
         let mut out = String::from(CSV_HEADER);
         out.push('\n');
-        for r in self
-            .rows()
-            .into_iter()
-            .filter(|r| scope.is_none_or(|s| r["pxname"] == s))
-        {
+        for r in self.rows().into_iter().filter(|r| keep(r)) {
             for n in &names {
                 out.push_str(&r.get(n).map(|v| v.replace(',', " ")).unwrap_or_default());
                 out.push(',');
@@ -391,7 +413,10 @@ impl BackgroundService for Stats {
                 body.len()
             );
             if code == 401 {
-                head.push_str("WWW-Authenticate: Basic realm=\"netpulse-balancer\"\r\n");
+                head.push_str(&format!(
+                    "WWW-Authenticate: Basic realm=\"{}\"\r\n",
+                    self.realm.replace('"', "'")
+                ));
             }
             head.push_str("\r\n");
             use tokio::io::AsyncWriteExt;

@@ -36,6 +36,8 @@ pub struct StatsConfig {
     pub auth: Option<BasicAuth>,
     /// Basic-auth realm shown by browsers.
     pub realm: String,
+    /// Show the stats listener as a proxy of this name in the stats (like HAProxy's `listen stats`).
+    pub proxy_name: Option<String>,
 }
 
 impl Default for StatsConfig {
@@ -46,6 +48,7 @@ impl Default for StatsConfig {
             refresh: Duration::from_secs(10),
             auth: None,
             realm: "netpulse-balancer statistics".into(),
+            proxy_name: None,
         }
     }
 }

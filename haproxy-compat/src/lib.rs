@@ -54,6 +54,8 @@ pub fn translate_str(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String
         warnings: vec![],
     };
     let config = translate::run(&sections, &mut d);
+    d.errors.sort_by_key(|e| e.line);
+    d.warnings.sort_by_key(|w| w.line);
     if d.errors.is_empty() {
         // What the native loader would reject (names, addresses, references).
         for (key, problem) in config.validate() {

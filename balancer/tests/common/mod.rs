@@ -138,7 +138,12 @@ pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: test\r\n{extra}\r\n").unwrap();
+    let host = if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        ""
+    } else {
+        "Host: test\r\n"
+    };
+    write!(s, "GET {path} HTTP/1.0\r\n{host}{extra}\r\n").unwrap();
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
@@ -193,10 +198,27 @@ impl Balancer {
             "[server]\nthreads = 2\n[stats]\nlisten = \"127.0.0.1:{stats}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{port}\"]\nbackend = \"web\"\n{backend_toml}"
         );
         std::fs::write(dir.join("b.toml"), cfg).unwrap();
+        Self::spawn(dir, port, stats, &["--config", "b.toml"])
+    }
+
+    /// Starts from an haproxy.cfg (`-f`) whose stats listener is on `stats`.
+    pub fn from_haproxy_cfg(text: &str, port: u16, stats: u16, env: &[(&str, String)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("haproxy.cfg"), text).unwrap();
+        Self::spawn_env(dir, port, stats, &["-f", "haproxy.cfg"], env)
+    }
+
+    fn spawn(dir: PathBuf, port: u16, stats: u16, args: &[&str]) -> Self {
+        Self::spawn_env(dir, port, stats, args, &[])
+    }
+
+    fn spawn_env(dir: PathBuf, port: u16, stats: u16, args: &[&str], env: &[(&str, String)]) -> Self {
         let log = std::fs::File::create(dir.join("log")).unwrap();
         let child = Command::new(bin())
-            .arg("--config")
-            .arg(dir.join("b.toml"))
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&dir)
+            .args(args)
             .arg("--upgrade-sock")
             .arg(dir.join("upgrade.sock"))
             .stdout(Stdio::null())
@@ -258,19 +280,12 @@ impl Balancer {
         get(self.stats, "/stats;csv", &[]).2
     }
 
-    /// The stats CSV row of `svname` in backend "web", as field → value.
+    /// The stats CSV row of `svname` (first proxy that has it), as field → value.
     pub fn row(&self, svname: &str) -> std::collections::HashMap<String, String> {
-        let csv = self.csv();
-        let mut lines = csv.lines();
-        let header: Vec<String> = lines
-            .next()
-            .unwrap()
-            .trim_start_matches("# ")
-            .split(',')
-            .map(String::from)
-            .collect();
-        let line = lines.find(|l| l.split(',').nth(1) == Some(svname)).unwrap_or_default();
-        header.into_iter().zip(line.split(',').map(String::from)).collect()
+        csv_rows(&self.csv())
+            .into_iter()
+            .find(|r| r.get("svname").map(String::as_str) == Some(svname))
+            .unwrap_or_default()
     }
 
     pub fn wait_status(&self, svname: &str, status: &str) {
@@ -291,6 +306,68 @@ impl Drop for Balancer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every row of a stats CSV as field → value.
+pub fn csv_rows(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut lines = csv.lines();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("# ")
+        .split(',')
+        .map(String::from)
+        .collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| header.iter().cloned().zip(l.split(',').map(String::from)).collect())
+        .collect()
+}
+
+/// Debian's HAProxy 2.6 on a configuration, in the foreground.
+pub struct Haproxy {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+impl Haproxy {
+    pub fn start(text: &str, wait_port: u16, env: &[(&str, String)]) -> Self {
+        let dir = std::env::temp_dir().join(format!("np-hap-{}-{wait_port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("haproxy.cfg"), text).unwrap();
+        let child = Command::new("haproxy")
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .arg("-db")
+            .arg("-f")
+            .arg(dir.join("haproxy.cfg"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("log")).unwrap())
+            .spawn()
+            .expect("haproxy (Debian package) is installed by scripts/test");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", wait_port)).is_err() {
+            assert!(Instant::now() < deadline, "haproxy did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self { child, dir }
+    }
+}
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One runtime API command on a unix socket; the whole answer.
+pub fn runtime(sock: &std::path::Path, cmd: &str) -> String {
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("runtime socket");
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    writeln!(s, "{cmd}").unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
 }
 
 pub fn servers(ups: &[(&Upstream, u32)]) -> String {

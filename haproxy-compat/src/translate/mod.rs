@@ -98,6 +98,8 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
                     last.clone()
                 }
             },
+            // A defaults section without `from` starts afresh (HAProxy resets everything).
+            None if s.kind == Kind::Defaults => Settings::default(),
             None => last.clone(),
         };
         match &s.kind {
@@ -180,7 +182,7 @@ fn global(s: &Section, cfg: &mut BalancerConfig, d: &mut Diags) {
                     continue;
                 }
                 cfg.runtime.socket = Some(path.trim_start_matches("unix@").to_string());
-                let mut it = dir.words[3..].iter();
+                let mut it = dir.words.get(3..).unwrap_or_default().iter();
                 while let Some(k) = it.next() {
                     match (k.as_str(), it.next().map(String::as_str)) {
                         ("mode", Some(m)) => cfg.runtime.mode = m.to_string(),
@@ -234,6 +236,7 @@ fn stats_listener(p: &Proxy, cfg: &mut BalancerConfig, d: &mut Diags) {
         }
     }
     cfg.stats.uri = st.uri.clone().unwrap_or_else(|| "/haproxy?stats".into());
+    cfg.stats.proxy_name = Some(p.name.clone());
     if let Some(r) = st.refresh {
         cfg.stats.refresh = native::Duration(r);
     }
@@ -255,7 +258,10 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
         .map(|p| (p.name.as_str(), p))
         .collect();
     let http = |p: &Proxy, d: &mut Diags| {
-        if p.set.mode.as_deref() != Some("http") {
+        // A listen section is both; say it once.
+        if p.set.mode.as_deref() != Some("http")
+            && !(p.frontend && p.backend && d.errors.iter().any(|e| e.line == p.line))
+        {
             d.error(
                 p.line,
                 format!(

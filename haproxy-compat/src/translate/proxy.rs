@@ -451,7 +451,13 @@ impl Proxy {
         let Some(name) = dir.arg(1) else {
             return d.error(at, "cookie needs a name");
         };
-        let opts: Vec<&str> = dir.words[2..].iter().map(String::as_str).collect();
+        let opts: Vec<&str> = dir
+            .words
+            .get(2..)
+            .unwrap_or_default()
+            .iter()
+            .map(String::as_str)
+            .collect();
         if opts.contains(&"rewrite") || opts.contains(&"prefix") {
             d.warn(
                 at,
@@ -502,7 +508,7 @@ impl Proxy {
                 }
                 None => d.error(at, "stats auth needs user:password"),
             },
-            "realm" => s.realm = Some(dir.words[2..].join(" ")),
+            "realm" => s.realm = Some(dir.words.get(2..).unwrap_or_default().join(" ")),
             "socket" | "timeout" | "maxconn" | "bind-process" => {
                 d.error(at, format!("'stats {}' belongs in the global section", arg(1)))
             }

@@ -1,0 +1,326 @@
+//! HAProxy's runtime API on a unix socket (`stats socket`): line commands, one per
+//! connection or many after `prompt` (as `hatop` does). It reads and changes the shared
+//! [`Pool`](crate::pool::Pool): server admin states and weights take effect on the next request.
+
+use crate::pool::{Admin, Backend, Server};
+use crate::stats::Stats;
+use async_trait::async_trait;
+use netpulse_config::RuntimeLevel;
+use pingora_core::server::ShutdownWatch;
+use pingora_core::services::background::BackgroundService;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+pub struct Runtime {
+    pub stats: Arc<Stats>,
+    pub path: String,
+    pub mode: u32,
+    pub level: RuntimeLevel,
+}
+
+const HELP: &[&str] = &[
+    "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)",
+    "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)",
+    "  get weight <bk>/<srv>                   : report a server's current weight",
+    "  set server <bk>/<srv> [opts]            : change a server's state or weight",
+    "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)",
+    "  show backend                            : list backends in the current running config",
+    "  show info                               : report information about the running process",
+    "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
+    "  show stat [<iid> <type> <sid>]          : report counters for each proxy and server",
+    "  help [<command>]                        : list matching or all commands",
+    "  prompt                                  : toggle interactive mode with prompt",
+    "  quit                                    : disconnect",
+];
+
+const STATE_HEADER: &str = "# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port";
+
+/// What one command line did.
+enum Outcome {
+    Text(String),
+    Prompt,
+    Quit,
+}
+
+impl Runtime {
+    fn backend(&self, name: &str) -> Option<(usize, &Backend)> {
+        let pool = &self.stats.pool;
+        pool.backend(name).map(|i| (i, &pool.backends[i]))
+    }
+
+    fn server(&self, arg: Option<&str>) -> Result<(&Backend, &Server), String> {
+        let (b, s) = arg.and_then(|a| a.split_once('/')).ok_or("Require 'backend/server'.")?;
+        let (_, b) = self.backend(b).ok_or("No such backend.")?;
+        let s = b.servers.iter().find(|x| x.name == s).ok_or("No such server.")?;
+        Ok((b, s))
+    }
+
+    fn admin_only(&self) -> Result<(), String> {
+        (self.level == RuntimeLevel::Admin)
+            .then_some(())
+            .ok_or_else(|| "Permission denied".to_string())
+    }
+
+    fn set_admin(b: &Backend, s: &Server, to: Admin) {
+        if s.admin.swap(to as u8, Ordering::Relaxed) != to as u8 {
+            *b.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            tracing::warn!(backend = %b.name, server = %s.name, state = ?to, "server admin state changed on the runtime API");
+        }
+    }
+
+    fn set_weight(s: &Server, v: &str) -> Result<(), String> {
+        let w = match v.strip_suffix('%') {
+            Some(p) => {
+                let p: u64 = p.parse().map_err(|_| "Relative weight must be positive.")?;
+                (u64::from(s.initial_weight) * p / 100).min(256) as u32
+            }
+            None => match v.parse::<u32>() {
+                Ok(w) if w <= 256 => w,
+                _ => return Err("Absolute weight can only be between 0 and 256 inclusive.".into()),
+            },
+        };
+        s.weight.store(w, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn execute(&self, line: &str) -> Result<Outcome, String> {
+        let w: Vec<&str> = line.split_whitespace().collect();
+        let text = |s: String| Ok(Outcome::Text(s));
+        match w.as_slice() {
+            [] => text(String::new()),
+            ["prompt"] => Ok(Outcome::Prompt),
+            ["quit"] => Ok(Outcome::Quit),
+            ["help", ..] => text(format!(
+                "The following commands are valid at this level:\n{}\n",
+                HELP.join("\n")
+            )),
+            ["set", "timeout", "cli", _] => text(String::new()),
+            ["show", "info", ..] => text(self.info()),
+            ["show", "stat", rest @ ..] => self.show_stat(rest),
+            ["show", "backend"] => {
+                let mut names: Vec<&str> = self.stats.pool.backends.iter().map(|b| b.name.as_str()).collect();
+                names.extend(self.stats.proxy_name.as_deref());
+                text(format!("# name\n{}\n", names.join("\n")))
+            }
+            ["show", "servers", "state", rest @ ..] => self.servers_state(rest.first().copied()),
+            ["get", "weight", arg] => {
+                let (_, s) = self.server(Some(arg))?;
+                text(format!(
+                    "{} (initial {})\n",
+                    s.weight.load(Ordering::Relaxed),
+                    s.initial_weight
+                ))
+            }
+            ["disable" | "enable", "server", arg @ ..] => {
+                self.admin_only()?;
+                let (b, s) = self.server(arg.first().copied())?;
+                let to = if w[0] == "disable" { Admin::Maint } else { Admin::Ready };
+                Self::set_admin(b, s, to);
+                text(String::new())
+            }
+            ["set", "weight", arg, v] => {
+                self.admin_only()?;
+                let (_, s) = self.server(Some(arg))?;
+                Self::set_weight(s, v)?;
+                text(String::new())
+            }
+            ["set", "server", arg, what, rest @ ..] => {
+                self.admin_only()?;
+                let (b, s) = self.server(Some(arg))?;
+                match (*what, rest.first().copied()) {
+                    ("state", Some("ready")) => Self::set_admin(b, s, Admin::Ready),
+                    ("state", Some("drain")) => Self::set_admin(b, s, Admin::Drain),
+                    ("state", Some("maint")) => Self::set_admin(b, s, Admin::Maint),
+                    ("state", _) => return Err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.".into()),
+                    ("weight", Some(v)) => Self::set_weight(s, v)?,
+                    ("weight", None) => return Err("'set server <srv> weight' expects an integer argument.".into()),
+                    _ => return Err("'set server <srv>' only supports 'state' and 'weight' here.".into()),
+                }
+                text(String::new())
+            }
+            _ => Err(format!(
+                "Unknown command, but maybe one of the following ones is a better match:\n{}\n",
+                HELP.join("\n")
+            )),
+        }
+    }
+
+    fn info(&self) -> String {
+        let up = self.stats.started.elapsed().as_secs();
+        let (cur, cum): (i64, u64) = self.stats.frontends.iter().fold((0, 0), |(c, t), (_, f)| {
+            (
+                c + f.cur.load(Ordering::Relaxed).max(0),
+                t + f.total.load(Ordering::Relaxed),
+            )
+        });
+        let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        format!(
+            "Name: netpulse-balancer\nVersion: {v}\nRelease_date: -\nNbthread: {threads}\nNbproc: 1\nProcess_num: 1\nPid: {pid}\nUptime: {d}d {h}h{m:02}m{s:02}s\nUptime_sec: {up}\nMaxconn: 0\nCurrConns: {cur}\nCumConns: {cum}\nCumReq: {cum}\nMaxpipes: 0\nPipesUsed: 0\nTasks: 0\nRun_queue: 0\nnode: {node}\nStopping: 0\nListeners: {listeners}\n",
+            v = env!("CARGO_PKG_VERSION"),
+            threads = std::thread::available_parallelism().map_or(1, |n| n.get()),
+            pid = std::process::id(),
+            d = up / 86400,
+            h = up % 86400 / 3600,
+            m = up % 3600 / 60,
+            s = up % 60,
+            node = node.trim(),
+            listeners = self.stats.frontends.len(),
+        )
+    }
+
+    /// `show stat [IID TYPE SID]`: -1 for any proxy or server; TYPE is a mask
+    /// (1 frontends, 2 backends, 4 servers).
+    fn show_stat(&self, args: &[&str]) -> Result<Outcome, String> {
+        let nums: Vec<i64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        if args.iter().any(|a| matches!(*a, "json" | "typed" | "desc")) {
+            return Err("show stat: only the CSV format is supported.".into());
+        }
+        let (iid, mask, sid) = match nums.as_slice() {
+            [i, t, s, ..] => (*i, *t, *s),
+            [] => (-1, -1, -1),
+            _ => return Err("show stat: expects <iid> <type> <sid>.".into()),
+        };
+        let csv = self.stats.csv_where(|r| {
+            let kind = match r["svname"].as_str() {
+                "FRONTEND" => 1,
+                "BACKEND" => 2,
+                _ => 4,
+            };
+            (iid == -1 || r["iid"] == iid.to_string())
+                && (mask == -1 || mask & kind != 0)
+                && (sid == -1 || kind != 4 || r["sid"] == sid.to_string())
+        });
+        Ok(Outcome::Text(csv))
+    }
+
+    fn servers_state(&self, only: Option<&str>) -> Result<Outcome, String> {
+        let mut out = format!("1\n{STATE_HEADER}\n");
+        let base = self.stats.frontends.len();
+        let pool = &self.stats.pool;
+        if let Some(b) = only
+            && pool.backend(b).is_none()
+        {
+            return Err("Can't find backend.".into());
+        }
+        for (bi, b) in pool
+            .backends
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| only.is_none_or(|o| o == b.name))
+        {
+            let hc = b.health_check.as_ref();
+            for (si, s) in b.servers.iter().enumerate() {
+                let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+                let admin = match s.admin() {
+                    Admin::Ready => 0,
+                    Admin::Maint => 1,
+                    Admin::Drain => 8,
+                };
+                // HAProxy's HCHK_STATUS_* and CHK_RES_* numbers.
+                let status = match h.last.status {
+                    "L4OK" => 6,
+                    "L4TOUT" => 7,
+                    "L4CON" => 8,
+                    "L7TOUT" => 12,
+                    "L7RSP" => 13,
+                    "L7OK" => 14,
+                    "L7STS" => 16,
+                    _ => 0,
+                };
+                let result = if !h.checked {
+                    0
+                } else if h.up {
+                    3
+                } else {
+                    2
+                };
+                let health = hc.map_or(0, |c| if h.up { c.rise + c.fall - 1 - h.streak } else { h.streak });
+                out.push_str(&format!(
+                    "{be} {bn} {sid} {sn} {ip} {op} {admin} {uw} {iw} {since} {status} {result} {health} {cs} 0 0 0 - {port} - 0 0 - - 0\n",
+                    be = base + bi + 1,
+                    bn = b.name,
+                    sid = si + 1,
+                    sn = s.name,
+                    ip = s.addr.ip(),
+                    op = if h.up || !s.checked { 2 } else { 0 },
+                    uw = s.weight.load(Ordering::Relaxed),
+                    iw = s.initial_weight,
+                    since = h.last_change.elapsed().as_secs(),
+                    cs = if s.checked { 6 } else { 0 },
+                    port = s.addr.port(),
+                ));
+            }
+        }
+        Ok(Outcome::Text(out))
+    }
+}
+
+#[async_trait]
+impl BackgroundService for Runtime {
+    async fn start(&self, mut shutdown: ShutdownWatch) {
+        // A socket file left by a previous (or the upgraded-from) process is replaced, as HAProxy does.
+        let _ = std::fs::remove_file(&self.path);
+        let listener = match tokio::net::UnixListener::bind(&self.path) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!(path = %self.path, error = %e, "cannot open the runtime API socket");
+                return;
+            }
+        };
+        use std::os::unix::fs::PermissionsExt;
+        if let Err(e) = std::fs::set_permissions(&self.path, std::fs::Permissions::from_mode(self.mode)) {
+            tracing::warn!(path = %self.path, error = %e, "cannot set the runtime API socket's mode");
+        }
+        let mut conns = tokio::task::JoinSet::new();
+        loop {
+            let stream = tokio::select! {
+                _ = shutdown.changed() => return,
+                r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
+                Some(_) = conns.join_next(), if !conns.is_empty() => continue,
+            };
+            let me = Runtime {
+                stats: self.stats.clone(),
+                path: String::new(),
+                mode: 0,
+                level: self.level,
+            };
+            conns.spawn(async move { me.serve(stream).await });
+        }
+    }
+}
+
+impl Runtime {
+    async fn serve(&self, stream: tokio::net::UnixStream) {
+        let (r, mut w) = stream.into_split();
+        let mut lines = BufReader::new(r).lines();
+        let mut prompt = false;
+        loop {
+            let idle = std::time::Duration::from_secs(if prompt { 600 } else { 10 });
+            let line = match tokio::time::timeout(idle, lines.next_line()).await {
+                Ok(Ok(Some(l))) => l,
+                _ => return,
+            };
+            let mut out = String::new();
+            for cmd in line.split(';') {
+                match self.execute(cmd.trim()) {
+                    Ok(Outcome::Text(t)) => out.push_str(&t),
+                    Ok(Outcome::Prompt) => prompt = !prompt,
+                    Ok(Outcome::Quit) => return,
+                    Err(e) => {
+                        out.push_str(e.trim_end_matches('\n'));
+                        out.push('\n');
+                    }
+                }
+            }
+            out.push('\n');
+            if prompt {
+                out.push_str("> ");
+            }
+            if w.write_all(out.as_bytes()).await.is_err() || !prompt {
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The stats HTML page rendered by a real browser (Debian's headless Chromium): every server
+//! is on the rendered page and the screenshot is a real image. And the proxy's answers to
+//! malformed requests, oversized headers and clients that vanish: the right status, and the
+//! balancer keeps serving.
+
+mod common;
+
+use common::{Balancer, Upstream, get, servers};
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::Duration;
+
+fn chromium(args: &[&str]) -> std::process::Output {
+    let profile = tempdir("chromium-profile");
+    Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .output()
+        .expect("chromium (Debian) is installed by scripts/test")
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("np-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn stats_page_renders_in_headless_chromium_with_every_server() {
+    let (a, b, c) = (
+        Upstream::start("alpha"),
+        Upstream::start("bravo"),
+        Upstream::start("charlie"),
+    );
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\nhealth_check = {{ kind = \"http\", path = \"/health\", interval = \"200ms\" }}\n{}",
+        servers(&[(&a, 1), (&b, 2), (&c, 1)])
+    ));
+    bal.wait_status("alpha", "UP");
+    let url = format!("http://127.0.0.1:{}/stats", bal.stats);
+    let dom = chromium(&["--dump-dom", &url]);
+    let html = String::from_utf8_lossy(&dom.stdout);
+    for name in ["alpha", "bravo", "charlie", "FRONTEND", "BACKEND", "web"] {
+        assert!(html.contains(name), "{name} missing from the rendered page: {html}");
+    }
+    assert!(html.contains("UP"), "{html}");
+    let shot = tempdir("shot").join("stats.png");
+    let out = chromium(&[
+        &format!("--screenshot={}", shot.display()),
+        "--window-size=1400,900",
+        &url,
+    ]);
+    let png =
+        std::fs::read(&shot).unwrap_or_else(|_| panic!("no screenshot: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(
+        png.len() > 5_000,
+        "a real picture, not a blank page: {} bytes",
+        png.len()
+    );
+}
+
+fn raw(port: u16, bytes: &[u8]) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = vec![];
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn malformed_and_oversized_requests_get_4xx_and_the_balancer_stays_up() {
+    let a = Upstream::start("a");
+    let bal = Balancer::start(&format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])));
+    assert_eq!(get(bal.port, "/", &[]).0, 200);
+    let garbage = raw(bal.port, b"\x16\x03\x01\x02\x00GARBAGE\r\n\r\n");
+    assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage:?}");
+    let bad_header = raw(bal.port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
+    assert!(bad_header.starts_with("HTTP/1.1 400"), "{bad_header:?}");
+    // 2 MiB of headers: refused, never buffered without bound.
+    let mut big = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
+    for i in 0..2048 {
+        big.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(1000)).as_bytes());
+    }
+    big.extend_from_slice(b"\r\n");
+    let answer = raw(bal.port, &big);
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{}",
+        &answer[..answer.len().min(200)]
+    );
+    // Clients that send half a request and vanish.
+    for _ in 0..50 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+        let _ = s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nX-Part");
+    }
+    assert_eq!(a.hits(), 1, "nothing malformed reached the server");
+    for _ in 0..20 {
+        assert_eq!(get(bal.port, "/", &[]).0, 200, "still serving");
+    }
+}
