@@ -152,6 +152,8 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
                 name: f.name.clone(),
                 default_backend: backend,
                 routes,
+                client_timeout: f.timeouts.client.get(),
+                max_body: f.max_body_size.map(|b| b.0),
                 counters,
             },
         };

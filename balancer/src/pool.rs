@@ -150,6 +150,26 @@ impl Server {
                 .is_none_or(|m| self.counters.cur.load(Ordering::Relaxed) < i64::from(m))
     }
 
+    /// Counts a request in, unless the server is at its `maxconn`.
+    pub fn try_begin(&self) -> bool {
+        let Some(max) = self.maxconn else {
+            self.counters.begin();
+            return true;
+        };
+        let c = &self.counters;
+        let taken = c.cur.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+            (cur < i64::from(max)).then_some(cur + 1)
+        });
+        match taken {
+            Ok(prev) => {
+                c.max.fetch_max(prev + 1, Ordering::Relaxed);
+                c.total.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
     /// Records a check result; returns `Some(up)` when the state changed.
     pub fn record_check(&self, ok: bool, result: CheckResult, rise: u32, fall: u32) -> Option<bool> {
         let mut h = self.health.lock().unwrap_or_else(|p| p.into_inner());
@@ -203,6 +223,12 @@ pub struct Backend {
     current: Mutex<Vec<i64>>,
     pub counters: Counters,
     pub last_change: Mutex<Instant>,
+    /// Requests waiting for a server below its `maxconn` (HAProxy's backend queue).
+    pub queued: AtomicI64,
+    pub queued_max: AtomicI64,
+    pub queue_timeout: Duration,
+    /// Woken when a request leaves a server that has a `maxconn`.
+    pub slot_freed: tokio::sync::Notify,
 }
 
 impl Backend {
@@ -222,7 +248,56 @@ impl Backend {
             current: Mutex::new(vec![0; c.servers.len()]),
             counters: Counters::default(),
             last_change: Mutex::new(Instant::now()),
+            queued: AtomicI64::new(0),
+            queued_max: AtomicI64::new(0),
+            queue_timeout: c.timeouts.queue.unwrap_or(c.timeouts.connect).get(),
+            slot_freed: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Picks a server and takes one of its request slots in one step, so that two workers
+    /// can never both take a server's last slot under `maxconn`.
+    pub fn acquire(&self, skip: &[usize]) -> Option<usize> {
+        let mut skip = skip.to_vec();
+        loop {
+            let i = self.pick(&skip)?;
+            if self.servers[i].try_begin() {
+                return Some(i);
+            }
+            skip.push(i);
+        }
+    }
+
+    /// Whether a server would take the request but for its `maxconn`.
+    pub fn has_full_server(&self) -> bool {
+        self.servers.iter().any(|s| {
+            s.maxconn.is_some()
+                && s.admin() == Admin::Ready
+                && s.weight.load(Ordering::Relaxed) > 0
+                && s.is_up()
+                && !s.eligible()
+        })
+    }
+
+    /// Waits in the backend queue for a server below its `maxconn`, at most `queue_timeout`.
+    pub async fn pick_queued(&self, skip: &[usize]) -> Option<usize> {
+        let now = self.queued.fetch_add(1, Ordering::Relaxed) + 1;
+        self.queued_max.fetch_max(now, Ordering::Relaxed);
+        let deadline = tokio::time::Instant::now() + self.queue_timeout;
+        let picked = loop {
+            let notified = self.slot_freed.notified();
+            tokio::pin!(notified);
+            // Registered before looking, so a slot freed in between is not missed.
+            notified.as_mut().enable();
+            if let Some(i) = self.acquire(skip) {
+                break Some(i);
+            }
+            if !self.has_full_server() || tokio::time::timeout_at(deadline, notified).await.is_err() {
+                break None;
+            }
+        };
+        self.queued.fetch_sub(1, Ordering::Relaxed);
+        picked
     }
 
     /// Next server among eligible servers not in `skip`: active servers first; when none

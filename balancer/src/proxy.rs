@@ -18,6 +18,9 @@ pub struct Frontend {
     pub default_backend: usize,
     /// (route, backend), first match wins.
     pub routes: Vec<(netpulse_config::Route, usize)>,
+    pub client_timeout: std::time::Duration,
+    /// Largest request body in bytes.
+    pub max_body: Option<u64>,
     pub counters: Arc<Counters>,
 }
 
@@ -35,6 +38,7 @@ pub struct Ctx {
     /// Cookie value to insert in the response (a new or redispatched sticky session).
     set_cookie: Option<String>,
     server_open: bool,
+    body_bytes: u64,
 }
 
 /// The value of cookie `name` in the request, if any.
@@ -63,8 +67,12 @@ pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
 impl Proxy {
     fn release(&self, ctx: &mut Ctx) {
         if let (true, Some(s)) = (ctx.server_open, ctx.server) {
-            self.pool.backends[ctx.backend].servers[s].counters.end();
+            let b = &self.pool.backends[ctx.backend];
+            b.servers[s].counters.end();
             ctx.server_open = false;
+            if b.servers[s].maxconn.is_some() {
+                b.slot_freed.notify_waiters();
+            }
         }
     }
 }
@@ -79,6 +87,22 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.frontend.counters.begin();
+        // HAProxy's `timeout client`: body reads and the wait for the next kept-alive request.
+        session.set_read_timeout(Some(self.frontend.client_timeout));
+        if session.get_keepalive().is_some() {
+            // Only for clients that asked to keep the connection: an idle limit, not a promise.
+            session.set_keepalive(Some(self.frontend.client_timeout.as_secs().max(1)));
+        }
+        if let Some(max) = self.frontend.max_body
+            && let Some(len) = session
+                .req_header()
+                .headers
+                .get("content-length")
+                .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            && len > max
+        {
+            return Err(Error::explain(ErrorType::HTTPStatus(413), "request body too large"));
+        }
         let req = session.req_header();
         let path = req.uri.path();
         let host = req
@@ -116,18 +140,23 @@ impl ProxyHttp for Proxy {
             }
         }
         let retry_same = !ctx.tried.is_empty() && !b.redispatch;
-        let chosen = match (chosen, retry_same) {
-            (Some(i), _) => Some(i),
-            (None, true) => ctx.server,
+        // A balanced pick takes its server slot atomically (maxconn); sticky and same-server
+        // retries are counted in below.
+        let (chosen, slot_taken) = match (chosen, retry_same) {
+            (Some(i), _) => (Some(i), false),
+            (None, true) => (ctx.server, false),
             (None, false) => {
-                let mut i = b.pick(&ctx.tried);
+                let mut i = b.acquire(&ctx.tried);
                 if i.is_none() && ctx.tried.is_empty() && b.wait_first_checks().await {
-                    i = b.pick(&ctx.tried);
+                    i = b.acquire(&ctx.tried);
+                }
+                if i.is_none() && b.has_full_server() {
+                    i = b.pick_queued(&ctx.tried).await;
                 }
                 if let (Some(i), Some(_)) = (i, &b.sticky) {
                     ctx.set_cookie = Some(b.servers[i].cookie.clone());
                 }
-                i
+                (i, true)
             }
         };
         let Some(i) = chosen else {
@@ -140,7 +169,9 @@ impl ProxyHttp for Proxy {
         ctx.tried.push(i);
         ctx.server = Some(i);
         let s = &b.servers[i];
-        s.counters.begin();
+        if !slot_taken {
+            s.counters.begin();
+        }
         ctx.server_open = true;
         let mut peer = HttpPeer::new(s.addr, false, String::new());
         peer.options.connection_timeout = Some(b.connect_timeout);
@@ -208,6 +239,23 @@ impl ProxyHttp for Proxy {
             e.set_retry(false);
         }
         e
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<bytes::Bytes>,
+        _end_of_stream: bool,
+        ctx: &mut Ctx,
+    ) -> Result<()> {
+        // Chunked bodies have no Content-Length to check up front.
+        if let (Some(max), Some(b)) = (self.frontend.max_body, body.as_ref()) {
+            ctx.body_bytes += b.len() as u64;
+            if ctx.body_bytes > max {
+                return Err(Error::explain(ErrorType::HTTPStatus(413), "request body too large"));
+            }
+        }
+        Ok(())
     }
 
     async fn upstream_request_filter(
@@ -294,6 +342,10 @@ impl ProxyHttp for Proxy {
 /// The status and reason for a request that could not be proxied (0: the client is gone).
 pub fn error_answer(e: &Error) -> (u16, &'static str) {
     match (e.etype(), e.esource()) {
+        (ErrorType::HTTPStatus(413), _) => (
+            413,
+            "Payload Too Large: the request body is larger than this frontend accepts.",
+        ),
         (ErrorType::HTTPStatus(503), _) => (
             503,
             "Service Unavailable: no server is available to handle this request.",

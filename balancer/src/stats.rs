@@ -159,6 +159,8 @@ impl Stats {
             counters(&mut r, &b.counters);
             let up = b.up_servers();
             let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+            r.insert("qcur", b.queued.load(Ordering::Relaxed).max(0).to_string());
+            r.insert("qmax", b.queued_max.load(Ordering::Relaxed).to_string());
             r.insert("econ", g(&b.counters.econ));
             r.insert("eresp", g(&b.counters.eresp));
             r.insert("wretr", g(&b.counters.retries));

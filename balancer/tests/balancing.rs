@@ -300,3 +300,69 @@ fn graceful_upgrade_hands_over_without_a_failed_request() {
     assert!(done > 50, "load ran: {done}");
     assert_eq!(failures, 0, "{failures} of {done} requests failed during the upgrade");
 }
+
+/// One HTTP/1.0 request written as is; the status of the answer.
+fn post(port: u16, head: &str, body: &[u8]) -> u16 {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(head.as_bytes());
+    let _ = s.write_all(body);
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+#[test]
+fn maxconn_queues_requests_until_a_slot_frees_then_503_after_the_queue_timeout() {
+    let a = Upstream::start("a");
+    a.delay_ms.store(200, std::sync::atomic::Ordering::Relaxed);
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\ntimeouts = {{ connect = \"1s\", queue = \"3s\" }}\nservers = [ {{ name = \"a\", address = \"127.0.0.1:{}\", maxconn = 1 }} ]\n",
+        a.port
+    ));
+    let port = bal.port;
+    let codes: Vec<u16> = std::thread::scope(|s| {
+        let h: Vec<_> = (0..4).map(|_| s.spawn(move || get(port, "/", &[]).0)).collect();
+        h.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(codes, [200; 4], "queued, then served one at a time");
+    let backend = bal.row("BACKEND");
+    assert!(backend["qmax"].parse::<u32>().unwrap() >= 2, "{backend:?}");
+    assert_eq!(bal.row("a")["smax"], "1", "never more than maxconn at the server");
+
+    // A queue timeout shorter than the server's answer: the waiting request gets a 503.
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\ntimeouts = {{ connect = \"1s\", queue = \"50ms\" }}\nservers = [ {{ name = \"a\", address = \"127.0.0.1:{}\", maxconn = 1 }} ]\n",
+        a.port
+    ));
+    let port = bal.port;
+    let mut codes: Vec<u16> = std::thread::scope(|s| {
+        let h: Vec<_> = (0..2).map(|_| s.spawn(move || get(port, "/", &[]).0)).collect();
+        h.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    codes.sort();
+    assert_eq!(codes, [200, 503]);
+}
+
+#[test]
+fn request_bodies_above_the_limit_are_413() {
+    let a = Upstream::start("a");
+    let cfg = format!(
+        "[stats]\nlisten = \"127.0.0.1:{s}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{p}\"]\nbackend = \"web\"\nmax_body_size = \"1KiB\"\n[[backends]]\nname = \"web\"\n{servers}",
+        s = common::free_port(),
+        p = common::free_port(),
+        servers = servers(&[(&a, 1)])
+    );
+    let bal = Balancer::start_raw(&cfg);
+    let head = |n: usize| format!("POST /write HTTP/1.0\r\nHost: x\r\nContent-Length: {n}\r\n\r\n");
+    assert_eq!(post(bal.port, &head(500), &[b'x'; 500]), 200);
+    assert_eq!(post(bal.port, &head(2048), &[b'x'; 2048]), 413);
+    assert_eq!(a.hits(), 1, "a declared oversized body never reaches the server");
+    let chunk = format!("{:x}\r\n{}\r\n", 1500, "y".repeat(1500));
+    let chunked = format!(
+        "POST /write HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{chunk}0\r\n\r\n"
+    );
+    // A chunked body is streamed: the server may see the start, never more than the limit.
+    assert_eq!(post(bal.port, &chunked, b""), 413);
+}

@@ -101,6 +101,25 @@ pub struct Frontend {
     pub backend: String,
     /// Path-prefix routes, first match wins.
     pub routes: Vec<Route>,
+    pub timeouts: FrontendTimeouts,
+    /// Largest request body accepted (413 above it); none: unlimited.
+    pub max_body_size: Option<crate::units::ByteSize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FrontendTimeouts {
+    /// Longest wait for the client while reading a request body or for the next request on a
+    /// kept-alive connection (HAProxy `timeout client`).
+    pub client: Duration,
+}
+
+impl Default for FrontendTimeouts {
+    fn default() -> Self {
+        Self {
+            client: Duration::from_secs(60),
+        }
+    }
 }
 
 /// A route: the first whose conditions all hold picks the backend. `path_prefix` is the
@@ -226,6 +245,8 @@ impl Default for Backend {
 pub struct BackendTimeouts {
     pub connect: Duration,
     pub server: Duration,
+    /// Longest wait for a free slot when every server is at its `maxconn` (default: `connect`).
+    pub queue: Option<Duration>,
 }
 
 impl Default for BackendTimeouts {
@@ -233,6 +254,7 @@ impl Default for BackendTimeouts {
         Self {
             connect: Duration::from_secs(5),
             server: Duration::from_secs(30),
+            queue: None,
         }
     }
 }

@@ -15,8 +15,9 @@ mod units;
 mod validate;
 
 pub use balancer::{
-    Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Condition, Frontend, HealthCheck, Route,
-    RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky, StickyMode, Test,
+    Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Condition, Frontend, FrontendTimeouts,
+    HealthCheck, Route, RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky, StickyMode,
+    Test,
 };
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection, HttpPoolConfig, InfluxApi,

@@ -325,6 +325,10 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
             listen: p.binds.iter().map(|(_, a)| a.clone()).collect(),
             backend: default,
             routes,
+            timeouts: native::FrontendTimeouts {
+                client: native::Duration(p.set.t_client.unwrap_or(std::time::Duration::from_secs(60))),
+            },
+            max_body_size: None,
         });
     }
 }
@@ -350,6 +354,7 @@ fn backend(p: &Proxy, d: &mut Diags) -> native::Backend {
     if let Some(t) = set.t_server {
         b.timeouts.server = native::Duration(t);
     }
+    b.timeouts.queue = set.t_queue.map(native::Duration);
     let mut check: Option<(usize, native::HealthCheck)> = None;
     for (line, name, addr, words) in &p.servers {
         let mut all = set.default_server.clone();

@@ -21,6 +21,8 @@ pub struct Settings {
     pub t_connect: Option<Duration>,
     pub t_server: Option<Duration>,
     pub t_check: Option<Duration>,
+    pub t_client: Option<Duration>,
+    pub t_queue: Option<Duration>,
     /// `option httpchk`: (method, uri).
     pub httpchk: Option<(String, String)>,
     pub expect_status: Option<u16>,
@@ -406,8 +408,15 @@ impl Proxy {
             "connect" => self.set.t_connect = Some(t),
             "server" => self.set.t_server = Some(t),
             "check" => self.set.t_check = Some(t),
-            "client" | "http-request" | "http-keep-alive" | "queue" | "tunnel" | "client-fin" | "server-fin" | "tarpit" => {
-                d.warn(at, format!("timeout {what} is not enforced by netpulse-balancer (its client side uses Pingora's 60 s read timeout)"))
+            "client" => self.set.t_client = Some(t),
+            "queue" => self.set.t_queue = Some(t),
+            "http-request" => d.warn(
+                at,
+                "timeout http-request is not enforced as a total: each read of a request is bounded by 'timeout client'",
+            ),
+            "http-keep-alive" => d.warn(at, "timeout http-keep-alive: netpulse uses 'timeout client' between requests"),
+            "tunnel" | "client-fin" | "server-fin" | "tarpit" => {
+                d.warn(at, format!("timeout {what} is not used by netpulse-balancer and is ignored"))
             }
             other => d.error(at, format!("unknown timeout '{other}'")),
         }
