@@ -125,8 +125,9 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         // One current-thread runtime per worker: no cross-thread wakeups on the hot path
         // (measured in bench/balancer_vs_haproxy.sh).
         work_stealing: false,
-        grace_period_seconds: Some(0),
-        graceful_shutdown_timeout_seconds: Some(10),
+        // Pingora drops whatever still runs once the grace period is over: it is the drain time.
+        grace_period_seconds: Some(cfg.server.grace_period.get().as_secs()),
+        graceful_shutdown_timeout_seconds: Some(1),
         ..ServerConf::default()
     };
     let opt = Opt {

@@ -271,11 +271,12 @@ fn graceful_upgrade_hands_over_without_a_failed_request() {
     let (done, failures) = std::thread::scope(|s| {
         let st = stop.clone();
         let load = s.spawn(move || {
-            let (mut n, mut bad) = (0usize, 0usize);
+            let (mut n, mut bad) = (0usize, vec![]);
             while !st.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
                 n += 1;
-                if get(port, "/", &[]).0 != 200 {
-                    bad += 1;
+                let (code, _, body) = get(port, "/", &[]);
+                if code != 200 {
+                    bad.push(format!("{code} {body:?}"));
                 }
             }
             (n, bad)
@@ -298,7 +299,11 @@ fn graceful_upgrade_hands_over_without_a_failed_request() {
         r
     });
     assert!(done > 50, "load ran: {done}");
-    assert_eq!(failures, 0, "{failures} of {done} requests failed during the upgrade");
+    assert!(
+        failures.is_empty(),
+        "{} of {done} requests failed during the upgrade: {failures:?}",
+        failures.len()
+    );
 }
 
 /// One HTTP/1.0 request written as is; the status of the answer.
@@ -365,4 +370,26 @@ fn request_bodies_above_the_limit_are_413() {
     );
     // A chunked body is streamed: the server may see the start, never more than the limit.
     assert_eq!(post(bal.port, &chunked, b""), 413);
+}
+
+#[test]
+fn sigterm_lets_a_request_in_flight_finish() {
+    let a = Upstream::start("a");
+    a.delay_ms.store(1000, std::sync::atomic::Ordering::Relaxed);
+    let mut bal = Balancer::start(&format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])));
+    let port = bal.port;
+    let (code, body) = std::thread::scope(|s| {
+        let slow = s.spawn(move || {
+            let (c, _, b) = get(port, "/", &[]);
+            (c, b)
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        bal.signal("TERM");
+        slow.join().unwrap()
+    });
+    assert_eq!((code, body.as_str()), (200, "a"), "the request in flight was answered");
+    assert!(
+        bal.wait_exit(Duration::from_secs(15)).is_some(),
+        "then the process exits"
+    );
 }

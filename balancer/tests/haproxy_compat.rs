@@ -235,6 +235,18 @@ fn runtime_socket_disable_drain_enable_weight() {
     assert!(fresh.iter().all(|b| b == "g2"), "{fresh:?}");
     let sticky = bodies(port, "/", &[("Host", "grafana.test"), ("Cookie", "SERVERID=g1")], 5);
     assert!(sticky.iter().all(|b| b == "g1"), "{sticky:?}");
+    // Every server of a backend in maintenance: the backend is DOWN (HAProxy's reg-test).
+    runtime(
+        &sock,
+        "set server grafana/g1 state maint;set server grafana/g2 state maint",
+    );
+    let rows = csv_rows(&get(stats, "/stats;csv", &[]).2);
+    let grafana = rows
+        .iter()
+        .find(|r| r["pxname"] == "grafana" && r["svname"] == "BACKEND")
+        .unwrap();
+    assert_eq!(grafana["status"], "DOWN");
+    assert_eq!(get(port, "/", &[("Host", "grafana.test")]).0, 503);
     // Unknown commands and a prompt session, as hatop uses it.
     assert!(runtime(&sock, "frobnicate").starts_with("Unknown command"));
     let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
@@ -291,4 +303,130 @@ fn haproxy_exporter_reads_the_stats_csv() {
     assert_eq!(up("web", "b").as_deref(), Some("0"));
     assert_eq!(up("grafana", "g2").as_deref(), Some("1"));
     assert!(metrics.contains("haproxy_backend_up{backend=\"web\"} 1"), "{metrics}");
+}
+
+/// Every valid file of the haproxy-compat corpus runs: its binds moved to free loopback ports,
+/// the balancer starts from it with `-f`, and its stats list every proxy and server of the file.
+#[test]
+fn the_corpus_configs_run() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../haproxy-compat/tests/corpus");
+    for name in ["influx-grafana", "layered-defaults"] {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.cfg"))).unwrap();
+        let mut stats = 0;
+        let mut moved = String::new();
+        for line in text.lines() {
+            let t = line.trim_start();
+            if let Some(rest) = t.strip_prefix("bind ") {
+                let port = free_port();
+                let is_stats = rest.contains("8404");
+                if is_stats {
+                    stats = port;
+                }
+                moved.push_str(&format!("    bind 127.0.0.1:{port}\n"));
+            } else if t.starts_with("stats socket") {
+                moved.push_str(&format!(
+                    "    stats socket {}\n",
+                    std::env::temp_dir()
+                        .join(format!("np-corpus-{}.sock", std::process::id()))
+                        .display()
+                ));
+            } else {
+                moved.push_str(line);
+                moved.push('\n');
+            }
+        }
+        if stats == 0 {
+            // No stats proxy in the file: netpulse's own stats listener on 127.0.0.1:8404 is
+            // not used here; the file gets one for the test.
+            stats = free_port();
+            moved.push_str(&format!(
+                "listen stats\n    mode http\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /stats\n"
+            ));
+        }
+        let bal = Balancer::from_haproxy_cfg(&moved, 0, stats, &[]);
+        let auth = "Basic YWRtaW46czNjcmV0"; // admin:s3cret from influx-grafana.cfg
+        let csv = get(stats, "/stats;csv", &[("Authorization", auth)]).2;
+        let rows = csv_rows(&csv);
+        for line in text.lines() {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            match w.as_slice() {
+                ["frontend" | "listen", n, ..] => {
+                    assert!(
+                        rows.iter().any(|r| r["pxname"] == *n && r["svname"] == "FRONTEND"),
+                        "{name}: {n}: {csv}"
+                    )
+                }
+                ["backend", n, ..] => {
+                    assert!(
+                        rows.iter().any(|r| r["pxname"] == *n && r["svname"] == "BACKEND"),
+                        "{name}: {n}: {csv}"
+                    )
+                }
+                ["server", n, ..] => assert!(rows.iter().any(|r| r["svname"] == *n), "{name}: {n}: {csv}"),
+                _ => {}
+            }
+        }
+        drop(bal);
+    }
+}
+
+/// Debian's `hatop` (curses, in a tmux pane) connects to the runtime socket in prompt mode and
+/// shows every proxy and server with its status.
+#[test]
+fn hatop_shows_the_balancer() {
+    let names = ["a", "b", "c", "d", "g1", "g2"];
+    let ups: Vec<Upstream> = names.iter().map(|n| Upstream::start(n)).collect();
+    let refs: Vec<&Upstream> = ups.iter().collect();
+    let (port, stats) = (free_port(), free_port());
+    let dir = std::env::temp_dir().join(format!("np-hatop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let sock = dir.join("admin.sock");
+    let _bal = Balancer::from_haproxy_cfg(CFG, port, stats, &env_for(&refs, port, stats, &sock));
+    wait_all_up(stats, &names);
+    runtime(&sock, "disable server web/b");
+    let session = format!("np-hatop-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        std::process::Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux is installed by scripts/test")
+    };
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "200",
+        "-y",
+        "60",
+        &format!("TERM=xterm hatop -s {}", sock.display()),
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let screen = loop {
+        let pane = String::from_utf8_lossy(&tmux(&["capture-pane", "-t", &session, "-p"]).stdout).into_owned();
+        if pane.contains("g2") {
+            break pane;
+        }
+        if Instant::now() > deadline {
+            break pane;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    tmux(&["kill-session", "-t", &session]);
+    assert!(screen.contains("netpulse-balancer"), "{screen}");
+    for proxy in [">>> web", ">>> api", ">>> grafana"] {
+        assert!(screen.contains(proxy), "{proxy}: {screen}");
+    }
+    let line = |s: &str| {
+        screen
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(s))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(line("a").contains("UP"), "{screen}");
+    assert!(line("b").contains("MAINT"), "{screen}");
+    assert!(line("g2").contains("UP"), "{screen}");
 }

@@ -17,11 +17,23 @@ pub struct BalancerConfig {
 }
 
 /// `[server]`: the process.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ServerSection {
     /// Worker threads (default: the number of cores).
     pub threads: Option<usize>,
+    /// On SIGTERM or a graceful upgrade, how long requests in flight may take to finish after
+    /// the listeners stopped accepting (whole seconds).
+    pub grace_period: Duration,
+}
+
+impl Default for ServerSection {
+    fn default() -> Self {
+        Self {
+            threads: None,
+            grace_period: Duration::from_secs(5),
+        }
+    }
 }
 
 /// `[stats]`: the HAProxy-style stats page.

@@ -223,7 +223,7 @@ impl Balancer {
 
     /// Starts from an haproxy.cfg (`-f`) whose stats listener is on `stats`.
     pub fn from_haproxy_cfg(text: &str, port: u16, stats: u16, env: &[(&str, String)]) -> Self {
-        let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}-{stats}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("haproxy.cfg"), text).unwrap();
         Self::spawn_env(dir, port, stats, &["-f", "haproxy.cfg"], env)
@@ -252,7 +252,8 @@ impl Balancer {
             dir,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", stats)).is_err() {
+        let up = |p: u16| p == 0 || std::net::TcpStream::connect(("127.0.0.1", p)).is_ok();
+        while !up(stats) || !up(port) {
             assert!(Instant::now() < deadline, "balancer did not start: {}", b.log());
             std::thread::sleep(Duration::from_millis(50));
         }
