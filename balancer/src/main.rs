@@ -8,6 +8,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod health;
+mod listeners;
 mod pool;
 mod proxy;
 mod runtime;
@@ -165,6 +166,17 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         }
         server.add_service(svc);
     }
+    server.add_service(GenBackgroundService::new(
+        "listener options".into(),
+        Arc::new(listeners::DeferAccept {
+            addrs: cfg
+                .frontends
+                .iter()
+                .flat_map(|f| f.listen.iter().filter_map(|l| l.parse().ok()))
+                .collect(),
+            seconds: 5,
+        }),
+    ));
     server.add_service(GenBackgroundService::new(
         "health checks".into(),
         Arc::new(health::Checker { pool: pool.clone() }),

@@ -271,23 +271,17 @@ fn graceful_upgrade_hands_over_without_a_failed_request() {
     let (done, failures) = std::thread::scope(|s| {
         let st = stop.clone();
         let load = s.spawn(move || {
-            let (mut n, mut bad, mut unanswered) = (0usize, vec![], 0usize);
+            // A new connection per request: the hardest case for a hand-over. The listeners'
+            // TCP_DEFER_ACCEPT keeps the old process from accepting a connection whose request
+            // is still on its way (which Pingora would close unanswered at shutdown).
+            let (mut n, mut bad) = (0usize, vec![]);
             while !st.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
                 n += 1;
-                let (mut code, _, mut body) = get(port, "/", &[]);
-                if code == 0 && body.is_empty() {
-                    // Closed before a single byte: Pingora drops a connection whose request has
-                    // not arrived yet when the old process starts its shutdown. Clients retry an
-                    // idempotent request on such a close (browsers do); count it and retry once.
-                    unanswered += 1;
-                    (code, _, body) = get(port, "/", &[]);
-                }
+                let (code, _, body) = get(port, "/", &[]);
                 if code != 200 {
                     bad.push(format!("{code} {body:?}"));
                 }
             }
-            eprintln!("upgrade under load: {n} requests, {unanswered} connections closed unanswered and retried");
-            assert!(unanswered <= 3, "{unanswered} connections closed unanswered");
             (n, bad)
         });
         std::thread::sleep(Duration::from_millis(300));

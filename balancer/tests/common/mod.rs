@@ -36,8 +36,9 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// On a port the kernel picks (no race with other tests for a "free" port).
     pub fn start(name: &str) -> Self {
-        Self::start_on(name, free_port())
+        Self::start_on(name, 0)
     }
 
     pub fn start_on(name: &str, port: u16) -> Self {
@@ -62,7 +63,7 @@ impl Upstream {
                 .unwrap();
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-                tx.send(()).unwrap();
+                tx.send(listener.local_addr().unwrap().port()).unwrap();
                 loop {
                     let accept = tokio::time::timeout(Duration::from_millis(50), listener.accept()).await;
                     if st.load(Ordering::Relaxed) {
@@ -101,7 +102,7 @@ impl Upstream {
                 }
             });
         });
-        rx.recv().unwrap();
+        let port = rx.recv().unwrap();
         Self {
             name: name.into(),
             port,
