@@ -396,36 +396,50 @@ impl BackgroundService for Stats {
                 }
             }
         };
+        // Connections are served concurrently (a slow scraper never blocks the others), at most
+        // MAX_CONNS at a time; they borrow `self`, so they live in this task, not spawned ones.
+        const MAX_CONNS: usize = 64;
+        let mut conns = futures::stream::FuturesUnordered::new();
         loop {
-            let (mut stream, _) = tokio::select! {
+            tokio::select! {
                 _ = shutdown.changed() => return,
-                r = listener.accept() => match r { Ok(s) => s, Err(_) => continue },
-            };
-            // Small, one-request-per-connection HTTP: the stats page is not a hot path.
-            let req = read_head(&mut stream).await;
-            let (path, auth) = req.unwrap_or_default();
-            let (code, ctype, body) = self.respond(&path, auth.as_deref());
-            let reason = match code {
-                200 => "OK",
-                401 => "Unauthorized",
-                _ => "Not Found",
-            };
-            let mut head = format!(
-                "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-cache\r\n",
-                body.len()
-            );
-            if code == 401 {
-                head.push_str(&format!(
-                    "WWW-Authenticate: Basic realm=\"{}\"\r\n",
-                    self.realm.replace('"', "'")
-                ));
+                Some(()) = futures::StreamExt::next(&mut conns), if !conns.is_empty() => {}
+                r = listener.accept(), if conns.len() < MAX_CONNS => {
+                    if let Ok((stream, _)) = r {
+                        conns.push(self.serve(stream));
+                    }
+                }
             }
-            head.push_str("\r\n");
-            use tokio::io::AsyncWriteExt;
-            let _ = stream.write_all(head.as_bytes()).await;
-            let _ = stream.write_all(Bytes::from(body).as_ref()).await;
-            let _ = stream.shutdown().await;
         }
+    }
+}
+
+impl Stats {
+    /// One request per connection: the stats page is not a hot path.
+    async fn serve(&self, mut stream: tokio::net::TcpStream) {
+        let req = read_head(&mut stream).await;
+        let (path, auth) = req.unwrap_or_default();
+        let (code, ctype, body) = self.respond(&path, auth.as_deref());
+        let reason = match code {
+            200 => "OK",
+            401 => "Unauthorized",
+            _ => "Not Found",
+        };
+        let mut head = format!(
+            "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-cache\r\n",
+            body.len()
+        );
+        if code == 401 {
+            head.push_str(&format!(
+                "WWW-Authenticate: Basic realm=\"{}\"\r\n",
+                self.realm.replace('"', "'")
+            ));
+        }
+        head.push_str("\r\n");
+        use tokio::io::AsyncWriteExt;
+        let _ = stream.write_all(head.as_bytes()).await;
+        let _ = stream.write_all(Bytes::from(body).as_ref()).await;
+        let _ = stream.shutdown().await;
     }
 }
 

@@ -110,3 +110,17 @@ fn malformed_and_oversized_requests_get_4xx_and_the_balancer_stays_up() {
         assert_eq!(get(bal.port, "/", &[]).0, 200, "still serving");
     }
 }
+
+#[test]
+fn a_silent_client_does_not_block_the_stats_page() {
+    let a = Upstream::start("a");
+    let bal = Balancer::start(&format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])));
+    let _silent: Vec<_> = (0..5)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", bal.stats)).unwrap())
+        .collect();
+    let started = std::time::Instant::now();
+    let (code, _, csv) = get(bal.stats, "/stats;csv", &[]);
+    assert_eq!(code, 200);
+    assert!(csv.starts_with("# pxname,svname,"));
+    assert!(started.elapsed() < Duration::from_secs(2), "answered while others stay silent");
+}
