@@ -85,6 +85,19 @@ impl ProxyHttp for Proxy {
         Ctx::default()
     }
 
+    /// No downstream modules: Pingora's default adds a (disabled) compression module that
+    /// still inspects every response; netpulse never compresses.
+    fn init_downstream_modules(&self, _modules: &mut pingora_core::modules::http::HttpModules) {}
+
+    /// A client that went away is not an error of the balancer: counted, not logged at ERROR.
+    fn suppress_error_log(&self, _session: &Session, _ctx: &Ctx, e: &Error) -> bool {
+        e.esource() == &ErrorSource::Downstream
+            && matches!(
+                e.etype(),
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError
+            )
+    }
+
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.frontend.counters.begin();
         // HAProxy's `timeout client`: body reads and the wait for the next kept-alive request.
