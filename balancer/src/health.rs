@@ -96,6 +96,34 @@ async fn check_server(b: &Backend, s: &Server, hc: &HealthCheck) -> std::time::D
     }
 }
 
+/// The check loop of server `j` of backend `i`; it ends on shutdown or when the server is
+/// deleted (servers added at run time have no shutdown watch: the process end stops them).
+pub fn spawn_server_loop(
+    pool: Arc<Pool>,
+    i: usize,
+    j: usize,
+    hc: HealthCheck,
+    shutdown: Option<ShutdownWatch>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut shutdown = shutdown;
+        loop {
+            let b = &pool.backends[i];
+            if b.servers[j].removed.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+            let wait = check_server(b, &b.servers[j], &hc).await;
+            match &mut shutdown {
+                Some(s) => tokio::select! {
+                    _ = s.changed() => return,
+                    _ = tokio::time::sleep(wait) => {}
+                },
+                None => tokio::time::sleep(wait).await,
+            }
+        }
+    })
+}
+
 #[async_trait]
 impl BackgroundService for Checker {
     async fn start(&self, mut shutdown: ShutdownWatch) {
@@ -104,18 +132,13 @@ impl BackgroundService for Checker {
         for (i, b) in self.pool.backends.iter().enumerate() {
             let Some(hc) = b.health_check.clone() else { continue };
             for (j, _) in b.servers.iter().enumerate().filter(|(_, s)| s.checked) {
-                let (pool, hc) = (self.pool.clone(), hc.clone());
-                let mut shutdown = shutdown.clone();
-                loops.push(tokio::spawn(async move {
-                    loop {
-                        let b = &pool.backends[i];
-                        let wait = check_server(b, &b.servers[j], &hc).await;
-                        tokio::select! {
-                            _ = shutdown.changed() => return,
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    }
-                }));
+                loops.push(spawn_server_loop(
+                    self.pool.clone(),
+                    i,
+                    j,
+                    hc.clone(),
+                    Some(shutdown.clone()),
+                ));
             }
         }
         let _ = shutdown.changed().await;

@@ -3,6 +3,7 @@
 //! server (smooth weighted round-robin over the servers that may take traffic).
 //! Everything here can change at run time (health checks, later the runtime API).
 
+use append_only_vec::AppendOnlyVec;
 use netpulse_config::{Backend as BackendConfig, Balance, BalancerConfig, HealthCheck, ServerConfig, Sticky};
 use std::net::SocketAddr;
 use std::sync::Mutex;
@@ -93,6 +94,8 @@ pub struct Server {
     pub lbtot: AtomicU64,
     pub checked: bool,
     pub backup: bool,
+    /// Deleted on the runtime API: kept (indices stay valid for requests in flight), hidden.
+    pub removed: std::sync::atomic::AtomicBool,
 }
 
 impl Server {
@@ -125,6 +128,7 @@ impl Server {
             lbtot: AtomicU64::new(0),
             checked,
             backup: c.backup,
+            removed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -210,7 +214,8 @@ impl Server {
 
 pub struct Backend {
     pub name: String,
-    pub servers: Vec<Server>,
+    /// Append-only, so that a server's index stays valid while servers are added at run time.
+    pub servers: AppendOnlyVec<Server>,
     pub retries: u32,
     pub redispatch: bool,
     pub connect_timeout: Duration,
@@ -236,7 +241,13 @@ impl Backend {
         let checked = c.health_check.is_some();
         Self {
             name: c.name.clone(),
-            servers: c.servers.iter().map(|s| Server::new(s, checked && s.check)).collect(),
+            servers: {
+                let v = AppendOnlyVec::new();
+                for s in &c.servers {
+                    v.push(Server::new(s, checked && s.check));
+                }
+                v
+            },
             retries: c.retries,
             redispatch: c.redispatch,
             connect_timeout: c.timeouts.connect.get(),
@@ -338,6 +349,9 @@ impl Backend {
     /// each server gets exactly its weight, interleaved.
     fn smooth_wrr(&self, usable: impl Fn(usize, &Server) -> bool) -> Option<usize> {
         let mut cur = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if cur.len() < self.servers.len() {
+            cur.resize(self.servers.len(), 0);
+        }
         let mut total = 0i64;
         let mut best: Option<usize> = None;
         for (i, s) in self.servers.iter().enumerate() {
@@ -382,6 +396,40 @@ impl Backend {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         waited
+    }
+
+    /// The live (not deleted) server called `name`.
+    pub fn server_named(&self, name: &str) -> Option<(usize, &Server)> {
+        self.servers
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.name == name && !s.removed.load(Ordering::Relaxed))
+    }
+
+    /// HAProxy's `add server`: a new server, in maintenance until enabled.
+    pub fn add_server(&self, c: &ServerConfig) -> Result<usize, String> {
+        if self.server_named(&c.name).is_some() {
+            return Err("Already exists a server with the same name in backend.".into());
+        }
+        c.address
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("'{}' is not an IP:PORT address.", c.address))?;
+        let s = Server::new(c, self.health_check.is_some() && c.check);
+        s.admin.store(Admin::Maint as u8, Ordering::Relaxed);
+        Ok(self.servers.push(s))
+    }
+
+    /// HAProxy's `del server`: only a server in maintenance without requests in flight.
+    pub fn remove_server(&self, name: &str) -> Result<(), String> {
+        let (_, s) = self.server_named(name).ok_or("No such server.")?;
+        if s.admin() != Admin::Maint {
+            return Err("Only servers in maintenance mode can be deleted.".into());
+        }
+        if s.counters.cur.load(Ordering::Relaxed) > 0 {
+            return Err("Server still has connections attached to it, cannot remove it.".into());
+        }
+        s.removed.store(true, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn up_servers(&self) -> usize {

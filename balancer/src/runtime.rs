@@ -21,6 +21,8 @@ pub struct Runtime {
 }
 
 const HELP: &[&str] = &[
+    "  add server <bk>/<srv>                   : create a new server",
+    "  del server <bk>/<srv>                   : remove a dynamically added server",
     "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)",
     "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)",
     "  get weight <bk>/<srv>                   : report a server's current weight",
@@ -53,7 +55,7 @@ impl Runtime {
     fn server(&self, arg: Option<&str>) -> Result<(&Backend, &Server), String> {
         let (b, s) = arg.and_then(|a| a.split_once('/')).ok_or("Require 'backend/server'.")?;
         let (_, b) = self.backend(b).ok_or("No such backend.")?;
-        let s = b.servers.iter().find(|x| x.name == s).ok_or("No such server.")?;
+        let (_, s) = b.server_named(s).ok_or("No such server.")?;
         Ok((b, s))
     }
 
@@ -125,6 +127,26 @@ impl Runtime {
                 let (_, s) = self.server(Some(arg))?;
                 Self::set_weight(s, v)?;
                 text(String::new())
+            }
+            ["add", "server", arg, addr, opts @ ..] => {
+                self.admin_only()?;
+                let (b, name) = arg.split_once('/').ok_or("Require 'backend/server'.")?;
+                let (bi, b) = self.backend(b).ok_or("No such backend.")?;
+                let cfg = server_config(name, addr, opts)?;
+                let j = b.add_server(&cfg)?;
+                if let Some(hc) = b.health_check.clone().filter(|_| b.servers[j].checked) {
+                    crate::health::spawn_server_loop(self.stats.pool.clone(), bi, j, hc, None);
+                }
+                tracing::warn!(backend = %b.name, server = %name, "server added on the runtime API (in maintenance until enabled)");
+                text("New server registered.\n".into())
+            }
+            ["del", "server", arg] => {
+                self.admin_only()?;
+                let (b, name) = arg.split_once('/').ok_or("Require 'backend/server'.")?;
+                let (_, b) = self.backend(b).ok_or("No such backend.")?;
+                b.remove_server(name)?;
+                tracing::warn!(backend = %b.name, server = %name, "server deleted on the runtime API");
+                text("Server deleted.\n".into())
             }
             ["set", "server", arg, what, rest @ ..] => {
                 self.admin_only()?;
@@ -211,7 +233,12 @@ impl Runtime {
             .filter(|(_, b)| only.is_none_or(|o| o == b.name))
         {
             let hc = b.health_check.as_ref();
-            for (si, s) in b.servers.iter().enumerate() {
+            for (si, s) in b
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.removed.load(Ordering::Relaxed))
+            {
                 let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
                 let admin = match s.admin() {
                     Admin::Ready => 0,
@@ -255,6 +282,35 @@ impl Runtime {
         }
         Ok(Outcome::Text(out))
     }
+}
+
+/// `add server B/S ADDR [weight N] [check] [backup] [cookie V] [maxconn N]`.
+fn server_config(name: &str, addr: &str, opts: &[&str]) -> Result<netpulse_config::ServerConfig, String> {
+    let mut c = netpulse_config::ServerConfig {
+        name: name.to_string(),
+        address: addr.to_string(),
+        check: false,
+        ..Default::default()
+    };
+    let mut it = opts.iter();
+    while let Some(o) = it.next() {
+        let mut value = || it.next().copied().ok_or_else(|| format!("'{o}' expects an argument."));
+        match *o {
+            "check" => c.check = true,
+            "backup" => c.backup = true,
+            "weight" => {
+                c.weight = value()?
+                    .parse()
+                    .ok()
+                    .filter(|w| *w <= 256)
+                    .ok_or("weight must be between 0 and 256.")?
+            }
+            "cookie" => c.cookie = Some(value()?.to_string()),
+            "maxconn" => c.maxconn = Some(value()?.parse().map_err(|_| "maxconn expects a number.")?),
+            other => return Err(format!("'{other}' is not supported by add server here.")),
+        }
+    }
+    Ok(c)
 }
 
 #[async_trait]

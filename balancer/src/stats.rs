@@ -96,7 +96,12 @@ impl Stats {
         for (bi, b) in self.pool.backends.iter().enumerate() {
             let iid = (base + bi + 1).to_string();
             let hc = b.health_check.as_ref();
-            for (si, s) in b.servers.iter().enumerate() {
+            for (si, s) in b
+                .servers
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !s.removed.load(Ordering::Relaxed))
+            {
                 let mut r = Row::new();
                 let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
                 r.insert("pxname", b.name.clone());
@@ -317,7 +322,7 @@ impl Stats {
         let mut out = String::new();
         out.push_str("# HELP netpulse_balancer_server_up 1 when the server takes traffic (UP, not in maintenance).\n# TYPE netpulse_balancer_server_up gauge\n");
         for b in &self.pool.backends {
-            for s in &b.servers {
+            for s in b.servers.iter().filter(|s| !s.removed.load(Ordering::Relaxed)) {
                 let up = u8::from(s.is_up() && s.admin() != Admin::Maint);
                 out.push_str(&format!(
                     "netpulse_balancer_server_up{{backend=\"{}\",server=\"{}\"}} {up}\n",
@@ -327,7 +332,7 @@ impl Stats {
         }
         out.push_str("# HELP netpulse_balancer_server_requests_total Requests sent to the server.\n# TYPE netpulse_balancer_server_requests_total counter\n");
         for b in &self.pool.backends {
-            for s in &b.servers {
+            for s in b.servers.iter().filter(|s| !s.removed.load(Ordering::Relaxed)) {
                 out.push_str(&format!(
                     "netpulse_balancer_server_requests_total{{backend=\"{}\",server=\"{}\"}} {}\n",
                     b.name,

@@ -235,6 +235,25 @@ fn runtime_socket_disable_drain_enable_weight() {
     assert!(fresh.iter().all(|b| b == "g2"), "{fresh:?}");
     let sticky = bodies(port, "/", &[("Host", "grafana.test"), ("Cookie", "SERVERID=g1")], 5);
     assert!(sticky.iter().all(|b| b == "g1"), "{sticky:?}");
+    // A server added at run time: in maintenance until enabled, then in rotation; deleted
+    // only once back in maintenance.
+    let e = Upstream::start("e");
+    let added = runtime(&sock, &format!("add server web/e 127.0.0.1:{} check weight 2", e.port));
+    assert_eq!(added, "New server registered.\n\n");
+    assert_eq!(bal.row("e")["status"], "MAINT");
+    runtime(&sock, "set server web/b weight 1");
+    runtime(&sock, "set server web/a weight 1");
+    runtime(&sock, "enable server web/e");
+    bal.wait_status("e", "UP");
+    // Weights a=1 b=1 c=2 e=2: e takes 2 of every 6.
+    let got = bodies(port, "/", &[], 60);
+    assert_eq!(got.iter().filter(|b| *b == "e").count(), 20, "{got:?}");
+    assert!(runtime(&sock, "del server web/e").starts_with("Only servers in maintenance mode can be deleted."));
+    runtime(&sock, "disable server web/e");
+    assert_eq!(runtime(&sock, "del server web/e"), "Server deleted.\n\n");
+    assert!(bal.row("e").is_empty(), "gone from the stats");
+    assert!(bodies(port, "/", &[], 12).iter().all(|b| b != "e"));
+    assert_eq!(runtime(&sock, "get weight web/e"), "No such server.\n\n");
     // Every server of a backend in maintenance: the backend is DOWN (HAProxy's reg-test).
     runtime(
         &sock,

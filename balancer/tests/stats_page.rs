@@ -122,5 +122,8 @@ fn a_silent_client_does_not_block_the_stats_page() {
     let (code, _, csv) = get(bal.stats, "/stats;csv", &[]);
     assert_eq!(code, 200);
     assert!(csv.starts_with("# pxname,svname,"));
-    assert!(started.elapsed() < Duration::from_secs(2), "answered while others stay silent");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered while others stay silent"
+    );
 }
