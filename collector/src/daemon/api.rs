@@ -274,6 +274,7 @@ async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
         .modules
         .as_ref()
         .map_or_else(|| "*".to_string(), |m| m.join(","));
+    let admission = core.collect_admission.lock().unwrap_or_else(|p| p.into_inner());
     let joins_only = entries
         .iter()
         .all(|e| e.inflight.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&key));
@@ -294,6 +295,7 @@ async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
         }
     };
     let polls: Vec<_> = entries.iter().map(|e| core.poll(e, request.modules.clone())).collect();
+    drop(admission);
     if request.wait == Some(false) {
         let id = COLLECT_IDS.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {

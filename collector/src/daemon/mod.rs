@@ -39,6 +39,9 @@ pub struct Core {
     pub ops: Arc<Semaphore>,
     slots: Arc<Semaphore>,
     pub collect_slots: Arc<Semaphore>,
+    /// Held while a collect decides "join or take a slot" and registers its polls, so two
+    /// collects for the same target can never both miss each other's poll.
+    pub collect_admission: std::sync::Mutex<()>,
     pub outputs: Arc<OutputSet>,
     pub targets: RwLock<BTreeMap<String, Arc<Entry>>>,
     pub generation: watch::Sender<u64>,
@@ -93,6 +96,7 @@ impl Core {
             ops: Arc::new(Semaphore::new(cfg.collector.max_concurrent_operations)),
             slots: Arc::new(Semaphore::new(cfg.collector.max_concurrent_targets)),
             collect_slots: Arc::new(Semaphore::new(cfg.api.max_concurrent_collects.max(1))),
+            collect_admission: std::sync::Mutex::new(()),
             engine: Arc::new(engine),
             outputs: Arc::new(outputs),
             targets: RwLock::new(entries),
