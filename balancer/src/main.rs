@@ -7,6 +7,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod header_deadline;
 mod health;
 mod listeners;
 mod pool;
@@ -148,6 +149,7 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
             .iter()
             .filter_map(|r| Some((r.clone(), pool.backend(&r.backend)?)))
             .collect();
+        let app_counters = counters.clone();
         let proxy = proxy::Proxy {
             pool: pool.clone(),
             frontend: proxy::Frontend {
@@ -159,8 +161,12 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
                 counters,
             },
         };
-        let mut svc =
-            pingora_proxy::http_proxy_service_with_name(&server.configuration, proxy, &format!("frontend {}", f.name));
+        let app = header_deadline::HeaderDeadline {
+            inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
+            deadline: f.timeouts.http_request.get(),
+            counters: app_counters,
+        };
+        let mut svc = pingora_core::services::listening::Service::new(format!("frontend {}", f.name), app);
         for l in &f.listen {
             svc.add_tcp(l);
         }

@@ -52,6 +52,8 @@ pub struct Counters {
     pub bytes_out: AtomicU64,
     pub econ: AtomicU64,
     pub eresp: AtomicU64,
+    /// Requests refused before reaching a backend (e.g. a 408 for a header too slow).
+    pub ereq: AtomicU64,
     pub retries: AtomicU64,
     pub redispatches: AtomicU64,
     /// hrsp_1xx … hrsp_5xx, hrsp_other.

@@ -81,9 +81,10 @@ impl Stats {
             r.insert("pxname", name.clone());
             r.insert("svname", "FRONTEND".into());
             counters(&mut r, c);
-            for k in ["dreq", "dresp", "ereq", "rate", "rate_max", "req_rate", "req_rate_max"] {
+            for k in ["dreq", "dresp", "rate", "rate_max", "req_rate", "req_rate_max"] {
                 r.insert(k, "0".into());
             }
+            r.insert("ereq", c.ereq.load(Ordering::Relaxed).to_string());
             r.insert("req_tot", c.total.load(Ordering::Relaxed).to_string());
             r.insert("status", "OPEN".into());
             r.insert("pid", pid.clone());

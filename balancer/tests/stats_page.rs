@@ -127,3 +127,49 @@ fn a_silent_client_does_not_block_the_stats_page() {
         "answered while others stay silent"
     );
 }
+
+#[test]
+fn a_slowloris_header_gets_408_at_the_http_request_deadline() {
+    let a = Upstream::start("a");
+    let cfg = format!(
+        "[stats]\nlisten = \"127.0.0.1:{s}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{p}\"]\nbackend = \"web\"\ntimeouts = {{ http_request = \"1s\" }}\n[[backends]]\nname = \"web\"\n{servers}",
+        s = common::free_port(),
+        p = common::free_port(),
+        servers = servers(&[(&a, 1)])
+    );
+    let bal = Balancer::start_raw(&cfg);
+    // One header byte every 200 ms: each read is quick, the whole header never completes.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = vec![];
+    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        let mut chunk = [0u8; 512];
+        if let Ok(n) = s.read(&mut chunk) {
+            answer.extend_from_slice(&chunk[..n]);
+            if n == 0 || !answer.is_empty() {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    let t = started.elapsed();
+    assert!(t >= Duration::from_millis(900) && t < Duration::from_secs(4), "{t:?}");
+    assert_eq!(a.hits(), 0);
+    assert_eq!(bal.row("FRONTEND")["ereq"], "1");
+    // A normal client on the same frontend is unaffected, also one whose header takes two writes.
+    assert_eq!(get(bal.port, "/", &[]).0, 200);
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n").unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(b"\r\n").unwrap();
+    let mut out = String::new();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = s.read_to_string(&mut out);
+    assert!(out.starts_with("HTTP/1.1 200"), "{out:?}");
+}

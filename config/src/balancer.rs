@@ -124,12 +124,16 @@ pub struct FrontendTimeouts {
     /// Longest wait for the client while reading a request body or for the next request on a
     /// kept-alive connection (HAProxy `timeout client`).
     pub client: Duration,
+    /// The whole header of a connection's first request must arrive within this, else 408
+    /// (HAProxy `timeout http-request`; slowloris defence).
+    pub http_request: Duration,
 }
 
 impl Default for FrontendTimeouts {
     fn default() -> Self {
         Self {
             client: Duration::from_secs(60),
+            http_request: Duration::from_secs(10),
         }
     }
 }

@@ -327,6 +327,13 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
             routes,
             timeouts: native::FrontendTimeouts {
                 client: native::Duration(p.set.t_client.unwrap_or(std::time::Duration::from_secs(60))),
+                // HAProxy: without `timeout http-request`, `timeout client` bounds the header.
+                http_request: native::Duration(
+                    p.set
+                        .t_http_request
+                        .or(p.set.t_client)
+                        .unwrap_or(std::time::Duration::from_secs(10)),
+                ),
             },
             max_body_size: None,
         });

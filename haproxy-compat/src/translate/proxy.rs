@@ -22,6 +22,7 @@ pub struct Settings {
     pub t_server: Option<Duration>,
     pub t_check: Option<Duration>,
     pub t_client: Option<Duration>,
+    pub t_http_request: Option<Duration>,
     pub t_queue: Option<Duration>,
     /// `option httpchk`: (method, uri).
     pub httpchk: Option<(String, String)>,
@@ -410,14 +411,15 @@ impl Proxy {
             "check" => self.set.t_check = Some(t),
             "client" => self.set.t_client = Some(t),
             "queue" => self.set.t_queue = Some(t),
-            "http-request" => d.warn(
+            "http-request" => self.set.t_http_request = Some(t),
+            "http-keep-alive" => d.warn(
                 at,
-                "timeout http-request is not enforced as a total: each read of a request is bounded by 'timeout client'",
+                "timeout http-keep-alive: netpulse uses 'timeout client' between requests",
             ),
-            "http-keep-alive" => d.warn(at, "timeout http-keep-alive: netpulse uses 'timeout client' between requests"),
-            "tunnel" | "client-fin" | "server-fin" | "tarpit" => {
-                d.warn(at, format!("timeout {what} is not used by netpulse-balancer and is ignored"))
-            }
+            "tunnel" | "client-fin" | "server-fin" | "tarpit" => d.warn(
+                at,
+                format!("timeout {what} is not used by netpulse-balancer and is ignored"),
+            ),
             other => d.error(at, format!("unknown timeout '{other}'")),
         }
     }
