@@ -57,6 +57,9 @@ impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
         match tokio::time::timeout(self.deadline, read).await {
             Ok(Some(())) => {}
             Ok(None) => return None,
+            // A connection that sent nothing (a browser's preconnect) is closed silently, as
+            // HAProxy's `http-ignore-probes` does: a 408 there shows up as a failed page load.
+            Err(_) if buf.is_empty() => return None,
             Err(_) => {
                 self.counters.ereq.fetch_add(1, Ordering::Relaxed);
                 let _ = stream.write_all(TIMEOUT_408).await;

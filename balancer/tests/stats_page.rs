@@ -138,7 +138,9 @@ fn a_slowloris_header_gets_408_at_the_http_request_deadline() {
         servers = servers(&[(&a, 1)])
     );
     let bal = Balancer::start_raw(&cfg);
-    // One header byte every 200 ms: each read is quick, the whole header never completes.
+    // A connection that never sends a byte (a browser's preconnect) is closed without a 408.
+    let mut silent = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    // One header byte every 150 ms: each read is quick, the whole header never completes.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
     s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
     let started = std::time::Instant::now();
@@ -172,4 +174,13 @@ fn a_slowloris_header_gets_408_at_the_http_request_deadline() {
     s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let _ = s.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 200"), "{out:?}");
+    silent.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut nothing = vec![];
+    let _ = silent.read_to_end(&mut nothing);
+    assert!(nothing.is_empty(), "{:?}", String::from_utf8_lossy(&nothing));
+    assert_eq!(
+        bal.row("FRONTEND")["ereq"],
+        "1",
+        "a silent connection is not a request error"
+    );
 }
