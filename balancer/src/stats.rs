@@ -319,38 +319,126 @@ impl Stats {
         h
     }
 
+    /// Prometheus text: the pool's state as metric families built with the `prometheus` crate
+    /// (the one Pingora uses), plus whatever Pingora registered in the default registry.
     pub fn prometheus(&self) -> String {
-        let mut out = String::new();
-        out.push_str("# HELP netpulse_balancer_server_up 1 when the server takes traffic (UP, not in maintenance).\n# TYPE netpulse_balancer_server_up gauge\n");
+        use prometheus::{IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+        let reg = Registry::new();
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            reg.register(Box::new(g.clone())).expect("unique metric");
+            g
+        };
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let c = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            reg.register(Box::new(c.clone())).expect("unique metric");
+            c
+        };
+        let sv = &["backend", "server"];
+        let up = gauge(
+            "netpulse_balancer_server_up",
+            "1 when the server takes traffic (UP, not in maintenance).",
+            sv,
+        );
+        let cur = gauge(
+            "netpulse_balancer_server_current_requests",
+            "Requests in flight at the server.",
+            sv,
+        );
+        let weight = gauge("netpulse_balancer_server_weight", "Current weight.", sv);
+        let reqs = counter(
+            "netpulse_balancer_server_requests_total",
+            "Requests sent to the server.",
+            sv,
+        );
+        let resp = counter(
+            "netpulse_balancer_server_responses_total",
+            "Responses from the server by status class.",
+            &["backend", "server", "code"],
+        );
+        let econ = counter("netpulse_balancer_server_connect_errors_total", "Failed connects.", sv);
+        let eresp = counter(
+            "netpulse_balancer_server_response_errors_total",
+            "Failed or cut responses.",
+            sv,
+        );
+        let bin = counter(
+            "netpulse_balancer_server_received_bytes_total",
+            "Request body bytes sent to the server.",
+            sv,
+        );
+        let bout = counter(
+            "netpulse_balancer_server_sent_bytes_total",
+            "Response body bytes from the server.",
+            sv,
+        );
+        let retries = counter(
+            "netpulse_balancer_backend_retries_total",
+            "Connection retries.",
+            &["backend"],
+        );
+        let redis = counter(
+            "netpulse_balancer_backend_redispatches_total",
+            "Requests sent to another server than first chosen.",
+            &["backend"],
+        );
+        let queue = gauge(
+            "netpulse_balancer_backend_queue_current",
+            "Requests waiting for a server below its maxconn.",
+            &["backend"],
+        );
+        let fe_reqs = counter(
+            "netpulse_balancer_frontend_requests_total",
+            "Requests received.",
+            &["frontend"],
+        );
+        let fe_cur = gauge(
+            "netpulse_balancer_frontend_current_requests",
+            "Requests in progress.",
+            &["frontend"],
+        );
+        let fe_ereq = counter(
+            "netpulse_balancer_frontend_request_errors_total",
+            "Requests refused before a backend (e.g. 408).",
+            &["frontend"],
+        );
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         for b in &self.pool.backends {
             for s in b.servers.iter().filter(|s| !s.removed.load(Ordering::Relaxed)) {
-                let up = u8::from(s.is_up() && s.admin() != Admin::Maint);
-                out.push_str(&format!(
-                    "netpulse_balancer_server_up{{backend=\"{}\",server=\"{}\"}} {up}\n",
-                    b.name, s.name
-                ));
+                let l = [b.name.as_str(), s.name.as_str()];
+                up.with_label_values(&l)
+                    .set(i64::from(s.is_up() && s.admin() != Admin::Maint));
+                cur.with_label_values(&l)
+                    .set(s.counters.cur.load(Ordering::Relaxed).max(0));
+                weight
+                    .with_label_values(&l)
+                    .set(i64::from(s.weight.load(Ordering::Relaxed)));
+                reqs.with_label_values(&l).inc_by(n(&s.counters.total));
+                for (i, code) in ["1xx", "2xx", "3xx", "4xx", "5xx", "other"].iter().enumerate() {
+                    resp.with_label_values(&[l[0], l[1], code])
+                        .inc_by(n(&s.counters.hrsp[i]));
+                }
+                econ.with_label_values(&l).inc_by(n(&s.counters.econ));
+                eresp.with_label_values(&l).inc_by(n(&s.counters.eresp));
+                bin.with_label_values(&l).inc_by(n(&s.counters.bytes_in));
+                bout.with_label_values(&l).inc_by(n(&s.counters.bytes_out));
             }
+            retries.with_label_values(&[&b.name]).inc_by(n(&b.counters.retries));
+            redis.with_label_values(&[&b.name]).inc_by(n(&b.counters.redispatches));
+            queue
+                .with_label_values(&[&b.name])
+                .set(b.queued.load(Ordering::Relaxed).max(0));
         }
-        out.push_str("# HELP netpulse_balancer_server_requests_total Requests sent to the server.\n# TYPE netpulse_balancer_server_requests_total counter\n");
-        for b in &self.pool.backends {
-            for s in b.servers.iter().filter(|s| !s.removed.load(Ordering::Relaxed)) {
-                out.push_str(&format!(
-                    "netpulse_balancer_server_requests_total{{backend=\"{}\",server=\"{}\"}} {}\n",
-                    b.name,
-                    s.name,
-                    s.counters.total.load(Ordering::Relaxed)
-                ));
-            }
+        for (name, c) in &self.frontends {
+            fe_reqs.with_label_values(&[name]).inc_by(n(&c.total));
+            fe_cur
+                .with_label_values(&[name])
+                .set(c.cur.load(Ordering::Relaxed).max(0));
+            fe_ereq.with_label_values(&[name]).inc_by(n(&c.ereq));
         }
-        out.push_str("# HELP netpulse_balancer_backend_retries_total Connection retries.\n# TYPE netpulse_balancer_backend_retries_total counter\n");
-        for b in &self.pool.backends {
-            out.push_str(&format!(
-                "netpulse_balancer_backend_retries_total{{backend=\"{}\"}} {}\n",
-                b.name,
-                b.counters.retries.load(Ordering::Relaxed)
-            ));
-        }
-        out
+        let mut families = reg.gather();
+        families.extend(prometheus::gather());
+        TextEncoder::new().encode_to_string(&families).unwrap_or_default()
     }
 
     fn respond(&self, path: &str, auth: Option<&str>) -> (u16, &'static str, String) {

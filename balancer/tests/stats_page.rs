@@ -184,3 +184,41 @@ fn a_slowloris_header_gets_408_at_the_http_request_deadline() {
         "a silent connection is not a request error"
     );
 }
+
+#[test]
+fn metrics_pass_promtool_and_match_the_traffic() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\nhealth_check = {{ kind = \"http\", path = \"/health\", interval = \"200ms\" }}\n{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    bal.wait_status("a", "UP");
+    bal.wait_status("b", "UP");
+    for _ in 0..10 {
+        assert_eq!(get(bal.port, "/", &[]).0, 200);
+    }
+    let metrics = get(bal.stats, "/metrics", &[]).2;
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian prometheus) is installed by scripts/test");
+    promtool.stdin.take().unwrap().write_all(metrics.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{metrics}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in [
+        "netpulse_balancer_server_up{backend=\"web\",server=\"a\"} 1",
+        "netpulse_balancer_server_requests_total{backend=\"web\",server=\"a\"} 5",
+        "netpulse_balancer_server_responses_total{backend=\"web\",code=\"2xx\",server=\"b\"} 5",
+        "netpulse_balancer_frontend_requests_total{frontend=\"web\"} 10",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} missing:\n{metrics}");
+    }
+}
