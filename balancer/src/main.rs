@@ -14,6 +14,8 @@ mod pool;
 mod proxy;
 mod runtime;
 mod stats;
+mod stats_admin;
+mod stats_http;
 
 use anyhow::Context;
 use clap::Parser;
@@ -199,6 +201,7 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
             .as_ref()
             .map(|a| stats::basic(&a.user, a.password.expose())),
         realm: cfg.stats.realm.clone(),
+        admin: cfg.stats.admin,
         proxy_name: cfg.stats.proxy_name.clone(),
         started: std::time::Instant::now(),
     };

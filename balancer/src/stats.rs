@@ -4,7 +4,6 @@
 
 use crate::pool::{Admin, Counters, Pool, Server};
 use async_trait::async_trait;
-use bytes::Bytes;
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use std::collections::HashMap;
@@ -24,6 +23,8 @@ pub struct Stats {
     /// `Basic …` value expected in Authorization, when auth is on.
     pub auth: Option<String>,
     pub realm: String,
+    /// Server state changes from the HTML page (HAProxy `stats admin if TRUE`).
+    pub admin: bool,
     /// The stats listener's own proxy rows (HAProxy's `listen stats`), when named.
     pub proxy_name: Option<String>,
     pub started: Instant,
@@ -294,7 +295,22 @@ impl Stats {
             }
         }
         for p in proxies {
-            h.push_str(&format!("<table><caption><b>{p}</b></caption><tr>"));
+            let admin_form = self.admin && rows.iter().any(|r| r["pxname"] == p && r["svname"] == "BACKEND");
+            if admin_form {
+                let iid = rows
+                    .iter()
+                    .find(|r| r["pxname"] == p)
+                    .map(|r| r["iid"].clone())
+                    .unwrap_or_default();
+                h.push_str(&format!(
+                    "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"b\" value=\"#{iid}\">",
+                    self.uri
+                ));
+            }
+            h.push_str(&format!("<table><caption><b>{}</b></caption><tr>", html_escape(&p)));
+            if admin_form {
+                h.push_str("<th></th>");
+            }
             for (_, title) in cols {
                 h.push_str(&format!("<th>{title}</th>"));
             }
@@ -305,6 +321,17 @@ impl Stats {
                     .map(|s| s.split(' ').next().unwrap_or("").to_string())
                     .unwrap_or_default();
                 h.push_str(&format!("<tr class=\"{class}\">"));
+                if admin_form {
+                    let sv = &r["svname"];
+                    if sv == "FRONTEND" || sv == "BACKEND" {
+                        h.push_str("<td></td>");
+                    } else {
+                        h.push_str(&format!(
+                            "<td><input type=\"checkbox\" name=\"s\" value=\"{}\"></td>",
+                            html_escape(sv)
+                        ));
+                    }
+                }
                 for (k, _) in cols {
                     h.push_str(&format!(
                         "<td>{}</td>",
@@ -314,6 +341,9 @@ impl Stats {
                 h.push_str("</tr>");
             }
             h.push_str("</table>");
+            if admin_form {
+                h.push_str("<p>Selected servers: <select name=\"action\"><option value=\"ready\">set state to READY</option><option value=\"drain\">set state to DRAIN</option><option value=\"maint\">set state to MAINT</option></select> <input type=\"submit\" value=\"Apply\"></p></form>");
+            }
         }
         h.push_str("</body></html>");
         h
@@ -441,27 +471,42 @@ impl Stats {
         TextEncoder::new().encode_to_string(&families).unwrap_or_default()
     }
 
-    fn respond(&self, path: &str, auth: Option<&str>) -> (u16, &'static str, String) {
+    /// The answer to one request: (status, content type, body, Location).
+    pub(crate) fn respond(&self, req: &crate::stats_http::Request) -> (u16, &'static str, String, Option<String>) {
         if let Some(want) = &self.auth
-            && auth != Some(want.as_str())
+            && req.auth.as_deref() != Some(want.as_str())
         {
-            return (401, "text/plain", "authentication required\n".into());
+            return (401, "text/plain", "authentication required\n".into(), None);
         }
+        let path = req.path.as_str();
         let (base, scope) = match path.split_once(";scope=") {
             Some((b, s)) => (b.to_string(), Some(s.to_string())),
             None => (path.to_string(), None),
         };
         let base = base.replace(";scope", "");
+        let base = base.split(";st=").next().unwrap_or("").to_string();
+        if req.method == "POST" && base == self.uri {
+            if !self.admin {
+                return (
+                    403,
+                    "text/plain",
+                    "admin actions are disabled (stats admin)\n".into(),
+                    None,
+                );
+            }
+            let st = crate::stats_admin::apply(&self.pool, self.frontends.len(), &req.body);
+            return (303, "text/plain", String::new(), Some(format!("{};st={st}", self.uri)));
+        }
         if base == format!("{};csv", self.uri) {
-            (200, "text/plain; charset=utf-8", self.csv(scope.as_deref()))
+            (200, "text/plain; charset=utf-8", self.csv(scope.as_deref()), None)
         } else if base == format!("{};json", self.uri) {
-            (200, "application/json", self.json().to_string())
+            (200, "application/json", self.json().to_string(), None)
         } else if base == self.uri || base == format!("{}/", self.uri) {
-            (200, "text/html; charset=utf-8", self.html())
+            (200, "text/html; charset=utf-8", self.html(), None)
         } else if base == "/metrics" {
-            (200, "text/plain; version=0.0.4", self.prometheus())
+            (200, "text/plain; version=0.0.4", self.prometheus(), None)
         } else {
-            (404, "text/plain", "not found\n".into())
+            (404, "text/plain", "not found\n".into(), None)
         }
     }
 }
@@ -506,66 +551,6 @@ impl BackgroundService for Stats {
             }
         }
     }
-}
-
-impl Stats {
-    /// One request per connection: the stats page is not a hot path.
-    async fn serve(&self, mut stream: tokio::net::TcpStream) {
-        let req = read_head(&mut stream).await;
-        let (path, auth) = req.unwrap_or_default();
-        let (code, ctype, body) = self.respond(&path, auth.as_deref());
-        let reason = match code {
-            200 => "OK",
-            401 => "Unauthorized",
-            _ => "Not Found",
-        };
-        let mut head = format!(
-            "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-cache\r\n",
-            body.len()
-        );
-        if code == 401 {
-            head.push_str(&format!(
-                "WWW-Authenticate: Basic realm=\"{}\"\r\n",
-                self.realm.replace('"', "'")
-            ));
-        }
-        head.push_str("\r\n");
-        use tokio::io::AsyncWriteExt;
-        let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.write_all(Bytes::from(body).as_ref()).await;
-        let _ = stream.shutdown().await;
-    }
-}
-
-/// (path, Authorization header) of a request.
-async fn read_head(stream: &mut tokio::net::TcpStream) -> Option<(String, Option<String>)> {
-    use tokio::io::AsyncReadExt;
-    let mut buf = vec![0u8; 8192];
-    let mut n = 0;
-    let read = async {
-        loop {
-            let m = stream.read(&mut buf[n..]).await.ok()?;
-            if m == 0 {
-                return None;
-            }
-            n += m;
-            if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") || n == buf.len() {
-                return Some(());
-            }
-        }
-    };
-    tokio::time::timeout(std::time::Duration::from_secs(5), read)
-        .await
-        .ok()??;
-    let text = String::from_utf8_lossy(&buf[..n]);
-    let mut lines = text.lines();
-    let path = lines.next()?.split_whitespace().nth(1)?.to_string();
-    let auth = lines.find_map(|l| {
-        l.split_once(':')
-            .filter(|(k, _)| k.eq_ignore_ascii_case("authorization"))
-            .map(|(_, v)| v.trim().to_string())
-    });
-    Some((path, auth))
 }
 
 /// `Basic base64(user:password)`.

@@ -42,7 +42,30 @@ listen stats
   bind "127.0.0.1:${STATS_PORT}"
   stats enable
   stats uri /stats
+  stats admin if TRUE
 "#;
+
+/// POSTs the stats page's admin form; (status, Location).
+fn admin_post(port: u16, form: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(
+        s,
+        "POST /stats HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+        form.len()
+    )
+    .unwrap();
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let code = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let location = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: ").or_else(|| l.strip_prefix("location: ")))
+        .unwrap_or("")
+        .to_string();
+    (code, location)
+}
 
 struct Side {
     port: u16,
@@ -182,6 +205,31 @@ fn same_haproxy_cfg_same_behaviour_as_haproxy() {
         }
         let got = bodies(side.port, "/", &[], 10);
         assert!(got.iter().all(|b| b == "a" || b == "b"), "{got:?}");
+    }
+
+    // The stats page's admin form (`stats admin if TRUE`): 303 with st=DONE on both, and the
+    // server goes to MAINT and back. The backend's iid is read from each side's own CSV.
+    for side in [&hap, &np] {
+        let csv = get(side.stats, "/stats;csv", &[]).2;
+        let iid = csv_rows(&csv)
+            .into_iter()
+            .find(|r| r["pxname"] == "web" && r["svname"] == "BACKEND")
+            .map(|r| r["iid"].clone())
+            .unwrap();
+        let status = |sv: &str| {
+            csv_rows(&get(side.stats, "/stats;csv", &[]).2)
+                .into_iter()
+                .find(|r| r["pxname"] == "web" && r["svname"] == sv)
+                .map(|r| r["status"].clone())
+                .unwrap_or_default()
+        };
+        let (code, location) = admin_post(side.stats, &format!("s=b&action=maint&b=%23{iid}"));
+        assert_eq!(code, 303, "port {}", side.stats);
+        assert!(location.ends_with("/stats;st=DONE"), "{location}");
+        assert_eq!(status("b"), "MAINT");
+        let (code, location) = admin_post(side.stats, &format!("s=b&action=ready&b=%23{iid}"));
+        assert!(code == 303 && location.ends_with(";st=DONE"), "{code} {location}");
+        assert!(status("b").starts_with("UP"), "{}", status("b"));
     }
 
     // The runtime API: same answers for the commands tools use.

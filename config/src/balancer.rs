@@ -48,6 +48,8 @@ pub struct StatsConfig {
     pub auth: Option<BasicAuth>,
     /// Basic-auth realm shown by browsers.
     pub realm: String,
+    /// Let the HTML page change server states (HAProxy `stats admin if TRUE`); guard it with `auth`.
+    pub admin: bool,
     /// Show the stats listener as a proxy of this name in the stats (like HAProxy's `listen stats`).
     pub proxy_name: Option<String>,
 }
@@ -60,6 +62,7 @@ impl Default for StatsConfig {
             refresh: Duration::from_secs(10),
             auth: None,
             realm: "netpulse-balancer statistics".into(),
+            admin: false,
             proxy_name: None,
         }
     }

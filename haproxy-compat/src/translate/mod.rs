@@ -237,6 +237,7 @@ fn stats_listener(p: &Proxy, cfg: &mut BalancerConfig, d: &mut Diags) {
     }
     cfg.stats.uri = st.uri.clone().unwrap_or_else(|| "/haproxy?stats".into());
     cfg.stats.proxy_name = Some(p.name.clone());
+    cfg.stats.admin = st.admin;
     if let Some(r) = st.refresh {
         cfg.stats.refresh = native::Duration(r);
     }

@@ -41,6 +41,7 @@ pub struct Stats {
     pub refresh: Option<Duration>,
     pub auth: Option<(String, String)>,
     pub realm: Option<String>,
+    pub admin: bool,
 }
 
 #[derive(Debug, Default)]
@@ -523,7 +524,14 @@ impl Proxy {
             "socket" | "timeout" | "maxconn" | "bind-process" => {
                 d.error(at, format!("'stats {}' belongs in the global section", arg(1)))
             }
-            o @ ("hide-version" | "show-legends" | "show-node" | "show-desc" | "admin" | "scope" | "http-request"
+            "admin" => match dir.words.get(2..).unwrap_or_default() {
+                [cond, t] if cond == "if" && t == "TRUE" => s.admin = true,
+                _ => d.warn(
+                    at,
+                    "stats admin: only 'if TRUE' is supported; admin actions stay disabled",
+                ),
+            },
+            o @ ("hide-version" | "show-legends" | "show-node" | "show-desc" | "scope" | "http-request"
             | "show-modules") => d.warn(at, format!("stats {o} is ignored")),
             o => d.error(at, format!("unknown stats keyword '{o}'")),
         }
