@@ -72,19 +72,17 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
 
 /// Checks one server and records the result; returns how long to wait before the next check.
 async fn check_server(b: &Backend, s: &Server, hc: &HealthCheck) -> std::time::Duration {
-    {
-        let (ok, res) = check(s, hc).await;
-        let status = res.status;
-        if let Some(up) = s.record_check(ok, res, hc.rise, hc.fall) {
-            *b.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-            let left = b.up_servers();
-            if up {
-                tracing::info!(backend = %b.name, server = %s.name, check = status, up_servers = left, "server is UP");
-            } else {
-                tracing::warn!(backend = %b.name, server = %s.name, check = status, up_servers = left, "server is DOWN");
-                if left == 0 {
-                    tracing::error!(backend = %b.name, "backend has no server available");
-                }
+    let (ok, res) = check(s, hc).await;
+    let status = res.status;
+    if let Some(up) = s.record_check(ok, res, hc.rise, hc.fall) {
+        *b.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        let left = b.up_servers();
+        if up {
+            tracing::info!(backend = %b.name, server = %s.name, check = status, up_servers = left, "server is UP");
+        } else {
+            tracing::warn!(backend = %b.name, server = %s.name, check = status, up_servers = left, "server is DOWN");
+            if left == 0 {
+                tracing::error!(backend = %b.name, "backend has no server available");
             }
         }
     }

@@ -211,10 +211,12 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         server.add_service(GenBackgroundService::new(
             "runtime API".into(),
             Arc::new(runtime::Runtime {
-                stats: stats.clone(),
+                cli: Arc::new(runtime::Cli {
+                    stats: stats.clone(),
+                    level: cfg.runtime.level,
+                }),
                 path: path.clone(),
                 mode,
-                level: cfg.runtime.level,
             }),
         ));
     }

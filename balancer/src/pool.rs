@@ -400,12 +400,26 @@ impl Backend {
         waited
     }
 
-    /// The live (not deleted) server called `name`.
-    pub fn server_named(&self, name: &str) -> Option<(usize, &Server)> {
+    /// The servers not deleted at run time, with their indices (stats `sid` is index + 1).
+    pub fn live_servers(&self) -> impl Iterator<Item = (usize, &Server)> {
         self.servers
             .iter()
             .enumerate()
-            .find(|(_, s)| s.name == name && !s.removed.load(Ordering::Relaxed))
+            .filter(|(_, s)| !s.removed.load(Ordering::Relaxed))
+    }
+
+    /// The live (not deleted) server called `name`.
+    pub fn server_named(&self, name: &str) -> Option<(usize, &Server)> {
+        self.live_servers().find(|(_, s)| s.name == name)
+    }
+
+    /// An operator's admin state change (runtime API or stats page `via`): logged and shown as
+    /// the backend's last change when it changes anything.
+    pub fn set_admin(&self, s: &Server, to: Admin, via: &str) {
+        if s.admin.swap(to as u8, Ordering::Relaxed) != to as u8 {
+            *self.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+            tracing::warn!(backend = %self.name, server = %s.name, state = ?to, via, "server admin state changed");
+        }
     }
 
     /// HAProxy's `add server`: a new server, in maintenance until enabled.

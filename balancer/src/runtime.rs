@@ -10,13 +10,18 @@ use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
+/// The socket: where it lives and who may open it.
 pub struct Runtime {
-    pub stats: Arc<Stats>,
+    pub cli: Arc<Cli>,
     pub path: String,
     pub mode: u32,
+}
+
+/// The command interpreter, shared by every connection.
+pub struct Cli {
+    pub stats: Arc<Stats>,
     pub level: RuntimeLevel,
 }
 
@@ -46,7 +51,7 @@ enum Outcome {
     Quit,
 }
 
-impl Runtime {
+impl Cli {
     fn backend(&self, name: &str) -> Option<(usize, &Backend)> {
         let pool = &self.stats.pool;
         pool.backend(name).map(|i| (i, &pool.backends[i]))
@@ -63,13 +68,6 @@ impl Runtime {
         (self.level == RuntimeLevel::Admin)
             .then_some(())
             .ok_or_else(|| "Permission denied".to_string())
-    }
-
-    fn set_admin(b: &Backend, s: &Server, to: Admin) {
-        if s.admin.swap(to as u8, Ordering::Relaxed) != to as u8 {
-            *b.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-            tracing::warn!(backend = %b.name, server = %s.name, state = ?to, "server admin state changed on the runtime API");
-        }
     }
 
     fn set_weight(s: &Server, v: &str) -> Result<(), String> {
@@ -119,7 +117,7 @@ impl Runtime {
                 self.admin_only()?;
                 let (b, s) = self.server(arg.first().copied())?;
                 let to = if w[0] == "disable" { Admin::Maint } else { Admin::Ready };
-                Self::set_admin(b, s, to);
+                b.set_admin(s, to, "runtime API");
                 text(String::new())
             }
             ["set", "weight", arg, v] => {
@@ -152,9 +150,9 @@ impl Runtime {
                 self.admin_only()?;
                 let (b, s) = self.server(Some(arg))?;
                 match (*what, rest.first().copied()) {
-                    ("state", Some("ready")) => Self::set_admin(b, s, Admin::Ready),
-                    ("state", Some("drain")) => Self::set_admin(b, s, Admin::Drain),
-                    ("state", Some("maint")) => Self::set_admin(b, s, Admin::Maint),
+                    ("state", Some("ready")) => b.set_admin(s, Admin::Ready, "runtime API"),
+                    ("state", Some("drain")) => b.set_admin(s, Admin::Drain, "runtime API"),
+                    ("state", Some("maint")) => b.set_admin(s, Admin::Maint, "runtime API"),
                     ("state", _) => return Err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.".into()),
                     ("weight", Some(v)) => Self::set_weight(s, v)?,
                     ("weight", None) => return Err("'set server <srv> weight' expects an integer argument.".into()),
@@ -233,12 +231,7 @@ impl Runtime {
             .filter(|(_, b)| only.is_none_or(|o| o == b.name))
         {
             let hc = b.health_check.as_ref();
-            for (si, s) in b
-                .servers
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| !s.removed.load(Ordering::Relaxed))
-            {
+            for (si, s) in b.live_servers() {
                 let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
                 let admin = match s.admin() {
                     Admin::Ready => 0,
@@ -336,18 +329,13 @@ impl BackgroundService for Runtime {
                 r = listener.accept() => match r { Ok((s, _)) => s, Err(_) => continue },
                 Some(_) = conns.join_next(), if !conns.is_empty() => continue,
             };
-            let me = Runtime {
-                stats: self.stats.clone(),
-                path: String::new(),
-                mode: 0,
-                level: self.level,
-            };
-            conns.spawn(async move { me.serve(stream).await });
+            let cli = self.cli.clone();
+            conns.spawn(async move { cli.serve(stream).await });
         }
     }
 }
 
-impl Runtime {
+impl Cli {
     async fn serve(&self, stream: tokio::net::UnixStream) {
         let (r, mut w) = stream.into_split();
         let mut lines = BufReader::new(r).lines();

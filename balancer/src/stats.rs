@@ -98,12 +98,7 @@ impl Stats {
         for (bi, b) in self.pool.backends.iter().enumerate() {
             let iid = (base + bi + 1).to_string();
             let hc = b.health_check.as_ref();
-            for (si, s) in b
-                .servers
-                .iter()
-                .enumerate()
-                .filter(|(_, s)| !s.removed.load(Ordering::Relaxed))
-            {
+            for (si, s) in b.live_servers() {
                 let mut r = Row::new();
                 let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
                 r.insert("pxname", b.name.clone());
@@ -434,7 +429,7 @@ impl Stats {
         );
         let n = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         for b in &self.pool.backends {
-            for s in b.servers.iter().filter(|s| !s.removed.load(Ordering::Relaxed)) {
+            for (_, s) in b.live_servers() {
                 let l = [b.name.as_str(), s.name.as_str()];
                 up.with_label_values(&l)
                     .set(i64::from(s.is_up() && s.admin() != Admin::Maint));

@@ -3,8 +3,6 @@
 //! outcome is HAProxy's `st=` code for the 303 redirect: DONE, PART, NONE or ERRP.
 
 use crate::pool::{Admin, Pool};
-use std::sync::atomic::Ordering;
-use std::time::Instant;
 
 fn decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -59,10 +57,7 @@ pub fn apply(pool: &Pool, frontends: usize, body: &[u8]) -> &'static str {
     let mut done = 0;
     for name in &servers {
         if let Some((_, s)) = b.server_named(name) {
-            if s.admin.swap(to as u8, Ordering::Relaxed) != to as u8 {
-                *b.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
-                tracing::warn!(backend = %b.name, server = %s.name, state = ?to, "server admin state changed on the stats page");
-            }
+            b.set_admin(s, to, "stats page");
             done += 1;
         }
     }
