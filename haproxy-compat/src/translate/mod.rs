@@ -258,26 +258,19 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
         .filter(|p| p.backend)
         .map(|p| (p.name.as_str(), p))
         .collect();
-    let http = |p: &Proxy, d: &mut Diags| {
-        // A listen section is both; say it once.
-        if p.set.mode.as_deref() != Some("http")
-            && !(p.frontend && p.backend && d.errors.iter().any(|e| e.line == p.line))
-        {
-            d.error(
-                p.line,
-                format!(
-                    "'{}' is in mode tcp (HAProxy's default without 'mode http'); netpulse-balancer proxies HTTP only",
-                    p.name
-                ),
-            );
-        }
-    };
+    for p in proxies.iter().filter(|p| p.set.mode.as_deref() != Some("http")) {
+        d.error(
+            p.line,
+            format!(
+                "'{}' is in mode tcp (HAProxy's default without 'mode http'); netpulse-balancer proxies HTTP only",
+                p.name
+            ),
+        );
+    }
     for p in proxies.iter().filter(|p| p.backend) {
-        http(p, d);
         cfg.backends.push(backend(p, d));
     }
     for p in proxies.iter().filter(|p| p.frontend) {
-        http(p, d);
         let default = match (&p.default_backend, p.backend) {
             (Some((l, b)), _) => {
                 if !backends.contains_key(b.as_str()) {
@@ -365,8 +358,6 @@ fn backend(p: &Proxy, d: &mut Diags) -> native::Backend {
     b.timeouts.queue = set.t_queue.map(native::Duration);
     let mut check: Option<(usize, native::HealthCheck)> = None;
     for (line, name, addr, words) in &p.servers {
-        let mut all = set.default_server.clone();
-        all.extend(words.iter().cloned());
         let mut s = native::ServerConfig {
             name: name.clone(),
             address: addr.clone(),
@@ -387,12 +378,16 @@ fn backend(p: &Proxy, d: &mut Diags) -> native::Backend {
         }
         hc.expect_status = set.expect_status;
         let mut inter = std::time::Duration::from_secs(2);
-        let mut words_d = Diags {
+        // `default-server` words first (their keywords were reported at their own line), then
+        // the server's own, which override them.
+        let mut reported = Diags {
             file: d.file.clone(),
             errors: vec![],
             warnings: vec![],
         };
-        for (k, v) in server_words(&all, *line, &mut words_d) {
+        let mut all = server_words(&set.default_server, *line, &mut reported);
+        all.extend(server_words(words, *line, d));
+        for (k, v) in all {
             let v = v.unwrap_or_default();
             let at = *line;
             let time = |d: &mut Diags| values::time(&v).map_err(|e| d.error(at, format!("{k}: {e}"))).ok();
@@ -423,9 +418,6 @@ fn backend(p: &Proxy, d: &mut Diags) -> native::Backend {
                 _ => {}
             }
         }
-        // Warnings about default-server words once, at the server line that uses them.
-        d.errors.append(&mut words_d.errors);
-        d.warnings.append(&mut words_d.warnings);
         hc.interval = native::Duration(inter);
         hc.timeout = native::Duration(set.t_check.unwrap_or(inter));
         if s.check {
