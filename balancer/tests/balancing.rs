@@ -309,16 +309,9 @@ fn graceful_upgrade_hands_over_without_a_failed_request() {
     );
 }
 
-/// One HTTP/1.0 request written as is; the status of the answer.
+/// One request written as is; the status of the answer.
 fn post(port: u16, head: &str, body: &[u8]) -> u16 {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = s.write_all(head.as_bytes());
-    let _ = s.write_all(body);
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
-    out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+    common::status_of(&common::exchange(port, &[head.as_bytes(), body].concat()))
 }
 
 #[test]

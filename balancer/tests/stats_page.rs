@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Balancer, Upstream, get, servers};
+use common::{Balancer, Upstream, exchange, get, servers};
 use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
@@ -70,23 +70,14 @@ fn stats_page_renders_in_headless_chromium_with_every_server() {
     );
 }
 
-fn raw(port: u16, bytes: &[u8]) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    let _ = s.write_all(bytes);
-    let mut out = vec![];
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[test]
 fn malformed_and_oversized_requests_get_4xx_and_the_balancer_stays_up() {
     let a = Upstream::start("a");
     let bal = Balancer::start(&format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])));
     assert_eq!(get(bal.port, "/", &[]).0, 200);
-    let garbage = raw(bal.port, b"\x16\x03\x01\x02\x00GARBAGE\r\n\r\n");
+    let garbage = exchange(bal.port, b"\x16\x03\x01\x02\x00GARBAGE\r\n\r\n");
     assert!(garbage.starts_with("HTTP/1.1 400"), "{garbage:?}");
-    let bad_header = raw(bal.port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
+    let bad_header = exchange(bal.port, b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n");
     assert!(bad_header.starts_with("HTTP/1.1 400"), "{bad_header:?}");
     // 2 MiB of headers: refused, never buffered without bound.
     let mut big = b"GET / HTTP/1.1\r\nHost: x\r\n".to_vec();
@@ -94,7 +85,7 @@ fn malformed_and_oversized_requests_get_4xx_and_the_balancer_stays_up() {
         big.extend_from_slice(format!("X-Filler-{i}: {}\r\n", "y".repeat(1000)).as_bytes());
     }
     big.extend_from_slice(b"\r\n");
-    let answer = raw(bal.port, &big);
+    let answer = exchange(bal.port, &big);
     assert!(
         answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
         "{}",

@@ -134,27 +134,35 @@ impl Drop for Upstream {
     }
 }
 
-/// Response of one HTTP/1.0 request: (status, headers lowercased, body).
-pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
+/// Writes `bytes` on a new connection and reads until the server closes (or 10 s pass).
+pub fn exchange(port: u16, bytes: &[u8]) -> String {
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = s.write_all(bytes);
+    let mut out = vec![];
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw answer (0 when there is none).
+pub fn status_of(answer: &str) -> u16 {
+    answer.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// Response of one HTTP/1.0 request: (status, headers lowercased, body).
+pub fn get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, Vec<(String, String)>, String) {
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     let host = if headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         ""
     } else {
         "Host: test\r\n"
     };
-    write!(s, "GET {path} HTTP/1.0\r\n{host}{extra}\r\n").unwrap();
-    let mut out = String::new();
-    let _ = s.read_to_string(&mut out);
+    let out = exchange(port, format!("GET {path} HTTP/1.0\r\n{host}{extra}\r\n").as_bytes());
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let hs: Vec<(String, String)> = lines
+    let status = status_of(head);
+    let hs: Vec<(String, String)> = head
+        .lines()
+        .skip(1)
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
