@@ -65,6 +65,21 @@ pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
 }
 
 impl Proxy {
+    /// Counts one more attempt of this request (backend and server `wretr`) if `retries`
+    /// allows it.
+    fn take_retry(&self, ctx: &mut Ctx) -> bool {
+        let b = &self.pool.backends[ctx.backend];
+        if ctx.attempts >= b.retries {
+            return false;
+        }
+        ctx.attempts += 1;
+        b.counters.retries.fetch_add(1, Ordering::Relaxed);
+        if let Some(s) = ctx.server {
+            b.servers[s].counters.retries.fetch_add(1, Ordering::Relaxed);
+        }
+        true
+    }
+
     fn release(&self, ctx: &mut Ctx) {
         if let (true, Some(s)) = (ctx.server_open, ctx.server) {
             let b = &self.pool.backends[ctx.backend];
@@ -206,12 +221,7 @@ impl ProxyHttp for Proxy {
         }
         b.counters.econ.fetch_add(1, Ordering::Relaxed);
         self.release(ctx);
-        if ctx.attempts < b.retries {
-            ctx.attempts += 1;
-            b.counters.retries.fetch_add(1, Ordering::Relaxed);
-            if let Some(s) = ctx.server {
-                b.servers[s].counters.retries.fetch_add(1, Ordering::Relaxed);
-            }
+        if self.take_retry(ctx) {
             e.set_retry(true);
         }
         e
@@ -228,7 +238,6 @@ impl ProxyHttp for Proxy {
         _client_reused: bool,
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
-        let b = &self.pool.backends[ctx.backend];
         // A server that dropped the connection, not one that is slow (retrying a timeout
         // would multiply the load on a struggling server, HAProxy doesn't either).
         let dropped = matches!(
@@ -239,12 +248,12 @@ impl ProxyHttp for Proxy {
             && session.req_header().method.is_idempotent()
             && !session.as_ref().retry_buffer_truncated()
             && session.response_written().is_none();
-        if safe && ctx.attempts < b.retries {
-            ctx.attempts += 1;
-            b.counters.retries.fetch_add(1, Ordering::Relaxed);
+        if safe && self.take_retry(ctx) {
             if let Some(s) = ctx.server {
-                b.servers[s].counters.retries.fetch_add(1, Ordering::Relaxed);
-                b.servers[s].counters.eresp.fetch_add(1, Ordering::Relaxed);
+                self.pool.backends[ctx.backend].servers[s]
+                    .counters
+                    .eresp
+                    .fetch_add(1, Ordering::Relaxed);
             }
             self.release(ctx);
             e.set_retry(true);
