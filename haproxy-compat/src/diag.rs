@@ -23,14 +23,16 @@ impl std::fmt::Display for Diagnostic {
     }
 }
 
-/// The closest of `known` to `word` when it is near enough to be a likely typo.
-pub fn suggest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+/// `; did you mean 'K'?` for the closest of `known` to `word` when it is near enough to be
+/// a likely typo, else nothing: the tail of an "unknown keyword" error.
+pub fn did_you_mean(word: &str, known: &[&str]) -> String {
     known
         .iter()
         .map(|k| (distance(word, k), *k))
         .filter(|(d, k)| *d <= 2.max(k.len() / 4))
         .min()
-        .map(|(_, k)| k)
+        .map(|(_, k)| format!("; did you mean '{k}'?"))
+        .unwrap_or_default()
 }
 
 fn distance(a: &str, b: &str) -> usize {
@@ -51,9 +53,9 @@ mod tests {
     #[test]
     fn suggestions() {
         assert_eq!(
-            super::suggest("default_backnd", &["default_backend", "use_backend"]),
-            Some("default_backend")
+            super::did_you_mean("default_backnd", &["default_backend", "use_backend"]),
+            "; did you mean 'default_backend'?"
         );
-        assert_eq!(super::suggest("zzz", &["bind"]), None);
+        assert_eq!(super::did_you_mean("zzz", &["bind"]), "");
     }
 }

@@ -6,7 +6,7 @@ mod acl;
 mod proxy;
 mod values;
 
-use crate::diag::{Diagnostic, suggest};
+use crate::diag::{Diagnostic, did_you_mean};
 use crate::parse::{Kind, Section};
 use netpulse_config::{self as native, BalancerConfig, CheckKind, Route};
 use proxy::{Proxy, Settings, server_words};
@@ -215,9 +215,7 @@ fn global(s: &Section, cfg: &mut BalancerConfig, d: &mut Diags) {
                 )
             }
             k => {
-                let hint = suggest(k, GLOBAL_IGNORED)
-                    .map(|s| format!("; did you mean '{s}'?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(k, GLOBAL_IGNORED);
                 d.error(at, format!("unknown keyword '{k}' in the global section{hint}"));
             }
         }

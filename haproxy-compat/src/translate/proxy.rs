@@ -5,7 +5,7 @@
 use super::Diags;
 use super::acl::{self, Acls};
 use super::values::{self, time};
-use crate::diag::suggest;
+use crate::diag::did_you_mean;
 use crate::parse::{Directive, Kind};
 use netpulse_config::Balance;
 use std::time::Duration;
@@ -244,9 +244,7 @@ pub fn server_words(words: &[String], at: usize, d: &mut Diags) -> Vec<(String, 
     while i < words.len() {
         let kw = words[i].as_str();
         let Some(n) = server_arity(kw) else {
-            let hint = suggest(kw, SERVER_USED)
-                .map(|s| format!("; did you mean '{s}'?"))
-                .unwrap_or_default();
+            let hint = did_you_mean(kw, SERVER_USED);
             d.error(at, format!("unknown server keyword '{kw}'{hint}"));
             i += 1;
             continue;
@@ -391,9 +389,7 @@ impl Proxy {
             k => {
                 let mut known: Vec<&str> = USED.to_vec();
                 known.extend_from_slice(IGNORED);
-                let hint = suggest(k, &known)
-                    .map(|s| format!("; did you mean '{s}'?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(k, &known);
                 d.error(at, format!("unknown keyword '{k}' in a proxy section{hint}"));
             }
         }
