@@ -48,37 +48,38 @@ pub enum UnsignedMode {
 /// has no valid field (line protocol cannot express a point without fields).
 pub fn encode(p: &Point, mode: UnsignedMode, out: &mut Vec<u8>) -> bool {
     let start = out.len();
-    escape(&p.measurement, b", ", out);
+    escape(&p.measurement, &MEASUREMENT, out);
     for (k, v) in &p.tags {
         if k.is_empty() || v.is_empty() {
             continue;
         }
         out.push(b',');
-        escape(k, b",= ", out);
+        escape(k, &KEY, out);
         out.push(b'=');
-        escape(v, b",= ", out);
+        escape(v, &KEY, out);
     }
     let mut sep = b' ';
+    let mut num = itoa::Buffer::new();
     for (k, v) in &p.fields {
         if k.is_empty() || matches!(v, FieldValue::Float(f) if !f.is_finite()) {
             continue;
         }
         out.push(sep);
         sep = b',';
-        escape(k, b",= ", out);
+        escape(k, &KEY, out);
         out.push(b'=');
         match v {
             FieldValue::Int(i) => {
-                out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes());
+                out.extend_from_slice(num.format(*i).as_bytes());
                 out.push(b'i');
             }
             FieldValue::UInt(u) => match (mode, i64::try_from(*u)) {
                 (_, Ok(i)) => {
-                    out.extend_from_slice(itoa::Buffer::new().format(i).as_bytes());
+                    out.extend_from_slice(num.format(i).as_bytes());
                     out.push(b'i');
                 }
                 (UnsignedMode::Native, Err(_)) => {
-                    out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes());
+                    out.extend_from_slice(num.format(*u).as_bytes());
                     out.push(b'u');
                 }
                 (UnsignedMode::Float, Err(_)) => write_float(*u as f64, out),
@@ -102,7 +103,7 @@ pub fn encode(p: &Point, mode: UnsignedMode, out: &mut Vec<u8>) -> bool {
         return false;
     }
     out.push(b' ');
-    out.extend_from_slice(itoa::Buffer::new().format(p.timestamp).as_bytes());
+    out.extend_from_slice(num.format(p.timestamp).as_bytes());
     out.push(b'\n');
     true
 }
@@ -115,18 +116,32 @@ fn write_float(f: f64, out: &mut Vec<u8>) {
 /// Escapes `special` bytes and backslashes with a backslash. Two things line protocol
 /// cannot carry in a name are changed, by design: line breaks become spaces, and
 /// trailing backslashes are dropped (InfluxDB rejects a name ending in one).
-fn escape(s: &str, special: &[u8], out: &mut Vec<u8>) {
-    let bytes = s.trim_end_matches('\\').as_bytes();
-    if !bytes
-        .iter()
-        .any(|c| special.contains(c) || matches!(c, b'\\' | b'\n' | b'\r'))
-    {
+/// Bytes that need a backslash (or, for line breaks, a replacement) in a tag key, tag value
+/// or field key. A table, because this scan runs over every name of every point.
+const KEY: [bool; 256] = special(b",= \\\n\r");
+/// The same for a measurement, where `=` is literal.
+const MEASUREMENT: [bool; 256] = special(b", \\\n\r");
+
+const fn special(bytes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < bytes.len() {
+        t[bytes[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+fn escape(s: &str, special: &[bool; 256], out: &mut Vec<u8>) {
+    let bytes = s.as_bytes();
+    // Fast path: nearly every name is plain and copies through as it is.
+    if bytes.last() != Some(&b'\\') && !bytes.iter().any(|&c| special[c as usize]) {
         out.extend_from_slice(bytes);
         return;
     }
-    for &c in bytes {
+    for &c in s.trim_end_matches('\\').as_bytes() {
         let c = if c == b'\n' || c == b'\r' { b' ' } else { c };
-        if special.contains(&c) || c == b'\\' {
+        if special[c as usize] {
             out.push(b'\\');
         }
         out.push(c);

@@ -3,6 +3,7 @@
 //! Points are encoded once per unsigned mode and appended to every queue before any
 //! write is attempted.
 
+pub mod gzip;
 pub mod http;
 pub mod metrics;
 pub mod queue;

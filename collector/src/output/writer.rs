@@ -4,13 +4,12 @@
 //! honour Retry-After; 5xx and connection errors back off with jitter and retry; a circuit
 //! breaker stops hammering a dead replica. Nothing leaves the queue unacknowledged.
 
+use super::gzip::gzip;
 use super::http::Endpoint;
 use super::metrics::METRICS;
 use super::queue::DiskQueue;
 use crate::breaker::Breaker;
 use backon::{BackoffBuilder, ExponentialBuilder};
-use bytes::Bytes;
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -70,12 +69,6 @@ fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
 /// Line count of line protocol text.
 fn lines(b: &[u8]) -> u64 {
     b.iter().filter(|&&c| c == b'\n').count() as u64
-}
-
-fn gzip(b: &[u8]) -> Bytes {
-    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(b.len() / 6 + 64), flate2::Compression::fast());
-    let _ = enc.write_all(b);
-    Bytes::from(enc.finish().unwrap_or_default())
 }
 
 /// InfluxDB 1.x reports partial writes as `partial write: … dropped=N`.
