@@ -1,27 +1,33 @@
-//! HAProxy's `timeout http-request` for the first request of each connection: the whole
-//! request header must arrive within the deadline, or the client gets 408 and is closed.
-//! Pingora only bounds each read (a slowloris trickling a byte per read is never cut), so
-//! this wraps the proxy's `ServerApp`: it reads the header bytes itself, under one deadline,
-//! then hands them back to the stream (rewind) and lets Pingora parse them as usual. Later
-//! requests on a kept-alive connection are bounded per read by the client timeout.
+//! HAProxy's `timeout http-request` and `timeout http-keep-alive` for every request of a
+//! connection: the whole request header must arrive within the deadline, or the client gets
+//! 408 and is closed; an idle kept-alive connection is closed silently after the keep-alive
+//! timeout. Pingora only bounds each read (a slowloris trickling a byte per read is never
+//! cut), so this takes over Pingora's HTTP/1 keep-alive loop: before each request it reads
+//! the header bytes itself, under one deadline, hands them back to the stream (rewind) and
+//! lets Pingora parse them as usual.
 
 use crate::pool::Counters;
 use async_trait::async_trait;
-use pingora_core::apps::ServerApp;
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::Stream;
+use pingora_core::protocols::http::ServerSession;
 use pingora_core::protocols::l4::stream::Stream as L4Stream;
 use pingora_core::server::ShutdownWatch;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::{Instant, timeout_at};
 
 /// Read ahead at most this much; Pingora reads the rest (and enforces its 1 MiB limit).
 const MAX_AHEAD: usize = 64 * 1024;
 
 pub struct HeaderDeadline<A> {
     pub inner: Arc<A>,
+    /// `timeout http-request`.
     pub deadline: Duration,
+    /// `timeout http-keep-alive`: the idle wait for a kept-alive connection's next request.
+    pub keep_alive: Duration,
     /// The frontend's counters: a 408 counts as a request error (`ereq`).
     pub counters: Arc<Counters>,
 }
@@ -33,47 +39,74 @@ fn header_complete(buf: &[u8], from: usize) -> bool {
 
 const TIMEOUT_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 74\r\nConnection: close\r\n\r\n408 Request Timeout: your browser didn't send a complete request in time.\n";
 
-#[async_trait]
-impl<A: ServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
-    async fn process_new(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
-        if !stream.as_any().is::<L4Stream>() {
-            return self.inner.process_new(stream, shutdown).await;
-        }
-        let mut buf = Vec::with_capacity(2048);
-        let read = async {
-            let mut chunk = [0u8; 4096];
-            loop {
-                let n = stream.read(&mut chunk).await.ok()?;
-                if n == 0 {
+impl<A> HeaderDeadline<A> {
+    /// Reads one request header under the deadlines and rewinds it into the stream; `None`
+    /// when the connection is to be closed (client gone, idle, or answered with 408).
+    async fn read_header(&self, stream: Stream, first: bool) -> Option<Stream> {
+        let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
+        let mut buf = Vec::with_capacity(1024);
+        let mut chunk = [0u8; 4096];
+        // The first request's deadline runs from the accept; a later one's from its first
+        // byte, after an idle wait bounded by the keep-alive timeout.
+        let idle = Instant::now() + if first { self.deadline } else { self.keep_alive };
+        let mut deadline = if first { Some(idle) } else { None };
+        loop {
+            let n = match timeout_at(deadline.unwrap_or(idle), l4.read(&mut chunk)).await {
+                Ok(Ok(0) | Err(_)) => return None,
+                Ok(Ok(n)) => n,
+                // Nothing sent at all (a browser's preconnect, or an idle kept-alive
+                // connection): closed silently, as HAProxy's `http-ignore-probes` does; a
+                // 408 there shows up as a failed page load.
+                Err(_) if buf.is_empty() => return None,
+                Err(_) => {
+                    self.counters.ereq.fetch_add(1, Ordering::Relaxed);
+                    let _ = l4.write_all(TIMEOUT_408).await;
+                    let _ = l4.flush().await;
                     return None;
                 }
-                let from = buf.len();
-                buf.extend_from_slice(&chunk[..n]);
-                if header_complete(&buf, from) || buf.len() >= MAX_AHEAD {
-                    return Some(());
-                }
-            }
-        };
-        match tokio::time::timeout(self.deadline, read).await {
-            Ok(Some(())) => {}
-            Ok(None) => return None,
-            // A connection that sent nothing (a browser's preconnect) is closed silently, as
-            // HAProxy's `http-ignore-probes` does: a 408 there shows up as a failed page load.
-            Err(_) if buf.is_empty() => return None,
-            Err(_) => {
-                self.counters.ereq.fetch_add(1, Ordering::Relaxed);
-                let _ = stream.write_all(TIMEOUT_408).await;
-                let _ = stream.flush().await;
-                return None;
+            };
+            let from = buf.len();
+            buf.extend_from_slice(&chunk[..n]);
+            deadline.get_or_insert_with(|| Instant::now() + self.deadline);
+            if header_complete(&buf, from) || buf.len() >= MAX_AHEAD {
+                l4.rewind(&buf);
+                return Some(l4);
             }
         }
-        let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
-        l4.rewind(&buf);
-        self.inner.process_new(l4, shutdown).await
+    }
+}
+
+#[async_trait]
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
+    async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let h2c_or_custom = self.inner.server_options().is_some_and(|o| o.h2c || o.force_custom);
+        if h2c_or_custom || !stream.as_any().is::<L4Stream>() {
+            return self.inner.process_new(stream, shutdown).await;
+        }
+        // Pingora's own HTTP/1 loop (apps::ServerApp for HttpServerApp), with the header
+        // read in front of each request.
+        let mut stream = self.read_header(stream, true).await?;
+        let mut settings: Option<HttpPersistentSettings> = None;
+        let mut first = true;
+        loop {
+            let mut session = ServerSession::new_http1(stream);
+            if first {
+                session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
+                session.set_keepalive_reuses_remaining(
+                    self.inner.server_options().and_then(|o| o.keepalive_request_limit),
+                );
+            } else if let Some(s) = settings.take() {
+                s.apply_to_session(&mut session);
+            }
+            let (next, s) = self.inner.process_new_http(session, shutdown).await?.consume();
+            settings = s;
+            first = false;
+            stream = self.read_header(next, false).await?;
+        }
     }
 
     async fn cleanup(&self) {
-        self.inner.cleanup().await
+        self.inner.http_cleanup().await
     }
 }
 

@@ -166,6 +166,7 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         let app = header_deadline::HeaderDeadline {
             inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
             deadline: f.timeouts.http_request.get(),
+            keep_alive: f.timeouts.http_keep_alive.unwrap_or(f.timeouts.http_request).get(),
             counters: app_counters,
         };
         let mut svc = pingora_core::services::listening::Service::new(format!("frontend {}", f.name), app);

@@ -115,12 +115,9 @@ impl ProxyHttp for Proxy {
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.frontend.counters.begin();
-        // HAProxy's `timeout client`: body reads and the wait for the next kept-alive request.
+        // HAProxy's `timeout client` for body reads; the wait for the next kept-alive request
+        // is header_deadline's (`timeout http-keep-alive`).
         session.set_read_timeout(Some(self.frontend.client_timeout));
-        if session.get_keepalive().is_some() {
-            // Only for clients that asked to keep the connection: an idle limit, not a promise.
-            session.set_keepalive(Some(self.frontend.client_timeout.as_secs().max(1)));
-        }
         if let Some(max) = self.frontend.max_body
             && let Some(len) = session
                 .req_header()

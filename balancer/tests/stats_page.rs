@@ -119,6 +119,78 @@ fn a_silent_client_does_not_block_the_stats_page() {
     );
 }
 
+/// Reads what arrives within `quiet` of silence (or until the peer closes).
+fn read_for(s: &mut std::net::TcpStream, quiet: Duration) -> (String, bool) {
+    s.set_read_timeout(Some(quiet)).unwrap();
+    let (mut out, mut chunk) = (vec![], [0u8; 4096]);
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) => return (String::from_utf8_lossy(&out).into(), true),
+            Ok(n) => out.extend_from_slice(&chunk[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into(), false),
+        }
+    }
+}
+
+#[test]
+fn kept_alive_connections_get_the_header_deadline_and_an_idle_limit() {
+    let a = Upstream::start("a");
+    let cfg = format!(
+        "[stats]\nlisten = \"127.0.0.1:{s}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{p}\"]\nbackend = \"web\"\ntimeouts = {{ http_request = \"1s\", http_keep_alive = \"2s\" }}\n[[backends]]\nname = \"web\"\n{servers}",
+        s = common::free_port(),
+        p = common::free_port(),
+        servers = servers(&[(&a, 1)])
+    );
+    let bal = Balancer::start_raw(&cfg);
+    let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+    // A slowloris that sends one good request first, then trickles the second.
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    s.write_all(request).unwrap();
+    let (first, closed) = read_for(&mut s, Duration::from_millis(300));
+    assert!(first.starts_with("HTTP/1.1 200") && !closed, "{first:?}");
+    // Idle for less than the keep-alive timeout, then one byte every 150 ms.
+    std::thread::sleep(Duration::from_millis(800));
+    let started = std::time::Instant::now();
+    let mut answer = String::new();
+    for b in b"GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" {
+        if s.write_all(&[*b]).is_err() {
+            break;
+        }
+        let (got, closed) = read_for(&mut s, Duration::from_millis(150));
+        answer += &got;
+        if closed || !answer.is_empty() {
+            break;
+        }
+    }
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer:?}");
+    let t = started.elapsed();
+    assert!(
+        t >= Duration::from_millis(900) && t < Duration::from_secs(3),
+        "deadline from the first byte: {t:?}"
+    );
+    assert_eq!(a.hits(), 1, "only the complete request reached the server");
+    assert_eq!(bal.row("FRONTEND")["ereq"], "1");
+    // An idle kept-alive connection is closed silently after `http_keep_alive`, not `client`.
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    idle.write_all(request).unwrap();
+    let (first, _) = read_for(&mut idle, Duration::from_millis(300));
+    assert!(first.starts_with("HTTP/1.1 200"), "{first:?}");
+    let started = std::time::Instant::now();
+    let (rest, closed) = read_for(&mut idle, Duration::from_secs(10));
+    let t = started.elapsed();
+    assert!(closed && rest.is_empty(), "{rest:?}");
+    assert!(t >= Duration::from_millis(1500) && t < Duration::from_secs(5), "{t:?}");
+    assert_eq!(bal.row("FRONTEND")["ereq"], "1", "an idle close is not a request error");
+    // Requests that keep coming on one connection are all served.
+    let mut busy = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    for i in 0..5 {
+        busy.write_all(request).unwrap();
+        let (got, closed) = read_for(&mut busy, Duration::from_millis(300));
+        assert!(got.starts_with("HTTP/1.1 200") && !closed, "request {i}: {got:?}");
+    }
+    assert_eq!(a.hits(), 7);
+}
+
 #[test]
 fn a_slowloris_header_gets_408_at_the_http_request_deadline() {
     let a = Upstream::start("a");

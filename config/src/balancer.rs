@@ -124,12 +124,16 @@ pub struct Frontend {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FrontendTimeouts {
-    /// Longest wait for the client while reading a request body or for the next request on a
-    /// kept-alive connection (HAProxy `timeout client`).
+    /// Longest wait for the client while reading a request body (HAProxy `timeout client`).
     pub client: Duration,
-    /// The whole header of a connection's first request must arrive within this, else 408
-    /// (HAProxy `timeout http-request`; slowloris defence).
+    /// A request's whole header must arrive within this, else 408 (HAProxy `timeout
+    /// http-request`; slowloris defence): from the accept for a connection's first request,
+    /// from the first byte for later ones.
     pub http_request: Duration,
+    /// Longest idle wait for the next request on a kept-alive connection, then a silent close
+    /// (HAProxy `timeout http-keep-alive`); unset: `http_request`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_keep_alive: Option<Duration>,
 }
 
 impl Default for FrontendTimeouts {
@@ -137,6 +141,7 @@ impl Default for FrontendTimeouts {
         Self {
             client: Duration::from_secs(60),
             http_request: Duration::from_secs(10),
+            http_keep_alive: None,
         }
     }
 }

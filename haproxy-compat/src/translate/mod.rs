@@ -326,6 +326,8 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
                         .or(p.set.t_client)
                         .unwrap_or(std::time::Duration::from_secs(10)),
                 ),
+                // HAProxy: without `timeout http-keep-alive`, `timeout http-request` applies.
+                http_keep_alive: p.set.t_http_keep_alive.map(native::Duration),
             },
             max_body_size: None,
         });

@@ -23,6 +23,7 @@ pub struct Settings {
     pub t_check: Option<Duration>,
     pub t_client: Option<Duration>,
     pub t_http_request: Option<Duration>,
+    pub t_http_keep_alive: Option<Duration>,
     pub t_queue: Option<Duration>,
     /// `option httpchk`: (method, uri).
     pub httpchk: Option<(String, String)>,
@@ -409,10 +410,7 @@ impl Proxy {
             "client" => self.set.t_client = Some(t),
             "queue" => self.set.t_queue = Some(t),
             "http-request" => self.set.t_http_request = Some(t),
-            "http-keep-alive" => d.warn(
-                at,
-                "timeout http-keep-alive: netpulse uses 'timeout client' between requests",
-            ),
+            "http-keep-alive" => self.set.t_http_keep_alive = Some(t),
             "tunnel" | "client-fin" | "server-fin" | "tarpit" => d.warn(
                 at,
                 format!("timeout {what} is not used by netpulse-balancer and is ignored"),
