@@ -62,9 +62,18 @@ pub struct Counters {
 
 impl Counters {
     pub fn begin(&self) {
-        let now = self.cur.fetch_add(1, Ordering::Relaxed) + 1;
-        self.max.fetch_max(now, Ordering::Relaxed);
+        self.begin_within(None);
+    }
+    /// Counts a request in unless `limit` are already in flight; the check and the count
+    /// are one atomic step, so two workers never both take the last slot.
+    pub fn begin_within(&self, limit: Option<i64>) -> bool {
+        let taken = self.cur.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+            limit.is_none_or(|l| cur < l).then_some(cur + 1)
+        });
+        let Ok(prev) = taken else { return false };
+        self.max.fetch_max(prev + 1, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed);
+        true
     }
     pub fn end(&self) {
         self.cur.fetch_sub(1, Ordering::Relaxed);
@@ -158,22 +167,7 @@ impl Server {
 
     /// Counts a request in, unless the server is at its `maxconn`.
     pub fn try_begin(&self) -> bool {
-        let Some(max) = self.maxconn else {
-            self.counters.begin();
-            return true;
-        };
-        let c = &self.counters;
-        let taken = c.cur.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
-            (cur < i64::from(max)).then_some(cur + 1)
-        });
-        match taken {
-            Ok(prev) => {
-                c.max.fetch_max(prev + 1, Ordering::Relaxed);
-                c.total.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(_) => false,
-        }
+        self.counters.begin_within(self.maxconn.map(i64::from))
     }
 
     /// Records a check result; returns `Some(up)` when the state changed.
@@ -275,6 +269,8 @@ impl Backend {
         loop {
             let i = self.pick(&skip)?;
             if self.servers[i].try_begin() {
+                // Counted here, not in pick(): a pick whose server turned out full is no pick.
+                self.servers[i].lbtot.fetch_add(1, Ordering::Relaxed);
                 return Some(i);
             }
             skip.push(i);
@@ -323,9 +319,7 @@ impl Backend {
         if self.all_backups {
             return self.pick_among(|i, s| usable(i, s, true));
         }
-        let first = self.servers.iter().enumerate().position(|(i, s)| usable(i, s, true))?;
-        self.servers[first].lbtot.fetch_add(1, Ordering::Relaxed);
-        Some(first)
+        self.servers.iter().enumerate().position(|(i, s)| usable(i, s, true))
     }
 
     fn pick_among(&self, usable: impl Fn(usize, &Server) -> bool) -> Option<usize> {
@@ -369,7 +363,6 @@ impl Backend {
         }
         let b = best?;
         cur[b] -= total;
-        self.servers[b].lbtot.fetch_add(1, Ordering::Relaxed);
         Some(b)
     }
 
