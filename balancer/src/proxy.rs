@@ -236,11 +236,13 @@ impl ProxyHttp for Proxy {
     ) -> Box<Error> {
         let mut e = e.more_context(format!("Peer: {peer}"));
         // A server that dropped the connection, not one that is slow (retrying a timeout
-        // would multiply the load on a struggling server, HAProxy doesn't either).
-        let dropped = matches!(
-            e.etype(),
-            ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError | ErrorType::H1Error
-        );
+        // would multiply the load on a struggling server, HAProxy doesn't either), and not a
+        // client that left (nobody to answer; the server did nothing wrong).
+        let dropped = e.esource() != &ErrorSource::Downstream
+            && matches!(
+                e.etype(),
+                ErrorType::ConnectionClosed | ErrorType::ReadError | ErrorType::WriteError | ErrorType::H1Error
+            );
         let safe = dropped
             && session.req_header().method.is_idempotent()
             && !session.as_ref().retry_buffer_truncated()

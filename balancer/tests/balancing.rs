@@ -148,6 +148,32 @@ fn no_server_up_is_503() {
 }
 
 #[test]
+fn a_client_that_leaves_is_not_retried_on_other_servers() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    bal.wait_status("b", "UP");
+    for u in [&a, &b] {
+        u.delay_ms.store(600, std::sync::atomic::Ordering::Relaxed);
+    }
+    {
+        use std::io::Write;
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    } // the client hangs up while the server is still working on its request
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(a.hits() + b.hits(), 1, "sent once, not again for nobody");
+    for row in ["a", "b"] {
+        assert_eq!(bal.row(row)["eresp"], "0", "the server did nothing wrong");
+        assert_eq!(bal.row(row)["wretr"], "0");
+    }
+    assert!(!bal.log().contains("no server available"), "{}", bal.log());
+}
+
+#[test]
 fn a_server_slower_than_its_timeout_is_504() {
     let a = Upstream::start("a");
     let bal = Balancer::start(&format!(
