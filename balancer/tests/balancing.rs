@@ -375,13 +375,10 @@ fn maxconn_queues_requests_until_a_slot_frees_then_503_after_the_queue_timeout()
 #[test]
 fn request_bodies_above_the_limit_are_413() {
     let a = Upstream::start("a");
-    let cfg = format!(
-        "[stats]\nlisten = \"127.0.0.1:{s}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{p}\"]\nbackend = \"web\"\nmax_body_size = \"1KiB\"\n[[backends]]\nname = \"web\"\n{servers}",
-        s = common::free_port(),
-        p = common::free_port(),
-        servers = servers(&[(&a, 1)])
+    let bal = Balancer::with_frontend(
+        "max_body_size = \"1KiB\"",
+        &format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])),
     );
-    let bal = Balancer::start_raw(&cfg);
     let head = |n: usize| format!("POST /write HTTP/1.0\r\nHost: x\r\nContent-Length: {n}\r\n\r\n");
     assert_eq!(post(bal.port, &head(500), &[b'x'; 500]), 200);
     assert_eq!(post(bal.port, &head(2048), &[b'x'; 2048]), 413);

@@ -135,13 +135,10 @@ fn read_for(s: &mut std::net::TcpStream, quiet: Duration) -> (String, bool) {
 #[test]
 fn kept_alive_connections_get_the_header_deadline_and_an_idle_limit() {
     let a = Upstream::start("a");
-    let cfg = format!(
-        "[stats]\nlisten = \"127.0.0.1:{s}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{p}\"]\nbackend = \"web\"\ntimeouts = {{ http_request = \"1s\", http_keep_alive = \"2s\" }}\n[[backends]]\nname = \"web\"\n{servers}",
-        s = common::free_port(),
-        p = common::free_port(),
-        servers = servers(&[(&a, 1)])
+    let bal = Balancer::with_frontend(
+        "timeouts = { http_request = \"1s\", http_keep_alive = \"2s\" }",
+        &format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])),
     );
-    let bal = Balancer::start_raw(&cfg);
     let request = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
     // A slowloris that sends one good request first, then trickles the second.
     let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
@@ -194,13 +191,10 @@ fn kept_alive_connections_get_the_header_deadline_and_an_idle_limit() {
 #[test]
 fn a_slowloris_header_gets_408_at_the_http_request_deadline() {
     let a = Upstream::start("a");
-    let cfg = format!(
-        "[stats]\nlisten = \"127.0.0.1:{s}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{p}\"]\nbackend = \"web\"\ntimeouts = {{ http_request = \"1s\" }}\n[[backends]]\nname = \"web\"\n{servers}",
-        s = common::free_port(),
-        p = common::free_port(),
-        servers = servers(&[(&a, 1)])
+    let bal = Balancer::with_frontend(
+        "timeouts = { http_request = \"1s\" }",
+        &format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])),
     );
-    let bal = Balancer::start_raw(&cfg);
     // A connection that never sends a byte (a browser's preconnect) is closed without a 408.
     let mut silent = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
     // One header byte every 150 ms: each read is quick, the whole header never completes.

@@ -210,24 +210,9 @@ impl Balancer {
         Self::spawn(dir, port, stats, &["--config", "b.toml"])
     }
 
-    /// Starts from a complete native configuration; ports are read from its `listen` keys.
-    pub fn start_raw(cfg: &str) -> Self {
-        let ports: Vec<u16> = cfg
-            .lines()
-            .filter(|l| l.contains("listen"))
-            .filter_map(|l| {
-                l.rsplit(':')
-                    .next()?
-                    .trim_matches(|c: char| !c.is_ascii_digit())
-                    .parse()
-                    .ok()
-            })
-            .collect();
-        let (stats, port) = (ports[0], ports[1]);
-        let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("b.toml"), cfg).unwrap();
-        Self::spawn(dir, port, stats, &["--config", "b.toml"])
+    /// Like [`Balancer::start`], with more keys for frontend "web" (timeouts, limits).
+    pub fn with_frontend(frontend_toml: &str, backend_toml: &str) -> Self {
+        Self::start(&format!("{frontend_toml}\n{backend_toml}"))
     }
 
     /// Starts from an haproxy.cfg (`-f`) whose stats listener is on `stats`.
