@@ -6,6 +6,7 @@
 //! the header bytes itself, under one deadline, hands them back to the stream (rewind) and
 //! lets Pingora parse them as usual.
 
+use crate::express::{Express, Lanes, Outcome};
 use crate::pool::Counters;
 use async_trait::async_trait;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
@@ -30,6 +31,8 @@ pub struct HeaderDeadline<A> {
     pub keep_alive: Duration,
     /// The frontend's counters: a 408 counts as a request error (`ereq`).
     pub counters: Arc<Counters>,
+    /// Plain requests skip Pingora's generic path (`[server] express`).
+    pub express: Option<Express>,
 }
 
 /// Whether `buf` holds a complete header; `from` is where new bytes start.
@@ -40,9 +43,9 @@ fn header_complete(buf: &[u8], from: usize) -> bool {
 const TIMEOUT_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 74\r\nConnection: close\r\n\r\n408 Request Timeout: your browser didn't send a complete request in time.\n";
 
 impl<A> HeaderDeadline<A> {
-    /// Reads one request header under the deadlines and rewinds it into the stream; `None`
-    /// when the connection is to be closed (client gone, idle, or answered with 408).
-    async fn read_header(&self, stream: Stream, first: bool) -> Option<Stream> {
+    /// Reads one request header under the deadlines; `None` when the connection is to be
+    /// closed (client gone, idle, or answered with 408).
+    async fn read_header(&self, stream: Stream, first: bool) -> Option<(Box<L4Stream>, Vec<u8>)> {
         let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
         let mut buf = Vec::with_capacity(1024);
         let mut chunk = [0u8; 4096];
@@ -69,8 +72,7 @@ impl<A> HeaderDeadline<A> {
             buf.extend_from_slice(&chunk[..n]);
             deadline.get_or_insert_with(|| Instant::now() + self.deadline);
             if header_complete(&buf, from) || buf.len() >= MAX_AHEAD {
-                l4.rewind(&buf);
-                return Some(l4);
+                return Some((l4, buf));
             }
         }
     }
@@ -84,24 +86,40 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
             return self.inner.process_new(stream, shutdown).await;
         }
         // Pingora's own HTTP/1 loop (apps::ServerApp for HttpServerApp), with the header
-        // read in front of each request.
-        let mut stream = self.read_header(stream, true).await?;
+        // read in front of each request and plain requests taken by the express lane.
+        let mut stream = stream;
         let mut settings: Option<HttpPersistentSettings> = None;
+        let mut lanes = Lanes::default();
         let mut first = true;
         loop {
-            let mut session = ServerSession::new_http1(stream);
-            if first {
-                session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
-                session.set_keepalive_reuses_remaining(
-                    self.inner.server_options().and_then(|o| o.keepalive_request_limit),
-                );
-            } else if let Some(s) = settings.take() {
-                s.apply_to_session(&mut session);
+            let (mut l4, head) = self.read_header(stream, first).await?;
+            first = false;
+            if let Some(x) = &self.express
+                && !*shutdown.borrow()
+            {
+                match x.serve(&mut *l4, &head, &mut lanes).await {
+                    Outcome::Done { keep_alive: true } => {
+                        stream = l4;
+                        continue;
+                    }
+                    Outcome::Done { keep_alive: false } => return None,
+                    Outcome::Pingora => {}
+                }
+            }
+            l4.rewind(&head);
+            let mut session = ServerSession::new_http1(l4);
+            match settings.take() {
+                Some(s) => s.apply_to_session(&mut session),
+                None => {
+                    session.set_keepalive(if *shutdown.borrow() { None } else { Some(60) });
+                    session.set_keepalive_reuses_remaining(
+                        self.inner.server_options().and_then(|o| o.keepalive_request_limit),
+                    );
+                }
             }
             let (next, s) = self.inner.process_new_http(session, shutdown).await?.consume();
             settings = s;
-            first = false;
-            stream = self.read_header(next, false).await?;
+            stream = next;
         }
     }
 

@@ -7,6 +7,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod express;
 mod header_deadline;
 mod health;
 mod listeners;
@@ -152,22 +153,28 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
             .filter_map(|r| Some((r.clone(), pool.backend(&r.backend)?)))
             .collect();
         let app_counters = counters.clone();
+        let frontend = Arc::new(proxy::Frontend {
+            name: f.name.clone(),
+            default_backend: backend,
+            routes,
+            client_timeout: f.timeouts.client.get(),
+            max_body: f.max_body_size.map(|b| b.0),
+            counters,
+        });
+        let express = cfg.server.express.then(|| express::Express {
+            pool: pool.clone(),
+            frontend: frontend.clone(),
+        });
         let proxy = proxy::Proxy {
             pool: pool.clone(),
-            frontend: proxy::Frontend {
-                name: f.name.clone(),
-                default_backend: backend,
-                routes,
-                client_timeout: f.timeouts.client.get(),
-                max_body: f.max_body_size.map(|b| b.0),
-                counters,
-            },
+            frontend,
         };
         let app = header_deadline::HeaderDeadline {
             inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
             deadline: f.timeouts.http_request.get(),
             keep_alive: f.timeouts.http_keep_alive.unwrap_or(f.timeouts.http_request).get(),
             counters: app_counters,
+            express,
         };
         let mut svc = pingora_core::services::listening::Service::new(format!("frontend {}", f.name), app);
         for l in &f.listen {

@@ -277,6 +277,14 @@ impl Backend {
         }
     }
 
+    /// Gives back the request slot of server `i` (and wakes the queue if it has a limit).
+    pub fn release(&self, i: usize) {
+        self.servers[i].counters.end();
+        if self.servers[i].maxconn.is_some() {
+            self.slot_freed.notify_waiters();
+        }
+    }
+
     /// Whether a server would take the request but for its `maxconn`.
     pub fn has_full_server(&self) -> bool {
         self.servers.iter().any(|s| {

@@ -24,9 +24,20 @@ pub struct Frontend {
     pub counters: Arc<Counters>,
 }
 
+impl Frontend {
+    /// The backend for a request: the first route whose conditions hold, else the default.
+    pub fn route(&self, path: &str, host: &str) -> usize {
+        self.routes
+            .iter()
+            .find(|(route, _)| route.matches(path, host))
+            .map_or(self.default_backend, |(_, b)| *b)
+    }
+}
+
 pub struct Proxy {
     pub pool: Arc<Pool>,
-    pub frontend: Frontend,
+    /// Shared with the express lane (`express.rs`).
+    pub frontend: Arc<Frontend>,
 }
 
 #[derive(Default)]
@@ -82,12 +93,8 @@ impl Proxy {
 
     fn release(&self, ctx: &mut Ctx) {
         if let (true, Some(s)) = (ctx.server_open, ctx.server) {
-            let b = &self.pool.backends[ctx.backend];
-            b.servers[s].counters.end();
+            self.pool.backends[ctx.backend].release(s);
             ctx.server_open = false;
-            if b.servers[s].maxconn.is_some() {
-                b.slot_freed.notify_waiters();
-            }
         }
     }
 }
@@ -136,12 +143,7 @@ impl ProxyHttp for Proxy {
             .and_then(|h| h.to_str().ok())
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        ctx.backend = self
-            .frontend
-            .routes
-            .iter()
-            .find(|(route, _)| route.matches(path, host))
-            .map_or(self.frontend.default_backend, |(_, b)| *b);
+        ctx.backend = self.frontend.route(path, host);
         self.pool.backends[ctx.backend].counters.begin();
         Ok(false)
     }

@@ -25,6 +25,14 @@ pub struct ServerSection {
     /// On SIGTERM or a graceful upgrade, how long requests in flight may take to finish after
     /// the listeners stopped accepting (whole seconds).
     pub grace_period: Duration,
+    /// Forward plain GET/HEAD requests (no body, no upgrade, no sticky backend) over each
+    /// client connection's own server connections instead of Pingora's generic path.
+    #[serde(skip_serializing_if = "is_true")]
+    pub express: bool,
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 impl Default for ServerSection {
@@ -32,6 +40,7 @@ impl Default for ServerSection {
         Self {
             threads: None,
             grace_period: Duration::from_secs(5),
+            express: true,
         }
     }
 }

@@ -397,3 +397,86 @@ pub fn servers(ups: &[(&Upstream, u32)]) -> String {
         .collect();
     format!("servers = [ {} ]\n", list.join(", "))
 }
+
+/// An HTTP/1.1 client on one kept-alive connection (reconnecting when the server closes it),
+/// as browsers, Grafana and load generators are.
+pub struct KeepAlive {
+    port: u16,
+    conn: Option<std::io::BufReader<std::net::TcpStream>>,
+    /// Connections opened so far.
+    pub connects: usize,
+}
+
+impl KeepAlive {
+    pub fn new(port: u16) -> Self {
+        Self {
+            port,
+            conn: None,
+            connects: 0,
+        }
+    }
+
+    /// Sends `GET path` (or another method with no body) and reads one response:
+    /// (status, raw head, body); status 0 when the connection failed.
+    pub fn request(&mut self, method: &str, path: &str) -> (u16, String, Vec<u8>) {
+        use std::io::BufRead;
+        if self.conn.is_none() {
+            let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
+                return (0, String::new(), vec![]);
+            };
+            s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+            self.connects += 1;
+            self.conn = Some(std::io::BufReader::new(s));
+        }
+        let r = self.conn.as_mut().unwrap();
+        let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n");
+        if r.get_mut().write_all(req.as_bytes()).is_err() {
+            self.conn = None;
+            return (0, String::new(), vec![]);
+        }
+        let mut head = String::new();
+        loop {
+            let mut line = String::new();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                self.conn = None;
+                return (0, head, vec![]);
+            }
+            head += &line;
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let status = status_of(&head);
+        let lower = head.to_ascii_lowercase();
+        let header = |name: &str| {
+            lower
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(|v| v.trim().to_string()))
+        };
+        let mut body = vec![];
+        if method == "HEAD" || status == 204 || status == 304 {
+        } else if header("transfer-encoding").is_some() {
+            loop {
+                let mut size = String::new();
+                r.read_line(&mut size).unwrap();
+                let n = usize::from_str_radix(size.trim().split(';').next().unwrap(), 16).unwrap();
+                let mut chunk = vec![0u8; n + 2];
+                r.read_exact(&mut chunk).unwrap();
+                if n == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..n]);
+            }
+        } else if let Some(n) = header("content-length") {
+            body = vec![0u8; n.parse().unwrap()];
+            r.read_exact(&mut body).unwrap();
+        } else {
+            r.read_to_end(&mut body).unwrap();
+            self.conn = None;
+        }
+        if header("connection").is_some_and(|c| c == "close") {
+            self.conn = None;
+        }
+        (status, head, body)
+    }
+}
