@@ -106,7 +106,7 @@ struct Response {
 }
 
 fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
-    let mut headers = [httparse::EMPTY_HEADER; 96];
+    let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let n = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
@@ -276,14 +276,21 @@ impl Express {
         if b.sticky.is_some() {
             return Outcome::Pingora;
         }
-        // Takes the server's slot (maxconn) and counts the pick; undone on a hand-over.
+        // Takes the server's slot (maxconn) and counts the pick; undone on a hand-over, where
+        // Pingora counts the request itself.
         let Some(si) = b.acquire(&[]) else {
             return Outcome::Pingora;
         };
+        self.frontend.counters.begin();
+        b.counters.begin();
         let undo = |b: &Backend| {
             b.servers[si].lbtot.fetch_sub(1, Ordering::Relaxed);
-            b.servers[si].counters.total.fetch_sub(1, Ordering::Relaxed);
-            b.release(si);
+            for c in [&*self.frontend.counters, &b.counters, &b.servers[si].counters] {
+                c.cancel();
+            }
+            if b.servers[si].maxconn.is_some() {
+                b.slot_freed.notify_waiters();
+            }
         };
         let Some(mut up) = self.send(b, (bi, si), head, lanes).await else {
             undo(b);
@@ -309,8 +316,6 @@ impl Express {
             // (a kept connection the server had closed, a bad answer) and owns the error page.
             // A server slower than its timeout is not asked twice: 504 here, as Pingora would.
             Err(true) => {
-                self.frontend.counters.begin();
-                b.counters.begin();
                 self.finish(b, si, 504, 0, true);
                 let _ = client.write_all(GATEWAY_TIMEOUT).await;
                 let _ = client.flush().await;
@@ -321,8 +326,6 @@ impl Express {
                 return Outcome::Pingora;
             }
         };
-        self.frontend.counters.begin();
-        b.counters.begin();
         let (sent, clean) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
         self.finish(b, si, resp.status, sent, false);
         if clean && !resp.closes {
@@ -349,20 +352,15 @@ impl Express {
         Some(up)
     }
 
-    /// One read from the server into `buf`; `Err(true)` on the server timeout.
+    /// One read from the server, appended to `buf`; `Err(true)` on the server timeout.
     async fn read_more(&self, up: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<usize, bool> {
-        let at = buf.len();
-        buf.resize(at + READ, 0);
-        let n = match timeout(limit, up.read(&mut buf[at..])).await {
-            Ok(Ok(n)) => n,
-            Ok(Err(_)) => 0,
-            Err(_) => {
-                buf.truncate(at);
-                return Err(true);
-            }
-        };
-        buf.truncate(at + n);
-        Ok(n)
+        // Into spare capacity: no zero-filling per read.
+        buf.reserve(READ);
+        match timeout(limit, up.read_buf(buf)).await {
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(_)) => Ok(0),
+            Err(_) => Err(true),
+        }
     }
 
     /// Sends the response on to the client; (body bytes sent, whether both connections are

@@ -47,16 +47,17 @@ impl<A> HeaderDeadline<A> {
     /// closed (client gone, idle, or answered with 408).
     async fn read_header(&self, stream: Stream, first: bool) -> Option<(Box<L4Stream>, Vec<u8>)> {
         let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 4096];
+        let mut buf = Vec::with_capacity(4096);
         // The first request's deadline runs from the accept; a later one's from its first
         // byte, after an idle wait bounded by the keep-alive timeout.
         let idle = Instant::now() + if first { self.deadline } else { self.keep_alive };
         let mut deadline = if first { Some(idle) } else { None };
         loop {
-            let n = match timeout_at(deadline.unwrap_or(idle), l4.read(&mut chunk)).await {
+            buf.reserve(4096);
+            let from = buf.len();
+            match timeout_at(deadline.unwrap_or(idle), l4.read_buf(&mut buf)).await {
                 Ok(Ok(0) | Err(_)) => return None,
-                Ok(Ok(n)) => n,
+                Ok(Ok(_)) => {}
                 // Nothing sent at all (a browser's preconnect, or an idle kept-alive
                 // connection): closed silently, as HAProxy's `http-ignore-probes` does; a
                 // 408 there shows up as a failed page load.
@@ -67,9 +68,7 @@ impl<A> HeaderDeadline<A> {
                     let _ = l4.flush().await;
                     return None;
                 }
-            };
-            let from = buf.len();
-            buf.extend_from_slice(&chunk[..n]);
+            }
             deadline.get_or_insert_with(|| Instant::now() + self.deadline);
             if header_complete(&buf, from) || buf.len() >= MAX_AHEAD {
                 return Some((l4, buf));

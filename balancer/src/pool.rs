@@ -78,6 +78,11 @@ impl Counters {
     pub fn end(&self) {
         self.cur.fetch_sub(1, Ordering::Relaxed);
     }
+    /// Takes back a `begin` for a request that is handed to another path, which counts it.
+    pub fn cancel(&self) {
+        self.end();
+        self.total.fetch_sub(1, Ordering::Relaxed);
+    }
     pub fn status(&self, code: u16) {
         let i = match code {
             100..=199 => 0,
