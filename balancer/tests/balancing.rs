@@ -4,11 +4,8 @@
 
 mod common;
 
-use common::{Balancer, Upstream, get, servers};
+use common::{Balancer, CHECK, Upstream, get, servers};
 use std::time::Duration;
-
-const CHECK: &str =
-    "health_check = { kind = \"http\", path = \"/health\", interval = \"200ms\", rise = 2, fall = 2 }\n";
 
 #[test]
 fn weighted_round_robin_1_1_2() {

@@ -5,15 +5,12 @@
 
 mod common;
 
-use common::{Balancer, KeepAlive, Upstream, servers};
+use common::{Balancer, CHECK, KeepAlive, Upstream, servers};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
-
-const CHECK: &str =
-    "health_check = { kind = \"http\", path = \"/health\", interval = \"200ms\", rise = 2, fall = 2 }\n";
 
 #[test]
 fn keep_alive_requests_are_balanced_and_counted() {

@@ -385,6 +385,11 @@ pub fn runtime(sock: &std::path::Path, cmd: &str) -> String {
     out
 }
 
+/// A fast HTTP health check on `/health` (rise 2, fall 2), for backends that must notice a
+/// dead server quickly.
+pub const CHECK: &str =
+    "health_check = { kind = \"http\", path = \"/health\", interval = \"200ms\", rise = 2, fall = 2 }\n";
+
 pub fn servers(ups: &[(&Upstream, u32)]) -> String {
     let list: Vec<String> = ups
         .iter()
