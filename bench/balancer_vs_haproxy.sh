@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # netpulse-balancer vs HAProxy 2.6 (Debian), side by side in one run: same nginx backends,
 # same thread count, keep-alive clients (wrk), loopback only, bounded duration.
-# Prints requests/s and p99 for each and the ratios. Usage: bench/balancer_vs_haproxy.sh [SECONDS=10] [CONNS=50] [THREADS=1]
+# Prints requests/s and p99 for each run and the ratios over ROUNDS alternating rounds (a
+# round: HAProxy then netpulse, the next round the other way round, so drift hits both).
+# Usage: bench/balancer_vs_haproxy.sh [SECONDS=10] [CONNS=50] [THREADS=1] [ROUNDS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECS=${1:-10}; CONNS=${2:-50}; THREADS=${3:-1}
+SECS=${1:-10}; CONNS=${2:-50}; THREADS=${3:-1}; ROUNDS=${4:-2}
 for p in wrk nginx haproxy; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light haproxy >/dev/null; done
 cargo build --release -q -p netpulse-balancer
 WORK=$(mktemp -d /tmp/netpulse-lb-bench.XXXXXX)
@@ -77,15 +79,15 @@ run() { # label port pid
   p99=$(awk '$1 == "99%" {print $2}' "$WORK/wrk.$1")
   errs=$(awk '/Non-2xx|Socket errors/ {print}' "$WORK/wrk.$1" | tr '\n' ' ')
   printf '%-18s %10s req/s   p99 %8s   proxy CPU %5.1f us/request   %s\n' "$1" "$rps" "$p99" "$cpu" "$errs"
-  eval "rps_$1=$rps; p99_$1=$p99"
+  echo "$rps $(to_ms "$p99") $cpu" >> "$WORK/sum.${1%%[0-9]*}"
 }
 to_ms() { case $1 in *us) echo "${1%us} / 1000" | bc -l;; *ms) echo "${1%ms}";; *s) echo "${1%s} * 1000" | bc -l;; esac; }
-echo "== $SECS s, $CONNS keep-alive connections, wrk 1 thread, proxies with $THREADS thread(s)"
-run haproxy $HP $pid_haproxy
-run netpulse $NP $pid_netpulse
-run haproxy2 $HP $pid_haproxy
-run netpulse2 $NP $pid_netpulse
-hr=$(echo "($rps_haproxy + $rps_haproxy2) / 2" | bc -l); nr=$(echo "($rps_netpulse + $rps_netpulse2) / 2" | bc -l)
-hp=$(echo "($(to_ms $p99_haproxy) + $(to_ms $p99_haproxy2)) / 2" | bc -l); np=$(echo "($(to_ms $p99_netpulse) + $(to_ms $p99_netpulse2)) / 2" | bc -l)
-printf 'requests/s ratio netpulse/haproxy: %.2f (target >= 1.0)\n' "$(echo "$nr / $hr" | bc -l)"
-printf 'p99 ratio netpulse/haproxy: %.2f (target <= 1.2)\n' "$(echo "$np / $hp" | bc -l)"
+echo "== $SECS s, $CONNS keep-alive connections, wrk 1 thread, proxies with $THREADS thread(s), $ROUNDS rounds"
+for r in $(seq "$ROUNDS"); do
+  if [ $((r % 2)) = 1 ]; then run "haproxy$r" $HP $pid_haproxy; run "netpulse$r" $NP $pid_netpulse
+  else run "netpulse$r" $NP $pid_netpulse; run "haproxy$r" $HP $pid_haproxy; fi
+done
+mean() { awk -v c="$2" '{s += $c} END {print s / NR}' "$WORK/sum.$1"; }
+printf 'requests/s ratio netpulse/haproxy: %.2f (target >= 1.0)\n' "$(echo "$(mean netpulse 1) / $(mean haproxy 1)" | bc -l)"
+printf 'p99 ratio netpulse/haproxy: %.2f (target <= 1.2)\n' "$(echo "$(mean netpulse 2) / $(mean haproxy 2)" | bc -l)"
+printf 'proxy CPU per request netpulse/haproxy: %.2f\n' "$(echo "$(mean netpulse 3) / $(mean haproxy 3)" | bc -l)"

@@ -14,6 +14,8 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
+use std::future::{Future, poll_fn};
+use std::task::Poll;
 use tokio::time::timeout;
 
 pub struct Express {
@@ -346,7 +348,7 @@ impl Express {
             return Some(up);
         }
         let addr = b.servers[key.1].addr;
-        let mut up = timeout(b.connect_timeout, TcpStream::connect(addr)).await.ok()?.ok()?;
+        let mut up = within(b.connect_timeout, TcpStream::connect(addr)).await?.ok()?;
         up.set_nodelay(true).ok()?;
         up.write_all(head).await.ok()?;
         Some(up)
@@ -356,10 +358,10 @@ impl Express {
     async fn read_more(&self, up: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<usize, bool> {
         // Into spare capacity: no zero-filling per read.
         buf.reserve(READ);
-        match timeout(limit, up.read_buf(buf)).await {
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(_)) => Ok(0),
-            Err(_) => Err(true),
+        match within(limit, up.read_buf(buf)).await {
+            Some(Ok(n)) => Ok(n),
+            Some(Err(_)) => Ok(0),
+            None => Err(true),
         }
     }
 
@@ -381,7 +383,7 @@ impl Express {
         let (mut done, mut in_step) = progress(&resp.framing, &mut chunks, &buf[resp.header_len..], body);
         let client_limit = self.frontend.client_timeout;
         loop {
-            if !matches!(timeout(client_limit, client.write_all(&buf)).await, Ok(Ok(()))) {
+            if !matches!(within(client_limit, client.write_all(&buf)).await, Some(Ok(()))) {
                 return (body, false);
             }
             if done {
@@ -390,13 +392,13 @@ impl Express {
             buf.clear();
             // The end of a close-delimited body is the server closing.
             if !matches!(self.read_more(up, &mut buf, limit).await, Ok(n) if n > 0) {
-                let _ = timeout(client_limit, client.flush()).await;
+                let _ = within(client_limit, client.flush()).await;
                 return (body, false);
             }
             body += buf.len() as u64;
             (done, in_step) = progress(&resp.framing, &mut chunks, &buf, body);
         }
-        let flushed = matches!(timeout(client_limit, client.flush()).await, Ok(Ok(())));
+        let flushed = matches!(within(client_limit, client.flush()).await, Some(Ok(())));
         (body, flushed && in_step)
     }
 
@@ -416,6 +418,16 @@ impl Express {
         }
         b.release(si);
     }
+}
+
+/// `fut` bounded by `limit`; `None` when it ran out. Most reads and writes here are ready
+/// at once, and those skip the timer (a clock read and a wheel entry per call).
+async fn within<F: Future>(limit: Duration, fut: F) -> Option<F::Output> {
+    let mut fut = std::pin::pin!(fut);
+    if let Poll::Ready(v) = poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Some(v);
+    }
+    timeout(limit, fut).await.ok()
 }
 
 const GATEWAY_TIMEOUT: &[u8] = b"HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 56\r\nCache-Control: private, no-store\r\nConnection: close\r\n\r\n504 Gateway Timeout: the server didn't respond in time.\n";
