@@ -6,8 +6,10 @@
 //! the header bytes itself, under one deadline, hands them back to the stream (rewind) and
 //! lets Pingora parse them as usual.
 
+use crate::bounded::until;
 use crate::express::{Express, Lanes, Outcome};
 use crate::pool::Counters;
+use crate::proxy::{REQUEST_TIMEOUT, error_page};
 use async_trait::async_trait;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::Stream;
@@ -18,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::{Instant, timeout_at};
+use tokio::time::Instant;
 
 /// Read ahead at most this much; Pingora reads the rest (and enforces its 1 MiB limit).
 const MAX_AHEAD: usize = 64 * 1024;
@@ -40,8 +42,6 @@ fn header_complete(buf: &[u8], from: usize) -> bool {
     buf[from.saturating_sub(3)..].windows(4).any(|w| w == b"\r\n\r\n")
 }
 
-const TIMEOUT_408: &[u8] = b"HTTP/1.1 408 Request Timeout\r\nContent-Type: text/plain\r\nContent-Length: 74\r\nConnection: close\r\n\r\n408 Request Timeout: your browser didn't send a complete request in time.\n";
-
 impl<A> HeaderDeadline<A> {
     /// Reads one request header under the deadlines; `None` when the connection is to be
     /// closed (client gone, idle, or answered with 408).
@@ -49,27 +49,37 @@ impl<A> HeaderDeadline<A> {
         let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
         let mut buf = Vec::with_capacity(4096);
         // The first request's deadline runs from the accept; a later one's from its first
-        // byte, after an idle wait bounded by the keep-alive timeout.
-        let idle = Instant::now() + if first { self.deadline } else { self.keep_alive };
-        let mut deadline = if first { Some(idle) } else { None };
+        // byte, after an idle wait bounded by the keep-alive timeout. Deadlines are set only
+        // when a read has to wait (`until`); most headers arrive whole in one read.
+        let mut started = first;
+        let mut end: Option<Instant> = None;
         loop {
             buf.reserve(4096);
             let from = buf.len();
-            match timeout_at(deadline.unwrap_or(idle), l4.read_buf(&mut buf)).await {
-                Ok(Ok(0) | Err(_)) => return None,
-                Ok(Ok(_)) => {}
+            let limit = if started { self.deadline } else { self.keep_alive };
+            match until(
+                || *end.get_or_insert_with(|| Instant::now() + limit),
+                l4.read_buf(&mut buf),
+            )
+            .await
+            {
+                Some(Ok(0) | Err(_)) => return None,
+                Some(Ok(_)) => {}
                 // Nothing sent at all (a browser's preconnect, or an idle kept-alive
                 // connection): closed silently, as HAProxy's `http-ignore-probes` does; a
                 // 408 there shows up as a failed page load.
-                Err(_) if buf.is_empty() => return None,
-                Err(_) => {
+                None if buf.is_empty() => return None,
+                None => {
                     self.counters.ereq.fetch_add(1, Ordering::Relaxed);
-                    let _ = l4.write_all(TIMEOUT_408).await;
+                    let _ = l4.write_all(&error_page(REQUEST_TIMEOUT)).await;
                     let _ = l4.flush().await;
                     return None;
                 }
             }
-            deadline.get_or_insert_with(|| Instant::now() + self.deadline);
+            if !started {
+                started = true;
+                end = None;
+            }
             if header_complete(&buf, from) || buf.len() >= MAX_AHEAD {
                 return Some((l4, buf));
             }
@@ -135,8 +145,5 @@ mod tests {
         let b = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
         assert!(super::header_complete(b, b.len() - 2), "the end split over two reads");
         assert!(!super::header_complete(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
-        assert!(super::TIMEOUT_408.ends_with(b"\n"));
-        let body = &super::TIMEOUT_408[super::TIMEOUT_408.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4..];
-        assert_eq!(body.len(), 74, "Content-Length matches the body");
     }
 }

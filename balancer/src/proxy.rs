@@ -325,7 +325,7 @@ impl ProxyHttp for Proxy {
                 .fetch_add(1, Ordering::Relaxed);
         }
         if code > 0 {
-            let body = bytes::Bytes::from(format!("{code} {why}\n"));
+            let body = bytes::Bytes::from(error_body(code, why));
             if session.respond_error_with_body(code, body).await.is_err() {
                 tracing::debug!("client gone before the error response");
             }
@@ -362,6 +362,33 @@ impl ProxyHttp for Proxy {
     }
 }
 
+pub const REQUEST_TIMEOUT: (u16, &str) = (
+    408,
+    "Request Timeout: your browser didn't send a complete request in time.",
+);
+pub const GATEWAY_TIMEOUT: (u16, &str) = (504, "Gateway Timeout: the server didn't respond in time.");
+
+/// The body of every error answer: the status and why, on one line.
+fn error_body(code: u16, why: &str) -> String {
+    format!("{code} {why}\n")
+}
+
+/// A whole HTTP/1.1 error response that closes the connection, for the paths that answer
+/// on the socket themselves (header deadline, express lane); the same body and cache
+/// headers as Pingora's error responses.
+pub fn error_page((code, why): (u16, &str)) -> Vec<u8> {
+    let body = error_body(code, why);
+    let reason = http::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|c| c.canonical_reason())
+        .unwrap_or("Error");
+    format!(
+        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nCache-Control: private, no-store\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
 /// The status and reason for a request that could not be proxied (0: the client is gone).
 pub fn error_answer(e: &Error) -> (u16, &'static str) {
     match (e.etype(), e.esource()) {
@@ -374,17 +401,12 @@ pub fn error_answer(e: &Error) -> (u16, &'static str) {
             "Service Unavailable: no server is available to handle this request.",
         ),
         (ErrorType::HTTPStatus(code), _) => (*code, "The request could not be handled."),
-        (ErrorType::ReadTimedout | ErrorType::WriteTimedout, ErrorSource::Upstream) => {
-            (504, "Gateway Timeout: the server didn't respond in time.")
-        }
+        (ErrorType::ReadTimedout | ErrorType::WriteTimedout, ErrorSource::Upstream) => GATEWAY_TIMEOUT,
         (ErrorType::ConnectTimedout, _) => (503, "Service Unavailable: no server could be reached in time."),
         (ErrorType::ConnectRefused | ErrorType::ConnectNoRoute | ErrorType::ConnectError, _) => {
             (503, "Service Unavailable: no server accepted the connection.")
         }
-        (ErrorType::ReadTimedout, ErrorSource::Downstream) => (
-            408,
-            "Request Timeout: your browser didn't send a complete request in time.",
-        ),
+        (ErrorType::ReadTimedout, ErrorSource::Downstream) => REQUEST_TIMEOUT,
         (ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => {
             (0, "")
         }
@@ -411,6 +433,21 @@ mod tests {
         assert_eq!(error_answer(&Error::explain(ErrorType::HTTPStatus(503), "x")).0, 503);
         assert_eq!(error_answer(&Error::new_down(ErrorType::ReadTimedout)).0, 408);
         assert_eq!(error_answer(&Error::new_down(ErrorType::InvalidHTTPHeader)).0, 400);
+    }
+
+    #[test]
+    fn error_pages_are_whole_responses() {
+        let page = error_page(GATEWAY_TIMEOUT);
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut resp = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(n) = resp.parse(&page).unwrap() else {
+            panic!("incomplete header")
+        };
+        assert_eq!((resp.code, resp.reason), (Some(504), Some("Gateway Timeout")));
+        let len = resp.headers.iter().find(|h| h.name == "Content-Length").unwrap().value;
+        assert_eq!(std::str::from_utf8(len).unwrap(), (page.len() - n).to_string());
+        assert!(page.ends_with(b"504 Gateway Timeout: the server didn't respond in time.\n"));
+        assert!(error_page(REQUEST_TIMEOUT).starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
     }
 
     #[test]
