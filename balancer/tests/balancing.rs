@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Balancer, CHECK, Upstream, get, servers};
+use common::{Balancer, CHECK, Upstream, failures_under_load, get, servers, three_checked};
 use std::time::Duration;
 
 #[test]
@@ -106,23 +106,12 @@ fn sticky_sessions_insert_indirect_nocache() {
 
 #[test]
 fn killing_a_backend_under_load_loses_no_request() {
-    let (a, mut b, c) = (Upstream::start("a"), Upstream::start("b"), Upstream::start("c"));
-    let bal = Balancer::start(&format!(
-        "[[backends]]\nname = \"web\"\n{CHECK}{}",
-        servers(&[(&a, 1), (&b, 1), (&c, 1)])
-    ));
-    for s in ["a", "b", "c"] {
-        bal.wait_status(s, "UP");
-    }
+    let ([_a, mut b, _c], bal) = three_checked();
     let port = bal.port;
-    let failures = std::thread::scope(|s| {
-        let load: Vec<_> = (0..4)
-            .map(|_| s.spawn(move || (0..400).filter(|_| get(port, "/", &[]).0 != 200).count()))
-            .collect();
-        std::thread::sleep(Duration::from_millis(150));
-        b.kill();
-        load.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
-    });
+    let failures = failures_under_load(
+        || (0..400).filter(|_| get(port, "/", &[]).0 != 200).count(),
+        || b.kill(),
+    );
     assert_eq!(failures, 0, "zero client-visible errors");
     let row = bal.row("b");
     assert!(

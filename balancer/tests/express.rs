@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Balancer, CHECK, KeepAlive, Upstream, servers};
+use common::{Balancer, CHECK, KeepAlive, Upstream, failures_under_load, servers, three_checked};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -47,33 +47,18 @@ fn keep_alive_requests_are_balanced_and_counted() {
 
 #[test]
 fn killing_a_backend_under_keep_alive_load_loses_no_request() {
-    let (a, mut b, c) = (Upstream::start("a"), Upstream::start("b"), Upstream::start("c"));
-    let bal = Balancer::start(&format!(
-        "[[backends]]\nname = \"web\"\n{CHECK}{}",
-        servers(&[(&a, 1), (&b, 1), (&c, 1)])
-    ));
-    for s in ["a", "b", "c"] {
-        bal.wait_status(s, "UP");
-    }
+    let ([a, mut b, c], bal) = three_checked();
     let port = bal.port;
-    let failures = std::thread::scope(|s| {
-        let load: Vec<_> = (0..4)
-            .map(|_| {
-                s.spawn(move || {
-                    let mut client = KeepAlive::new(port);
-                    (0..2500)
-                        .filter(|_| {
-                            let (status, _, body) = client.request("GET", "/");
-                            status != 200 || body.len() != 1
-                        })
-                        .count()
-                })
+    let keep_alive_client = || {
+        let mut client = KeepAlive::new(port);
+        (0..2500)
+            .filter(|_| {
+                let (status, _, body) = client.request("GET", "/");
+                status != 200 || body.len() != 1
             })
-            .collect();
-        std::thread::sleep(Duration::from_millis(150));
-        b.kill();
-        load.into_iter().map(|h| h.join().unwrap()).sum::<usize>()
-    });
+            .count()
+    };
+    let failures = failures_under_load(keep_alive_client, || b.kill());
     assert_eq!(failures, 0, "zero client-visible errors");
     assert!(b.hits() > 0, "b served some before it died");
     assert!(a.hits() + b.hits() + c.hits() >= 10_000);

@@ -390,6 +390,30 @@ pub fn runtime(sock: &std::path::Path, cmd: &str) -> String {
 pub const CHECK: &str =
     "health_check = { kind = \"http\", path = \"/health\", interval = \"200ms\", rise = 2, fall = 2 }\n";
 
+/// Servers a, b and c (weight 1 each) behind a balancer with [`CHECK`], all UP.
+pub fn three_checked() -> ([Upstream; 3], Balancer) {
+    let ups = ["a", "b", "c"].map(Upstream::start);
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}{}",
+        servers(&[(&ups[0], 1), (&ups[1], 1), (&ups[2], 1)])
+    ));
+    for u in &ups {
+        bal.wait_status(&u.name, "UP");
+    }
+    (ups, bal)
+}
+
+/// Runs `client` on 4 threads, does `meanwhile` 150 ms into the load, and returns the sum
+/// of what the clients return (their failed requests).
+pub fn failures_under_load(client: impl Fn() -> usize + Sync, meanwhile: impl FnOnce()) -> usize {
+    std::thread::scope(|s| {
+        let load: Vec<_> = (0..4).map(|_| s.spawn(&client)).collect();
+        std::thread::sleep(Duration::from_millis(150));
+        meanwhile();
+        load.into_iter().map(|h| h.join().unwrap()).sum()
+    })
+}
+
 pub fn servers(ups: &[(&Upstream, u32)]) -> String {
     let list: Vec<String> = ups
         .iter()
