@@ -122,8 +122,11 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
-            let v = std::str::from_utf8(h.value).map_err(|_| ())?.trim();
-            let v: u64 = v.parse().map_err(|_| ())?;
+            let v = h.value.trim_ascii();
+            if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+                return Err(());
+            }
+            let v = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
             if length.is_some_and(|l| l != v) {
                 return Err(());
             }
@@ -131,8 +134,12 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
             chunked = true;
         } else if name.eq_ignore_ascii_case(b"connection") {
-            let v = String::from_utf8_lossy(h.value).to_ascii_lowercase();
-            closes = v.contains("close") || (resp.version == Some(0) && !v.contains("keep-alive"));
+            let has = |token: &[u8]| {
+                h.value
+                    .split(|&c| c == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+            };
+            closes = has(b"close") || (resp.version == Some(0) && !has(b"keep-alive"));
         }
     }
     let framing = if head || status == 204 || status == 304 {
@@ -464,12 +471,27 @@ mod tests {
         let r = response(b"HTTP/1.0 200 OK\r\n\r\n", false).unwrap().unwrap();
         assert_eq!((r.framing, r.closes), (Framing::Close, true));
         let r = response(
-            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, CLOSE\r\nContent-Length: 0\r\n\r\n",
             false,
         )
         .unwrap()
         .unwrap();
         assert!(r.closes);
+        let r = response(
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (r.closes, r.framing),
+            (false, Framing::Length(2)),
+            "HTTP/1.0 kept alive"
+        );
+        for bad in ["-1", "", "1 2", "99999999999999999999", "+5"] {
+            let text = format!("HTTP/1.1 200 OK\r\nContent-Length: {bad}\r\n\r\n");
+            assert!(response(text.as_bytes(), false).is_err(), "Content-Length: {bad:?}");
+        }
         assert!(response(b"HTTP/1.1 200 OK\r\nContent-Le", false).unwrap().is_none());
         assert!(
             response(
