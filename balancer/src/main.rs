@@ -211,7 +211,7 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
             .map(|a| stats::basic(&a.user, a.password.expose())),
         realm: cfg.stats.realm.clone(),
         admin: cfg.stats.admin,
-        proxy_name: cfg.stats.proxy_name.clone(),
+        proxies: netpulse_config::proxy_ids(&cfg),
         started: std::time::Instant::now(),
     };
     let stats = Arc::new(stats);

@@ -100,8 +100,10 @@ impl Cli {
             ["show", "info", ..] => text(self.info()),
             ["show", "stat", rest @ ..] => self.show_stat(rest),
             ["show", "backend"] => {
-                let mut names: Vec<&str> = self.stats.pool.backends.iter().map(|b| b.name.as_str()).collect();
-                names.extend(self.stats.proxy_name.as_deref());
+                let names: Vec<&str> = (self.stats.proxies.iter())
+                    .filter(|p| p.backend.is_some() || p.stats)
+                    .map(|p| p.name.as_str())
+                    .collect();
                 text(format!("# name\n{}\n", names.join("\n")))
             }
             ["show", "servers", "state", rest @ ..] => self.servers_state(rest.first().copied()),
@@ -217,7 +219,6 @@ impl Cli {
 
     fn servers_state(&self, only: Option<&str>) -> Result<Outcome, String> {
         let mut out = format!("1\n{STATE_HEADER}\n");
-        let base = self.stats.frontends.len();
         let pool = &self.stats.pool;
         if let Some(b) = only
             && pool.backend(b).is_none()
@@ -259,7 +260,7 @@ impl Cli {
                 let health = hc.map_or(0, |c| if h.up { c.rise + c.fall - 1 - h.streak } else { h.streak });
                 out.push_str(&format!(
                     "{be} {bn} {sid} {sn} {ip} {op} {admin} {uw} {iw} {since} {status} {result} {health} {cs} 0 0 0 - {port} - 0 0 - - 0\n",
-                    be = base + bi + 1,
+                    be = self.stats.backend_iid(bi),
                     bn = b.name,
                     sid = si + 1,
                     sn = s.name,

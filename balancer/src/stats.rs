@@ -25,8 +25,9 @@ pub struct Stats {
     pub realm: String,
     /// Server state changes from the HTML page (HAProxy `stats admin if TRUE`).
     pub admin: bool,
-    /// The stats listener's own proxy rows (HAProxy's `listen stats`), when named.
-    pub proxy_name: Option<String>,
+    /// Every proxy by id (frontends, backends, and the stats listener's own proxy when
+    /// named, HAProxy's `listen stats`): the rows come in this order, as HAProxy's do.
+    pub proxies: Vec<netpulse_config::ProxyId>,
     pub started: Instant,
 }
 
@@ -76,163 +77,184 @@ pub fn server_status(s: &Server, hc: Option<&netpulse_config::HealthCheck>) -> S
 impl Stats {
     pub fn rows(&self) -> Vec<Row> {
         let mut rows = vec![];
-        let pid = "1".to_string();
-        for (iid, (name, c)) in self.frontends.iter().enumerate() {
-            let mut r = Row::new();
-            r.insert("pxname", name.clone());
-            r.insert("svname", "FRONTEND".into());
-            counters(&mut r, c);
-            for k in ["dreq", "dresp", "rate", "rate_max", "req_rate", "req_rate_max"] {
-                r.insert(k, "0".into());
+        for p in &self.proxies {
+            let iid = p.id.to_string();
+            if let Some(fi) = p.frontend {
+                rows.push(self.frontend_row(fi, &iid));
             }
-            r.insert("ereq", c.ereq.load(Ordering::Relaxed).to_string());
-            r.insert("req_tot", c.total.load(Ordering::Relaxed).to_string());
-            r.insert("status", "OPEN".into());
-            r.insert("pid", pid.clone());
-            r.insert("iid", (iid + 1).to_string());
-            r.insert("sid", "0".into());
-            r.insert("type", "0".into());
-            rows.push(r);
-        }
-        let base = self.frontends.len();
-        for (bi, b) in self.pool.backends.iter().enumerate() {
-            let iid = (base + bi + 1).to_string();
-            let hc = b.health_check.as_ref();
-            for (si, s) in b.live_servers() {
-                let mut r = Row::new();
-                let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
-                r.insert("pxname", b.name.clone());
-                r.insert("svname", s.name.clone());
-                counters(&mut r, &s.counters);
-                for k in ["qcur", "qmax", "dresp", "rate", "rate_max", "cli_abrt", "srv_abrt"] {
-                    r.insert(k, "0".into());
-                }
-                if let Some(m) = s.maxconn {
-                    r.insert("slim", m.to_string());
-                }
-                r.insert("econ", s.counters.econ.load(Ordering::Relaxed).to_string());
-                r.insert("eresp", s.counters.eresp.load(Ordering::Relaxed).to_string());
-                r.insert("wretr", s.counters.retries.load(Ordering::Relaxed).to_string());
-                r.insert("wredis", s.counters.redispatches.load(Ordering::Relaxed).to_string());
-                r.insert("weight", s.weight.load(Ordering::Relaxed).to_string());
-                r.insert("uweight", s.weight.load(Ordering::Relaxed).to_string());
-                r.insert("act", u8::from(!s.backup).to_string());
-                r.insert("bck", u8::from(s.backup).to_string());
-                r.insert("lastchg", h.last_change.elapsed().as_secs().to_string());
-                r.insert("pid", pid.clone());
-                r.insert("iid", iid.clone());
-                r.insert("sid", (si + 1).to_string());
-                r.insert("lbtot", s.lbtot.load(Ordering::Relaxed).to_string());
-                r.insert("type", "2".into());
-                r.insert("addr", s.addr.to_string());
-                if b.sticky.is_some() {
-                    r.insert("cookie", s.cookie.clone());
-                }
-                if let Some(hc) = hc {
-                    let down = h.downtime + h.down_since.map(|d| d.elapsed()).unwrap_or_default();
-                    r.insert("chkfail", h.failed_checks.to_string());
-                    r.insert("chkdown", h.downs.to_string());
-                    r.insert("downtime", down.as_secs().to_string());
-                    if h.checked {
-                        r.insert("check_status", h.last.status.to_string());
-                        if let Some(code) = h.last.code {
-                            r.insert("check_code", code.to_string());
-                        }
-                        r.insert("check_duration", h.last.duration.as_millis().to_string());
-                    }
-                    r.insert("check_rise", hc.rise.to_string());
-                    r.insert("check_fall", hc.fall.to_string());
-                    r.insert(
-                        "check_health",
-                        if h.up {
-                            (hc.rise + hc.fall - 1).to_string()
-                        } else {
-                            "0".into()
-                        },
-                    );
-                }
-                drop(h);
-                r.insert("status", server_status(s, hc));
-                rows.push(r);
+            if let Some(bi) = p.backend {
+                self.backend_rows(bi, &iid, &mut rows);
             }
-            let mut r = Row::new();
-            r.insert("pxname", b.name.clone());
-            r.insert("svname", "BACKEND".into());
-            counters(&mut r, &b.counters);
-            let up = b.up_servers();
-            let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
-            r.insert("qcur", b.queued.load(Ordering::Relaxed).max(0).to_string());
-            r.insert("qmax", b.queued_max.load(Ordering::Relaxed).to_string());
-            r.insert("econ", g(&b.counters.econ));
-            r.insert("eresp", g(&b.counters.eresp));
-            r.insert("wretr", g(&b.counters.retries));
-            r.insert("wredis", g(&b.counters.redispatches));
-            r.insert("status", if up > 0 { "UP".into() } else { "DOWN".into() });
-            let weight: u32 = b
-                .servers
-                .iter()
-                .filter(|s| s.eligible())
-                .map(|s| s.weight.load(Ordering::Relaxed))
-                .sum();
-            r.insert("weight", weight.to_string());
-            r.insert("uweight", weight.to_string());
-            let up_backups = b.servers.iter().filter(|s| s.backup && s.eligible()).count();
-            r.insert("act", (up - up_backups.min(up)).to_string());
-            r.insert("bck", up_backups.to_string());
-            r.insert(
-                "lastchg",
-                b.last_change
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .elapsed()
-                    .as_secs()
-                    .to_string(),
-            );
-            r.insert("pid", pid.clone());
-            r.insert("iid", iid.clone());
-            r.insert("sid", "0".into());
-            r.insert(
-                "lbtot",
-                b.servers
-                    .iter()
-                    .map(|s| s.lbtot.load(Ordering::Relaxed))
-                    .sum::<u64>()
-                    .to_string(),
-            );
-            r.insert("type", "1".into());
-            r.insert(
-                "algo",
-                match b.balance {
-                    netpulse_config::Balance::Leastconn => "leastconn",
-                    netpulse_config::Balance::StaticRr => "static-rr",
-                    netpulse_config::Balance::Roundrobin => "roundrobin",
-                }
-                .into(),
-            );
-            r.insert("req_tot", g(&b.counters.total));
-            rows.push(r);
-        }
-        if let Some(name) = &self.proxy_name {
-            let iid = (base + self.pool.backends.len() + 1).to_string();
-            for (sv, status, ty) in [("FRONTEND", "OPEN", "0"), ("BACKEND", "UP", "1")] {
-                let mut r = Row::new();
-                r.insert("pxname", name.clone());
-                r.insert("svname", sv.into());
-                r.insert("status", status.into());
-                r.insert("pid", pid.clone());
-                r.insert("iid", iid.clone());
-                r.insert("sid", "0".into());
-                r.insert("type", ty.into());
-                r.insert("mode", "http".into());
-                if ty == "1" {
-                    r.insert("weight", "0".into());
-                }
-                rows.push(r);
+            if p.stats {
+                stats_proxy_rows(&p.name, &iid, &mut rows);
             }
         }
         rows
     }
 
+    /// The id of backend `bi`'s proxy.
+    pub fn backend_iid(&self, bi: usize) -> u32 {
+        self.proxies.iter().find(|p| p.backend == Some(bi)).map_or(0, |p| p.id)
+    }
+
+    fn frontend_row(&self, fi: usize, iid: &str) -> Row {
+        let (name, c) = &self.frontends[fi];
+        let mut r = Row::new();
+        r.insert("pxname", name.clone());
+        r.insert("svname", "FRONTEND".into());
+        counters(&mut r, c);
+        for k in ["dreq", "dresp", "rate", "rate_max", "req_rate", "req_rate_max"] {
+            r.insert(k, "0".into());
+        }
+        r.insert("ereq", c.ereq.load(Ordering::Relaxed).to_string());
+        r.insert("req_tot", c.total.load(Ordering::Relaxed).to_string());
+        r.insert("status", "OPEN".into());
+        r.insert("pid", "1".into());
+        r.insert("iid", iid.into());
+        r.insert("sid", "0".into());
+        r.insert("type", "0".into());
+        r
+    }
+
+    fn backend_rows(&self, bi: usize, iid: &str, rows: &mut Vec<Row>) {
+        let b = &self.pool.backends[bi];
+        let hc = b.health_check.as_ref();
+        for (si, s) in b.live_servers() {
+            let mut r = Row::new();
+            let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+            r.insert("pxname", b.name.clone());
+            r.insert("svname", s.name.clone());
+            counters(&mut r, &s.counters);
+            for k in ["qcur", "qmax", "dresp", "rate", "rate_max", "cli_abrt", "srv_abrt"] {
+                r.insert(k, "0".into());
+            }
+            if let Some(m) = s.maxconn {
+                r.insert("slim", m.to_string());
+            }
+            r.insert("econ", s.counters.econ.load(Ordering::Relaxed).to_string());
+            r.insert("eresp", s.counters.eresp.load(Ordering::Relaxed).to_string());
+            r.insert("wretr", s.counters.retries.load(Ordering::Relaxed).to_string());
+            r.insert("wredis", s.counters.redispatches.load(Ordering::Relaxed).to_string());
+            r.insert("weight", s.weight.load(Ordering::Relaxed).to_string());
+            r.insert("uweight", s.weight.load(Ordering::Relaxed).to_string());
+            r.insert("act", u8::from(!s.backup).to_string());
+            r.insert("bck", u8::from(s.backup).to_string());
+            r.insert("lastchg", h.last_change.elapsed().as_secs().to_string());
+            r.insert("pid", "1".into());
+            r.insert("iid", iid.into());
+            r.insert("sid", (si + 1).to_string());
+            r.insert("lbtot", s.lbtot.load(Ordering::Relaxed).to_string());
+            r.insert("type", "2".into());
+            r.insert("addr", s.addr.to_string());
+            if b.sticky.is_some() {
+                r.insert("cookie", s.cookie.clone());
+            }
+            if let Some(hc) = hc {
+                let down = h.downtime + h.down_since.map(|d| d.elapsed()).unwrap_or_default();
+                r.insert("chkfail", h.failed_checks.to_string());
+                r.insert("chkdown", h.downs.to_string());
+                r.insert("downtime", down.as_secs().to_string());
+                if h.checked {
+                    r.insert("check_status", h.last.status.to_string());
+                    if let Some(code) = h.last.code {
+                        r.insert("check_code", code.to_string());
+                    }
+                    r.insert("check_duration", h.last.duration.as_millis().to_string());
+                }
+                r.insert("check_rise", hc.rise.to_string());
+                r.insert("check_fall", hc.fall.to_string());
+                r.insert(
+                    "check_health",
+                    if h.up {
+                        (hc.rise + hc.fall - 1).to_string()
+                    } else {
+                        "0".into()
+                    },
+                );
+            }
+            drop(h);
+            r.insert("status", server_status(s, hc));
+            rows.push(r);
+        }
+        let mut r = Row::new();
+        r.insert("pxname", b.name.clone());
+        r.insert("svname", "BACKEND".into());
+        counters(&mut r, &b.counters);
+        let up = b.up_servers();
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed).to_string();
+        r.insert("qcur", b.queued.load(Ordering::Relaxed).max(0).to_string());
+        r.insert("qmax", b.queued_max.load(Ordering::Relaxed).to_string());
+        r.insert("econ", g(&b.counters.econ));
+        r.insert("eresp", g(&b.counters.eresp));
+        r.insert("wretr", g(&b.counters.retries));
+        r.insert("wredis", g(&b.counters.redispatches));
+        r.insert("status", if up > 0 { "UP".into() } else { "DOWN".into() });
+        let weight: u32 = b
+            .servers
+            .iter()
+            .filter(|s| s.eligible())
+            .map(|s| s.weight.load(Ordering::Relaxed))
+            .sum();
+        r.insert("weight", weight.to_string());
+        r.insert("uweight", weight.to_string());
+        let up_backups = b.servers.iter().filter(|s| s.backup && s.eligible()).count();
+        r.insert("act", (up - up_backups.min(up)).to_string());
+        r.insert("bck", up_backups.to_string());
+        r.insert(
+            "lastchg",
+            b.last_change
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .elapsed()
+                .as_secs()
+                .to_string(),
+        );
+        r.insert("pid", "1".into());
+        r.insert("iid", iid.into());
+        r.insert("sid", "0".into());
+        r.insert(
+            "lbtot",
+            b.servers
+                .iter()
+                .map(|s| s.lbtot.load(Ordering::Relaxed))
+                .sum::<u64>()
+                .to_string(),
+        );
+        r.insert("type", "1".into());
+        r.insert(
+            "algo",
+            match b.balance {
+                netpulse_config::Balance::Leastconn => "leastconn",
+                netpulse_config::Balance::StaticRr => "static-rr",
+                netpulse_config::Balance::Roundrobin => "roundrobin",
+            }
+            .into(),
+        );
+        r.insert("req_tot", g(&b.counters.total));
+        rows.push(r);
+    }
+}
+
+/// The stats listener's own proxy (HAProxy's `listen stats`): a FRONTEND and a BACKEND row.
+fn stats_proxy_rows(name: &str, iid: &str, rows: &mut Vec<Row>) {
+    for (sv, status, ty) in [("FRONTEND", "OPEN", "0"), ("BACKEND", "UP", "1")] {
+        let mut r = Row::new();
+        r.insert("pxname", name.into());
+        r.insert("svname", sv.into());
+        r.insert("status", status.into());
+        r.insert("pid", "1".into());
+        r.insert("iid", iid.into());
+        r.insert("sid", "0".into());
+        r.insert("type", ty.into());
+        r.insert("mode", "http".into());
+        if ty == "1" {
+            r.insert("weight", "0".into());
+        }
+        rows.push(r);
+    }
+}
+
+impl Stats {
     pub fn csv(&self, scope: Option<&str>) -> String {
         self.csv_where(|r| scope.is_none_or(|s| r["pxname"] == s))
     }
@@ -489,7 +511,7 @@ impl Stats {
                     None,
                 );
             }
-            let st = crate::stats_admin::apply(&self.pool, self.frontends.len(), &req.body);
+            let st = crate::stats_admin::apply(self, &req.body);
             return (303, "text/plain", String::new(), Some(format!("{};st={st}", self.uri)));
         }
         if base == format!("{};csv", self.uri) {

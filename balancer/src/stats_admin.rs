@@ -2,7 +2,8 @@
 //! `action=ready|drain|maint` (also HAProxy's older `enable`/`disable`), URL-encoded. The
 //! outcome is HAProxy's `st=` code for the 303 redirect: DONE, PART, NONE or ERRP.
 
-use crate::pool::{Admin, Pool};
+use crate::pool::Admin;
+use crate::stats::Stats;
 
 fn decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -27,13 +28,13 @@ fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Applies the form; `frontends` is how many frontend iids come before the backends'.
-pub fn apply(pool: &Pool, frontends: usize, body: &[u8]) -> &'static str {
+/// Applies the form to the backend whose proxy id is `b`.
+pub fn apply(stats: &Stats, body: &[u8]) -> &'static str {
     let form = String::from_utf8_lossy(body);
     let (mut backend, mut servers, mut action) = (None, vec![], None);
     for (k, v) in form.split('&').filter_map(|kv| kv.split_once('=')) {
         match (k, decode(v)) {
-            ("b", v) => backend = v.trim_start_matches('#').parse::<usize>().ok(),
+            ("b", v) => backend = v.trim_start_matches('#').parse::<u32>().ok(),
             ("s", v) => servers.push(v),
             ("action", v) => action = Some(v),
             _ => {}
@@ -45,9 +46,10 @@ pub fn apply(pool: &Pool, frontends: usize, body: &[u8]) -> &'static str {
         Some("maint" | "disable") => Admin::Maint,
         _ => return "ERRP",
     };
-    let Some(b) = backend
-        .and_then(|iid| iid.checked_sub(frontends + 1))
-        .and_then(|i| pool.backends.get(i))
+    let Some(b) = (stats.proxies.iter())
+        .find(|p| Some(p.id) == backend)
+        .and_then(|p| p.backend)
+        .map(|i| &stats.pool.backends[i])
     else {
         return "ERRP";
     };

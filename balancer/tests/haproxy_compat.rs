@@ -39,6 +39,7 @@ backend grafana
   server g1 "127.0.0.1:${G1}" check cookie g1
   server g2 "127.0.0.1:${G2}" check cookie g2
 listen stats
+  id 10
   bind "127.0.0.1:${STATS_PORT}"
   stats enable
   stats uri /stats
@@ -176,16 +177,18 @@ fn same_haproxy_cfg_same_behaviour_as_haproxy() {
     let seen = ups[4].cookies.lock().unwrap().clone();
     assert!(seen.iter().all(|c| !c.contains("SERVERID")), "indirect: {seen:?}");
 
-    // Stats CSV: same header; same proxies, servers, statuses and weights.
+    // Stats CSV: same header; the same rows in the same order, with the same proxy ids
+    // (declaration order, `listen stats` included), server ids, statuses and weights.
     let (hcsv, ncsv) = (get(hap.stats, "/stats;csv", &[]).2, get(np.stats, "/stats;csv", &[]).2);
     assert_eq!(hcsv.lines().next(), ncsv.lines().next(), "CSV header");
-    let key = |csv: &str| {
-        let mut v: Vec<String> = csv_rows(csv)
+    let key = |csv: &str| -> Vec<String> {
+        csv_rows(csv)
             .into_iter()
-            .map(|r| format!("{},{},{},{}", r["pxname"], r["svname"], r["status"], r["weight"]))
-            .collect();
-        v.sort();
-        v
+            .map(|r| {
+                let f = ["pxname", "svname", "iid", "sid", "status", "weight"];
+                f.map(|k| r[k].clone()).join(",")
+            })
+            .collect()
     };
     assert_eq!(key(&hcsv), key(&ncsv));
 

@@ -61,6 +61,9 @@ pub struct StatsConfig {
     pub admin: bool,
     /// Show the stats listener as a proxy of this name in the stats (like HAProxy's `listen stats`).
     pub proxy_name: Option<String>,
+    /// That proxy's id (see `frontends.id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
 }
 
 impl Default for StatsConfig {
@@ -73,6 +76,7 @@ impl Default for StatsConfig {
             realm: "netpulse-balancer statistics".into(),
             admin: false,
             proxy_name: None,
+            id: None,
         }
     }
 }
@@ -120,6 +124,11 @@ pub struct BasicAuth {
 #[serde(default, deny_unknown_fields)]
 pub struct Frontend {
     pub name: String,
+    /// The proxy id (`iid`) in the stats and the runtime API (HAProxy's `id`); unset: the
+    /// lowest free number, in the order frontends, backends, stats. A frontend and a backend
+    /// of the same name given the same id are one proxy, as a HAProxy `listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
     pub listen: Vec<String>,
     /// Default backend.
     pub backend: String,
@@ -244,6 +253,9 @@ pub enum Balance {
 #[serde(default, deny_unknown_fields)]
 pub struct Backend {
     pub name: String,
+    /// The proxy id (see `frontends.id`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<u32>,
     pub balance: Balance,
     /// Connection attempts on other servers after a failed connect.
     pub retries: u32,
@@ -261,6 +273,7 @@ impl Default for Backend {
     fn default() -> Self {
         Self {
             name: String::new(),
+            id: None,
             balance: Balance::Roundrobin,
             retries: 3,
             redispatch: true,
@@ -531,6 +544,7 @@ impl Layered for BalancerConfig {
         if self.frontends.is_empty() {
             out.push((p(&["frontends"]), "at least one frontend".into()));
         }
+        out.extend(crate::proxy_ids::problems(self));
         out
     }
 }
@@ -593,6 +607,16 @@ sticky = { cookie = "SERVERID", mode = "insert" }
             assert!(
                 err.to_string()
                     .contains("bad.toml:4: `frontends[0].backend`: no backend named \"nope\""),
+                "{err}"
+            );
+            jail.create_file(
+                "ids.toml",
+                "[[frontends]]\nname = \"f\"\nid = 3\nlisten = [\"127.0.0.1:1\"]\nbackend = \"b\"\n\n[[backends]]\nname = \"b\"\nid = 3\nservers = [ { name = \"s\", address = \"127.0.0.1:2\" } ]\n",
+            )?;
+            let err = Loader::<BalancerConfig>::new().file("ids.toml").load().unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("ids.toml:9: `backends[0].id`: 3 is already the id of \"f\""),
                 "{err}"
             );
             Ok(())

@@ -11,6 +11,7 @@ mod collector;
 mod error;
 mod load;
 mod locate;
+mod proxy_ids;
 mod units;
 mod validate;
 
@@ -26,4 +27,5 @@ pub use collector::{
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};
+pub use proxy_ids::{ProxyId, proxy_ids};
 pub use units::{ByteSize, Duration, Secret};

@@ -89,6 +89,10 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
     let mut last = Settings::default();
     let mut proxies: Vec<Proxy> = vec![];
     let mut stats_seen = false;
+    // Every proxy section in order (its `id` line and number, if any), and which of them is
+    // the stats listener: HAProxy numbers them all, used or not.
+    let mut declared: Vec<Option<(usize, u32)>> = vec![];
+    let mut stats_at = None;
     for s in sections {
         let inherited = match &s.from {
             Some(f) => match named.get(f) {
@@ -103,7 +107,16 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
             None => last.clone(),
         };
         match &s.kind {
-            Kind::Global => global(s, &mut cfg, d),
+            Kind::Global => {
+                global(s, &mut cfg, d);
+                if let Some(dir) = s
+                    .directives
+                    .iter()
+                    .find(|dir| dir.words[0] == "stats" && dir.arg(1) == Some("socket"))
+                {
+                    declared.push(Some((dir.line, 0)));
+                }
+            }
             Kind::Other(k) => d.warn(
                 s.line,
                 format!("section '{k}' is not used by netpulse-balancer and is ignored"),
@@ -139,6 +152,8 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
                 for dir in &s.directives {
                     p.apply(&s.kind, dir, d);
                 }
+                p.id = declared.len() as u32;
+                declared.push(p.explicit_id);
                 let stats_only = p.set.stats.enable && p.servers.is_empty() && p.default_backend.is_none();
                 if stats_only {
                     if stats_seen {
@@ -149,6 +164,7 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
                     } else {
                         stats_seen = true;
                         stats_listener(&p, &mut cfg, d);
+                        stats_at = Some(p.id as usize);
                     }
                 } else {
                     if p.set.stats.enable {
@@ -162,8 +178,45 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
             }
         }
     }
+    let ids = haproxy_ids(&declared, d);
+    for p in &mut proxies {
+        p.id = ids[p.id as usize];
+    }
+    cfg.stats.id = stats_at.map(|i| ids[i]);
     build(&proxies, &mut cfg, d);
     cfg
+}
+
+/// HAProxy 2.6's proxy ids for the proxy sections in declaration order (`check_config_validity`):
+/// an `id` is kept (a second use of one is an error, as in HAProxy); the others take the
+/// lowest free number from a counter that every proxy moves on by one, explicit ids included.
+/// `Some((line, 0))` is the internal GLOBAL proxy a `stats socket` creates: it has id 0 and
+/// moves the counter too, which is why HAProxy's first proxy is 2 with a stats socket.
+fn haproxy_ids(declared: &[Option<(usize, u32)>], d: &mut Diags) -> Vec<u32> {
+    let mut used = std::collections::HashSet::new();
+    for (line, id) in declared.iter().flatten().filter(|(_, id)| *id > 0) {
+        if !used.insert(*id) {
+            d.error(*line, format!("id {id}: already the id of another proxy"));
+        }
+    }
+    let mut next = 1;
+    declared
+        .iter()
+        .map(|explicit| {
+            let id = match explicit {
+                Some((_, id)) => *id,
+                None => {
+                    while used.contains(&next) {
+                        next += 1;
+                    }
+                    used.insert(next);
+                    next
+                }
+            };
+            next += 1;
+            id
+        })
+        .collect()
 }
 
 fn global(s: &Section, cfg: &mut BalancerConfig, d: &mut Diags) {
@@ -314,6 +367,7 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
         }
         cfg.frontends.push(native::Frontend {
             name: p.name.clone(),
+            id: Some(p.id),
             listen: p.binds.iter().map(|(_, a)| a.clone()).collect(),
             backend: default,
             routes,
@@ -338,6 +392,7 @@ fn backend(p: &Proxy, d: &mut Diags) -> native::Backend {
     let set = &p.set;
     let mut b = native::Backend {
         name: p.name.clone(),
+        id: Some(p.id),
         balance: set.balance.unwrap_or_default(),
         // HAProxy's defaults: 3 retries, no redispatch.
         retries: set.retries.unwrap_or(3),

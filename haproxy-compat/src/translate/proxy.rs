@@ -59,6 +59,10 @@ pub struct Proxy {
     pub use_backends: Vec<(usize, String, acl::Dnf)>,
     /// (line, name, address, words after the address).
     pub servers: Vec<(usize, String, String, Vec<String>)>,
+    /// `id N`: (line, N).
+    pub explicit_id: Option<(usize, u32)>,
+    /// The proxy id HAProxy gives it (see `translate::haproxy_ids`).
+    pub id: u32,
 }
 
 /// Proxy keywords HAProxy knows that netpulse accepts with a warning (they change nothing here).
@@ -89,7 +93,6 @@ const IGNORED: &[&str] = &[
     "http-response",
     "http-reuse",
     "http-send-name-header",
-    "id",
     "ignore-persist",
     "load-server-state-from-file",
     "log",
@@ -282,6 +285,11 @@ impl Proxy {
         }
         let arg = |i: usize| dir.arg(i).unwrap_or("");
         match kw {
+            "id" if *kind == Kind::Defaults => d.error(at, "'id' is not allowed in a defaults section"),
+            "id" => match values::number(arg(1), 1, i32::MAX as u32) {
+                Ok(n) => self.explicit_id = Some((at, n)),
+                Err(e) => d.error(at, format!("id: {e}")),
+            },
             "mode" => match arg(1) {
                 m @ ("http" | "tcp") => self.set.mode = Some(m.to_string()),
                 "health" => d.warn(at, "'mode health' is not supported and is ignored"),
