@@ -119,6 +119,7 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
         return Err(());
     }
     let (mut length, mut chunked, mut closes) = (None, false, resp.version == Some(0));
+    let mut close_delimited = false;
     for h in resp.headers.iter() {
         let name = h.name.as_bytes();
         if name.eq_ignore_ascii_case(b"content-length") {
@@ -132,7 +133,10 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
             }
             length = Some(v);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            chunked = true;
+            // Chunked only when it is the last coding; otherwise the body runs to the close.
+            let last = h.value.rsplit(|&c| c == b',').next().unwrap_or_default();
+            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            close_delimited |= !chunked;
         } else if name.eq_ignore_ascii_case(b"connection") {
             let has = |token: &[u8]| {
                 h.value
@@ -146,6 +150,8 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
         Framing::Length(0)
     } else if chunked {
         Framing::Chunked
+    } else if close_delimited {
+        Framing::Close
     } else if let Some(l) = length {
         Framing::Length(l)
     } else {
@@ -299,22 +305,24 @@ impl Express {
                 b.slot_freed.notify_waiters();
             }
         };
-        let Some(mut up) = self.send(b, (bi, si), head, lanes).await else {
-            undo(b);
-            return Outcome::Pingora;
-        };
-        // The response header (and whatever body came with it).
-        let mut buf = Vec::with_capacity(READ);
-        let parsed = loop {
-            match self.read_more(&mut up, &mut buf, b.server_timeout).await {
-                Ok(0) => break Err(false),
-                Ok(_) => {}
-                Err(timed_out) => break Err(timed_out),
+        let kept = lanes.take((bi, si));
+        let reused = kept.is_some();
+        let (mut up, buf, parsed) = match self.exchange(b, si, kept, head, req.head).await {
+            // A kept connection the server closed while idle (its keep-alive timeout) reads
+            // as an immediate end: asked again once on a fresh connection, as HAProxy does.
+            Some((_, buf, Err(false))) if reused && buf.is_empty() => {
+                match self.exchange(b, si, None, head, req.head).await {
+                    Some(x) => x,
+                    None => {
+                        undo(b);
+                        return Outcome::Pingora;
+                    }
+                }
             }
-            match response(&buf, req.head) {
-                Ok(Some(r)) => break Ok(r),
-                Ok(None) if buf.len() < 1 << 20 => {}
-                _ => break Err(false),
+            Some(x) => x,
+            None => {
+                undo(b);
+                return Outcome::Pingora;
             }
         };
         let resp = match parsed {
@@ -344,19 +352,46 @@ impl Express {
         }
     }
 
-    /// Writes the request on this client's connection to the server (a new one if none is
-    /// kept or the kept one turned out closed); `None` when the server can't be reached.
-    async fn send(&self, b: &Backend, key: (usize, usize), head: &[u8], lanes: &mut Lanes) -> Option<TcpStream> {
-        if let Some(mut up) = lanes.take(key)
-            && up.write_all(head).await.is_ok()
-        {
-            return Some(up);
-        }
-        let addr = b.servers[key.1].addr;
-        let mut up = within(b.connect_timeout, TcpStream::connect(addr)).await?.ok()?;
-        up.set_nodelay(true).ok()?;
-        up.write_all(head).await.ok()?;
-        Some(up)
+    /// Sends the request over `kept` (or a new connection, also when writing to `kept`
+    /// fails) and reads up to a complete response header: (the connection, the bytes read,
+    /// the header or `Err(timed out)`); `None` when the server can't be reached.
+    async fn exchange(
+        &self,
+        b: &Backend,
+        si: usize,
+        kept: Option<TcpStream>,
+        head: &[u8],
+        is_head: bool,
+    ) -> Option<(TcpStream, Vec<u8>, Result<Response, bool>)> {
+        let sent = match kept {
+            Some(mut up) => up.write_all(head).await.is_ok().then_some(up),
+            None => None,
+        };
+        let mut up = match sent {
+            Some(up) => up,
+            None => {
+                let mut up = within(b.connect_timeout, TcpStream::connect(b.servers[si].addr))
+                    .await?
+                    .ok()?;
+                up.set_nodelay(true).ok()?;
+                up.write_all(head).await.ok()?;
+                up
+            }
+        };
+        let mut buf = Vec::with_capacity(READ);
+        let parsed = loop {
+            match self.read_more(&mut up, &mut buf, b.server_timeout).await {
+                Ok(0) => break Err(false),
+                Ok(_) => {}
+                Err(timed_out) => break Err(timed_out),
+            }
+            match response(&buf, is_head) {
+                Ok(Some(r)) => break Ok(r),
+                Ok(None) if buf.len() < 1 << 20 => {}
+                _ => break Err(false),
+            }
+        };
+        Some((up, buf, parsed))
     }
 
     /// One read from the server, appended to `buf`; `Err(true)` on the server timeout.
@@ -468,6 +503,17 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(r.framing, Framing::Chunked);
+        let r = response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n", false)
+            .unwrap()
+            .unwrap();
+        assert_eq!(r.framing, Framing::Chunked);
+        let r = response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 3\r\n\r\n",
+            false,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(r.framing, Framing::Close, "not chunked last: until the close");
         let r = response(b"HTTP/1.0 200 OK\r\n\r\n", false).unwrap().unwrap();
         assert_eq!((r.framing, r.closes), (Framing::Close, true));
         let r = response(

@@ -158,6 +158,13 @@ fn scripted_server() -> (u16, Arc<AtomicUsize>) {
                             let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
                             return;
                         }
+                        (_, "/idle-close") => {
+                            // Keeps the connection open, then drops it as an idle keep-alive
+                            // timeout would: no `Connection: close` warned of it.
+                            let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi");
+                            std::thread::sleep(Duration::from_millis(100));
+                            return;
+                        }
                         (_, "/nolen") => {
                             let _ = w.write_all(b"HTTP/1.1 200 OK\r\n\r\nuntil the server closes");
                             return;
@@ -211,6 +218,31 @@ fn every_response_framing_arrives_byte_for_byte() {
     assert_eq!(row["stot"], "11");
     assert_eq!(row["hrsp_2xx"], "11");
     assert!(row["bout"].parse::<u64>().unwrap() > 1_000_000, "{row:?}");
+}
+
+#[test]
+fn a_server_connection_closed_while_idle_is_replaced_unseen() {
+    let (port, accepted) = scripted_server();
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\nservers = [ {{ name = \"s\", address = \"127.0.0.1:{port}\" }} ]\n"
+    ));
+    let mut c = KeepAlive::new(bal.port);
+    for round in 1..=3 {
+        assert_eq!(c.request("GET", "/idle-close").2, b"hi", "round {round}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert_eq!(c.request("GET", "/").2, b"hi");
+    assert_eq!(c.connects, 1, "the client never saw the server's closes");
+    assert_eq!(
+        accepted.load(Ordering::Relaxed),
+        4,
+        "a new server connection after each close"
+    );
+    let row = bal.row("s");
+    assert_eq!(
+        (row["stot"].as_str(), row["eresp"].as_str(), row["hrsp_2xx"].as_str()),
+        ("4", "0", "4")
+    );
 }
 
 #[test]
