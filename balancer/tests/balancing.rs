@@ -171,6 +171,7 @@ fn a_server_slower_than_its_timeout_is_504() {
     let (st, _, body) = get(bal.port, "/", &[]);
     assert_eq!(st, 504);
     assert!(body.contains("Gateway Timeout"), "{body}");
+    bal.settle();
     assert_eq!(bal.row("a")["eresp"], "1");
 }
 

@@ -27,6 +27,7 @@ fn keep_alive_requests_are_balanced_and_counted() {
     }
     assert_eq!(client.connects, 1, "one client connection for all");
     assert_eq!((a.hits(), b.hits(), c.hits()), (100, 100, 200));
+    bal.settle();
     let fe = bal.row("FRONTEND");
     assert_eq!(
         (fe["stot"].as_str(), fe["hrsp_2xx"].as_str(), fe["bout"].as_str()),
@@ -214,6 +215,7 @@ fn every_response_framing_arrives_byte_for_byte() {
     assert_eq!(c.request("GET", "/nolen").2, b"until the server closes");
     assert_eq!(c.request("GET", "/").2, b"hi");
     assert_eq!(c.connects, 3);
+    bal.settle();
     let row = bal.row("s");
     assert_eq!(row["stot"], "11");
     assert_eq!(row["hrsp_2xx"], "11");
@@ -238,6 +240,7 @@ fn a_server_connection_closed_while_idle_is_replaced_unseen() {
         4,
         "a new server connection after each close"
     );
+    bal.settle();
     let row = bal.row("s");
     assert_eq!(
         (row["stot"].as_str(), row["eresp"].as_str(), row["hrsp_2xx"].as_str()),
@@ -261,6 +264,7 @@ fn a_slow_server_on_a_kept_alive_connection_is_504_once() {
     assert!(String::from_utf8_lossy(&body).contains("Gateway Timeout"));
     assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
     assert_eq!(a.hits(), 2, "not asked twice");
+    bal.settle();
     assert_eq!(bal.row("a")["eresp"], "1");
     assert_eq!(bal.row("BACKEND")["hrsp_5xx"], "1");
 }

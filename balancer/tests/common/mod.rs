@@ -303,6 +303,19 @@ impl Balancer {
             .unwrap_or_default()
     }
 
+    /// Waits (at most 2 s) until no request is in flight on any row: a request's counters are
+    /// final once it has ended, which can be just after its client read the response.
+    pub fn settle(&self) {
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while csv_rows(&self.csv())
+            .iter()
+            .any(|r| r.get("scur").is_some_and(|c| !c.is_empty() && c != "0"))
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     pub fn wait_status(&self, svname: &str, status: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         while self.row(svname).get("status").map(String::as_str) != Some(status) {
