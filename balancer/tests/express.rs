@@ -179,12 +179,18 @@ fn scripted_server() -> (u16, Arc<AtomicUsize>) {
     (port, accepted)
 }
 
-#[test]
-fn every_response_framing_arrives_byte_for_byte() {
+/// The balancer with one server `s`, a [`scripted_server`], and its accepted connections.
+fn behind_a_scripted_server() -> (Balancer, Arc<AtomicUsize>) {
     let (port, accepted) = scripted_server();
     let bal = Balancer::start(&format!(
         "[[backends]]\nname = \"web\"\nservers = [ {{ name = \"s\", address = \"127.0.0.1:{port}\" }} ]\n"
     ));
+    (bal, accepted)
+}
+
+#[test]
+fn every_response_framing_arrives_byte_for_byte() {
+    let (bal, accepted) = behind_a_scripted_server();
     let mut c = KeepAlive::new(bal.port);
     assert_eq!(c.request("GET", "/").2, b"hi");
     assert_eq!(c.request("GET", "/chunked").2, b"hello world");
@@ -224,10 +230,7 @@ fn every_response_framing_arrives_byte_for_byte() {
 
 #[test]
 fn a_server_connection_closed_while_idle_is_replaced_unseen() {
-    let (port, accepted) = scripted_server();
-    let bal = Balancer::start(&format!(
-        "[[backends]]\nname = \"web\"\nservers = [ {{ name = \"s\", address = \"127.0.0.1:{port}\" }} ]\n"
-    ));
+    let (bal, accepted) = behind_a_scripted_server();
     let mut c = KeepAlive::new(bal.port);
     for round in 1..=3 {
         assert_eq!(c.request("GET", "/idle-close").2, b"hi", "round {round}");
