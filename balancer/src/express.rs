@@ -297,13 +297,9 @@ impl Express {
         self.frontend.counters.begin();
         b.counters.begin();
         let undo = |b: &Backend| {
-            b.servers[si].lbtot.fetch_sub(1, Ordering::Relaxed);
-            for c in [&*self.frontend.counters, &b.counters, &b.servers[si].counters] {
-                c.cancel();
-            }
-            if b.servers[si].maxconn.is_some() {
-                b.slot_freed.notify_waiters();
-            }
+            self.frontend.counters.cancel();
+            b.counters.cancel();
+            b.cancel_pick(si);
         };
         let kept = lanes.take((bi, si));
         let reused = kept.is_some();
@@ -442,21 +438,12 @@ impl Express {
         (body, flushed && in_step)
     }
 
-    /// The counters Pingora's `logging` hook keeps for a finished request.
+    /// The counters Pingora's `logging` and `fail_to_proxy` hooks keep for a finished request.
     fn finish(&self, b: &Backend, si: usize, code: u16, body_out: u64, server_error: bool) {
-        let sc = &b.servers[si].counters;
-        for c in [&*self.frontend.counters, &b.counters] {
-            c.end();
-            c.status(code);
-            c.bytes_out.fetch_add(body_out, Ordering::Relaxed);
-        }
-        sc.status(code);
-        sc.bytes_out.fetch_add(body_out, Ordering::Relaxed);
         if server_error {
-            sc.eresp.fetch_add(1, Ordering::Relaxed);
             b.counters.eresp.fetch_add(1, Ordering::Relaxed);
         }
-        b.release(si);
+        b.finish(&self.frontend.counters, Some(si), code, (0, body_out), server_error);
     }
 }
 

@@ -290,6 +290,37 @@ impl Backend {
         }
     }
 
+    /// Takes back the pick of server `i` (`acquire`) for a request handed to another path,
+    /// which picks and counts it itself: the pick, the request and the slot.
+    pub fn cancel_pick(&self, i: usize) {
+        self.servers[i].lbtot.fetch_sub(1, Ordering::Relaxed);
+        self.servers[i].counters.total.fetch_sub(1, Ordering::Relaxed);
+        self.release(i);
+    }
+
+    /// Accounts a finished request on its frontend `fe`, this backend and the server it
+    /// reached (if any): ends it, counts its status and body bytes (in, out) and, for the
+    /// server, a response error; then gives the server's slot back.
+    pub fn finish(&self, fe: &Counters, server: Option<usize>, code: u16, bytes: (u64, u64), server_error: bool) {
+        let (bin, bout) = bytes;
+        for c in [fe, &self.counters] {
+            c.end();
+            c.status(code);
+            c.bytes_in.fetch_add(bin, Ordering::Relaxed);
+            c.bytes_out.fetch_add(bout, Ordering::Relaxed);
+        }
+        if let Some(i) = server {
+            let sc = &self.servers[i].counters;
+            sc.status(code);
+            sc.bytes_in.fetch_add(bin, Ordering::Relaxed);
+            sc.bytes_out.fetch_add(bout, Ordering::Relaxed);
+            if server_error {
+                sc.eresp.fetch_add(1, Ordering::Relaxed);
+            }
+            self.release(i);
+        }
+    }
+
     /// Whether a server would take the request but for its `maxconn`.
     pub fn has_full_server(&self) -> bool {
         self.servers.iter().any(|s| {

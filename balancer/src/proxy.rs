@@ -341,24 +341,16 @@ impl ProxyHttp for Proxy {
             tracing::debug!(frontend = %self.frontend.name, error = %e, "request failed");
         }
         let code = session.response_written().map_or(0, |r| r.status.as_u16());
-        let b = &self.pool.backends[ctx.backend];
-        let (bin, bout) = (session.body_bytes_read() as u64, session.body_bytes_sent() as u64);
-        for c in [&*self.frontend.counters, &b.counters] {
-            c.end();
-            c.status(code);
-            c.bytes_in.fetch_add(bin, Ordering::Relaxed);
-            c.bytes_out.fetch_add(bout, Ordering::Relaxed);
-        }
-        if let Some(s) = ctx.server.filter(|_| ctx.server_open) {
-            let sc = &b.servers[s].counters;
-            sc.status(code);
-            sc.bytes_in.fetch_add(bin, Ordering::Relaxed);
-            sc.bytes_out.fetch_add(bout, Ordering::Relaxed);
-            if e.is_some() && code >= 500 {
-                sc.eresp.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.release(ctx);
+        let bytes = (session.body_bytes_read() as u64, session.body_bytes_sent() as u64);
+        let server = ctx.server.filter(|_| ctx.server_open);
+        self.pool.backends[ctx.backend].finish(
+            &self.frontend.counters,
+            server,
+            code,
+            bytes,
+            e.is_some() && code >= 500,
+        );
+        ctx.server_open = false;
     }
 }
 
