@@ -5,7 +5,7 @@
 //! with the same name and the same explicit id are one proxy (HAProxy's `listen`).
 
 use crate::balancer::BalancerConfig;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// One proxy as the stats show it: its id, and what it is made of.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,9 +20,9 @@ pub struct ProxyId {
     pub stats: bool,
 }
 
-/// A member of a proxy: (config key prefix, name, explicit id).
+/// A member of a proxy: its `id` key path, name, explicit id and what it is.
 struct Member<'a> {
-    key: [String; 2],
+    key: Vec<String>,
     name: &'a str,
     id: Option<u32>,
     kind: Kind,
@@ -37,19 +37,19 @@ enum Kind {
 
 fn members(cfg: &BalancerConfig) -> Vec<Member<'_>> {
     let f = cfg.frontends.iter().enumerate().map(|(i, f)| Member {
-        key: ["frontends".into(), i.to_string()],
+        key: vec!["frontends".into(), i.to_string(), "id".into()],
         name: &f.name,
         id: f.id,
         kind: Kind::Frontend(i),
     });
     let b = cfg.backends.iter().enumerate().map(|(i, b)| Member {
-        key: ["backends".into(), i.to_string()],
+        key: vec!["backends".into(), i.to_string(), "id".into()],
         name: &b.name,
         id: b.id,
         kind: Kind::Backend(i),
     });
     let s = cfg.stats.proxy_name.as_deref().map(|name| Member {
-        key: ["stats".into(), String::new()],
+        key: vec!["stats".into(), "id".into()],
         name,
         id: cfg.stats.id,
         kind: Kind::Stats,
@@ -57,19 +57,40 @@ fn members(cfg: &BalancerConfig) -> Vec<Member<'_>> {
     f.chain(b).chain(s).collect()
 }
 
-/// Every proxy, in id order; ids clashing (see [`problems`]) are resolved by moving the
-/// later one to a free number, so the stats still list everything.
+/// Every proxy, in id order; a clashing id (see [`problems`]) moves the later proxy to a
+/// free number, so the stats still list everything.
 pub fn proxy_ids(cfg: &BalancerConfig) -> Vec<ProxyId> {
+    assign(cfg).0
+}
+
+/// What is wrong with the explicit ids: (key path, message).
+pub(crate) fn problems(cfg: &BalancerConfig) -> Vec<(Vec<String>, String)> {
+    assign(cfg).1
+}
+
+/// One walk for both: explicit ids first (each clash or 0 reported, its proxy numbered as
+/// if unset), then the lowest free numbers in member order.
+fn assign(cfg: &BalancerConfig) -> (Vec<ProxyId>, Vec<(Vec<String>, String)>) {
     let members = members(cfg);
     let mut by_id: BTreeMap<u32, ProxyId> = BTreeMap::new();
-    let mut auto = vec![];
+    let (mut auto, mut problems) = (vec![], vec![]);
     for m in &members {
-        match m.id.filter(|&id| id > 0) {
-            Some(id) if joins(by_id.get(&id), m) => add(by_id.get_mut(&id).unwrap(), m),
-            Some(id) if !by_id.contains_key(&id) => {
-                by_id.insert(id, new(id, m));
+        match m.id {
+            None => auto.push(m),
+            Some(0) => {
+                problems.push((m.key.clone(), "proxy ids start at 1".into()));
+                auto.push(m);
             }
-            _ => auto.push(m),
+            Some(id) => match by_id.get_mut(&id) {
+                Some(p) if joins(p, m) => add(p, m),
+                Some(p) => {
+                    problems.push((m.key.clone(), format!("{id} is already the id of {:?}", p.name)));
+                    auto.push(m);
+                }
+                None => {
+                    by_id.insert(id, new(id, m));
+                }
+            },
         }
     }
     let mut next = 1;
@@ -79,42 +100,17 @@ pub fn proxy_ids(cfg: &BalancerConfig) -> Vec<ProxyId> {
         }
         by_id.insert(next, new(next, m));
     }
-    by_id.into_values().collect()
-}
-
-/// What is wrong with the explicit ids: (key path, message).
-pub(crate) fn problems(cfg: &BalancerConfig) -> Vec<(Vec<String>, String)> {
-    let mut out = vec![];
-    let mut seen: HashMap<u32, ProxyId> = HashMap::new();
-    for m in members(cfg) {
-        let Some(id) = m.id else { continue };
-        let mut key: Vec<String> = m.key.iter().filter(|k| !k.is_empty()).cloned().collect();
-        key.push("id".into());
-        if id == 0 {
-            out.push((key, "proxy ids start at 1".into()));
-            continue;
-        }
-        match seen.get_mut(&id) {
-            Some(p) if joins(Some(p), &m) => add(p, &m),
-            Some(p) => out.push((key, format!("{id} is already the id of {:?}", p.name))),
-            None => {
-                seen.insert(id, new(id, &m));
-            }
-        }
-    }
-    out
+    (by_id.into_values().collect(), problems)
 }
 
 /// Whether `m` is the other half of `p` (a frontend and a backend of one name: a `listen`).
-fn joins(p: Option<&ProxyId>, m: &Member) -> bool {
-    p.is_some_and(|p| {
-        p.name == m.name
-            && match m.kind {
-                Kind::Frontend(_) => p.frontend.is_none() && !p.stats,
-                Kind::Backend(_) => p.backend.is_none() && !p.stats,
-                Kind::Stats => false,
-            }
-    })
+fn joins(p: &ProxyId, m: &Member) -> bool {
+    p.name == m.name
+        && match m.kind {
+            Kind::Frontend(_) => p.frontend.is_none() && !p.stats,
+            Kind::Backend(_) => p.backend.is_none() && !p.stats,
+            Kind::Stats => false,
+        }
 }
 
 fn new(id: u32, m: &Member) -> ProxyId {
