@@ -152,7 +152,7 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
                 for dir in &s.directives {
                     p.apply(&s.kind, dir, d);
                 }
-                p.id = declared.len() as u32;
+                p.seq = declared.len();
                 declared.push(p.explicit_id);
                 let stats_only = p.set.stats.enable && p.servers.is_empty() && p.default_backend.is_none();
                 if stats_only {
@@ -164,7 +164,7 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
                     } else {
                         stats_seen = true;
                         stats_listener(&p, &mut cfg, d);
-                        stats_at = Some(p.id as usize);
+                        stats_at = Some(p.seq);
                     }
                 } else {
                     if p.set.stats.enable {
@@ -179,11 +179,8 @@ pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
         }
     }
     let ids = haproxy_ids(&declared, d);
-    for p in &mut proxies {
-        p.id = ids[p.id as usize];
-    }
     cfg.stats.id = stats_at.map(|i| ids[i]);
-    build(&proxies, &mut cfg, d);
+    build(&proxies, &ids, &mut cfg, d);
     cfg
 }
 
@@ -303,7 +300,8 @@ fn stats_listener(p: &Proxy, cfg: &mut BalancerConfig, d: &mut Diags) {
     }
 }
 
-fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
+/// `ids`: every proxy section's id, by `Proxy::seq`.
+fn build(proxies: &[Proxy], ids: &[u32], cfg: &mut BalancerConfig, d: &mut Diags) {
     let backends: HashMap<&str, &Proxy> = proxies
         .iter()
         .filter(|p| p.backend)
@@ -319,7 +317,7 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
         );
     }
     for p in proxies.iter().filter(|p| p.backend) {
-        cfg.backends.push(backend(p, d));
+        cfg.backends.push(backend(p, ids[p.seq], d));
     }
     for p in proxies.iter().filter(|p| p.frontend) {
         let default = match (&p.default_backend, p.backend) {
@@ -367,7 +365,7 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
         }
         cfg.frontends.push(native::Frontend {
             name: p.name.clone(),
-            id: Some(p.id),
+            id: Some(ids[p.seq]),
             listen: p.binds.iter().map(|(_, a)| a.clone()).collect(),
             backend: default,
             routes,
@@ -388,11 +386,11 @@ fn build(proxies: &[Proxy], cfg: &mut BalancerConfig, d: &mut Diags) {
     }
 }
 
-fn backend(p: &Proxy, d: &mut Diags) -> native::Backend {
+fn backend(p: &Proxy, id: u32, d: &mut Diags) -> native::Backend {
     let set = &p.set;
     let mut b = native::Backend {
         name: p.name.clone(),
-        id: Some(p.id),
+        id: Some(id),
         balance: set.balance.unwrap_or_default(),
         // HAProxy's defaults: 3 retries, no redispatch.
         retries: set.retries.unwrap_or(3),

@@ -61,8 +61,9 @@ pub struct Proxy {
     pub servers: Vec<(usize, String, String, Vec<String>)>,
     /// `id N`: (line, N).
     pub explicit_id: Option<(usize, u32)>,
-    /// The proxy id HAProxy gives it (see `translate::haproxy_ids`).
-    pub id: u32,
+    /// Its place among the proxy sections, in declaration order (HAProxy numbers them by it:
+    /// `translate::haproxy_ids`).
+    pub seq: usize,
 }
 
 /// Proxy keywords HAProxy knows that netpulse accepts with a warning (they change nothing here).
