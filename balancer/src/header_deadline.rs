@@ -8,8 +8,7 @@
 
 use crate::bounded::until;
 use crate::express::{Express, Lanes, Outcome};
-use crate::pool::Counters;
-use crate::proxy::{REQUEST_TIMEOUT, error_page};
+use crate::frontend::{Frontend, REQUEST_TIMEOUT, error_page};
 use async_trait::async_trait;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::Stream;
@@ -18,7 +17,6 @@ use pingora_core::protocols::l4::stream::Stream as L4Stream;
 use pingora_core::server::ShutdownWatch;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -27,12 +25,8 @@ const MAX_AHEAD: usize = 64 * 1024;
 
 pub struct HeaderDeadline<A> {
     pub inner: Arc<A>,
-    /// `timeout http-request`.
-    pub deadline: Duration,
-    /// `timeout http-keep-alive`: the idle wait for a kept-alive connection's next request.
-    pub keep_alive: Duration,
-    /// The frontend's counters: a 408 counts as a request error (`ereq`).
-    pub counters: Arc<Counters>,
+    /// Its timeouts; its counters take a 408 as a request error (`ereq`).
+    pub frontend: Arc<Frontend>,
     /// Plain requests skip Pingora's generic path (`[server] express`).
     pub express: Option<Express>,
 }
@@ -56,7 +50,8 @@ impl<A> HeaderDeadline<A> {
         loop {
             buf.reserve(4096);
             let from = buf.len();
-            let limit = if started { self.deadline } else { self.keep_alive };
+            let f = &self.frontend;
+            let limit = if started { f.http_request } else { f.keep_alive };
             match until(
                 || *end.get_or_insert_with(|| Instant::now() + limit),
                 l4.read_buf(&mut buf),
@@ -70,7 +65,7 @@ impl<A> HeaderDeadline<A> {
                 // 408 there shows up as a failed page load.
                 None if buf.is_empty() => return None,
                 None => {
-                    self.counters.ereq.fetch_add(1, Ordering::Relaxed);
+                    self.frontend.counters.ereq.fetch_add(1, Ordering::Relaxed);
                     let _ = l4.write_all(&error_page(REQUEST_TIMEOUT)).await;
                     let _ = l4.flush().await;
                     return None;

@@ -4,7 +4,7 @@
 //! connect. `fall` consecutive failures take a server DOWN, `rise` successes bring it UP;
 //! each transition is logged once.
 
-use crate::pool::{Backend, CheckResult, Pool, Server};
+use crate::pool::{Backend, CheckResult, CheckStatus, Pool, Server};
 use async_trait::async_trait;
 use netpulse_config::{CheckKind, HealthCheck};
 use pingora_core::server::ShutdownWatch;
@@ -20,7 +20,7 @@ pub struct Checker {
 /// One check of one server.
 pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
     let started = Instant::now();
-    let result = |ok: bool, status: &'static str, code: Option<u16>| {
+    let result = |ok: bool, status: CheckStatus, code: Option<u16>| {
         (
             ok,
             CheckResult {
@@ -32,11 +32,11 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
     };
     let stream = match tokio::time::timeout(hc.timeout.get(), tokio::net::TcpStream::connect(server.addr)).await {
         Ok(Ok(s)) => s,
-        Ok(Err(_)) => return result(false, "L4CON", None),
-        Err(_) => return result(false, "L4TOUT", None),
+        Ok(Err(_)) => return result(false, CheckStatus::L4Con, None),
+        Err(_) => return result(false, CheckStatus::L4Tout, None),
     };
     if hc.kind == CheckKind::Tcp {
-        return result(true, "L4OK", None);
+        return result(true, CheckStatus::L4Ok, None);
     }
     let exchange = async {
         let mut stream = stream;
@@ -58,14 +58,14 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
         head.strip_prefix("HTTP/1.")?.get(2..5)?.parse::<u16>().ok()
     };
     match tokio::time::timeout(hc.timeout.get(), exchange).await {
-        Err(_) => result(false, "L7TOUT", None),
-        Ok(None) => result(false, "L7RSP", None),
+        Err(_) => result(false, CheckStatus::L7Tout, None),
+        Ok(None) => result(false, CheckStatus::L7Rsp, None),
         Ok(Some(code)) => {
             let ok = match hc.expect_status {
                 Some(want) => code == want,
                 None => (200..400).contains(&code),
             };
-            result(ok, if ok { "L7OK" } else { "L7STS" }, Some(code))
+            result(ok, if ok { CheckStatus::L7Ok } else { CheckStatus::L7Sts }, Some(code))
         }
     }
 }
@@ -73,9 +73,9 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
 /// Checks one server and records the result; returns how long to wait before the next check.
 async fn check_server(b: &Backend, s: &Server, hc: &HealthCheck) -> std::time::Duration {
     let (ok, res) = check(s, hc).await;
-    let status = res.status;
+    let status = res.status.as_str();
     if let Some(up) = s.record_check(ok, res, hc.rise, hc.fall) {
-        *b.last_change.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+        b.changed();
         let left = b.up_servers();
         if up {
             tracing::info!(backend = %b.name, server = %s.name, check = status, up_servers = left, "server is UP");
@@ -86,10 +86,10 @@ async fn check_server(b: &Backend, s: &Server, hc: &HealthCheck) -> std::time::D
             }
         }
     }
-    let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+    let h = s.health();
     match (h.up, h.streak > 0) {
-        (_, true) => hc.fast_interval.unwrap_or(hc.interval).get(),
-        (false, false) => hc.down_interval.unwrap_or(hc.interval).get(),
+        (_, true) => hc.interval_while_changing().get(),
+        (false, false) => hc.interval_while_down().get(),
         (true, false) => hc.interval.get(),
     }
 }

@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod bounded;
 mod express;
+mod frontend;
 mod header_deadline;
 mod health;
 mod listeners;
@@ -16,8 +17,6 @@ mod pool;
 mod proxy;
 mod runtime;
 mod stats;
-mod stats_admin;
-mod stats_http;
 
 use anyhow::Context;
 use clap::Parser;
@@ -123,10 +122,7 @@ fn main() -> ExitCode {
 
 fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
     let conf = ServerConf {
-        threads: cfg
-            .server
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        threads: cfg.server.worker_threads(),
         upgrade_sock: args.upgrade_sock.clone(),
         // One current-thread runtime per worker: no cross-thread wakeups on the hot path
         // (measured in bench/balancer_vs_haproxy.sh).
@@ -153,12 +149,13 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
             .iter()
             .filter_map(|r| Some((r.clone(), pool.backend(&r.backend)?)))
             .collect();
-        let app_counters = counters.clone();
-        let frontend = Arc::new(proxy::Frontend {
+        let frontend = Arc::new(frontend::Frontend {
             name: f.name.clone(),
             default_backend: backend,
             routes,
             client_timeout: f.timeouts.client.get(),
+            http_request: f.timeouts.http_request.get(),
+            keep_alive: f.timeouts.keep_alive().get(),
             max_body: f.max_body_size.map(|b| b.0),
             counters,
         });
@@ -168,13 +165,11 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         });
         let proxy = proxy::Proxy {
             pool: pool.clone(),
-            frontend,
+            frontend: frontend.clone(),
         };
         let app = header_deadline::HeaderDeadline {
             inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
-            deadline: f.timeouts.http_request.get(),
-            keep_alive: f.timeouts.http_keep_alive.unwrap_or(f.timeouts.http_request).get(),
-            counters: app_counters,
+            frontend,
             express,
         };
         let mut svc = pingora_core::services::listening::Service::new(format!("frontend {}", f.name), app);
@@ -198,22 +193,21 @@ fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
         "health checks".into(),
         Arc::new(health::Checker { pool: pool.clone() }),
     ));
-    let stats = stats::Stats {
+    let live = stats::Live {
         pool: pool.clone(),
         frontends: frontend_counters,
-        listen: cfg.stats.listen.clone(),
-        uri: cfg.stats.uri.clone(),
-        refresh_secs: cfg.stats.refresh.get().as_secs().max(1),
-        auth: cfg
-            .stats
-            .auth
-            .as_ref()
-            .map(|a| stats::basic(&a.user, a.password.expose())),
-        realm: cfg.stats.realm.clone(),
-        admin: cfg.stats.admin,
         proxies: netpulse_config::proxy_ids(&cfg),
         started: std::time::Instant::now(),
     };
+    let settings = stats::Settings {
+        listen: cfg.stats.listen.clone(),
+        uri: cfg.stats.uri.clone(),
+        refresh_secs: cfg.stats.refresh.get().as_secs().max(1),
+        auth: (cfg.stats.auth.as_ref()).map(|a| stats::basic(&a.user, a.password.expose())),
+        realm: cfg.stats.realm.clone(),
+        admin: cfg.stats.admin,
+    };
+    let stats = stats::Stats::new(live, settings);
     let stats = Arc::new(stats);
     if let Some(path) = &cfg.runtime.socket {
         let mode = u32::from_str_radix(&cfg.runtime.mode, 8).context("validated socket mode")?;

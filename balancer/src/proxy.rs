@@ -1,9 +1,13 @@
-//! The proxy of one frontend: route by path and Host conditions, choose a server (sticky cookie first,
+//! Pingora's hooks for one frontend (the generic path): route (`frontend`), choose a server (sticky cookie first,
 //! else smooth weighted round-robin over servers that may take traffic), retry a failed
 //! connect on another server, strip the persistence cookie before the server sees it, and
 //! insert it (with `Cache-Control: private`) like HAProxy's `insert indirect nocache`.
 
-use crate::pool::{Counters, Pool};
+use crate::frontend::{
+    self, BAD_GATEWAY, BAD_REQUEST, CONNECT_REFUSED, CONNECT_TIMEOUT, ErrorAnswer, Frontend, GATEWAY_TIMEOUT,
+    INTERNAL_ERROR, NO_SERVER, PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT,
+};
+use crate::pool::Pool;
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
@@ -12,27 +16,6 @@ use pingora_proxy::FailToProxy;
 use pingora_proxy::{ProxyHttp, Session};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-
-pub struct Frontend {
-    pub name: String,
-    pub default_backend: usize,
-    /// (route, backend), first match wins.
-    pub routes: Vec<(netpulse_config::Route, usize)>,
-    pub client_timeout: std::time::Duration,
-    /// Largest request body in bytes.
-    pub max_body: Option<u64>,
-    pub counters: Arc<Counters>,
-}
-
-impl Frontend {
-    /// The backend for a request: the first route whose conditions hold, else the default.
-    pub fn route(&self, path: &str, host: &str) -> usize {
-        self.routes
-            .iter()
-            .find(|(route, _)| route.matches(path, host))
-            .map_or(self.default_backend, |(_, b)| *b)
-    }
-}
 
 pub struct Proxy {
     pub pool: Arc<Pool>,
@@ -325,7 +308,7 @@ impl ProxyHttp for Proxy {
                 .fetch_add(1, Ordering::Relaxed);
         }
         if code > 0 {
-            let body = bytes::Bytes::from(error_body(code, why));
+            let body = bytes::Bytes::from(frontend::error_body(code, why));
             if session.respond_error_with_body(code, body).await.is_err() {
                 tracing::debug!("client gone before the error response");
             }
@@ -354,63 +337,22 @@ impl ProxyHttp for Proxy {
     }
 }
 
-pub const REQUEST_TIMEOUT: (u16, &str) = (
-    408,
-    "Request Timeout: your browser didn't send a complete request in time.",
-);
-pub const GATEWAY_TIMEOUT: (u16, &str) = (504, "Gateway Timeout: the server didn't respond in time.");
-
-/// The body of every error answer: the status and why, on one line.
-fn error_body(code: u16, why: &str) -> String {
-    format!("{code} {why}\n")
-}
-
-/// A whole HTTP/1.1 error response that closes the connection, for the paths that answer
-/// on the socket themselves (header deadline, express lane); the same body and cache
-/// headers as Pingora's error responses.
-pub fn error_page((code, why): (u16, &str)) -> Vec<u8> {
-    let body = error_body(code, why);
-    let reason = http::StatusCode::from_u16(code)
-        .ok()
-        .and_then(|c| c.canonical_reason())
-        .unwrap_or("Error");
-    format!(
-        "HTTP/1.1 {code} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nCache-Control: private, no-store\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
 /// The status and reason for a request that could not be proxied (0: the client is gone).
-pub fn error_answer(e: &Error) -> (u16, &'static str) {
+pub fn error_answer(e: &Error) -> ErrorAnswer {
     match (e.etype(), e.esource()) {
-        (ErrorType::HTTPStatus(413), _) => (
-            413,
-            "Payload Too Large: the request body is larger than this frontend accepts.",
-        ),
-        (ErrorType::HTTPStatus(503), _) => (
-            503,
-            "Service Unavailable: no server is available to handle this request.",
-        ),
-        (ErrorType::HTTPStatus(code), _) => (*code, "The request could not be handled."),
+        (ErrorType::HTTPStatus(413), _) => PAYLOAD_TOO_LARGE,
+        (ErrorType::HTTPStatus(503), _) => NO_SERVER,
+        (ErrorType::HTTPStatus(code), _) => (*code, frontend::OTHER),
         (ErrorType::ReadTimedout | ErrorType::WriteTimedout, ErrorSource::Upstream) => GATEWAY_TIMEOUT,
-        (ErrorType::ConnectTimedout, _) => (503, "Service Unavailable: no server could be reached in time."),
-        (ErrorType::ConnectRefused | ErrorType::ConnectNoRoute | ErrorType::ConnectError, _) => {
-            (503, "Service Unavailable: no server accepted the connection.")
-        }
+        (ErrorType::ConnectTimedout, _) => CONNECT_TIMEOUT,
+        (ErrorType::ConnectRefused | ErrorType::ConnectNoRoute | ErrorType::ConnectError, _) => CONNECT_REFUSED,
         (ErrorType::ReadTimedout, ErrorSource::Downstream) => REQUEST_TIMEOUT,
         (ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed, ErrorSource::Downstream) => {
             (0, "")
         }
-        (ErrorType::InvalidHTTPHeader, ErrorSource::Downstream) => {
-            (400, "Bad Request: your browser sent an invalid request.")
-        }
-        (_, ErrorSource::Downstream) => (400, "Bad Request: your browser sent an invalid request."),
-        (_, ErrorSource::Upstream) => (
-            502,
-            "Bad Gateway: the server returned an invalid or incomplete response.",
-        ),
-        _ => (500, "Internal Server Error."),
+        (_, ErrorSource::Downstream) => BAD_REQUEST,
+        (_, ErrorSource::Upstream) => BAD_GATEWAY,
+        _ => INTERNAL_ERROR,
     }
 }
 
@@ -425,21 +367,6 @@ mod tests {
         assert_eq!(error_answer(&Error::explain(ErrorType::HTTPStatus(503), "x")).0, 503);
         assert_eq!(error_answer(&Error::new_down(ErrorType::ReadTimedout)).0, 408);
         assert_eq!(error_answer(&Error::new_down(ErrorType::InvalidHTTPHeader)).0, 400);
-    }
-
-    #[test]
-    fn error_pages_are_whole_responses() {
-        let page = error_page(GATEWAY_TIMEOUT);
-        let mut headers = [httparse::EMPTY_HEADER; 8];
-        let mut resp = httparse::Response::new(&mut headers);
-        let httparse::Status::Complete(n) = resp.parse(&page).unwrap() else {
-            panic!("incomplete header")
-        };
-        assert_eq!((resp.code, resp.reason), (Some(504), Some("Gateway Timeout")));
-        let len = resp.headers.iter().find(|h| h.name == "Content-Length").unwrap().value;
-        assert_eq!(std::str::from_utf8(len).unwrap(), (page.len() - n).to_string());
-        assert!(page.ends_with(b"504 Gateway Timeout: the server didn't respond in time.\n"));
-        assert!(error_page(REQUEST_TIMEOUT).starts_with(b"HTTP/1.1 408 Request Timeout\r\n"));
     }
 
     #[test]

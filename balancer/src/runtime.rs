@@ -53,7 +53,7 @@ enum Outcome {
 
 impl Cli {
     fn backend(&self, name: &str) -> Option<(usize, &Backend)> {
-        let pool = &self.stats.pool;
+        let pool = &self.stats.live.pool;
         pool.backend(name).map(|i| (i, &pool.backends[i]))
     }
 
@@ -100,7 +100,7 @@ impl Cli {
             ["show", "info", ..] => text(self.info()),
             ["show", "stat", rest @ ..] => self.show_stat(rest),
             ["show", "backend"] => {
-                let names: Vec<&str> = (self.stats.proxies.iter())
+                let names: Vec<&str> = (self.stats.live.proxies.iter())
                     .filter(|p| p.backend.is_some() || p.stats)
                     .map(|p| p.name.as_str())
                     .collect();
@@ -135,7 +135,7 @@ impl Cli {
                 let cfg = server_config(name, addr, opts)?;
                 let j = b.add_server(&cfg)?;
                 if let Some(hc) = b.health_check.clone().filter(|_| b.servers[j].checked) {
-                    crate::health::spawn_server_loop(self.stats.pool.clone(), bi, j, hc, None);
+                    crate::health::spawn_server_loop(self.stats.live.pool.clone(), bi, j, hc, None);
                 }
                 tracing::warn!(backend = %b.name, server = %name, "server added on the runtime API (in maintenance until enabled)");
                 text("New server registered.\n".into())
@@ -170,8 +170,8 @@ impl Cli {
     }
 
     fn info(&self) -> String {
-        let up = self.stats.started.elapsed().as_secs();
-        let (cur, cum): (i64, u64) = self.stats.frontends.iter().fold((0, 0), |(c, t), (_, f)| {
+        let up = self.stats.live.started.elapsed().as_secs();
+        let (cur, cum): (i64, u64) = self.stats.live.frontends.iter().fold((0, 0), |(c, t), (_, f)| {
             (
                 c + f.cur.load(Ordering::Relaxed).max(0),
                 t + f.total.load(Ordering::Relaxed),
@@ -188,7 +188,7 @@ impl Cli {
             m = up % 3600 / 60,
             s = up % 60,
             node = node.trim(),
-            listeners = self.stats.frontends.len(),
+            listeners = self.stats.live.frontends.len(),
         )
     }
 
@@ -219,7 +219,7 @@ impl Cli {
 
     fn servers_state(&self, only: Option<&str>) -> Result<Outcome, String> {
         let mut out = format!("1\n{STATE_HEADER}\n");
-        let pool = &self.stats.pool;
+        let pool = &self.stats.live.pool;
         if let Some(b) = only
             && pool.backend(b).is_none()
         {
@@ -233,23 +233,14 @@ impl Cli {
         {
             let hc = b.health_check.as_ref();
             for (si, s) in b.live_servers() {
-                let h = s.health.lock().unwrap_or_else(|p| p.into_inner());
+                let h = s.health();
                 let admin = match s.admin() {
                     Admin::Ready => 0,
                     Admin::Maint => 1,
                     Admin::Drain => 8,
                 };
                 // HAProxy's HCHK_STATUS_* and CHK_RES_* numbers.
-                let status = match h.last.status {
-                    "L4OK" => 6,
-                    "L4TOUT" => 7,
-                    "L4CON" => 8,
-                    "L7TOUT" => 12,
-                    "L7RSP" => 13,
-                    "L7OK" => 14,
-                    "L7STS" => 16,
-                    _ => 0,
-                };
+                let status = h.last.status.haproxy_code();
                 let result = if !h.checked {
                     0
                 } else if h.up {
@@ -260,7 +251,7 @@ impl Cli {
                 let health = hc.map_or(0, |c| if h.up { c.rise + c.fall - 1 - h.streak } else { h.streak });
                 out.push_str(&format!(
                     "{be} {bn} {sid} {sn} {ip} {op} {admin} {uw} {iw} {since} {status} {result} {health} {cs} 0 0 0 - {port} - 0 0 - - 0\n",
-                    be = self.stats.backend_iid(bi),
+                    be = self.stats.live.backend_iid(bi),
                     bn = b.name,
                     sid = si + 1,
                     sn = s.name,

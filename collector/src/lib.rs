@@ -5,6 +5,7 @@
 //! It must never let one target's slowness delay another's poll, and never log a secret.
 #![forbid(unsafe_code)]
 
+pub mod align;
 pub mod breaker;
 pub mod daemon;
 pub mod lineproto;

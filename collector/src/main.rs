@@ -58,7 +58,7 @@ fn targets(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyho
     let targets = cfg
         .targets
         .iter()
-        .map(|t| Target::from_config(t, &cfg.snmp, registry).map_err(|e| anyhow::anyhow!("target {}: {e}", t.name)))
+        .map(|t| Target::from_config(t, cfg, registry).map_err(|e| anyhow::anyhow!("target {}: {e}", t.name)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if targets.is_empty() {
         anyhow::bail!("no targets configured: add [[targets]] to the config or pass --target");

@@ -287,7 +287,7 @@ mod tests {
     use super::*;
     use crate::modules::Registry;
     use crate::snmp::{SnmpResult, SnmpVersion, Value, VarBind};
-    use netpulse_config::{Secret, SnmpDefaults, TargetConfig};
+    use netpulse_config::{CollectorConfig, Secret, TargetConfig};
     use std::sync::atomic::{AtomicU32, Ordering};
 
     /// Answers sysName after `failures` network errors.
@@ -329,7 +329,7 @@ mod tests {
             modules: vec!["system".into()],
             ..TargetConfig::default()
         };
-        Target::from_config(&tc, &SnmpDefaults::default(), &Registry::builtin()).unwrap()
+        Target::from_config(&tc, &CollectorConfig::default(), &Registry::builtin()).unwrap()
     }
 
     #[tokio::test(start_paused = true)]

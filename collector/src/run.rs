@@ -1,6 +1,7 @@
-//! Run modes that poll every target once: `--test` prints line protocol to a writer.
+//! Run modes that poll every target once: `--test` prints line protocol to a writer,
+//! `--once` queues the points for every output and flushes.
 
-use crate::lineproto::{Point, UnsignedMode, encode};
+use crate::lineproto::{UnsignedMode, encode};
 use crate::output::OutputSet;
 use crate::poll::{PollOutcome, poll};
 use crate::snmp::{SnmpEngine, SnmpError};
@@ -8,6 +9,7 @@ use crate::target::Target;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use netpulse_config::CollectorConfig;
+use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
@@ -95,17 +97,6 @@ pub async fn test_mode(cfg: &CollectorConfig, targets: Vec<Target>, out: &mut im
     Ok(summary)
 }
 
-/// Floors timestamps to the interval (`round_interval`), so a repeated poll in the same
-/// interval overwrites its points instead of adding a second copy.
-pub fn align_timestamps(points: &mut [Point], interval: std::time::Duration) {
-    let step = interval.as_nanos() as i64;
-    if step > 0 {
-        for p in points {
-            p.timestamp -= p.timestamp.rem_euclid(step);
-        }
-    }
-}
-
 /// What `--once` achieved.
 #[derive(Debug, Default)]
 pub struct OnceReport {
@@ -129,10 +120,13 @@ pub async fn once_mode(
         },
         ..OnceReport::default()
     };
-    let interval = cfg.collector.interval.get();
+    // Each target's own interval, for the alignment of its points.
+    let intervals: HashMap<_, _> = targets.iter().map(|t| (t.name.clone(), t.interval)).collect();
     poll_all(cfg, targets, |mut outcome| {
-        if cfg.collector.round_interval {
-            align_timestamps(&mut outcome.points, interval);
+        if cfg.collector.round_interval
+            && let Some(i) = intervals.get(&outcome.target)
+        {
+            crate::align::to_interval(&mut outcome.points, *i);
         }
         if !outcome.ok() {
             report.summary.failed += 1;
@@ -165,35 +159,4 @@ fn progress(n: usize) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::lineproto::FieldValue;
-
-    #[test]
-    fn timestamps_align_to_the_interval() {
-        let p = |ts| Point {
-            measurement: "m".into(),
-            tags: vec![],
-            fields: vec![("v".into(), FieldValue::Int(1))],
-            timestamp: ts,
-        };
-        let mut pts = vec![
-            p(1_700_000_059_999_999_999),
-            p(1_700_000_000_000_000_000),
-            p(1_700_000_061_000_000_000),
-        ];
-        align_timestamps(&mut pts, std::time::Duration::from_secs(60));
-        let ts: Vec<i64> = pts.iter().map(|p| p.timestamp).collect();
-        assert_eq!(
-            ts,
-            [
-                1_700_000_040_000_000_000,
-                1_699_999_980_000_000_000,
-                1_700_000_040_000_000_000
-            ]
-        );
-    }
 }

@@ -5,7 +5,7 @@ use crate::modules::{Module, Registry};
 use crate::rates::RateTracker;
 use crate::snmp::walk::WalkLimits;
 use crate::snmp::{RequestPolicy, TargetSecurity};
-use netpulse_config::{SnmpDefaults, SnmpVersion, TargetAddress, TargetConfig};
+use netpulse_config::{CollectorConfig, SnmpVersion, TargetAddress, TargetConfig};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,18 +27,11 @@ pub struct Target {
 }
 
 impl Target {
-    /// Errors are for a config that passed validation but names an unknown module.
-    pub fn from_config(tc: &TargetConfig, snmp: &SnmpDefaults, registry: &Registry) -> Result<Self, String> {
-        Self::build(tc, snmp, registry, Duration::from_secs(60))
-    }
-
-    /// With the collector-wide interval the target inherits unless it sets its own.
-    pub fn build(
-        tc: &TargetConfig,
-        snmp: &SnmpDefaults,
-        registry: &Registry,
-        interval: Duration,
-    ) -> Result<Self, String> {
+    /// The only way to make a target: `tc` resolved against the collector's SNMP defaults
+    /// and interval. Errors are for a config that passed validation but names an unknown
+    /// module (or a target added at run time with a bad address).
+    pub fn from_config(tc: &TargetConfig, cfg: &CollectorConfig, registry: &Registry) -> Result<Self, String> {
+        let snmp = &cfg.snmp;
         let address = TargetAddress::parse(&tc.address)?;
         let modules = tc
             .modules
@@ -85,7 +78,7 @@ impl Target {
                 allow_non_increasing: tc.allow_non_increasing,
             },
             deadline: tc.poll_deadline.unwrap_or(snmp.poll_deadline).get(),
-            interval: tc.interval.map_or(interval, |i| i.get()),
+            interval: tc.interval.unwrap_or(cfg.collector.interval).get(),
             rates: tc.rates.then(|| Arc::new(Mutex::new(RateTracker::default()))),
         })
     }

@@ -39,7 +39,7 @@ async fn dead_and_slow_agents_do_not_stall_others() {
     let targets: Vec<Target> = cfg
         .targets
         .iter()
-        .map(|t| Target::from_config(t, &cfg.snmp, &registry).unwrap())
+        .map(|t| Target::from_config(t, &cfg, &registry).unwrap())
         .collect();
 
     let start = Instant::now();
@@ -89,7 +89,7 @@ async fn poll_deadline_cuts_a_slow_walk() {
         modules: vec!["interfaces".into()],
         ..target("slow-walk", slow.port)
     }];
-    let targets = vec![Target::from_config(&cfg.targets[0], &cfg.snmp, &Registry::builtin()).unwrap()];
+    let targets = vec![Target::from_config(&cfg.targets[0], &cfg, &Registry::builtin()).unwrap()];
     let start = Instant::now();
     let mut outcome = None;
     poll_all(&cfg, targets, |o| outcome = Some(o)).await.unwrap();

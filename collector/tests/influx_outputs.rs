@@ -139,3 +139,47 @@ fn victoria_metrics_takes_the_v2_api() {
     assert!(m["ifDescr"].is_string());
     assert!(!vm.export("system_sysUpTime").is_empty());
 }
+
+/// `--once` with `round_interval` floors a target's points to the target's own `interval`
+/// (it used the collector-wide one: two runs a second apart wrote one point, not two).
+#[test]
+fn once_aligns_to_each_targets_own_interval() {
+    let agent = Snmpd::start("np-align");
+    let db = Influxd::start();
+    let dir = tempdir("align");
+    let cfg = dir.join("collector.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[collector]\ninterval = \"60s\"\nround_interval = true\nflush_timeout = \"3s\"\n\
+             [[outputs.influxdb]]\nname = \"a\"\nqueue_dir = \"{}\"\n{}\n\
+             [[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\ninterval = \"1s\"\n",
+            dir.join("queue").display(),
+            v1(db.port),
+            agent.address()
+        ),
+    )
+    .unwrap();
+    assert_eq!(once(&cfg), 0);
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(once(&cfg), 0);
+    let rows = db.query("SELECT \"sysUpTime\" FROM \"system\"");
+    let times: Vec<i64> = rows["results"][0]["series"][0]["values"]
+        .as_array()
+        .expect("points stored")
+        .iter()
+        .map(|r| {
+            let t = humantime::parse_rfc3339(r[0].as_str().unwrap()).unwrap();
+            t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64
+        })
+        .collect();
+    assert_eq!(times.len(), 2, "one point per 1 s slot: {times:?}");
+    assert!(
+        times.iter().all(|t| t % 1_000_000_000 == 0),
+        "floored to the second: {times:?}"
+    );
+    assert!(
+        times[1] - times[0] < 60_000_000_000,
+        "not floored to the collector's 60 s"
+    );
+}

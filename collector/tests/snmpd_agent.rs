@@ -9,7 +9,9 @@ use netpulse_collector::modules::Registry;
 use netpulse_collector::poll::{PollOutcome, poll};
 use netpulse_collector::snmp::SnmpEngine;
 use netpulse_collector::target::Target;
-use netpulse_config::{AuthProtocol, PrivProtocol, Secret, SnmpDefaults, SnmpVersion, TargetConfig, UsmKey};
+use netpulse_config::{
+    AuthProtocol, CollectorConfig, PrivProtocol, Secret, SnmpDefaults, SnmpVersion, TargetConfig, UsmKey,
+};
 use std::sync::Arc;
 use tokio::sync::Semaphore;
 
@@ -52,7 +54,11 @@ async fn poll_once(engine: &SnmpEngine, tc: &TargetConfig) -> PollOutcome {
         retries: 1,
         ..SnmpDefaults::default()
     };
-    let target = Target::from_config(tc, &snmp, &Registry::builtin()).unwrap();
+    let cfg = CollectorConfig {
+        snmp,
+        ..CollectorConfig::default()
+    };
+    let target = Target::from_config(tc, &cfg, &Registry::builtin()).unwrap();
     poll(engine, &target, Arc::new(Semaphore::new(50)), 5).await
 }
 

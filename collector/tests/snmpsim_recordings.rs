@@ -11,7 +11,7 @@ use netpulse_collector::modules::Registry;
 use netpulse_collector::poll::poll;
 use netpulse_collector::snmp::SnmpEngine;
 use netpulse_collector::target::Target;
-use netpulse_config::{Secret, SnmpDefaults, TargetConfig};
+use netpulse_config::{CollectorConfig, Secret, SnmpDefaults, TargetConfig};
 use std::collections::HashMap;
 use std::process::Command;
 use std::sync::Arc;
@@ -133,6 +133,10 @@ async fn recordings_match_snmpbulkwalk() {
         timeout: netpulse_config::Duration::from_secs(3),
         ..SnmpDefaults::default()
     };
+    let cfg = CollectorConfig {
+        snmp,
+        ..CollectorConfig::default()
+    };
     let mut total = 0;
     for rel in RECORDINGS {
         let community = rel.rsplit('/').next().unwrap();
@@ -143,7 +147,7 @@ async fn recordings_match_snmpbulkwalk() {
             modules: vec!["system".into(), "interfaces".into()],
             ..TargetConfig::default()
         };
-        let target = Target::from_config(&tc, &snmp, &registry).unwrap();
+        let target = Target::from_config(&tc, &cfg, &registry).unwrap();
         let out = poll(&engine, &target, Arc::new(tokio::sync::Semaphore::new(20)), 2).await;
         assert!(out.ok(), "{community}: {:?}", out.errors().collect::<Vec<_>>());
         let mut walked = bulkwalk(sim.port, community, ".1.3.6.1.2.1.1");

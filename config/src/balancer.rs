@@ -1,10 +1,9 @@
-//! The balancer's native configuration (SPEC §5): frontends, backends with servers,
-//! health checks, stickiness, retries and timeouts, and the stats listener.
+//! The balancer's native configuration (docs/balancer-config.md): frontends, backends with
+//! servers, health checks, stickiness, retries and timeouts, and the stats listener; each
+//! default is given or resolved here once (the translator of haproxy.cfg uses these too).
 
-use crate::load::{Layered, Problems};
 use crate::units::{Duration, Secret};
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -33,6 +32,13 @@ pub struct ServerSection {
 
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+impl ServerSection {
+    /// `threads`, or one worker per core.
+    pub fn worker_threads(&self) -> usize {
+        (self.threads).unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()))
+    }
 }
 
 impl Default for ServerSection {
@@ -154,6 +160,13 @@ pub struct FrontendTimeouts {
     pub http_keep_alive: Option<Duration>,
 }
 
+impl FrontendTimeouts {
+    /// The idle limit between kept-alive requests: `http_keep_alive`, else `http_request`.
+    pub fn keep_alive(&self) -> Duration {
+        self.http_keep_alive.unwrap_or(self.http_request)
+    }
+}
+
 impl Default for FrontendTimeouts {
     fn default() -> Self {
         Self {
@@ -203,36 +216,6 @@ pub enum Test {
     Host,
     /// The Host header contains the value as whole dot-separated labels (`hdr_dom(host)`).
     HostDomain,
-}
-
-impl Condition {
-    pub fn holds(&self, path: &str, host: &str) -> bool {
-        let eq = |a: &str, b: &str| {
-            if self.ignore_case {
-                a.eq_ignore_ascii_case(b)
-            } else {
-                a == b
-            }
-        };
-        let any = self.values.iter().any(|v| match self.test {
-            Test::Path => eq(path, v),
-            Test::PathPrefix => path.get(..v.len()).is_some_and(|p| eq(p, v)),
-            Test::Host => eq(host, v),
-            Test::HostDomain => host
-                .split(['.', ':', '/'])
-                .collect::<Vec<_>>()
-                .windows(v.split('.').count())
-                .any(|w| eq(&w.join("."), v)),
-        });
-        any != self.negate
-    }
-}
-
-impl Route {
-    pub fn matches(&self, path: &str, host: &str) -> bool {
-        (self.path_prefix.is_empty() || path.starts_with(&self.path_prefix))
-            && self.when.iter().all(|c| c.holds(path, host))
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -295,6 +278,13 @@ pub struct BackendTimeouts {
     pub queue: Option<Duration>,
 }
 
+impl BackendTimeouts {
+    /// The longest wait in the backend queue: `queue`, else `connect`.
+    pub fn queue(&self) -> Duration {
+        self.queue.unwrap_or(self.connect)
+    }
+}
+
 impl Default for BackendTimeouts {
     fn default() -> Self {
         Self {
@@ -332,6 +322,18 @@ pub struct HealthCheck {
     pub rise: u32,
     /// Consecutive failures that take an UP server DOWN.
     pub fall: u32,
+}
+
+impl HealthCheck {
+    /// The check interval while a server is between states (`fast_interval`, else `interval`).
+    pub fn interval_while_changing(&self) -> Duration {
+        self.fast_interval.unwrap_or(self.interval)
+    }
+
+    /// The check interval while a server is DOWN (`down_interval`, else `interval`).
+    pub fn interval_while_down(&self) -> Duration {
+        self.down_interval.unwrap_or(self.interval)
+    }
 }
 
 impl Default for HealthCheck {
@@ -387,6 +389,13 @@ pub struct ServerConfig {
     pub check: bool,
 }
 
+impl ServerConfig {
+    /// The sticky cookie value naming this server: `cookie`, else its name.
+    pub fn cookie_value(&self) -> &str {
+        self.cookie.as_deref().unwrap_or(&self.name)
+    }
+}
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
@@ -402,177 +411,11 @@ impl Default for ServerConfig {
     }
 }
 
-fn p(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
-
-fn socket_addr(s: &str) -> bool {
-    s.parse::<std::net::SocketAddr>().is_ok()
-}
-
-impl Layered for BalancerConfig {
-    const ENV_PREFIX: &'static str = "NETPULSE_BALANCER_";
-
-    fn validate(&self) -> Problems {
-        let mut out = Problems::new();
-        if self.server.threads == Some(0) {
-            out.push((p(&["server", "threads"]), "must be at least 1".into()));
-        }
-        if !socket_addr(&self.stats.listen) {
-            out.push((
-                p(&["stats", "listen"]),
-                format!("{:?} is not an IP:PORT address", self.stats.listen),
-            ));
-        }
-        if !self.stats.uri.starts_with('/') {
-            out.push((p(&["stats", "uri"]), "must start with '/'".into()));
-        }
-        let backends: HashSet<&str> = self.backends.iter().map(|b| b.name.as_str()).collect();
-        let mut names = HashSet::new();
-        for (i, b) in self.backends.iter().enumerate() {
-            let i = i.to_string();
-            let at = |k: &str| p(&["backends", &i, k]);
-            if b.name.is_empty() || !names.insert(b.name.as_str()) {
-                out.push((
-                    at("name"),
-                    format!("{:?}: backend names must be unique and non-empty", b.name),
-                ));
-            }
-            if b.servers.is_empty() {
-                out.push((at("servers"), "a backend needs at least one server".into()));
-            }
-            let mut servers = HashSet::new();
-            for (j, s) in b.servers.iter().enumerate() {
-                let j = j.to_string();
-                let sat = |k: &str| p(&["backends", &i, "servers", &j, k]);
-                if s.name.is_empty() || !servers.insert(s.name.as_str()) {
-                    out.push((
-                        sat("name"),
-                        format!("{:?}: server names must be unique in a backend and non-empty", s.name),
-                    ));
-                }
-                if !socket_addr(&s.address) {
-                    out.push((sat("address"), format!("{:?} is not an IP:PORT address", s.address)));
-                }
-                if s.weight > 256 {
-                    out.push((sat("weight"), "must be between 0 and 256".into()));
-                }
-            }
-            if let Some(hc) = &b.health_check {
-                if hc.rise == 0 || hc.fall == 0 {
-                    out.push((
-                        p(&["backends", &i, "health_check", "rise"]),
-                        "rise and fall must be at least 1".into(),
-                    ));
-                }
-                if hc.kind == CheckKind::Http && !hc.path.starts_with('/') {
-                    out.push((
-                        p(&["backends", &i, "health_check", "path"]),
-                        "must start with '/'".into(),
-                    ));
-                }
-                if hc.interval.get().is_zero() {
-                    out.push((
-                        p(&["backends", &i, "health_check", "interval"]),
-                        "must be longer than 0s".into(),
-                    ));
-                }
-            }
-            if let Some(st) = &b.sticky
-                && (st.cookie.is_empty()
-                    || !st
-                        .cookie
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
-            {
-                out.push((
-                    p(&["backends", &i, "sticky", "cookie"]),
-                    "a cookie name of letters, digits, '_' or '-'".into(),
-                ));
-            }
-        }
-        let mut fnames = HashSet::new();
-        for (i, f) in self.frontends.iter().enumerate() {
-            let i = i.to_string();
-            let at = |k: &str| p(&["frontends", &i, k]);
-            if f.name.is_empty() || !fnames.insert(f.name.as_str()) {
-                out.push((
-                    at("name"),
-                    format!("{:?}: frontend names must be unique and non-empty", f.name),
-                ));
-            }
-            if f.listen.is_empty() {
-                out.push((at("listen"), "at least one IP:PORT".into()));
-            }
-            for (j, l) in f.listen.iter().enumerate() {
-                if !socket_addr(l) {
-                    out.push((
-                        p(&["frontends", &i, "listen", &j.to_string()]),
-                        format!("{l:?} is not an IP:PORT address"),
-                    ));
-                }
-            }
-            if !backends.contains(f.backend.as_str()) {
-                out.push((at("backend"), format!("no backend named {:?}", f.backend)));
-            }
-            for (j, r) in f.routes.iter().enumerate() {
-                if r.path_prefix.is_empty() && r.when.is_empty() {
-                    out.push((
-                        p(&["frontends", &i, "routes", &j.to_string()]),
-                        "a route needs path_prefix or at least one condition in `when`".into(),
-                    ));
-                }
-                if !backends.contains(r.backend.as_str()) {
-                    out.push((
-                        p(&["frontends", &i, "routes", &j.to_string(), "backend"]),
-                        format!("no backend named {:?}", r.backend),
-                    ));
-                }
-            }
-        }
-        if let Some(sock) = &self.runtime.socket {
-            if sock.is_empty() {
-                out.push((p(&["runtime", "socket"]), "an empty path".into()));
-            }
-            if u32::from_str_radix(&self.runtime.mode, 8).is_err() {
-                out.push((
-                    p(&["runtime", "mode"]),
-                    format!("{:?} is not an octal file mode", self.runtime.mode),
-                ));
-            }
-        }
-        if self.frontends.is_empty() {
-            out.push((p(&["frontends"]), "at least one frontend".into()));
-        }
-        out.extend(crate::proxy_ids::problems(self));
-        out
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail's closure signature
 mod tests {
     use super::*;
     use crate::load::Loader;
-
-    #[test]
-    fn conditions_match_like_haproxy_acls() {
-        let c = |test, v: &[&str], negate, ignore_case| Condition {
-            test,
-            values: v.iter().map(|s| s.to_string()).collect(),
-            negate,
-            ignore_case,
-        };
-        assert!(c(Test::PathPrefix, &["/api", "/x"], false, false).holds("/x/1", "h"));
-        assert!(!c(Test::PathPrefix, &["/API"], false, false).holds("/api/1", "h"));
-        assert!(c(Test::PathPrefix, &["/API"], false, true).holds("/api/1", "h"));
-        assert!(c(Test::Path, &["/a"], true, false).holds("/a/b", "h"));
-        assert!(c(Test::Host, &["Grafana.example"], false, true).holds("/", "grafana.EXAMPLE"));
-        let dom = c(Test::HostDomain, &["example.com"], false, true);
-        assert!(dom.holds("/", "www.example.com:8080"));
-        assert!(dom.holds("/", "example.com"));
-        assert!(!dom.holds("/", "badexample.com"));
-    }
 
     #[test]
     fn spec_example_loads_and_errors_name_lines() {

@@ -2,6 +2,9 @@
 
 use std::fmt;
 
+/// `(key path, problem)` pairs found by validation, before the loader adds their origin.
+pub type Problems = Vec<(Vec<String>, String)>;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
     /// Dotted key path, e.g. `targets[1].community`.

@@ -1,7 +1,9 @@
 //! Layering: built-in defaults < TOML file < environment < command-line flags.
 //! Also owns the answer to "where did this key's value come from?" for error messages.
 
+use crate::balancer::BalancerConfig;
 use crate::collector::CollectorConfig;
+pub use crate::error::Problems;
 use crate::error::{ConfigError, ConfigErrors, key_path};
 use crate::locate::line_of;
 use figment::providers::{Env, Format, Serialized, Toml};
@@ -24,9 +26,6 @@ pub const SEED_ENV: &[(&str, &str)] = &[
     ("READ_TIMEOUT", "http_pool.read_timeout"),
 ];
 
-/// `(key path, problem)` pairs found by validation.
-pub type Problems = Vec<(Vec<String>, String)>;
-
 /// A configuration that can be layered: its environment names and its own checks.
 pub trait Layered: serde::de::DeserializeOwned {
     /// Plain environment variables operators already set, and the key each one feeds.
@@ -41,7 +40,14 @@ impl Layered for CollectorConfig {
     const SEED_ENV: &'static [(&'static str, &'static str)] = SEED_ENV;
     const ENV_PREFIX: &'static str = "NETPULSE_";
     fn validate(&self) -> Problems {
-        crate::validate::validate(self)
+        crate::validate::collector::validate(self)
+    }
+}
+
+impl Layered for BalancerConfig {
+    const ENV_PREFIX: &'static str = "NETPULSE_BALANCER_";
+    fn validate(&self) -> Problems {
+        crate::validate::balancer::validate(self)
     }
 }
 

@@ -59,10 +59,7 @@ fn now_ns() -> i64 {
 fn build_targets(cfg: &CollectorConfig, registry: &Registry) -> Result<Vec<Target>, String> {
     cfg.targets
         .iter()
-        .map(|t| {
-            Target::build(t, &cfg.snmp, registry, cfg.collector.interval.get())
-                .map_err(|e| format!("target {}: {e}", t.name))
-        })
+        .map(|t| Target::from_config(t, cfg, registry).map_err(|e| format!("target {}: {e}", t.name)))
         .collect()
 }
 
@@ -232,7 +229,7 @@ impl Core {
             });
         }
         if cfg.collector.round_interval {
-            crate::run::align_timestamps(&mut outcome.points, target.interval);
+            crate::align::to_target(&mut outcome.points, target);
         }
         self.outputs.enqueue(&outcome.points);
         if let Some(r) = &target.rates {

@@ -363,6 +363,7 @@ fn build(proxies: &[Proxy], ids: &[u32], cfg: &mut BalancerConfig, d: &mut Diags
         if p.binds.is_empty() {
             d.error(p.line, format!("'{}' has no bind", p.name));
         }
+        let defaults = native::FrontendTimeouts::default();
         cfg.frontends.push(native::Frontend {
             name: p.name.clone(),
             id: Some(ids[p.seq]),
@@ -370,14 +371,9 @@ fn build(proxies: &[Proxy], ids: &[u32], cfg: &mut BalancerConfig, d: &mut Diags
             backend: default,
             routes,
             timeouts: native::FrontendTimeouts {
-                client: native::Duration(p.set.t_client.unwrap_or(std::time::Duration::from_secs(60))),
+                client: p.set.t_client.map_or(defaults.client, native::Duration),
                 // HAProxy: without `timeout http-request`, `timeout client` bounds the header.
-                http_request: native::Duration(
-                    p.set
-                        .t_http_request
-                        .or(p.set.t_client)
-                        .unwrap_or(std::time::Duration::from_secs(10)),
-                ),
+                http_request: (p.set.t_http_request.or(p.set.t_client)).map_or(defaults.http_request, native::Duration),
                 // HAProxy: without `timeout http-keep-alive`, `timeout http-request` applies.
                 http_keep_alive: p.set.t_http_keep_alive.map(native::Duration),
             },
@@ -388,12 +384,14 @@ fn build(proxies: &[Proxy], ids: &[u32], cfg: &mut BalancerConfig, d: &mut Diags
 
 fn backend(p: &Proxy, id: u32, d: &mut Diags) -> native::Backend {
     let set = &p.set;
+    let defaults = native::Backend::default();
     let mut b = native::Backend {
         name: p.name.clone(),
         id: Some(id),
         balance: set.balance.unwrap_or_default(),
         // HAProxy's defaults: 3 retries, no redispatch.
-        retries: set.retries.unwrap_or(3),
+        retries: set.retries.unwrap_or(defaults.retries),
+        // HAProxy's default differs from the native one: no redispatch without `option redispatch`.
         redispatch: set.redispatch.unwrap_or(false),
         all_backups: set.allbackups.unwrap_or(false),
         sticky: set.cookie.clone().map(|c| native::Sticky {
@@ -430,7 +428,7 @@ fn backend(p: &Proxy, id: u32, d: &mut Diags) -> native::Backend {
             hc.path = u.clone();
         }
         hc.expect_status = set.expect_status;
-        let mut inter = std::time::Duration::from_secs(2);
+        let mut inter = hc.interval.get();
         // `default-server` words first (their keywords were reported at their own line), then
         // the server's own, which override them.
         let mut reported = Diags {

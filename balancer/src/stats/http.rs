@@ -1,7 +1,7 @@
 //! The stats listener's HTTP: one small request per connection (GET, or the admin form's
 //! POST with its body), read under a deadline, answered and closed. Not a hot path.
 
-use crate::stats::Stats;
+use base64::Engine;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -42,7 +42,7 @@ fn parse(buf: &[u8]) -> Option<Request> {
     })
 }
 
-async fn read(stream: &mut tokio::net::TcpStream) -> Option<Request> {
+pub async fn read(stream: &mut tokio::net::TcpStream) -> Option<Request> {
     let mut buf = Vec::with_capacity(2048);
     let read = async {
         let mut chunk = [0u8; 4096];
@@ -63,39 +63,70 @@ async fn read(stream: &mut tokio::net::TcpStream) -> Option<Request> {
     tokio::time::timeout(Duration::from_secs(5), read).await.ok()?
 }
 
-impl Stats {
-    pub(crate) async fn serve(&self, mut stream: tokio::net::TcpStream) {
-        let req = read(&mut stream).await.unwrap_or_default();
-        let (code, ctype, body, location) = self.respond(&req);
-        let reason = match code {
-            200 => "OK",
-            303 => "See Other",
-            401 => "Unauthorized",
-            403 => "Forbidden",
-            _ => "Not Found",
-        };
-        let mut head = format!(
-            "HTTP/1.1 {code} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-cache\r\n",
-            body.len()
-        );
-        if let Some(l) = location {
-            head.push_str(&format!("Location: {l}\r\n"));
+/// What the stats listener answers.
+pub struct Answer {
+    pub code: u16,
+    pub content_type: &'static str,
+    pub body: String,
+    /// `Location` of a redirect.
+    pub location: Option<String>,
+}
+
+impl Answer {
+    pub fn new(code: u16, content_type: &'static str, body: impl Into<String>) -> Self {
+        Self {
+            code,
+            content_type,
+            body: body.into(),
+            location: None,
         }
-        if code == 401 {
-            head.push_str(&format!(
-                "WWW-Authenticate: Basic realm=\"{}\"\r\n",
-                self.realm.replace('"', "'")
-            ));
-        }
-        head.push_str("\r\n");
-        let _ = stream.write_all(head.as_bytes()).await;
-        let _ = stream.write_all(body.as_bytes()).await;
-        let _ = stream.shutdown().await;
     }
+}
+
+/// Writes `a` and closes; a 401 asks for basic auth in `realm`.
+pub async fn write(stream: &mut tokio::net::TcpStream, a: Answer, realm: &str) {
+    let reason = match a.code {
+        200 => "OK",
+        303 => "See Other",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        _ => "Not Found",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {} {reason}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\nCache-Control: no-cache\r\n",
+        a.code,
+        a.content_type,
+        a.body.len()
+    );
+    if let Some(l) = a.location {
+        head.push_str(&format!("Location: {l}\r\n"));
+    }
+    if a.code == 401 {
+        head.push_str(&format!(
+            "WWW-Authenticate: Basic realm=\"{}\"\r\n",
+            realm.replace('"', "'")
+        ));
+    }
+    head.push_str("\r\n");
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(a.body.as_bytes()).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The `Authorization` value of basic auth: `Basic base64(user:password)`.
+pub fn basic(user: &str, password: &str) -> String {
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Basic {token}")
 }
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn basic_auth_value() {
+        assert_eq!(super::basic("admin", "s3cret"), "Basic YWRtaW46czNjcmV0");
+        assert_eq!(super::basic("a", ""), "Basic YTo=");
+    }
+
     #[test]
     fn head_and_body() {
         let r =

@@ -1,13 +1,10 @@
-//! Semantic checks serde cannot express: required-together keys, ranges, uniqueness.
+//! The collector's checks: concurrency and timing ranges, the API listener, outputs
+//! (one API's keys each, unique names and queue folders) and targets (address, version and
+//! the credentials it needs, unique names).
 
+use super::{Problems, p, socket_addr};
 use crate::collector::{CollectorConfig, InfluxApi, SnmpVersion, TargetAddress};
 use std::collections::HashSet;
-
-type Problems = Vec<(Vec<String>, String)>;
-
-fn p(parts: &[&str]) -> Vec<String> {
-    parts.iter().map(|s| s.to_string()).collect()
-}
 
 pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
     let mut out = Problems::new();
@@ -53,7 +50,7 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
         };
         out.push((p(&["circuit_breaker", key]), "must be at least 1".into()));
     }
-    if cfg.api.listen.parse::<std::net::SocketAddr>().is_err() {
+    if !socket_addr(&cfg.api.listen) {
         out.push((
             p(&["api", "listen"]),
             format!("{:?} is not an IP:PORT listen address", cfg.api.listen),

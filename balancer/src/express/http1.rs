@@ -1,56 +1,34 @@
-//! The express lane: a plain GET or HEAD on a kept-alive HTTP/1.1 connection, to a backend
-//! without sticky sessions, is forwarded byte for byte over this client connection's own
-//! upstream connection to the chosen server, the way HAProxy keeps a server connection with
-//! its client session. Pingora's generic path costs ~26 µs of CPU per request against
-//! HAProxy's ~16 µs (BENCHMARKS.md); its shared pool alone spawns a task and makes a
-//! `getpeername` per request. Everything else — bodies, upgrades, sticky cookies, a full
-//! backend, any failure before the response has started — goes to Pingora's proxy, which
-//! owns retries, redispatch, queueing and error pages.
+//! HTTP/1 framing for the express lane, on bytes as they arrive: whether a request header
+//! is plain enough for the lane, where a response header ends and how its body is framed
+//! (Content-Length, chunked, until close), where a chunked body ends, and whether a server
+//! connection is still in step afterwards. No I/O here; failures are [`FramingError`].
 
-use crate::bounded::within;
-use crate::pool::{Backend, Pool};
-use crate::proxy::{Frontend, GATEWAY_TIMEOUT, error_page};
-use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
-
-pub struct Express {
-    pub pool: Arc<Pool>,
-    pub frontend: Arc<Frontend>,
-}
-
-/// Upstream connections of one client connection, by (backend, server).
-#[derive(Default)]
-pub struct Lanes(Vec<((usize, usize), TcpStream)>);
-
-impl Lanes {
-    fn take(&mut self, key: (usize, usize)) -> Option<TcpStream> {
-        let i = self.0.iter().position(|(k, _)| *k == key)?;
-        Some(self.0.swap_remove(i).1)
-    }
-}
-
-pub enum Outcome {
-    /// Answered; whether the client connection may carry another request.
-    Done { keep_alive: bool },
-    /// Not for the express lane, or it failed before anything reached the client: the
-    /// request (header bytes untouched) goes to Pingora.
-    Pingora,
+/// Why a server's response cannot be forwarded by the lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FramingError {
+    #[error("not an HTTP/1 response header")]
+    Malformed,
+    #[error("an interim (1xx) response")]
+    Interim,
+    #[error("a Content-Length that is not a number")]
+    BadLength,
+    #[error("two different Content-Length values")]
+    ConflictingLength,
+    #[error("a malformed chunk")]
+    BadChunk,
 }
 
 /// What an express request looks like, from its header.
-struct Plain<'a> {
-    head: bool,
-    path: &'a str,
-    host: &'a str,
+pub struct Plain<'a> {
+    pub head: bool,
+    pub path: &'a str,
+    pub host: &'a str,
 }
 
 /// `Some` when the request can take the express lane: GET/HEAD, HTTP/1.1, no body, no
 /// upgrade or `Expect`, no `Connection` other than keep-alive, origin-form target, and
 /// `head` is exactly one complete header.
-fn plain(head: &[u8]) -> Option<Plain<'_>> {
+pub fn plain(head: &[u8]) -> Option<Plain<'_>> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut req = httparse::Request::new(&mut headers);
     let httparse::Status::Complete(n) = req.parse(head).ok()? else {
@@ -90,33 +68,34 @@ fn plain(head: &[u8]) -> Option<Plain<'_>> {
 
 /// How the response body ends.
 #[derive(Debug, PartialEq)]
-enum Framing {
+pub enum Framing {
     Length(u64),
     Chunked,
     /// No length: the body runs until the server closes.
     Close,
 }
 
-struct Response {
-    status: u16,
-    header_len: usize,
-    framing: Framing,
+pub struct Response {
+    pub status: u16,
+    pub header_len: usize,
+    pub framing: Framing,
     /// The server will close after this response.
-    closes: bool,
+    pub closes: bool,
 }
 
-fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
+/// The response header in `buf`, `None` while incomplete; `head`: answers a HEAD request.
+pub fn response(buf: &[u8], head: bool) -> Result<Option<Response>, FramingError> {
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut resp = httparse::Response::new(&mut headers);
     let n = match resp.parse(buf) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
-        Err(_) => return Err(()),
+        Err(_) => return Err(FramingError::Malformed),
     };
-    let status = resp.code.ok_or(())?;
+    let status = resp.code.ok_or(FramingError::Malformed)?;
     // 1xx needs an Expect or Upgrade, which never take this lane.
     if status < 200 {
-        return Err(());
+        return Err(FramingError::Interim);
     }
     let (mut length, mut chunked, mut closes) = (None, false, resp.version == Some(0));
     let mut close_delimited = false;
@@ -125,11 +104,11 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
         if name.eq_ignore_ascii_case(b"content-length") {
             let v = h.value.trim_ascii();
             if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-                return Err(());
+                return Err(FramingError::BadLength);
             }
             let v = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
             if length.is_some_and(|l| l != v) {
-                return Err(());
+                return Err(FramingError::ConflictingLength);
             }
             length = Some(v);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
@@ -167,7 +146,7 @@ fn response(buf: &[u8], head: bool) -> Result<Option<Response>, ()> {
 
 /// Finds where a chunked body ends, fed the body bytes as they pass by.
 #[derive(Default)]
-struct ChunkScanner {
+pub struct ChunkScanner {
     state: Chunk,
     size: u64,
     /// Bytes of the current chunk's data still to skip.
@@ -193,7 +172,8 @@ enum Chunk {
 
 impl ChunkScanner {
     /// Consumes `bytes`; `Ok(Some(n))` when the body ends after `n` of them.
-    fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, ()> {
+    pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, FramingError> {
+        let bad = FramingError::BadChunk;
         let mut i = 0;
         while i < bytes.len() {
             let c = bytes[i];
@@ -201,11 +181,11 @@ impl ChunkScanner {
                 Chunk::Size => match c {
                     b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
                         let d = (c as char).to_digit(16).unwrap_or(0) as u64;
-                        self.size = self.size.checked_mul(16).and_then(|s| s.checked_add(d)).ok_or(())?;
+                        self.size = self.size.checked_mul(16).and_then(|s| s.checked_add(d)).ok_or(bad)?;
                     }
                     b';' | b' ' | b'\t' => self.state = Chunk::Ext,
                     b'\r' => self.state = Chunk::SizeLf,
-                    _ => return Err(()),
+                    _ => return Err(bad),
                 },
                 Chunk::Ext => {
                     if c == b'\r' {
@@ -214,7 +194,7 @@ impl ChunkScanner {
                 }
                 Chunk::SizeLf => {
                     if c != b'\n' {
-                        return Err(());
+                        return Err(bad);
                     }
                     self.left = self.size;
                     self.state = if self.size == 0 { Chunk::Trailer } else { Chunk::Data };
@@ -229,8 +209,8 @@ impl ChunkScanner {
                     }
                     continue;
                 }
-                Chunk::DataCr => self.state = if c == b'\r' { Chunk::DataLf } else { return Err(()) },
-                Chunk::DataLf => self.state = if c == b'\n' { Chunk::Size } else { return Err(()) },
+                Chunk::DataCr => self.state = if c == b'\r' { Chunk::DataLf } else { return Err(bad) },
+                Chunk::DataLf => self.state = if c == b'\n' { Chunk::Size } else { return Err(bad) },
                 Chunk::Trailer => {
                     self.state = if c == b'\r' {
                         Chunk::TrailerLf
@@ -240,7 +220,7 @@ impl ChunkScanner {
                 }
                 Chunk::TrailerLf => {
                     if c != b'\n' {
-                        return Err(());
+                        return Err(bad);
                     }
                     self.state = Chunk::Done;
                     return Ok(Some(i + 1));
@@ -250,7 +230,7 @@ impl ChunkScanner {
                         self.state = Chunk::TrailerLineLf;
                     }
                 }
-                Chunk::TrailerLineLf => self.state = if c == b'\n' { Chunk::Trailer } else { return Err(()) },
+                Chunk::TrailerLineLf => self.state = if c == b'\n' { Chunk::Trailer } else { return Err(bad) },
                 Chunk::Done => return Ok(Some(i)),
             }
             i += 1;
@@ -259,191 +239,17 @@ impl ChunkScanner {
     }
 }
 
-const READ: usize = 16 * 1024;
-
 /// After `new` body bytes (`body` in all): (the response is complete, nothing was read past
 /// its end). Bytes past the end, or a broken chunk, mean a confused server: not reused.
-fn progress(framing: &Framing, chunks: &mut ChunkScanner, new: &[u8], body: u64) -> (bool, bool) {
+pub fn progress(framing: &Framing, chunks: &mut ChunkScanner, new: &[u8], body: u64) -> (bool, bool) {
     match framing {
         Framing::Length(l) => (body >= *l, body <= *l),
         Framing::Chunked => match chunks.feed(new) {
             Ok(Some(n)) => (true, n == new.len()),
             Ok(None) => (false, true),
-            Err(()) => (true, false),
+            Err(_) => (true, false),
         },
         Framing::Close => (false, true),
-    }
-}
-
-impl Express {
-    /// Serves one request whose complete header is `head`, if it is for the express lane.
-    pub async fn serve<C>(&self, client: &mut C, head: &[u8], lanes: &mut Lanes) -> Outcome
-    where
-        C: AsyncRead + AsyncWrite + Unpin,
-    {
-        let Some(req) = plain(head) else {
-            return Outcome::Pingora;
-        };
-        let bi = self.frontend.route(req.path, req.host);
-        let b = &self.pool.backends[bi];
-        if b.sticky.is_some() {
-            return Outcome::Pingora;
-        }
-        // Takes the server's slot (maxconn) and counts the pick; undone on a hand-over, where
-        // Pingora counts the request itself.
-        let Some(si) = b.acquire(&[]) else {
-            return Outcome::Pingora;
-        };
-        self.frontend.counters.begin();
-        b.counters.begin();
-        let undo = |b: &Backend| {
-            self.frontend.counters.cancel();
-            b.counters.cancel();
-            b.cancel_pick(si);
-        };
-        let kept = lanes.take((bi, si));
-        let reused = kept.is_some();
-        let (mut up, buf, parsed) = match self.exchange(b, si, kept, head, req.head).await {
-            // A kept connection the server closed while idle (its keep-alive timeout) reads
-            // as an immediate end: asked again once on a fresh connection, as HAProxy does.
-            Some((_, buf, Err(false))) if reused && buf.is_empty() => {
-                match self.exchange(b, si, None, head, req.head).await {
-                    Some(x) => x,
-                    None => {
-                        undo(b);
-                        return Outcome::Pingora;
-                    }
-                }
-            }
-            Some(x) => x,
-            None => {
-                undo(b);
-                return Outcome::Pingora;
-            }
-        };
-        let resp = match parsed {
-            Ok(r) => r,
-            // Nothing reached the client yet and GET/HEAD are idempotent: Pingora tries again
-            // (a kept connection the server had closed, a bad answer) and owns the error page.
-            // A server slower than its timeout is not asked twice: 504 here, as Pingora would.
-            Err(true) => {
-                self.finish(b, si, 504, 0, true);
-                let _ = client.write_all(&error_page(GATEWAY_TIMEOUT)).await;
-                let _ = client.flush().await;
-                return Outcome::Done { keep_alive: false };
-            }
-            Err(false) => {
-                undo(b);
-                return Outcome::Pingora;
-            }
-        };
-        let (sent, clean) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
-        self.finish(b, si, resp.status, sent, false);
-        if clean && !resp.closes {
-            lanes.0.push(((bi, si), up));
-        }
-        // A server's `Connection: close` went to the client as it is: it won't send more.
-        Outcome::Done {
-            keep_alive: clean && !resp.closes && resp.framing != Framing::Close,
-        }
-    }
-
-    /// Sends the request over `kept` (or a new connection, also when writing to `kept`
-    /// fails) and reads up to a complete response header: (the connection, the bytes read,
-    /// the header or `Err(timed out)`); `None` when the server can't be reached.
-    async fn exchange(
-        &self,
-        b: &Backend,
-        si: usize,
-        kept: Option<TcpStream>,
-        head: &[u8],
-        is_head: bool,
-    ) -> Option<(TcpStream, Vec<u8>, Result<Response, bool>)> {
-        let sent = match kept {
-            Some(mut up) => up.write_all(head).await.is_ok().then_some(up),
-            None => None,
-        };
-        let mut up = match sent {
-            Some(up) => up,
-            None => {
-                let mut up = within(b.connect_timeout, TcpStream::connect(b.servers[si].addr))
-                    .await?
-                    .ok()?;
-                up.set_nodelay(true).ok()?;
-                up.write_all(head).await.ok()?;
-                up
-            }
-        };
-        let mut buf = Vec::with_capacity(READ);
-        let parsed = loop {
-            match self.read_more(&mut up, &mut buf, b.server_timeout).await {
-                Ok(0) => break Err(false),
-                Ok(_) => {}
-                Err(timed_out) => break Err(timed_out),
-            }
-            match response(&buf, is_head) {
-                Ok(Some(r)) => break Ok(r),
-                Ok(None) if buf.len() < 1 << 20 => {}
-                _ => break Err(false),
-            }
-        };
-        Some((up, buf, parsed))
-    }
-
-    /// One read from the server, appended to `buf`; `Err(true)` on the server timeout.
-    async fn read_more(&self, up: &mut TcpStream, buf: &mut Vec<u8>, limit: Duration) -> Result<usize, bool> {
-        // Into spare capacity: no zero-filling per read.
-        buf.reserve(READ);
-        match within(limit, up.read_buf(buf)).await {
-            Some(Ok(n)) => Ok(n),
-            Some(Err(_)) => Ok(0),
-            None => Err(true),
-        }
-    }
-
-    /// Sends the response on to the client; (body bytes sent, whether both connections are
-    /// still in step for another request).
-    async fn forward<C>(
-        &self,
-        client: &mut C,
-        up: &mut TcpStream,
-        mut buf: Vec<u8>,
-        resp: &Response,
-        limit: Duration,
-    ) -> (u64, bool)
-    where
-        C: AsyncWrite + Unpin,
-    {
-        let mut body = (buf.len() - resp.header_len) as u64;
-        let mut chunks = ChunkScanner::default();
-        let (mut done, mut in_step) = progress(&resp.framing, &mut chunks, &buf[resp.header_len..], body);
-        let client_limit = self.frontend.client_timeout;
-        loop {
-            if !matches!(within(client_limit, client.write_all(&buf)).await, Some(Ok(()))) {
-                return (body, false);
-            }
-            if done {
-                break;
-            }
-            buf.clear();
-            // The end of a close-delimited body is the server closing.
-            if !matches!(self.read_more(up, &mut buf, limit).await, Ok(n) if n > 0) {
-                let _ = within(client_limit, client.flush()).await;
-                return (body, false);
-            }
-            body += buf.len() as u64;
-            (done, in_step) = progress(&resp.framing, &mut chunks, &buf, body);
-        }
-        let flushed = matches!(within(client_limit, client.flush()).await, Some(Ok(())));
-        (body, flushed && in_step)
-    }
-
-    /// The counters Pingora's `logging` and `fail_to_proxy` hooks keep for a finished request.
-    fn finish(&self, b: &Backend, si: usize, code: u16, body_out: u64, server_error: bool) {
-        if server_error {
-            b.counters.eresp.fetch_add(1, Ordering::Relaxed);
-        }
-        b.finish(&self.frontend.counters, Some(si), code, (0, body_out), server_error);
     }
 }
 

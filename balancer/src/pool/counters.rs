@@ -1,0 +1,88 @@
+//! Request counters as HAProxy's stats keep them, shared by frontends, backends and servers:
+//! in flight (with its maximum), totals, bytes, errors, retries and responses by class.
+//! Every field is an atomic: the hot path never takes a lock to count.
+
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub cur: AtomicI64,
+    pub max: AtomicI64,
+    pub total: AtomicU64,
+    pub bytes_in: AtomicU64,
+    pub bytes_out: AtomicU64,
+    pub econ: AtomicU64,
+    pub eresp: AtomicU64,
+    /// Requests refused before reaching a backend (e.g. a 408 for a header too slow).
+    pub ereq: AtomicU64,
+    pub retries: AtomicU64,
+    pub redispatches: AtomicU64,
+    /// hrsp_1xx … hrsp_5xx, hrsp_other.
+    pub hrsp: [AtomicU64; 6],
+}
+
+/// The status classes of `hrsp`, in order (also the Prometheus `code` label).
+pub const STATUS_CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
+impl Counters {
+    pub fn begin(&self) {
+        self.begin_within(None);
+    }
+
+    /// Counts a request in unless `limit` are already in flight; the check and the count
+    /// are one atomic step, so two workers never both take the last slot.
+    pub fn begin_within(&self, limit: Option<i64>) -> bool {
+        let taken = self.cur.fetch_update(Ordering::AcqRel, Ordering::Acquire, |cur| {
+            limit.is_none_or(|l| cur < l).then_some(cur + 1)
+        });
+        let Ok(prev) = taken else { return false };
+        self.max.fetch_max(prev + 1, Ordering::Relaxed);
+        self.total.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    pub fn end(&self) {
+        self.cur.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// Takes back a `begin` for a request that is handed to another path, which counts it.
+    pub fn cancel(&self) {
+        self.end();
+        self.total.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn status(&self, code: u16) {
+        let i = match code {
+            100..=199 => 0,
+            200..=299 => 1,
+            300..=399 => 2,
+            400..=499 => 3,
+            500..=599 => 4,
+            _ => 5,
+        };
+        self.hrsp[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests in flight now (never negative in what is shown).
+    pub fn current(&self) -> i64 {
+        self.cur.load(Ordering::Relaxed).max(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_is_taken_atomically_and_cancel_undoes_begin() {
+        let c = Counters::default();
+        assert!(c.begin_within(Some(1)));
+        assert!(!c.begin_within(Some(1)), "the only slot is taken");
+        c.cancel();
+        assert_eq!((c.current(), c.total.load(Ordering::Relaxed)), (0, 0));
+        c.status(204);
+        c.status(99);
+        assert_eq!(c.hrsp[1].load(Ordering::Relaxed), 1);
+        assert_eq!(c.hrsp[5].load(Ordering::Relaxed), 1);
+    }
+}

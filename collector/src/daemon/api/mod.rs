@@ -1,0 +1,135 @@
+//! The HTTP API (docs/http-api.md): `/health`, `/ready`, `/metrics`, `/targets`, and
+//! `POST /collect` (in `collect`). Bad requests get a 4xx naming the field; the token is
+//! compared in constant time and never logged.
+
+mod collect;
+mod reply;
+
+use super::Core;
+use crate::metrics::METRICS;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use reply::{error, json_resp};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+pub async fn serve(core: Arc<Core>, listener: tokio::net::TcpListener, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            _ = stop.changed() => return,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::warn!(error = %e, "API accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let core = core.clone();
+        tokio::spawn(async move {
+            let svc = hyper::service::service_fn(move |req| {
+                let core = core.clone();
+                async move { Ok::<_, std::convert::Infallible>(route(core, req).await) }
+            });
+            // Slow clients cannot hold a connection open without sending headers.
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), svc)
+                .await;
+        });
+    }
+}
+
+async fn route(core: Arc<Core>, req: Request<Incoming>) -> reply::Resp {
+    match (req.method(), req.uri().path()) {
+        (&Method::GET, "/health") => {
+            if core.alive() {
+                json_resp(StatusCode::OK, json!({"status": "ok"}))
+            } else {
+                json_resp(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    json!({"status": "stalled", "reason": "the scheduler loop has not run for 10s"}),
+                )
+            }
+        }
+        (&Method::GET, "/ready") => match core.outputs.saturated() {
+            None => json_resp(StatusCode::OK, json!({"status": "ready"})),
+            Some((output, reason)) => json_resp(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "not_ready", "output": output, "reason": reason}),
+            ),
+        },
+        (&Method::GET, "/metrics") => {
+            METRICS
+                .pool_in_flight
+                .set((core.config().collector.max_concurrent_operations - core.ops.available_permits()) as i64);
+            let mut r = Response::new(Full::new(Bytes::from(crate::metrics::render())));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            r
+        }
+        (&Method::GET, "/targets") => json_resp(StatusCode::OK, targets(&core)),
+        (&Method::POST, "/collect") => {
+            let resp = collect::collect(core, req).await;
+            METRICS.collects.with_label_values(&[resp.status().as_str()]).inc();
+            resp
+        }
+        (_, "/health" | "/ready" | "/metrics" | "/targets" | "/collect") => {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
+        }
+        (_, path) => error(StatusCode::NOT_FOUND, format!("no such route {path}"), None),
+    }
+}
+
+fn rfc3339(t: SystemTime) -> String {
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+fn targets(core: &Core) -> Value {
+    let entries: Vec<_> = core
+        .targets
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .values()
+        .cloned()
+        .collect();
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let t = e.target();
+            let mut st = e.state();
+            let breaker = st.breaker.state().as_str();
+            let last = st.last.as_ref().map(|l| {
+                json!({
+                    "time": rfc3339(l.at),
+                    "duration_ms": l.duration.as_secs_f64() * 1000.0,
+                    "ok": l.ok,
+                    "error": l.error,
+                    "points": l.points,
+                })
+            });
+            json!({
+                "name": &*t.name,
+                "address": format!("udp://{}", t.address),
+                "version": t.security.version().as_str(),
+                "modules": t.modules.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+                "breaker": breaker,
+                "last_poll": last,
+                "next_poll": st.next_poll.map(rfc3339),
+                "polling": e.busy(),
+                "owner": core.replica,
+            })
+        })
+        .collect();
+    json!({ "replica": core.replica, "targets": list })
+}

@@ -1,0 +1,143 @@
+//! The balancer's checks: addresses, unique names, references between frontends and
+//! backends, health-check and cookie values, the runtime socket, and proxy ids.
+
+use super::{Problems, p, socket_addr};
+use crate::balancer::{Backend, BalancerConfig, CheckKind, Frontend};
+use std::collections::HashSet;
+
+pub(crate) fn validate(cfg: &BalancerConfig) -> Problems {
+    let mut out = Problems::new();
+    if cfg.server.threads == Some(0) {
+        out.push((p(&["server", "threads"]), "must be at least 1".into()));
+    }
+    if !socket_addr(&cfg.stats.listen) {
+        out.push((
+            p(&["stats", "listen"]),
+            format!("{:?} is not an IP:PORT address", cfg.stats.listen),
+        ));
+    }
+    if !cfg.stats.uri.starts_with('/') {
+        out.push((p(&["stats", "uri"]), "must start with '/'".into()));
+    }
+    let mut names = HashSet::new();
+    for (i, b) in cfg.backends.iter().enumerate() {
+        if b.name.is_empty() || !names.insert(b.name.as_str()) {
+            out.push((
+                p(&["backends", &i.to_string(), "name"]),
+                format!("{:?}: backend names must be unique and non-empty", b.name),
+            ));
+        }
+        backend(&i.to_string(), b, &mut out);
+    }
+    let backends: HashSet<&str> = cfg.backends.iter().map(|b| b.name.as_str()).collect();
+    let mut names = HashSet::new();
+    for (i, f) in cfg.frontends.iter().enumerate() {
+        if f.name.is_empty() || !names.insert(f.name.as_str()) {
+            out.push((
+                p(&["frontends", &i.to_string(), "name"]),
+                format!("{:?}: frontend names must be unique and non-empty", f.name),
+            ));
+        }
+        frontend(&i.to_string(), f, &backends, &mut out);
+    }
+    if let Some(sock) = &cfg.runtime.socket {
+        if sock.is_empty() {
+            out.push((p(&["runtime", "socket"]), "an empty path".into()));
+        }
+        if u32::from_str_radix(&cfg.runtime.mode, 8).is_err() {
+            out.push((
+                p(&["runtime", "mode"]),
+                format!("{:?} is not an octal file mode", cfg.runtime.mode),
+            ));
+        }
+    }
+    if cfg.frontends.is_empty() {
+        out.push((p(&["frontends"]), "at least one frontend".into()));
+    }
+    out.extend(crate::proxy_ids::problems(cfg));
+    out
+}
+
+/// Backend `i`'s servers, health check and cookie.
+fn backend(i: &str, b: &Backend, out: &mut Problems) {
+    if b.servers.is_empty() {
+        out.push((
+            p(&["backends", i, "servers"]),
+            "a backend needs at least one server".into(),
+        ));
+    }
+    let mut servers = HashSet::new();
+    for (j, s) in b.servers.iter().enumerate() {
+        let j = j.to_string();
+        let at = |k: &str| p(&["backends", i, "servers", &j, k]);
+        if s.name.is_empty() || !servers.insert(s.name.as_str()) {
+            out.push((
+                at("name"),
+                format!("{:?}: server names must be unique in a backend and non-empty", s.name),
+            ));
+        }
+        if !socket_addr(&s.address) {
+            out.push((at("address"), format!("{:?} is not an IP:PORT address", s.address)));
+        }
+        if s.weight > 256 {
+            out.push((at("weight"), "must be between 0 and 256".into()));
+        }
+    }
+    if let Some(hc) = &b.health_check {
+        let at = |k: &str| p(&["backends", i, "health_check", k]);
+        if hc.rise == 0 || hc.fall == 0 {
+            out.push((at("rise"), "rise and fall must be at least 1".into()));
+        }
+        if hc.kind == CheckKind::Http && !hc.path.starts_with('/') {
+            out.push((at("path"), "must start with '/'".into()));
+        }
+        if hc.interval.get().is_zero() {
+            out.push((at("interval"), "must be longer than 0s".into()));
+        }
+    }
+    let cookie_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if let Some(st) = &b.sticky
+        && (st.cookie.is_empty() || !st.cookie.chars().all(cookie_char))
+    {
+        out.push((
+            p(&["backends", i, "sticky", "cookie"]),
+            "a cookie name of letters, digits, '_' or '-'".into(),
+        ));
+    }
+}
+
+/// Frontend `i`'s listeners and the backends it and its routes name.
+fn frontend(i: &str, f: &Frontend, backends: &HashSet<&str>, out: &mut Problems) {
+    if f.listen.is_empty() {
+        out.push((p(&["frontends", i, "listen"]), "at least one IP:PORT".into()));
+    }
+    for (j, l) in f.listen.iter().enumerate() {
+        if !socket_addr(l) {
+            out.push((
+                p(&["frontends", i, "listen", &j.to_string()]),
+                format!("{l:?} is not an IP:PORT address"),
+            ));
+        }
+    }
+    if !backends.contains(f.backend.as_str()) {
+        out.push((
+            p(&["frontends", i, "backend"]),
+            format!("no backend named {:?}", f.backend),
+        ));
+    }
+    for (j, r) in f.routes.iter().enumerate() {
+        let j = j.to_string();
+        if r.path_prefix.is_empty() && r.when.is_empty() {
+            out.push((
+                p(&["frontends", i, "routes", &j]),
+                "a route needs path_prefix or at least one condition in `when`".into(),
+            ));
+        }
+        if !backends.contains(r.backend.as_str()) {
+            out.push((
+                p(&["frontends", i, "routes", &j, "backend"]),
+                format!("no backend named {:?}", r.backend),
+            ));
+        }
+    }
+}
