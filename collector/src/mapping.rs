@@ -1,4 +1,4 @@
-//! SNMP values → points: type mapping (SPEC §3), scalar groups to one point, table
+//! SNMP values → points: type mapping (docs/schema.md), scalar groups to one point, table
 //! groups joined by row index to one point per row.
 
 use crate::lineproto::{FieldValue, Name, Point};

@@ -1,4 +1,4 @@
-//! The collector's configuration tree (SPEC §2). Every field's doc comment is its
+//! The collector's configuration tree (docs/collector-config.md). Every field's doc comment is its
 //! reference entry; every default lives in the `Default` impls here and nowhere else.
 
 use crate::units::{ByteSize, Duration, Secret};

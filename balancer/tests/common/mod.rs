@@ -14,13 +14,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use netpulse_testkit::Proc;
+pub use netpulse_testkit::free_tcp_port as free_port;
 
 /// An HTTP server answering `name` on every path; `/health` answers 200 or 500.
 pub struct Upstream {
@@ -193,7 +188,7 @@ pub fn bin() -> PathBuf {
 pub struct Balancer {
     pub port: u16,
     pub stats: u16,
-    child: Child,
+    child: Proc,
     pub dir: PathBuf,
 }
 
@@ -228,17 +223,14 @@ impl Balancer {
     }
 
     fn spawn_env(dir: PathBuf, port: u16, stats: u16, args: &[&str], env: &[(&str, String)]) -> Self {
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new(bin())
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let _ = std::fs::remove_file(dir.join("log"));
+        let mut cmd = Command::new(bin());
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
             .current_dir(&dir)
             .args(args)
             .arg("--upgrade-sock")
-            .arg(dir.join("upgrade.sock"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+            .arg(dir.join("upgrade.sock"));
+        let child = Proc::spawn("netpulse-balancer", cmd, &dir.join("log"));
         let b = Self {
             port,
             stats,
@@ -269,26 +261,15 @@ impl Balancer {
     }
 
     pub fn signal(&self, sig: &str) {
-        Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        self.child.signal(sig);
     }
 
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline {
-            if let Ok(Some(s)) = self.child.try_wait() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        None
+        self.child.wait_exit(timeout)
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("log")).unwrap_or_default()
+        self.child.log_text()
     }
 
     pub fn csv(&self) -> String {
@@ -331,8 +312,7 @@ impl Balancer {
 
 impl Drop for Balancer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 }
 
@@ -354,7 +334,7 @@ pub fn csv_rows(csv: &str) -> Vec<std::collections::HashMap<String, String>> {
 
 /// Debian's HAProxy 2.6 on a configuration, in the foreground.
 pub struct Haproxy {
-    child: Child,
+    _child: Proc,
     pub dir: PathBuf,
 }
 
@@ -363,28 +343,18 @@ impl Haproxy {
         let dir = std::env::temp_dir().join(format!("np-hap-{}-{wait_port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("haproxy.cfg"), text).unwrap();
-        let child = Command::new("haproxy")
-            .envs(env.iter().map(|(k, v)| (k, v)))
+        let mut cmd = Command::new("haproxy");
+        cmd.envs(env.iter().map(|(k, v)| (k, v)))
             .arg("-db")
             .arg("-f")
-            .arg(dir.join("haproxy.cfg"))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("log")).unwrap())
-            .spawn()
-            .expect("haproxy (Debian package) is installed by scripts/test");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", wait_port)).is_err() {
-            assert!(Instant::now() < deadline, "haproxy did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Self { child, dir }
-    }
-}
-
-impl Drop for Haproxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+            .arg(dir.join("haproxy.cfg"));
+        let child = Proc::spawn("haproxy", cmd, &dir.join("log"));
+        assert!(
+            netpulse_testkit::wait_tcp(wait_port, Duration::from_secs(10)),
+            "haproxy did not start: {}",
+            child.log_text()
+        );
+        Self { _child: child, dir }
     }
 }
 

@@ -1,5 +1,5 @@
-//! The built-in modules of SPEC §3: which MIB objects they read and how they are named.
-//! Names here are the field/tag names dashboards use; change them only with the SPEC.
+//! The built-in modules (docs/schema.md): which MIB objects they read and how they are named.
+//! Names here are the field/tag names dashboards use; change them only with docs/schema.md.
 
 use super::{Column, Module, ScalarGroup, TableGroup};
 

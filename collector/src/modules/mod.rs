@@ -1,5 +1,5 @@
 //! Modules: named sets of MIB objects and the measurement each becomes. Built-ins follow
-//! SPEC §3; user modules (`[[modules]]`) use numeric OIDs or the built-ins' symbolic names.
+//! docs/schema.md; user modules (`[[modules]]`) use numeric OIDs or the built-ins' symbolic names.
 
 mod builtin;
 

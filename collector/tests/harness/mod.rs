@@ -3,21 +3,11 @@
 //! uses this one module so services start the same way everywhere.
 #![allow(dead_code)]
 
+pub use netpulse_testkit::{Proc, free_tcp_port, free_udp_port, tempdir};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// A UDP port nobody listens on right now.
-pub fn free_udp_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-pub fn tempdir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("netpulse-{tag}-{}-{}", std::process::id(), free_udp_port()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// Waits until `snmpget` gets an answer from the agent (bounded).
 fn wait_answering(port: u16, community: &str) {
@@ -96,7 +86,7 @@ fn netsnmp_priv(p: &str) -> &'static str {
 pub struct Snmpd {
     pub port: u16,
     pub dir: PathBuf,
-    child: Option<Child>,
+    child: Option<Proc>,
 }
 
 impl Snmpd {
@@ -130,34 +120,21 @@ impl Snmpd {
         // the search path too, so engineID survives and engineBoots grows across restarts
         // like on a real device.
         let persist = self.dir.join("persist");
-        let child = Command::new("snmpd")
-            .args(["-f", "-m", "", "-Lf"])
+        let mut cmd = Command::new("snmpd");
+        cmd.args(["-f", "-m", "", "-Lf"])
             .arg(self.dir.join("log"))
             .arg("-p")
             .arg(self.dir.join("pid"))
             .env("SNMPCONFPATH", format!("{}:{}", self.dir.display(), persist.display()))
-            .env("SNMP_PERSISTENT_DIR", &persist)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmpd is installed (scripts/test installs it)");
-        self.child = Some(child);
+            .env("SNMP_PERSISTENT_DIR", &persist);
+        self.child = Some(Proc::spawn("snmpd", cmd, &self.dir.join("stderr")));
         wait_answering(self.port, "public");
     }
 
     /// Stops the agent (its engineBoots is persisted and grows on the next start).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(c.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = c.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
+            c.stop(Duration::from_secs(10));
         }
     }
 
@@ -202,7 +179,7 @@ pub fn recording(rel: &str) -> PathBuf {
 pub struct Snmpsim {
     pub port: u16,
     dir: PathBuf,
-    child: Child,
+    _child: Proc,
 }
 
 impl Snmpsim {
@@ -228,22 +205,23 @@ impl Snmpsim {
         let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(&dir).status();
         let _ = Command::new("chmod").args(["a+rx"]).arg(std::env::temp_dir()).status();
         let port = free_udp_port();
-        let child = Command::new(snmpsim_root().join("bin/snmpsim-command-responder"))
-            .arg(format!("--data-dir={}", data.display()))
+        let mut cmd = Command::new(snmpsim_root().join("bin/snmpsim-command-responder"));
+        cmd.arg(format!("--data-dir={}", data.display()))
             .arg(format!("--cache-dir={}", cache.display()))
             .arg(format!("--agent-udpv4-endpoint=127.0.0.1:{port}"))
             .args(["--process-user=nobody", "--process-group=nogroup"])
-            .arg(format!("--logging-method=file:{}", dir.join("log").display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("snmpsim is installed (scripts/test installs it)");
+            .arg(format!("--logging-method=file:{}", dir.join("log").display()));
+        let child = Proc::spawn("snmpsim", cmd, &dir.join("stderr"));
         let first = Path::new(recordings[0])
             .file_name()
             .unwrap()
             .to_string_lossy()
             .to_string();
-        let s = Self { port, dir, child };
+        let s = Self {
+            port,
+            dir,
+            _child: child,
+        };
         wait_answering(port, &first);
         s
     }
@@ -251,8 +229,7 @@ impl Snmpsim {
 
 impl Drop for Snmpsim {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self._child.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -370,15 +347,6 @@ pub fn http_with(port: u16, method: &str, path: &str, headers: &[(&str, &str)], 
     (status, body)
 }
 
-/// A free TCP port on 127.0.0.1.
-pub fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn wait_http(port: u16, path: &str, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -396,7 +364,7 @@ fn wait_http(port: u16, path: &str, what: &str) {
 pub struct Influxd {
     pub port: u16,
     dir: PathBuf,
-    child: Option<Child>,
+    child: Option<Proc>,
 }
 
 impl Influxd {
@@ -412,14 +380,9 @@ impl Influxd {
             d = dir.display()
         );
         std::fs::write(dir.join("influxdb.conf"), conf).unwrap();
-        let log = std::fs::File::create(dir.join("log")).unwrap();
-        let child = Command::new("influxd")
-            .arg("-config")
-            .arg(dir.join("influxdb.conf"))
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("influxd is installed (scripts/test installs Debian influxdb)");
+        let mut cmd = Command::new("influxd");
+        cmd.arg("-config").arg(dir.join("influxdb.conf"));
+        let child = Proc::spawn("influxd", cmd, &dir.join("log"));
         wait_http(port, "/ping", "influxd");
         let (status, body) = http(port, "POST", "/query", b"q=CREATE+DATABASE+telemetry");
         assert_eq!(status, 200, "{body}");
@@ -455,8 +418,7 @@ impl Influxd {
 
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+            c.kill();
         }
     }
 }
@@ -472,21 +434,18 @@ impl Drop for Influxd {
 pub struct VictoriaMetrics {
     pub port: u16,
     dir: PathBuf,
-    child: Child,
+    child: Proc,
 }
 
 impl VictoriaMetrics {
     pub fn start() -> Self {
         let dir = tempdir("vm");
         let port = free_tcp_port();
-        let child = Command::new("victoria-metrics")
-            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+        let mut cmd = Command::new("victoria-metrics");
+        cmd.arg(format!("-httpListenAddr=127.0.0.1:{port}"))
             .arg(format!("-storageDataPath={}", dir.join("data").display()))
-            .arg("-search.latencyOffset=0s")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("victoria-metrics is installed (scripts/test installs it)");
+            .arg("-search.latencyOffset=0s");
+        let child = Proc::spawn("victoria-metrics", cmd, &dir.join("log"));
         wait_http(port, "/health", "victoria-metrics");
         Self { port, dir, child }
     }
@@ -515,8 +474,7 @@ impl VictoriaMetrics {
 
 impl Drop for VictoriaMetrics {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
@@ -524,7 +482,7 @@ impl Drop for VictoriaMetrics {
 /// A running `netpulse-collector` daemon on a free API port, killed when dropped.
 pub struct Daemon {
     pub api: u16,
-    pub child: Child,
+    pub child: Proc,
     pub log: PathBuf,
 }
 
@@ -533,16 +491,14 @@ impl Daemon {
     pub fn start(config: &Path, env: &[(&str, &str)]) -> Self {
         let api = free_tcp_port();
         let log = config.with_extension("log");
-        let child = Command::new(collector_bin())
-            .arg("--config")
+        let _ = std::fs::remove_file(&log);
+        let mut cmd = Command::new(collector_bin());
+        cmd.arg("--config")
             .arg(config)
             .env("NETPULSE_API__LISTEN", format!("127.0.0.1:{api}"))
             .env("RUST_LOG", "info")
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
+            .envs(env.iter().copied());
+        let child = Proc::spawn("netpulse-collector", cmd, &log);
         wait_http(api, "/health", "netpulse-collector daemon");
         Self { api, child, log }
     }
@@ -569,15 +525,11 @@ impl Daemon {
     }
 
     pub fn signal(&self, sig: &str) {
-        Command::new("kill")
-            .arg(format!("-{sig}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .unwrap();
+        self.child.signal(sig);
     }
 
     pub fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        self.child.log_text()
     }
 
     /// Waits (bounded) until `cond` holds.
@@ -595,7 +547,6 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.kill();
     }
 }

@@ -1,0 +1,28 @@
+//! The example configurations in `config/examples/` load and validate as they are shown to
+//! users, with the values the documentation promises.
+
+use netpulse_config::{BalancerConfig, CollectorConfig, Loader};
+use std::path::PathBuf;
+
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples").join(name)
+}
+
+#[test]
+fn the_collector_example_is_valid() {
+    let cfg: CollectorConfig = Loader::new().file(example("collector.toml")).load().unwrap();
+    assert_eq!(cfg.collector.max_concurrent_targets, 20);
+    assert!(!cfg.targets.is_empty(), "the example shows targets");
+}
+
+#[test]
+fn the_balancer_example_is_valid() {
+    let cfg = Loader::<BalancerConfig>::new().file(example("balancer.toml")).load().unwrap();
+    let names: Vec<&str> = cfg.frontends.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["influxdb", "grafana"]);
+    let influx = &cfg.backends[0];
+    assert_eq!(influx.health_check.as_ref().unwrap().expect_status, Some(204));
+    assert_eq!(influx.servers[1].address, "127.0.0.1:18087");
+    assert_eq!(cfg.backends[1].sticky.as_ref().unwrap().cookie, "SERVERID");
+    assert_eq!(cfg.stats.listen, "0.0.0.0:8404");
+}
