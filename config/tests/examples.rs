@@ -17,7 +17,10 @@ fn the_collector_example_is_valid() {
 
 #[test]
 fn the_balancer_example_is_valid() {
-    let cfg = Loader::<BalancerConfig>::new().file(example("balancer.toml")).load().unwrap();
+    let cfg = Loader::<BalancerConfig>::new()
+        .file(example("balancer.toml"))
+        .load()
+        .unwrap();
     let names: Vec<&str> = cfg.frontends.iter().map(|f| f.name.as_str()).collect();
     assert_eq!(names, ["influxdb", "grafana"]);
     let influx = &cfg.backends[0];

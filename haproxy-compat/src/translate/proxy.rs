@@ -4,6 +4,7 @@
 
 use super::Diags;
 use super::acl::{self, Acls};
+use super::keywords::{IGNORED, OPTIONS_NATIVE, USED, server_words};
 use super::values::{self, time};
 use crate::diag::did_you_mean;
 use crate::parse::{Directive, Kind};
@@ -66,213 +67,6 @@ pub struct Proxy {
     pub seq: usize,
 }
 
-/// Proxy keywords HAProxy knows that netpulse accepts with a warning (they change nothing here).
-const IGNORED: &[&str] = &[
-    "backlog",
-    "bind-process",
-    "capture",
-    "compression",
-    "declare",
-    "description",
-    "disabled",
-    "dispatch",
-    "email-alert",
-    "enabled",
-    "errorfile",
-    "errorfiles",
-    "errorloc",
-    "errorloc302",
-    "errorloc303",
-    "filter",
-    "force-persist",
-    "fullconn",
-    "grace",
-    "hash-type",
-    "http-after-response",
-    "http-error",
-    "http-request",
-    "http-response",
-    "http-reuse",
-    "http-send-name-header",
-    "ignore-persist",
-    "load-server-state-from-file",
-    "log",
-    "log-format",
-    "log-format-sd",
-    "log-tag",
-    "max-keep-alive-queue",
-    "max-session-srv-conns",
-    "maxconn",
-    "monitor",
-    "monitor-uri",
-    "persist",
-    "rate-limit",
-    "redirect",
-    "retry-on",
-    "server-state-file-name",
-    "server-template",
-    "source",
-    "stick",
-    "stick-table",
-    "tcp-check",
-    "tcp-request",
-    "tcp-response",
-    "transparent",
-    "unique-id-format",
-    "unique-id-header",
-    "use-server",
-    "external-check",
-    "error-log-format",
-    "guid",
-];
-
-/// Keywords translated here (for suggestions).
-const USED: &[&str] = &[
-    "acl",
-    "balance",
-    "bind",
-    "cookie",
-    "default-server",
-    "default_backend",
-    "http-check",
-    "mode",
-    "option",
-    "no",
-    "retries",
-    "server",
-    "stats",
-    "timeout",
-    "use_backend",
-];
-
-/// Options that match netpulse's behaviour already: accepted silently.
-const OPTIONS_NATIVE: &[&str] = &["http-keep-alive", "prefer-last-server"];
-
-/// Words a server keyword takes after it (0: a flag).
-fn server_arity(kw: &str) -> Option<usize> {
-    Some(match kw {
-        "check" | "no-check" | "backup" | "no-backup" | "disabled" | "enabled" | "ssl" | "no-ssl" | "send-proxy"
-        | "send-proxy-v2" | "check-ssl" | "no-check-ssl" | "check-send-proxy" | "agent-check" | "no-agent-check"
-        | "tfo" | "non-stick" | "stick" | "no-tfo" | "allow-0rtt" | "no-send-proxy" | "no-send-proxy-v2"
-        | "no-verifyhost" | "force-sslv3" | "force-tlsv10" | "force-tlsv11" | "force-tlsv12" | "force-tlsv13"
-        | "no-tls-tickets" | "tls-tickets" | "check-via-socks4" | "socks4" | "resolve-opts" => 0,
-        "inter"
-        | "fastinter"
-        | "downinter"
-        | "rise"
-        | "fall"
-        | "weight"
-        | "cookie"
-        | "maxconn"
-        | "port"
-        | "addr"
-        | "slowstart"
-        | "resolvers"
-        | "init-addr"
-        | "verify"
-        | "verifyhost"
-        | "ca-file"
-        | "crt"
-        | "sni"
-        | "check-sni"
-        | "alpn"
-        | "check-alpn"
-        | "proto"
-        | "check-proto"
-        | "on-error"
-        | "on-marked-down"
-        | "on-marked-up"
-        | "observe"
-        | "error-limit"
-        | "agent-port"
-        | "agent-inter"
-        | "agent-send"
-        | "agent-addr"
-        | "maxqueue"
-        | "minconn"
-        | "id"
-        | "track"
-        | "pool-max-conn"
-        | "pool-purge-delay"
-        | "pool-low-conn"
-        | "max-reuse"
-        | "resolve-prefer"
-        | "resolve-net"
-        | "ws"
-        | "namespace"
-        | "redir"
-        | "ciphers"
-        | "ciphersuites"
-        | "ssl-min-ver"
-        | "ssl-max-ver"
-        | "crl-file"
-        | "curves"
-        | "log-proto"
-        | "shard"
-        | "hash-key"
-        | "tcp-ut"
-        | "set-proxy-v2-tlv-fmt"
-        | "guid"
-        | "source"
-        | "usesrc"
-        | "proxy-v2-options"
-        | "sigalgs"
-        | "client-sigalgs"
-        | "check-pool-conn-name"
-        | "pool-conn-name" => 1,
-        _ => return None,
-    })
-}
-
-/// Server keywords netpulse uses; the rest are known but ignored with a warning.
-pub const SERVER_USED: &[&str] = &[
-    "check",
-    "no-check",
-    "inter",
-    "fastinter",
-    "downinter",
-    "rise",
-    "fall",
-    "weight",
-    "cookie",
-    "backup",
-    "no-backup",
-    "disabled",
-    "enabled",
-    "maxconn",
-];
-
-/// Validates the words after a server's address; returns the flags and values it uses.
-pub fn server_words(words: &[String], at: usize, d: &mut Diags) -> Vec<(String, Option<String>)> {
-    let mut out = vec![];
-    let mut i = 0;
-    while i < words.len() {
-        let kw = words[i].as_str();
-        let Some(n) = server_arity(kw) else {
-            let hint = did_you_mean(kw, SERVER_USED);
-            d.error(at, format!("unknown server keyword '{kw}'{hint}"));
-            i += 1;
-            continue;
-        };
-        let val = words.get(i + 1).cloned();
-        if n == 1 && val.is_none() {
-            d.error(at, format!("server keyword '{kw}' needs a value"));
-            break;
-        }
-        if kw == "ssl" {
-            d.error(
-                at,
-                "'ssl' to servers is not supported by netpulse-balancer (plain HTTP only)",
-            );
-        } else if !SERVER_USED.contains(&kw) {
-            d.warn(at, format!("server keyword '{kw}' is not supported and is ignored"));
-        }
-        out.push((kw.to_string(), if n == 1 { val } else { None }));
-        i += 1 + n;
-    }
-    out
-}
-
 impl Proxy {
     /// Applies one directive. `kind` is the section's kind.
     pub fn apply(&mut self, kind: &Kind, dir: &Directive, d: &mut Diags) {
@@ -297,56 +91,14 @@ impl Proxy {
                 m => d.error(at, format!("mode '{m}': expected http or tcp")),
             },
             "bind" if !self.frontend => d.error(at, "'bind' in a backend section"),
-            "bind" => {
-                for a in arg(1).split(',') {
-                    match values::bind(a) {
-                        Ok(a) => self.binds.push((at, a)),
-                        Err(e) => d.error(at, e),
-                    }
-                }
-                for extra in &w[2.min(w.len())..] {
-                    if matches!(extra.as_str(), "ssl" | "crt" | "quic" | "proto") {
-                        d.error(
-                            at,
-                            format!("bind option '{extra}' is not supported (netpulse listens for plain HTTP/1.1)"),
-                        );
-                        break;
-                    }
-                    d.warn(at, format!("bind option '{extra}' is ignored"));
-                }
-            }
+            "bind" => self.bind(dir, d),
             "default_backend" => self.default_backend = Some((at, arg(1).to_string())),
-            "use_backend" => {
-                let name = arg(1).to_string();
-                if w.len() <= 2 {
-                    self.use_backends.push((at, name, vec![]));
-                } else {
-                    match acl::condition(&w[2..], &self.acls) {
-                        Ok(dnf) => self.use_backends.push((at, name, dnf)),
-                        Err(e) => d.error(at, format!("use_backend {name}: {e}")),
-                    }
-                }
-            }
-            "acl" => {
-                if w.len() < 3 {
-                    d.error(at, "acl needs a name, a criterion and values");
-                    return;
-                }
-                match acl::parse(&w[2..]) {
-                    Ok(c) => self.acls.entry(w[1].clone()).or_default().push(c),
-                    Err(e) => d.error(at, format!("acl {}: {e}", w[1])),
-                }
-            }
-            "server" => {
-                if w.len() < 3 {
-                    d.error(at, "server needs a name and an address");
-                    return;
-                }
-                match values::server(&w[2]) {
-                    Ok(a) => self.servers.push((at, w[1].clone(), a, w[3..].to_vec())),
-                    Err(e) => d.error(at, format!("server {}: {e}", w[1])),
-                }
-            }
+            "use_backend" | "acl" => self.routing(dir, d),
+            "server" if w.len() < 3 => d.error(at, "server needs a name and an address"),
+            "server" => match values::server(&w[2]) {
+                Ok(a) => self.servers.push((at, w[1].clone(), a, w[3..].to_vec())),
+                Err(e) => d.error(at, format!("server {}: {e}", w[1])),
+            },
             "default-server" => {
                 server_words(&w[1..], at, d);
                 self.set.default_server.extend(w[1..].iter().cloned());
@@ -368,28 +120,7 @@ impl Proxy {
             },
             "timeout" => self.timeout(dir, d),
             "option" | "no" => self.option(dir, d),
-            "http-check" => match (arg(1), arg(2)) {
-                ("expect", "status") => match arg(3).parse::<u16>() {
-                    Ok(s) if (100..600).contains(&s) => self.set.expect_status = Some(s),
-                    _ => d.error(
-                        at,
-                        format!("http-check expect status: '{}' is not an HTTP status", arg(3)),
-                    ),
-                },
-                ("send", _) => {
-                    let mut it = w[2..].iter();
-                    let (mut m, mut u) = self.set.httpchk.clone().unwrap_or(("GET".into(), "/".into()));
-                    while let Some(k) = it.next() {
-                        match (k.as_str(), it.next()) {
-                            ("meth", Some(v)) => m = v.clone(),
-                            ("uri", Some(v)) => u = v.clone(),
-                            (o, _) => d.warn(at, format!("http-check send '{o}' is ignored")),
-                        }
-                    }
-                    self.set.httpchk = Some((m, u));
-                }
-                (other, _) => d.warn(at, format!("http-check {other} is not supported and is ignored")),
-            },
+            "http-check" => self.http_check(dir, d),
             "cookie" => self.cookie(dir, d),
             "stats" => self.stats(dir, d),
             k if IGNORED.contains(&k) => d.warn(
@@ -402,6 +133,79 @@ impl Proxy {
                 let hint = did_you_mean(k, &known);
                 d.error(at, format!("unknown keyword '{k}' in a proxy section{hint}"));
             }
+        }
+    }
+
+    /// `bind ADDR[,ADDR] [options]`.
+    fn bind(&mut self, dir: &Directive, d: &mut Diags) {
+        let (at, w) = (dir.line, &dir.words);
+        for a in dir.arg(1).unwrap_or("").split(',') {
+            match values::bind(a) {
+                Ok(a) => self.binds.push((at, a)),
+                Err(e) => d.error(at, e),
+            }
+        }
+        for extra in &w[2.min(w.len())..] {
+            if matches!(extra.as_str(), "ssl" | "crt" | "quic" | "proto") {
+                d.error(
+                    at,
+                    format!("bind option '{extra}' is not supported (netpulse listens for plain HTTP/1.1)"),
+                );
+                break;
+            }
+            d.warn(at, format!("bind option '{extra}' is ignored"));
+        }
+    }
+
+    /// `acl NAME CRITERION VALUES…` and `use_backend B [if|unless COND]`.
+    fn routing(&mut self, dir: &Directive, d: &mut Diags) {
+        let (at, w) = (dir.line, &dir.words);
+        if w[0] == "acl" {
+            if w.len() < 3 {
+                return d.error(at, "acl needs a name, a criterion and values");
+            }
+            match acl::parse(&w[2..]) {
+                Ok(c) => self.acls.entry(w[1].clone()).or_default().push(c),
+                Err(e) => d.error(at, format!("acl {}: {e}", w[1])),
+            }
+            return;
+        }
+        let name = dir.arg(1).unwrap_or("").to_string();
+        if w.len() <= 2 {
+            self.use_backends.push((at, name, vec![]));
+            return;
+        }
+        match acl::condition(&w[2..], &self.acls) {
+            Ok(dnf) => self.use_backends.push((at, name, dnf)),
+            Err(e) => d.error(at, format!("use_backend {name}: {e}")),
+        }
+    }
+
+    /// `http-check expect status N`, `http-check send meth M uri U`.
+    fn http_check(&mut self, dir: &Directive, d: &mut Diags) {
+        let (at, w) = (dir.line, &dir.words);
+        let arg = |i: usize| dir.arg(i).unwrap_or("");
+        match (arg(1), arg(2)) {
+            ("expect", "status") => match arg(3).parse::<u16>() {
+                Ok(s) if (100..600).contains(&s) => self.set.expect_status = Some(s),
+                _ => d.error(
+                    at,
+                    format!("http-check expect status: '{}' is not an HTTP status", arg(3)),
+                ),
+            },
+            ("send", _) => {
+                let mut it = w[2..].iter();
+                let (mut m, mut u) = self.set.httpchk.clone().unwrap_or(("GET".into(), "/".into()));
+                while let Some(k) = it.next() {
+                    match (k.as_str(), it.next()) {
+                        ("meth", Some(v)) => m = v.clone(),
+                        ("uri", Some(v)) => u = v.clone(),
+                        (o, _) => d.warn(at, format!("http-check send '{o}' is ignored")),
+                    }
+                }
+                self.set.httpchk = Some((m, u));
+            }
+            (other, _) => d.warn(at, format!("http-check {other} is not supported and is ignored")),
         }
     }
 

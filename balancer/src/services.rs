@@ -1,0 +1,131 @@
+//! The Pingora server built from a validated config: one listening service per frontend
+//! (header deadline → express lane → Pingora's proxy), and the background services: listener
+//! options, health checks, the stats listener and the runtime API. Runs until shut down.
+
+use crate::{express, frontend, header_deadline, health, listeners, pool, proxy, runtime, stats};
+use anyhow::Context;
+use netpulse_config::{BalancerConfig, Frontend as FrontendConfig};
+use pingora_core::server::Server;
+use pingora_core::server::configuration::{Opt, ServerConf};
+use pingora_core::services::background::GenBackgroundService;
+use std::sync::Arc;
+
+pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Result<()> {
+    let conf = ServerConf {
+        threads: cfg.server.worker_threads(),
+        upgrade_sock: upgrade_sock.to_string(),
+        // One current-thread runtime per worker: no cross-thread wakeups on the hot path
+        // (measured in bench/balancer_vs_haproxy.sh).
+        work_stealing: false,
+        // Pingora drops whatever still runs once the grace period is over: it is the drain time.
+        grace_period_seconds: Some(cfg.server.grace_period.get().as_secs()),
+        graceful_shutdown_timeout_seconds: Some(1),
+        ..ServerConf::default()
+    };
+    let opt = Opt {
+        upgrade,
+        ..Opt::default()
+    };
+    let mut server = Server::new_with_opt_and_conf(opt, conf);
+    server.bootstrap();
+    let pool = Arc::new(pool::Pool::new(&cfg));
+    let mut frontend_counters = vec![];
+    for f in &cfg.frontends {
+        let fe = Arc::new(frontend_of(f, &pool)?);
+        frontend_counters.push((f.name.clone(), fe.counters.clone()));
+        add_frontend(&mut server, f, fe, &pool, cfg.server.express);
+    }
+    let addrs = (cfg.frontends.iter()).flat_map(|f| f.listen.iter().filter_map(|l| l.parse().ok()));
+    let defer = listeners::DeferAccept {
+        addrs: addrs.collect(),
+        seconds: 5,
+    };
+    server.add_service(GenBackgroundService::new("listener options".into(), Arc::new(defer)));
+    let checker = health::Checker { pool: pool.clone() };
+    server.add_service(GenBackgroundService::new("health checks".into(), Arc::new(checker)));
+    let stats = Arc::new(stats_of(&cfg, pool, frontend_counters));
+    if let Some(path) = &cfg.runtime.socket {
+        let mode = u32::from_str_radix(&cfg.runtime.mode, 8).context("validated socket mode")?;
+        let cli = Arc::new(runtime::Cli {
+            stats: stats.clone(),
+            level: cfg.runtime.level,
+        });
+        let rt = runtime::Runtime {
+            cli,
+            path: path.clone(),
+            mode,
+        };
+        server.add_service(GenBackgroundService::new("runtime API".into(), Arc::new(rt)));
+    }
+    server.add_service(GenBackgroundService::new("stats".into(), stats));
+    tracing::info!(frontends = cfg.frontends.len(), backends = cfg.backends.len(), stats = %cfg.stats.listen, "netpulse-balancer starting");
+    server.run_forever();
+}
+
+/// A frontend as both request paths use it, its backends resolved to pool indices.
+fn frontend_of(f: &FrontendConfig, pool: &pool::Pool) -> anyhow::Result<frontend::Frontend> {
+    let backend = pool.backend(&f.backend).context("validated backend")?;
+    let routes = (f.routes.iter()).filter_map(|r| Some((r.clone(), pool.backend(&r.backend)?)));
+    Ok(frontend::Frontend {
+        name: f.name.clone(),
+        default_backend: backend,
+        routes: routes.collect(),
+        client_timeout: f.timeouts.client.get(),
+        http_request: f.timeouts.http_request.get(),
+        keep_alive: f.timeouts.keep_alive().get(),
+        max_body: f.max_body_size.map(|b| b.0),
+        counters: Arc::default(),
+    })
+}
+
+/// The listening service of one frontend: header deadline, then the express lane (when on),
+/// then Pingora's proxy.
+fn add_frontend(
+    server: &mut Server,
+    f: &FrontendConfig,
+    fe: Arc<frontend::Frontend>,
+    pool: &Arc<pool::Pool>,
+    express: bool,
+) {
+    let express = express.then(|| express::Express {
+        pool: pool.clone(),
+        frontend: fe.clone(),
+    });
+    let proxy = proxy::Proxy {
+        pool: pool.clone(),
+        frontend: fe.clone(),
+    };
+    let app = header_deadline::HeaderDeadline {
+        inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
+        frontend: fe,
+        express,
+    };
+    let mut svc = pingora_core::services::listening::Service::new(format!("frontend {}", f.name), app);
+    for l in &f.listen {
+        svc.add_tcp(l);
+    }
+    server.add_service(svc);
+}
+
+fn stats_of(
+    cfg: &BalancerConfig,
+    pool: Arc<pool::Pool>,
+    frontends: Vec<(String, Arc<pool::Counters>)>,
+) -> stats::Stats {
+    let live = stats::Live {
+        pool,
+        frontends,
+        proxies: netpulse_config::proxy_ids(cfg),
+        started: std::time::Instant::now(),
+    };
+    let s = &cfg.stats;
+    let settings = stats::Settings {
+        listen: s.listen.clone(),
+        uri: s.uri.clone(),
+        refresh_secs: s.refresh.get().as_secs().max(1),
+        auth: (s.auth.as_ref()).map(|a| stats::basic(&a.user, a.password.expose())),
+        realm: s.realm.clone(),
+        admin: s.admin,
+    };
+    stats::Stats::new(live, settings)
+}
