@@ -7,6 +7,7 @@
 
 pub mod align;
 pub mod breaker;
+pub mod cluster;
 pub mod daemon;
 pub mod lineproto;
 pub mod mapping;

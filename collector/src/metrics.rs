@@ -86,6 +86,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     must(r.register(Box::new(m.targets.clone())));
     must(r.register(Box::new(m.collects.clone())));
     must(crate::output::metrics::register(r));
+    must(crate::cluster::metrics::register(r));
     m
 });
 

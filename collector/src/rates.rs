@@ -66,6 +66,104 @@ impl RateTracker {
     pub fn is_empty(&self) -> bool {
         self.prev.is_empty()
     }
+
+    /// The samples as bytes, so that another replica taking the target over continues the
+    /// rates (cluster mode). Compact: strings once in a dictionary, numbers as varints.
+    pub fn export(&self) -> Vec<u8> {
+        let mut dict: HashMap<&str, u64> = HashMap::new();
+        let mut words: Vec<&str> = vec![];
+        let mut body = Vec::with_capacity(self.prev.len() * 12);
+        for ((m, idx, f), s) in &self.prev {
+            for w in [&**m, idx.as_str(), &**f] {
+                let next = dict.len() as u64;
+                let n = *dict.entry(w).or_insert_with(|| {
+                    words.push(w);
+                    next
+                });
+                put(&mut body, n);
+            }
+            put(&mut body, s.value);
+            put(&mut body, s.ts_ns as u64);
+            put(&mut body, s.uptime.map_or(0, |u| u64::from(u) + 1));
+        }
+        let mut out = vec![STATE_VERSION];
+        put(&mut out, words.len() as u64);
+        for w in &words {
+            put(&mut out, w.len() as u64);
+            out.extend_from_slice(w.as_bytes());
+        }
+        put(&mut out, self.prev.len() as u64);
+        out.extend_from_slice(&body);
+        out
+    }
+
+    /// Takes the samples `export` wrote; `None` (and nothing changed) for bytes it did not write.
+    pub fn import(&mut self, bytes: &[u8]) -> Option<usize> {
+        let mut r = Reader(bytes);
+        if r.byte()? != STATE_VERSION {
+            return None;
+        }
+        let n = r.num()? as usize;
+        let mut words: Vec<Arc<str>> = Vec::with_capacity(n.min(1 << 16));
+        for _ in 0..n {
+            let len = r.num()? as usize;
+            words.push(std::str::from_utf8(r.take(len)?).ok()?.into());
+        }
+        let count = r.num()? as usize;
+        let mut prev = HashMap::with_capacity(count.min(1 << 20));
+        for _ in 0..count {
+            let mut w = || words.get(r.num()? as usize).cloned();
+            let (m, idx, f) = (w()?, w()?, w()?);
+            let value = r.num()?;
+            let ts_ns = r.num()? as i64;
+            let uptime = match r.num()? {
+                0 => None,
+                u => Some(u32::try_from(u - 1).ok()?),
+            };
+            prev.insert((m, idx.to_string(), f), Sample { value, ts_ns, uptime });
+        }
+        self.prev = prev;
+        Some(count)
+    }
+}
+
+const STATE_VERSION: u8 = 1;
+
+/// LEB128 varint.
+fn put(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn byte(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+
+    fn num(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
+        self.0 = b;
+        Some(a)
+    }
 }
 
 #[cfg(test)]
@@ -98,5 +196,31 @@ mod tests {
         assert_eq!(t.rate(k64, 605, 64, 120 * S, None), Some(10.0));
         t.prune(200 * S);
         assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn exported_samples_continue_the_rates_elsewhere() {
+        let mut a = RateTracker::default();
+        a.rate(k(), 1000, 32, 0, Some(100));
+        a.rate(
+            ("interface".into(), "2".into(), "ifHCInOctets".into()),
+            u64::MAX - 5,
+            64,
+            0,
+            None,
+        );
+        let bytes = a.export();
+        let mut b = RateTracker::default();
+        assert_eq!(b.import(&bytes), Some(2));
+        assert_eq!(
+            b.rate(k(), 7000, 32, 60 * S, Some(6100)),
+            Some(100.0),
+            "the same rate as on a"
+        );
+        assert_eq!(b.import(b"junk"), None);
+        assert_eq!(b.len(), 2, "a failed import changes nothing");
+        for cut in 0..bytes.len() {
+            assert_eq!(RateTracker::default().import(&bytes[..cut]), None, "cut at {cut}");
+        }
     }
 }

@@ -21,9 +21,9 @@ pub use balancer::{
     Test,
 };
 pub use collector::{
-    ApiConfig, AuthProtocol, CircuitBreakerConfig, CollectorConfig, CollectorSection, HttpPoolConfig, InfluxApi,
-    InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion, TargetAddress,
-    TargetConfig, UsmKey,
+    ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, HttpPoolConfig,
+    InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion,
+    TargetAddress, TargetConfig, UsmKey,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};

@@ -24,6 +24,7 @@ pub const SEED_ENV: &[(&str, &str)] = &[
     ("KEEPALIVE_TIMEOUT", "http_pool.keepalive_timeout"),
     ("CONNECTION_TIMEOUT", "http_pool.connect_timeout"),
     ("READ_TIMEOUT", "http_pool.read_timeout"),
+    ("REDIS_URL", "cluster.redis_url"),
 ];
 
 /// A configuration that can be layered: its environment names and its own checks.

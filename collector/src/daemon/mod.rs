@@ -3,10 +3,15 @@
 //! sd_notify. One target's poll never waits on another's; one output never on another.
 
 pub mod api;
+mod lifecycle;
 pub mod scheduler;
 pub mod state;
+mod targets;
+
+pub use lifecycle::run;
 
 use crate::breaker::{Breaker, State};
+use crate::cluster::Cluster;
 use crate::metrics::METRICS;
 use crate::modules::Registry;
 use crate::output::OutputSet;
@@ -46,6 +51,10 @@ pub struct Core {
     pub targets: RwLock<BTreeMap<String, Arc<Entry>>>,
     pub generation: watch::Sender<u64>,
     pub replica: String,
+    /// Cluster mode: the fleet this replica cooperates with through Redis.
+    pub cluster: Option<Arc<Cluster>>,
+    /// The module registry of the running configuration (for targets added at run time).
+    registry: RwLock<Arc<Registry>>,
     started: Instant,
     beat: AtomicU64,
 }
@@ -56,25 +65,21 @@ fn now_ns() -> i64 {
         .map_or(0, |d| d.as_nanos() as i64)
 }
 
-fn build_targets(cfg: &CollectorConfig, registry: &Registry) -> Result<Vec<Target>, String> {
-    cfg.targets
-        .iter()
-        .map(|t| Target::from_config(t, cfg, registry).map_err(|e| format!("target {}: {e}", t.name)))
-        .collect()
-}
-
 impl Core {
     pub async fn new(cfg: CollectorConfig, registry: &Registry) -> Result<Arc<Self>, DaemonError> {
-        let targets = build_targets(&cfg, registry).map_err(DaemonError::Setup)?;
+        let replica = cfg.replica_id();
+        let cluster = match &cfg.cluster {
+            Some(c) => Some(Arc::new(
+                Cluster::new(c, replica.clone()).map_err(|e| DaemonError::Setup(format!("cluster.redis_url: {e}")))?,
+            )),
+            None => None,
+        };
+        let runtime = cluster.as_ref().map(|c| c.runtime_targets()).unwrap_or_default();
+        let targets = targets::build(&cfg, &runtime, registry).map_err(DaemonError::Setup)?;
         let engine = SnmpEngine::new(cfg.snmp.sockets)
             .await
             .map_err(|e| DaemonError::Setup(format!("SNMP sockets: {e}")))?;
         let outputs = OutputSet::open(&cfg).map_err(|e| DaemonError::Setup(e.to_string()))?;
-        let replica = cfg.collector.replica_id.clone().unwrap_or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|h| h.trim().to_string())
-                .unwrap_or_else(|_| "netpulse".into())
-        });
         METRICS.pool_sockets.set(cfg.snmp.sockets as i64);
         METRICS
             .pool_capacity
@@ -99,6 +104,8 @@ impl Core {
             targets: RwLock::new(entries),
             generation: watch::channel(0).0,
             replica,
+            cluster,
+            registry: RwLock::new(Arc::new(registry.clone())),
             cfg: RwLock::new(Arc::new(cfg)),
             started: Instant::now(),
             beat: AtomicU64::new(0),
@@ -234,56 +241,14 @@ impl Core {
         self.outputs.enqueue(&outcome.points);
         if let Some(r) = &target.rates {
             let horizon = now_ns() - 3 * target.interval.as_nanos() as i64;
-            r.lock().unwrap_or_else(|p| p.into_inner()).prune(horizon);
+            let mut tracker = r.lock().unwrap_or_else(|p| p.into_inner());
+            tracker.prune(horizon);
+            if let Some(c) = &self.cluster {
+                c.save_state(&target.name, tracker.export());
+            }
         }
         e.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
         Arc::new(outcome)
-    }
-
-    /// Applies a new configuration: targets added, removed or changed; in-flight polls
-    /// finish on the target they started with. Outputs change only with a restart.
-    pub fn reload(&self, cfg: CollectorConfig, registry: &Registry) -> Result<(usize, usize, usize), String> {
-        let targets = build_targets(&cfg, registry)?;
-        let old = self.config();
-        let outputs = |c: &CollectorConfig| {
-            c.outputs
-                .influxdb
-                .iter()
-                .map(|o| (o.name.clone(), o.url.clone()))
-                .collect::<Vec<_>>()
-        };
-        if outputs(&old) != outputs(&cfg) {
-            tracing::warn!("output changes take effect after a restart; the running outputs stay");
-        }
-        let (mut added, mut changed) = (0, 0);
-        let mut map = self.targets.write().unwrap_or_else(|p| p.into_inner());
-        let names: std::collections::HashSet<String> = targets.iter().map(|t| t.name.to_string()).collect();
-        let removed = map.keys().filter(|n| !names.contains(*n)).count();
-        map.retain(|n, _| names.contains(n));
-        for mut t in targets {
-            match map.get(&*t.name) {
-                Some(entry) => {
-                    let mut slot = entry.target.write().unwrap_or_else(|p| p.into_inner());
-                    if let (Some(_), Some(old_rates)) = (&t.rates, &slot.rates) {
-                        t.rates = Some(old_rates.clone()); // keep counter history across reloads
-                    }
-                    *slot = Arc::new(t);
-                    changed += 1;
-                }
-                None => {
-                    map.insert(
-                        t.name.to_string(),
-                        Arc::new(Entry::new(t, Breaker::new(&cfg.circuit_breaker))),
-                    );
-                    added += 1;
-                }
-            }
-        }
-        METRICS.targets.set(map.len() as i64);
-        drop(map);
-        *self.cfg.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cfg);
-        self.generation.send_modify(|g| *g += 1);
-        Ok((added, removed, changed))
     }
 
     fn busy(&self) -> bool {
@@ -292,150 +257,5 @@ impl Core {
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .any(|e| e.busy())
-    }
-}
-
-/// Runs until SIGTERM/SIGINT, then drains within `shutdown_grace`.
-pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> Result<(), DaemonError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let listen = cfg.api.listen.clone();
-    let core = Core::new(cfg, &registry).await?;
-    let listener = tokio::net::TcpListener::bind(&listen)
-        .await
-        .map_err(|source| DaemonError::Listen {
-            addr: listen.clone(),
-            source,
-        })?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
-    tasks.spawn(api::serve(core.clone(), listener, stop_rx.clone()));
-    tasks.spawn(committer(core.clone(), stop_rx.clone()));
-    let (wstop_tx, wstop_rx) = watch::channel(false);
-    let mut writers = tokio::task::JoinSet::new();
-    let cfg = core.config();
-    for (w, o) in core
-        .outputs
-        .writers(&cfg)
-        .map_err(|e| DaemonError::Setup(e.to_string()))?
-        .into_iter()
-        .zip(&cfg.outputs.influxdb)
-    {
-        writers.spawn(write_loop(
-            w,
-            core.clone(),
-            o.batch_size,
-            o.flush_interval.get(),
-            wstop_rx.clone(),
-        ));
-    }
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Setup(e.to_string()))?;
-    let mut term = signal(SignalKind::terminate()).map_err(|e| DaemonError::Setup(e.to_string()))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Setup(e.to_string()))?;
-    let watchdog = crate::systemd::watchdog_interval();
-    let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
-    tracing::info!(listen = %listen, targets = core.targets.read().map(|t| t.len()).unwrap_or(0), outputs = core.outputs.outputs.len(), "netpulse-collector running");
-    crate::systemd::ready();
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {
-                crate::systemd::reloading();
-                match reload().and_then(|(cfg, reg)| core.reload(cfg, &reg)) {
-                    Ok((added, removed, changed)) => tracing::info!(added, removed, changed, "configuration reloaded"),
-                    Err(e) => tracing::error!(error = %e, "new configuration rejected; the running one stays"),
-                }
-                crate::systemd::ready();
-            }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
-            _ = dog.tick(), if watchdog.is_some() => crate::systemd::watchdog(),
-        }
-    }
-    shutdown(core, stop_tx, wstop_tx, tasks, writers).await;
-    Ok(())
-}
-
-async fn shutdown(
-    core: Arc<Core>,
-    stop: watch::Sender<bool>,
-    wstop: watch::Sender<bool>,
-    mut tasks: tokio::task::JoinSet<()>,
-    mut writers: tokio::task::JoinSet<crate::output::writer::Writer>,
-) {
-    crate::systemd::stopping();
-    let grace = core.config().collector.shutdown_grace.get();
-    let deadline = tokio::time::Instant::now() + grace;
-    tracing::info!(grace = ?grace, "stopping: no new polls; finishing in-flight polls and flushing queues");
-    let _ = stop.send(true);
-    while core.busy() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    core.outputs.commit();
-    let _ = wstop.send(true);
-    while tasks.join_next().await.is_some() {}
-    let mut drains = vec![];
-    while let Some(Ok(mut w)) = writers.join_next().await {
-        drains.push(async move { w.drain(deadline).await });
-    }
-    futures::future::join_all(drains).await;
-    for o in &core.outputs.outputs {
-        let left = core.outputs.pending_points(&o.name);
-        if left > 0 {
-            tracing::warn!(output = %o.name, points = left, "not delivered before the grace period ended; kept in the queue for the next start");
-        }
-    }
-    tracing::info!("stopped");
-}
-
-/// Group commit for the daemon: one fsync per queue at most every 200 ms.
-async fn committer(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_millis(200));
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = tick.tick() => core.outputs.commit(),
-        }
-    }
-}
-
-/// One output's delivery loop; hands the writer back at shutdown for the final drain.
-async fn write_loop(
-    mut w: crate::output::writer::Writer,
-    core: Arc<Core>,
-    batch: u64,
-    flush_interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> crate::output::writer::Writer {
-    use crate::output::writer::Step;
-    loop {
-        if *stop.borrow() {
-            return w;
-        }
-        let step = tokio::select! {
-            _ = stop.changed() => return w,
-            s = w.step() => s,
-        };
-        let pause = match step {
-            Step::Delivered(_) => continue,
-            Step::Wait(d) => d,
-            Step::Empty => {
-                let notify = w.notify.clone();
-                tokio::select! {
-                    _ = stop.changed() => return w,
-                    _ = notify.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                // Batch by time: give a batch up to flush_interval to fill.
-                if core.outputs.pending_points(&w.name) >= batch {
-                    Duration::ZERO
-                } else {
-                    flush_interval
-                }
-            }
-        };
-        tokio::select! {
-            _ = stop.changed() => return w,
-            _ = tokio::time::sleep(pause) => {}
-        }
     }
 }

@@ -1,23 +1,37 @@
-//! The schedule: every target polled each `interval`, first polls spread over the
-//! interval by a hash of the name (10,000 targets do not fire at once), each cycle moved
-//! by a random `jitter`. A poll still running when the next is due is skipped and counted,
-//! as is one refused by an open breaker. Memory: one heap entry per target.
+//! The schedule: every target polled each `interval`, on a grid of wall-clock slots whose
+//! phase is fixed by a hash of the target's name — so 10,000 targets do not fire at once,
+//! a restarted collector keeps its phase, and in cluster mode a new owner polls at the old
+//! owner's times (no gap, no extra poll at a hand-over). Each firing is moved by a random
+//! `jitter` within its slot. A poll still running when the next is due is skipped and
+//! counted, as is one refused by an open breaker.
+//!
+//! Cluster mode: only targets this replica owns fire; each firing first takes the target's
+//! permit (`cluster::Cluster::decide`). A target gained by a change of the assignment gets a
+//! catch-up permit at once (granted only if a whole interval passed without a poll: the
+//! slot of a replica that died). Memory: one heap entry per target.
 
 use super::Core;
+use crate::cluster::{self, Cluster, Decision};
 use crate::metrics::METRICS;
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use std::hash::{Hash, Hasher};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-fn spread(name: &str, interval: Duration) -> Duration {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    name.hash(&mut h);
-    let ms = interval.as_millis().max(1) as u64;
-    Duration::from_millis(h.finish() % ms)
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The first slot of `name` after `after_ms` (Unix ms): slots are `phase + k × interval`.
+fn next_slot(name: &str, interval: Duration, after_ms: u64) -> u64 {
+    let step = interval.as_millis().max(1) as u64;
+    let phase = cluster::assign::hash(name.as_bytes()) % step;
+    let since = (after_ms as i128 - phase as i128).rem_euclid(step as i128) as u64;
+    after_ms - since + step
 }
 
 /// A cheap random duration below `max` (xorshift; no need for a crypto RNG here).
@@ -31,62 +45,83 @@ fn jitter(max: Duration, state: &mut u64) -> Duration {
     Duration::from_nanos(*state % max.as_nanos().max(1) as u64)
 }
 
+/// The `Instant` of a Unix-ms time.
+fn at(unix: u64) -> Instant {
+    let now = unix_ms();
+    if unix >= now {
+        Instant::now() + Duration::from_millis(unix - now)
+    } else {
+        Instant::now() - Duration::from_millis((now - unix).min(3_600_000))
+    }
+}
+
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut generation = core.generation.subscribe();
+    let (mut assignment, mut owned) = match &core.cluster {
+        Some(c) => (c.assignment.subscribe(), Some(HashSet::new())),
+        None => (watch::channel(0).1, None),
+    };
+    let mut first_share = true;
     let mut rng = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0x9e37_79b9, |d| d.as_nanos() as u64)
         | 1;
-    let mut due: std::collections::HashMap<String, Instant> = std::collections::HashMap::new();
+    // Each target's current slot (Unix ms).
+    let mut due: HashMap<String, u64> = HashMap::new();
     loop {
-        let now = Instant::now();
         let mut heap = BinaryHeap::new();
         {
             let targets = core.targets.read().unwrap_or_else(|p| p.into_inner());
             due.retain(|name, _| targets.contains_key(name));
+            let now = unix_ms();
             for (name, entry) in targets.iter() {
-                let interval = entry.target().interval;
-                let at = *due.entry(name.clone()).or_insert_with(|| now + spread(name, interval));
-                heap.push(Reverse((at, name.clone())));
+                let slot = *due
+                    .entry(name.clone())
+                    .or_insert_with(|| next_slot(name, entry.target().interval, now));
+                heap.push(Reverse((at(slot), name.clone())));
+            }
+        }
+        if let (Some(c), Some(owned)) = (&core.cluster, &mut owned) {
+            let gained = reshare(&core, c, owned);
+            if !std::mem::take(&mut first_share) {
+                for name in gained {
+                    catch_up(&core, c, &name);
+                }
             }
         }
         loop {
             core.heartbeat();
-            let next = heap
-                .peek()
-                .map(|Reverse((at, _))| *at)
-                .unwrap_or(now + Duration::from_secs(1));
-            let wake = next.min(Instant::now() + Duration::from_secs(1));
+            let next = heap.peek().map(|Reverse((at, _))| *at);
+            let wake = next.map_or(Instant::now() + Duration::from_secs(1), |n| {
+                n.min(Instant::now() + Duration::from_secs(1))
+            });
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = generation.changed() => break,
+                _ = assignment.changed() => break,
                 _ = tokio::time::sleep_until(wake) => {}
             }
-            while let Some(Reverse((at, name))) = heap.peek().cloned() {
-                if at > Instant::now() {
+            while let Some(Reverse((fire, name))) = heap.peek().cloned() {
+                if fire > Instant::now() {
                     break;
                 }
                 heap.pop();
-                let entry = core
-                    .targets
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&name)
-                    .cloned();
+                let entry = core.entry(&name);
                 let Some(entry) = entry else { continue };
-                let target = entry.target();
-                let cfg_jitter = core.config().collector.jitter.get();
-                // Slots stay on the interval grid; jitter moves each firing within its slot
-                // without drifting the schedule (a target is polled once per interval).
-                let slot = due.get(&name).copied().unwrap_or(at);
-                let mut next_slot = slot + target.interval;
-                if next_slot < Instant::now() {
-                    next_slot = Instant::now() + target.interval; // fell behind: do not fire a burst
+                let interval = entry.target().interval;
+                let slot = due.get(&name).copied().unwrap_or_else(unix_ms);
+                let mut next = slot + interval.as_millis() as u64;
+                if next < unix_ms() {
+                    next = next_slot(&name, interval, unix_ms()); // fell behind: no burst
                 }
-                let next = next_slot + jitter(cfg_jitter.min(target.interval / 2), &mut rng);
-                due.insert(name.clone(), next_slot);
-                heap.push(Reverse((next, name.clone())));
-                entry.state().next_poll = Some(SystemTime::now() + next.saturating_duration_since(Instant::now()));
+                due.insert(name.clone(), next);
+                let cfg_jitter = core.config().collector.jitter.get();
+                let fire_at = at(next) + jitter(cfg_jitter.min(interval / 2), &mut rng);
+                heap.push(Reverse((fire_at, name.clone())));
+                entry.state().next_poll = Some(SystemTime::now() + fire_at.saturating_duration_since(Instant::now()));
+                if core.cluster.as_ref().is_some_and(|c| !c.owns(&name)) {
+                    continue;
+                }
                 if entry.busy() {
                     METRICS.polls_skipped.with_label_values(&["still_running"]).inc();
                     continue;
@@ -95,10 +130,45 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                     METRICS.polls_skipped.with_label_values(&["circuit_open"]).inc();
                     continue;
                 }
-                drop(core.poll(&entry, None));
+                match &core.cluster {
+                    None => drop(core.poll(&entry, None)),
+                    Some(c) => permitted(&core, c, &name, false),
+                }
             }
         }
     }
+}
+
+/// Recomputes this replica's share; returns the targets it gained.
+fn reshare(core: &Core, c: &Cluster, owned: &mut HashSet<String>) -> Vec<String> {
+    let now: HashSet<String> = (core.targets.read().unwrap_or_else(|p| p.into_inner()).keys())
+        .filter(|n| c.owns(n))
+        .cloned()
+        .collect();
+    let gained = now.difference(owned).cloned().collect();
+    cluster::metrics::METRICS.owned.set(now.len() as i64);
+    *owned = now;
+    gained
+}
+
+/// A target just taken over: polled at once if its slot was missed (its owner died).
+fn catch_up(core: &Arc<Core>, c: &Arc<Cluster>, name: &str) {
+    permitted(core, c, name, true);
+}
+
+/// Takes the permit, then polls (with the previous owner's rate state on a takeover).
+fn permitted(core: &Arc<Core>, c: &Arc<Cluster>, name: &str, catch_up: bool) {
+    let (core, c, name) = (core.clone(), c.clone(), name.to_string());
+    tokio::spawn(async move {
+        let Some(entry) = core.entry(&name) else { return };
+        let target = entry.target();
+        if let Decision::Poll { rates } = c.decide(&name, target.interval, catch_up).await {
+            if let (Some(blob), Some(tracker)) = (rates, &target.rates) {
+                let _ = tracker.lock().unwrap_or_else(|p| p.into_inner()).import(&blob);
+            }
+            drop(core.poll(&entry, None));
+        }
+    });
 }
 
 #[cfg(test)]
@@ -106,13 +176,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn first_polls_spread_over_the_interval() {
+    fn slots_are_spread_over_the_interval_and_fixed_by_the_name() {
         let interval = Duration::from_secs(60);
         let mut buckets = [0usize; 6];
+        let now = 1_796_300_000_123;
         for i in 0..10_000 {
-            let s = spread(&format!("target-{i}"), interval);
-            assert!(s < interval);
-            buckets[(s.as_secs() / 10) as usize] += 1;
+            let name = format!("target-{i}");
+            let s = next_slot(&name, interval, now);
+            assert!(s > now && s <= now + 60_000);
+            assert_eq!(next_slot(&name, interval, s), s + 60_000, "the grid is fixed");
+            assert_eq!(next_slot(&name, interval, s - 1), s);
+            buckets[((s - now - 1) / 10_000) as usize] += 1;
         }
         assert!(buckets.iter().all(|&b| (1400..=1950).contains(&b)), "{buckets:?}");
         let mut rng = 7;

@@ -1,9 +1,11 @@
 //! The collector's configuration tree (docs/collector-config.md). Every field's doc comment is its
 //! reference entry; every default lives in the `Default` impls here and nowhere else.
 
+mod cluster;
 mod outputs;
 mod target;
 
+pub use cluster::ClusterConfig;
 pub use outputs::{InfluxApi, InfluxOutput, Outputs};
 pub use target::{AuthProtocol, PrivProtocol, SnmpVersion, TargetAddress, TargetConfig, UsmKey};
 
@@ -20,6 +22,10 @@ pub struct CollectorConfig {
     pub circuit_breaker: CircuitBreakerConfig,
     pub http_pool: HttpPoolConfig,
     pub outputs: Outputs,
+    /// Cluster mode: replicas share the targets through Redis. Absent: standalone, every
+    /// configured target is polled by this process (env `REDIS_URL` turns it on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<ClusterConfig>,
     /// User-defined modules, usable by name in `targets[].modules`.
     pub modules: Vec<ModuleConfig>,
     pub targets: Vec<TargetConfig>,
@@ -48,8 +54,25 @@ pub struct CollectorSection {
     pub flush_timeout: Duration,
     /// On SIGTERM/SIGINT: time to finish in-flight polls and flush queues before exiting.
     pub shutdown_grace: Duration,
-    /// Identity of this replica in `/targets` (default: the host name).
+    /// Identity of this replica in `/targets` (default: `[cluster] replica_id`, else the host name).
     pub replica_id: Option<String>,
+}
+
+impl CollectorConfig {
+    /// This replica's name: `[cluster] replica_id`, else `[collector] replica_id`, else the
+    /// host name (stable names, such as compose service names or StatefulSet ordinals, give
+    /// a restarted replica its old share of the targets).
+    pub fn replica_id(&self) -> String {
+        (self.cluster.as_ref().and_then(|c| c.replica_id.clone()))
+            .or_else(|| self.collector.replica_id.clone())
+            .unwrap_or_else(|| {
+                std::env::var("HOSTNAME")
+                    .ok()
+                    .filter(|h| !h.is_empty())
+                    .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                    .map_or_else(|| "netpulse".into(), |h| h.trim().to_string())
+            })
+    }
 }
 
 impl Default for CollectorSection {

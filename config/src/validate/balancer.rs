@@ -19,25 +19,13 @@ pub(crate) fn validate(cfg: &BalancerConfig) -> Problems {
     if !cfg.stats.uri.starts_with('/') {
         out.push((p(&["stats", "uri"]), "must start with '/'".into()));
     }
-    let mut names = HashSet::new();
+    unique_names("backend", cfg.backends.iter().map(|b| b.name.as_str()), &mut out);
     for (i, b) in cfg.backends.iter().enumerate() {
-        if b.name.is_empty() || !names.insert(b.name.as_str()) {
-            out.push((
-                p(&["backends", &i.to_string(), "name"]),
-                format!("{:?}: backend names must be unique and non-empty", b.name),
-            ));
-        }
         backend(&i.to_string(), b, &mut out);
     }
+    unique_names("frontend", cfg.frontends.iter().map(|f| f.name.as_str()), &mut out);
     let backends: HashSet<&str> = cfg.backends.iter().map(|b| b.name.as_str()).collect();
-    let mut names = HashSet::new();
     for (i, f) in cfg.frontends.iter().enumerate() {
-        if f.name.is_empty() || !names.insert(f.name.as_str()) {
-            out.push((
-                p(&["frontends", &i.to_string(), "name"]),
-                format!("{:?}: frontend names must be unique and non-empty", f.name),
-            ));
-        }
         frontend(&i.to_string(), f, &backends, &mut out);
     }
     if let Some(sock) = &cfg.runtime.socket {
@@ -56,6 +44,19 @@ pub(crate) fn validate(cfg: &BalancerConfig) -> Problems {
     }
     out.extend(crate::proxy_ids::problems(cfg));
     out
+}
+
+/// Each `<kind>s[i].name` must be non-empty and not used before.
+fn unique_names<'a>(kind: &str, names: impl Iterator<Item = &'a str>, out: &mut Problems) {
+    let mut seen = HashSet::new();
+    for (i, name) in names.enumerate() {
+        if name.is_empty() || !seen.insert(name) {
+            out.push((
+                p(&[&format!("{kind}s"), &i.to_string(), "name"]),
+                format!("{name:?}: {kind} names must be unique and non-empty"),
+            ));
+        }
+    }
 }
 
 /// Backend `i`'s servers, health check and cookie.

@@ -58,7 +58,39 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
     }
     outputs(cfg, &mut out);
     targets(cfg, &mut out);
+    if let Some(c) = &cfg.cluster {
+        cluster(c, &mut out);
+    }
     out
+}
+
+fn cluster(c: &crate::collector::ClusterConfig, out: &mut Problems) {
+    let url = c.redis_url.expose();
+    if !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("redis+unix://")) {
+        out.push((p(&["cluster", "redis_url"]), "must be a redis:// URL".into()));
+    }
+    if c.heartbeat.get().is_zero() {
+        out.push((p(&["cluster", "heartbeat"]), "must be longer than 0s".into()));
+    }
+    if c.member_ttl.get() < c.heartbeat.get() * 2 {
+        out.push((
+            p(&["cluster", "member_ttl"]),
+            format!("must be at least twice the heartbeat ({})", c.heartbeat),
+        ));
+    }
+    let t = c.redis_timeout.get();
+    if t.is_zero() || t > std::time::Duration::from_secs(1) {
+        out.push((p(&["cluster", "redis_timeout"]), "must be between 1ms and 1s".into()));
+    }
+    if c.replica_id
+        .as_deref()
+        .is_some_and(|id| id.is_empty() || id.contains(char::is_whitespace))
+    {
+        out.push((p(&["cluster", "replica_id"]), "a name without spaces".into()));
+    }
+    if c.key_prefix.is_empty() {
+        out.push((p(&["cluster", "key_prefix"]), "must not be empty".into()));
+    }
 }
 
 fn outputs(cfg: &CollectorConfig, out: &mut Problems) {

@@ -8,6 +8,8 @@
 use super::reply::{Refusal, Resp, json_resp};
 use crate::daemon::Core;
 use crate::daemon::state::{Entry, PollFuture};
+use crate::poll::PollOutcome;
+use futures::FutureExt;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::AUTHORIZATION;
@@ -50,7 +52,7 @@ pub async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
         Ok::<_, Refusal>((collect, polls, permit))
     };
     match admitted.await {
-        Ok((collect, polls, permit)) => respond(collect, polls, permit).await,
+        Ok((collect, polls, permit)) => respond(core, collect, polls, permit).await,
         Err(refusal) => refusal.response(),
     }
 }
@@ -145,7 +147,7 @@ fn validate(core: &Core, request: CollectRequest) -> Result<Collect, Refusal> {
 /// Load shedding: collects that start polls have their own slots, so scheduled polls keep
 /// theirs. Joining a poll already running costs nothing and is always admitted. Returns
 /// the polls (started or joined) and the slot they hold, if any.
-fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<PollFuture>, Option<OwnedSemaphorePermit>), Refusal> {
+fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<Work>, Option<OwnedSemaphorePermit>), Refusal> {
     let key = c.modules.as_ref().map_or_else(|| "*".to_string(), |m| m.join(","));
     let admission = core.collect_admission.lock().unwrap_or_else(|p| p.into_inner());
     let joins_only =
@@ -164,37 +166,79 @@ fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<PollFuture>, Option<Owned
         };
         Some(p)
     };
-    let polls = c.entries.iter().map(|e| core.poll(e, c.modules.clone())).collect();
+    let polls = match &core.cluster {
+        // Started when the shared lock says this replica polls (any replica may).
+        Some(_) => c.entries.iter().map(|e| Work::Shared(e.clone())).collect(),
+        None => (c.entries.iter())
+            .map(|e| Work::Started(core.poll(e, c.modules.clone())))
+            .collect(),
+    };
     drop(admission);
     Ok((polls, permit))
 }
 
+/// One target's part of a collect: a poll started here, or one shared across replicas.
+enum Work {
+    Started(PollFuture),
+    Shared(Arc<Entry>),
+}
+
+fn result(o: &PollOutcome) -> Value {
+    let ms = o
+        .modules
+        .iter()
+        .map(|m| m.duration)
+        .max()
+        .unwrap_or_default()
+        .as_secs_f64()
+        * 1000.0;
+    json!({ "target": &*o.target, "ok": o.ok(), "points": o.points.len(), "duration_ms": ms, "error": o.errors().next() })
+}
+
+fn late(name: &str, timeout: Duration) -> Value {
+    json!({ "target": name, "ok": false, "points": 0, "duration_ms": timeout.as_secs_f64() * 1000.0, "error": format!("no result within {timeout:?}; the poll goes on") })
+}
+
+/// Each target's result: its own poll's, or (cluster) the one poll the replicas shared.
+fn results(core: &Arc<Core>, c: &Collect, polls: Vec<Work>) -> Vec<futures::future::BoxFuture<'static, Value>> {
+    let key = c.modules.as_ref().map_or_else(|| "*".to_string(), |m| m.join(","));
+    (c.names.iter().zip(polls))
+        .map(|(name, work)| {
+            let (core, name, modules, timeout) = (core.clone(), name.clone(), c.modules.clone(), c.timeout);
+            let lock = format!("{name}|{key}");
+            async move {
+                match (work, core.cluster.clone()) {
+                    (Work::Started(f), _) => result(&*f.await),
+                    (Work::Shared(e), Some(cluster)) => {
+                        let local = || async { result(&*core.poll(&e, modules).await) };
+                        let shared = cluster.shared_collect(&lock, timeout, local);
+                        shared.await.unwrap_or_else(|| late(&name, timeout))
+                    }
+                    (Work::Shared(e), None) => result(&*core.poll(&e, modules).await),
+                }
+            }
+            .boxed()
+        })
+        .collect()
+}
+
 /// 202 with an id (the polls go on), or 200 with each target's result within the timeout.
-async fn respond(c: Collect, polls: Vec<PollFuture>, permit: Option<OwnedSemaphorePermit>) -> Resp {
+async fn respond(core: Arc<Core>, c: Collect, polls: Vec<Work>, permit: Option<OwnedSemaphorePermit>) -> Resp {
+    let work = results(&core, &c, polls);
     if !c.wait {
         let id = COLLECT_IDS.fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            futures::future::join_all(polls).await;
+            futures::future::join_all(work).await;
             drop(permit);
         });
         return json_resp(StatusCode::ACCEPTED, json!({ "id": id }));
     }
     let timeout = c.timeout;
-    let waited = tokio::time::timeout(timeout, futures::future::join_all(polls)).await;
+    let waited = tokio::time::timeout(timeout, futures::future::join_all(work)).await;
     drop(permit);
     let results: Vec<Value> = match waited {
-        Ok(outcomes) => outcomes
-            .iter()
-            .map(|o| {
-                let ms = o.modules.iter().map(|m| m.duration).max().unwrap_or_default().as_secs_f64() * 1000.0;
-                json!({ "target": &*o.target, "ok": o.ok(), "points": o.points.len(), "duration_ms": ms, "error": o.errors().next() })
-            })
-            .collect(),
-        Err(_) => c
-            .names
-            .iter()
-            .map(|n| json!({ "target": n, "ok": false, "points": 0, "duration_ms": timeout.as_secs_f64() * 1000.0, "error": format!("no result within {timeout:?}; the poll goes on") }))
-            .collect(),
+        Ok(results) => results,
+        Err(_) => c.names.iter().map(|n| late(n, timeout)).collect(),
     };
     json_resp(StatusCode::OK, json!({ "results": results }))
 }

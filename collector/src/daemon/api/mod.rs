@@ -2,6 +2,7 @@
 //! `POST /collect` (in `collect`). Bad requests get a 4xx naming the field; the token is
 //! compared in constant time and never logged.
 
+mod cluster;
 mod collect;
 mod reply;
 
@@ -79,23 +80,58 @@ async fn route(core: Arc<Core>, req: Request<Incoming>) -> reply::Resp {
             r
         }
         (&Method::GET, "/targets") => json_resp(StatusCode::OK, targets(&core)),
+        (&Method::GET, "/cluster") => cluster::cluster(&core),
+        (&Method::PUT | &Method::DELETE, path) if path.starts_with("/targets/") => {
+            let name = percent_decode(&path["/targets/".len()..]);
+            cluster::change_target(core, req, name).await
+        }
         (&Method::POST, "/collect") => {
             let resp = collect::collect(core, req).await;
             METRICS.collects.with_label_values(&[resp.status().as_str()]).inc();
             resp
         }
-        (_, "/health" | "/ready" | "/metrics" | "/targets" | "/collect") => {
+        (_, "/health" | "/ready" | "/metrics" | "/targets" | "/collect" | "/cluster") => {
             error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed", None)
         }
         (_, path) => error(StatusCode::NOT_FOUND, format!("no such route {path}"), None),
     }
 }
 
+/// `%XX` escapes of a path segment decoded (a target name may hold any character but '/').
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn rfc3339(t: SystemTime) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
+/// Who polls `name` on schedule: this replica standalone; in cluster mode the member the
+/// assignment (`members`) gives it to.
+fn owner(core: &Core, members: &[String], name: &str) -> Value {
+    json!(crate::cluster::assign::owner(name, members).unwrap_or(&core.replica))
+}
+
 fn targets(core: &Core) -> Value {
+    let members = core.cluster.as_ref().map(|c| c.members().1).unwrap_or_default();
     let entries: Vec<_> = core
         .targets
         .read()
@@ -127,7 +163,7 @@ fn targets(core: &Core) -> Value {
                 "last_poll": last,
                 "next_poll": st.next_poll.map(rfc3339),
                 "polling": e.busy(),
-                "owner": core.replica,
+                "owner": owner(core, &members, &t.name),
             })
         })
         .collect();

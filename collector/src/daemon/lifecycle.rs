@@ -1,0 +1,186 @@
+//! The daemon's life: start (API listener, scheduler, committer, writers, cluster
+//! membership), signals (SIGHUP reload, SIGTERM/SIGINT stop), and the stop itself — in
+//! cluster mode a drain first — then in-flight polls, queues flushed within the grace.
+
+use super::{Core, DaemonError, Reloader, api, scheduler};
+use crate::modules::Registry;
+use netpulse_config::CollectorConfig;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// Runs until SIGTERM/SIGINT, then drains within `shutdown_grace`.
+pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> Result<(), DaemonError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = cfg.api.listen.clone();
+    let core = Core::new(cfg, &registry).await?;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: listen.clone(),
+            source,
+        })?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
+    tasks.spawn(api::serve(core.clone(), listener, stop_rx.clone()));
+    tasks.spawn(committer(core.clone(), stop_rx.clone()));
+    if let Some(c) = &core.cluster {
+        tasks.spawn(crate::cluster::membership_loop(c.clone(), stop_rx.clone()));
+        tasks.spawn(follow_runtime_targets(core.clone(), stop_rx.clone()));
+    }
+    let (wstop_tx, wstop_rx) = watch::channel(false);
+    let mut writers = tokio::task::JoinSet::new();
+    let cfg = core.config();
+    for (w, o) in core
+        .outputs
+        .writers(&cfg)
+        .map_err(|e| DaemonError::Setup(e.to_string()))?
+        .into_iter()
+        .zip(&cfg.outputs.influxdb)
+    {
+        writers.spawn(write_loop(
+            w,
+            core.clone(),
+            o.batch_size,
+            o.flush_interval.get(),
+            wstop_rx.clone(),
+        ));
+    }
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Setup(e.to_string()))?;
+    let watchdog = crate::systemd::watchdog_interval();
+    let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    tracing::info!(listen = %listen, targets = core.targets.read().map(|t| t.len()).unwrap_or(0), outputs = core.outputs.outputs.len(), "netpulse-collector running");
+    crate::systemd::ready();
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {
+                crate::systemd::reloading();
+                match reload().and_then(|(cfg, reg)| core.reload(cfg, &reg)) {
+                    Ok((added, removed, changed)) => tracing::info!(added, removed, changed, "configuration reloaded"),
+                    Err(e) => tracing::error!(error = %e, "new configuration rejected; the running one stays"),
+                }
+                crate::systemd::ready();
+            }
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+            _ = dog.tick(), if watchdog.is_some() => crate::systemd::watchdog(),
+        }
+    }
+    shutdown(core, stop_tx, wstop_tx, tasks, writers).await;
+    Ok(())
+}
+
+async fn shutdown(
+    core: Arc<Core>,
+    stop: watch::Sender<bool>,
+    wstop: watch::Sender<bool>,
+    mut tasks: tokio::task::JoinSet<()>,
+    mut writers: tokio::task::JoinSet<crate::output::writer::Writer>,
+) {
+    crate::systemd::stopping();
+    let grace = core.config().collector.shutdown_grace.get();
+    let deadline = tokio::time::Instant::now() + grace;
+    if let Some(c) = &core.cluster {
+        // The others take the share over while this replica still polls it; permits keep
+        // each slot to one poll, so the hand-over has no gap and no duplicate.
+        let window = c.drain().await;
+        tracing::info!(window = ?window, "draining: the other replicas take this replica's targets over");
+        tokio::time::sleep_until(deadline.min(tokio::time::Instant::now() + window)).await;
+    }
+    tracing::info!(grace = ?grace, "stopping: no new polls; finishing in-flight polls and flushing queues");
+    let _ = stop.send(true);
+    while core.busy() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    core.outputs.commit();
+    if let Some(c) = &core.cluster {
+        c.leave().await;
+    }
+    let _ = wstop.send(true);
+    while tasks.join_next().await.is_some() {}
+    let mut drains = vec![];
+    while let Some(Ok(mut w)) = writers.join_next().await {
+        drains.push(async move { w.drain(deadline).await });
+    }
+    futures::future::join_all(drains).await;
+    for o in &core.outputs.outputs {
+        let left = core.outputs.pending_points(&o.name);
+        if left > 0 {
+            tracing::warn!(output = %o.name, points = left, "not delivered before the grace period ended; kept in the queue for the next start");
+        }
+    }
+    tracing::info!("stopped");
+}
+
+/// Applies run-time target changes the cluster reports (any replica's `PUT`/`DELETE`).
+async fn follow_runtime_targets(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+    let Some(c) = core.cluster.clone() else { return };
+    let mut changed = c.targets_changed.subscribe();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            r = changed.changed() => {
+                if r.is_err() {
+                    return;
+                }
+                core.apply_runtime_targets();
+            }
+        }
+    }
+}
+
+/// Group commit for the daemon: one fsync per queue at most every 200 ms.
+async fn committer(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => core.outputs.commit(),
+        }
+    }
+}
+
+/// One output's delivery loop; hands the writer back at shutdown for the final drain.
+async fn write_loop(
+    mut w: crate::output::writer::Writer,
+    core: Arc<Core>,
+    batch: u64,
+    flush_interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> crate::output::writer::Writer {
+    use crate::output::writer::Step;
+    loop {
+        if *stop.borrow() {
+            return w;
+        }
+        let step = tokio::select! {
+            _ = stop.changed() => return w,
+            s = w.step() => s,
+        };
+        let pause = match step {
+            Step::Delivered(_) => continue,
+            Step::Wait(d) => d,
+            Step::Empty => {
+                let notify = w.notify.clone();
+                tokio::select! {
+                    _ = stop.changed() => return w,
+                    _ = notify.notified() => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                // Batch by time: give a batch up to flush_interval to fill.
+                if core.outputs.pending_points(&w.name) >= batch {
+                    Duration::ZERO
+                } else {
+                    flush_interval
+                }
+            }
+        };
+        tokio::select! {
+            _ = stop.changed() => return w,
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}

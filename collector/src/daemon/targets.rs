@@ -1,0 +1,157 @@
+//! The daemon's target list: the config file's targets plus, in cluster mode, those added at
+//! run time (`PUT /targets/NAME`, kept in Redis); reloads (SIGHUP, a run-time change) swap
+//! targets while polls in flight finish on the definition they started with.
+
+use super::Core;
+use super::state::Entry;
+use crate::breaker::Breaker;
+use crate::metrics::METRICS;
+use crate::modules::Registry;
+use crate::target::Target;
+use netpulse_config::{CollectorConfig, Layered, TargetConfig};
+use std::sync::Arc;
+
+/// Every target: the config's, then the run-time ones (a run-time target never shadows a
+/// config-file target of the same name).
+pub(super) fn build(
+    cfg: &CollectorConfig,
+    runtime: &[(String, String)],
+    registry: &Registry,
+) -> Result<Vec<Target>, String> {
+    let mut targets = (cfg.targets.iter())
+        .map(|t| Target::from_config(t, cfg, registry).map_err(|e| format!("target {}: {e}", t.name)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (name, json) in runtime {
+        if cfg.targets.iter().any(|t| &t.name == name) {
+            continue;
+        }
+        let built = serde_json::from_str::<TargetConfig>(json)
+            .map_err(|e| e.to_string())
+            .and_then(|tc| Target::from_config(&tc, cfg, registry));
+        match built {
+            Ok(t) => targets.push(t),
+            Err(e) => tracing::error!(target = %name, error = %e, "run-time target ignored"),
+        }
+    }
+    Ok(targets)
+}
+
+/// Why a run-time target was refused: the field at fault and the problem.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Invalid {
+    pub field: Option<String>,
+    pub message: String,
+    /// The name is a config-file target's (409, not 400).
+    pub conflict: bool,
+}
+
+impl Invalid {
+    fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: Some(field.into()),
+            message: message.into(),
+            conflict: false,
+        }
+    }
+}
+
+impl Core {
+    /// Applies a new configuration: targets added, removed or changed; in-flight polls
+    /// finish on the target they started with. Outputs change only with a restart.
+    pub fn reload(&self, cfg: CollectorConfig, registry: &Registry) -> Result<(usize, usize, usize), String> {
+        let runtime = self.cluster.as_ref().map(|c| c.runtime_targets()).unwrap_or_default();
+        let targets = build(&cfg, &runtime, registry)?;
+        *self.registry.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(registry.clone());
+        let old = self.config();
+        let outputs = |c: &CollectorConfig| {
+            c.outputs
+                .influxdb
+                .iter()
+                .map(|o| (o.name.clone(), o.url.clone()))
+                .collect::<Vec<_>>()
+        };
+        if outputs(&old) != outputs(&cfg) {
+            tracing::warn!("output changes take effect after a restart; the running outputs stay");
+        }
+        let (mut added, mut changed) = (0, 0);
+        let mut map = self.targets.write().unwrap_or_else(|p| p.into_inner());
+        let names: std::collections::HashSet<String> = targets.iter().map(|t| t.name.to_string()).collect();
+        let removed = map.keys().filter(|n| !names.contains(*n)).count();
+        map.retain(|n, _| names.contains(n));
+        for mut t in targets {
+            match map.get(&*t.name) {
+                Some(entry) => {
+                    let mut slot = entry.target.write().unwrap_or_else(|p| p.into_inner());
+                    if let (Some(_), Some(old_rates)) = (&t.rates, &slot.rates) {
+                        t.rates = Some(old_rates.clone()); // keep counter history across reloads
+                    }
+                    *slot = Arc::new(t);
+                    changed += 1;
+                }
+                None => {
+                    map.insert(
+                        t.name.to_string(),
+                        Arc::new(Entry::new(t, Breaker::new(&cfg.circuit_breaker))),
+                    );
+                    added += 1;
+                }
+            }
+        }
+        METRICS.targets.set(map.len() as i64);
+        drop(map);
+        *self.cfg.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cfg);
+        self.generation.send_modify(|g| *g += 1);
+        Ok((added, removed, changed))
+    }
+
+    /// Applies the run-time targets the cluster holds now.
+    pub fn apply_runtime_targets(&self) {
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner()).clone();
+        match self.reload((*self.config()).clone(), &registry) {
+            Ok((added, removed, changed)) => tracing::info!(added, removed, changed, "run-time targets applied"),
+            Err(e) => tracing::error!(error = %e, "run-time targets not applied"),
+        }
+    }
+
+    /// Checks `body` (one `[[targets]]` entry as JSON) as target `name`; the JSON to store.
+    pub fn check_runtime_target(&self, name: &str, body: &[u8]) -> Result<String, Invalid> {
+        let cfg = self.config();
+        if cfg.targets.iter().any(|t| t.name == name) {
+            return Err(Invalid {
+                field: None,
+                message: format!("{name:?} is a target of the configuration file; change it there"),
+                conflict: true,
+            });
+        }
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let mut tc: TargetConfig = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            Invalid {
+                field: (path != ".").then_some(path),
+                message: format!("invalid target: {}", e.inner()),
+                conflict: false,
+            }
+        })?;
+        if tc.name.is_empty() {
+            tc.name = name.to_string();
+        } else if tc.name != name {
+            return Err(Invalid::at(
+                "name",
+                format!("{:?} differs from the name in the path ({name:?})", tc.name),
+            ));
+        }
+        let mut one = (*cfg).clone();
+        one.targets = vec![tc.clone()];
+        if let Some((key, problem)) =
+            (Layered::validate(&one).into_iter()).find(|(k, _)| k.first().map(String::as_str) == Some("targets"))
+        {
+            return Err(Invalid::at(key[2..].join("."), problem));
+        }
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner()).clone();
+        Target::from_config(&tc, &cfg, &registry).map_err(|e| Invalid::at("modules", e))?;
+        // The body as sent (re-serializing would print secrets as `***`), with its name.
+        let mut v: serde_json::Value = serde_json::from_slice(body).map_err(|e| Invalid::at("", e.to_string()))?;
+        v["name"] = name.into();
+        Ok(v.to_string())
+    }
+}
