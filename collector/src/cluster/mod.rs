@@ -22,7 +22,7 @@ mod targets;
 use metrics::METRICS;
 use netpulse_config::ClusterConfig;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 use store::{Permit, Store, StoreError};
@@ -50,7 +50,8 @@ pub struct Cluster {
     pub assignment: watch::Sender<u64>,
     /// Bumped when the run-time targets change.
     pub targets_changed: watch::Sender<u64>,
-    redis_up: AtomicBool,
+    /// 0: not known yet, 1: answers, 2: unreachable.
+    redis: AtomicU8,
     /// Ask the heartbeat loop to beat now (a permit found this replica not a member).
     beat_now: Notify,
     /// This owner's term (fence) per target, from its last granted permit.
@@ -81,7 +82,7 @@ impl Cluster {
             view: RwLock::new(shared),
             assignment: watch::channel(0).0,
             targets_changed: watch::channel(0).0,
-            redis_up: AtomicBool::new(false),
+            redis: AtomicU8::new(0),
             beat_now: Notify::new(),
             fences: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
@@ -99,7 +100,7 @@ impl Cluster {
     }
 
     pub fn redis_up(&self) -> bool {
-        self.redis_up.load(Ordering::Relaxed)
+        self.redis.load(Ordering::Relaxed) == 1
     }
 
     /// Whether this replica polls `target` on schedule now.
@@ -197,14 +198,14 @@ impl Cluster {
     }
 
     fn reachable(&self) {
-        if !self.redis_up.swap(true, Ordering::Relaxed) {
+        if self.redis.swap(1, Ordering::Relaxed) != 1 {
             METRICS.redis_up.set(1);
         }
     }
 
     /// Logged once per outage, not per call.
     fn unreachable(&self, e: &StoreError) {
-        if self.redis_up.swap(false, Ordering::Relaxed) {
+        if self.redis.swap(2, Ordering::Relaxed) != 2 {
             METRICS.redis_up.set(0);
             tracing::error!(error = %e, "Redis unreachable: polling the last known share of the targets until it answers again");
         }

@@ -3,6 +3,8 @@
 //! uses this one module so services start the same way everywhere.
 #![allow(dead_code)]
 
+pub mod fleet;
+
 pub use netpulse_testkit::{Proc, free_tcp_port, free_udp_port, tempdir};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};

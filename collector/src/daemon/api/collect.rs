@@ -149,6 +149,14 @@ fn validate(core: &Core, request: CollectRequest) -> Result<Collect, Refusal> {
 /// the polls (started or joined) and the slot they hold, if any.
 fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<Work>, Option<OwnedSemaphorePermit>), Refusal> {
     let key = c.modules.as_ref().map_or_else(|| "*".to_string(), |m| m.join(","));
+    if core.cluster.is_some() {
+        // The replicas share one poll: only the one that polls takes a slot (in `results`);
+        // waiting for another replica's poll costs nothing. Shed load when all are taken.
+        if core.collect_slots.available_permits() == 0 {
+            return Err(too_many());
+        }
+        return Ok((c.entries.iter().map(|e| Work::Shared(e.clone())).collect(), None));
+    }
     let admission = core.collect_admission.lock().unwrap_or_else(|p| p.into_inner());
     let joins_only =
         (c.entries.iter()).all(|e| e.inflight.lock().unwrap_or_else(|p| p.into_inner()).contains_key(&key));
@@ -156,25 +164,25 @@ fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<Work>, Option<OwnedSemaph
         None
     } else {
         let Ok(p) = core.collect_slots.clone().try_acquire_owned() else {
-            return Err(Refusal {
-                retry_after: Some("1"),
-                ..Refusal::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many collects in progress; retry later",
-                )
-            });
+            return Err(too_many());
         };
         Some(p)
     };
-    let polls = match &core.cluster {
-        // Started when the shared lock says this replica polls (any replica may).
-        Some(_) => c.entries.iter().map(|e| Work::Shared(e.clone())).collect(),
-        None => (c.entries.iter())
-            .map(|e| Work::Started(core.poll(e, c.modules.clone())))
-            .collect(),
-    };
+    let polls = (c.entries.iter())
+        .map(|e| Work::Started(core.poll(e, c.modules.clone())))
+        .collect();
     drop(admission);
     Ok((polls, permit))
+}
+
+fn too_many() -> Refusal {
+    Refusal {
+        retry_after: Some("1"),
+        ..Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many collects in progress; retry later",
+        )
+    }
 }
 
 /// One target's part of a collect: a poll started here, or one shared across replicas.
@@ -210,7 +218,10 @@ fn results(core: &Arc<Core>, c: &Collect, polls: Vec<Work>) -> Vec<futures::futu
                 match (work, core.cluster.clone()) {
                     (Work::Started(f), _) => result(&*f.await),
                     (Work::Shared(e), Some(cluster)) => {
-                        let local = || async { result(&*core.poll(&e, modules).await) };
+                        let local = || async {
+                            let _slot = core.collect_slots.clone().acquire_owned().await;
+                            result(&*core.poll(&e, modules).await)
+                        };
                         let shared = cluster.shared_collect(&lock, timeout, local);
                         shared.await.unwrap_or_else(|| late(&name, timeout))
                     }
