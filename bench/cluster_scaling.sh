@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Collector cluster scaling: 1, 3 and 5 replicas (cluster mode, one redis-server) over the same
-# AGENTS net-snmp agents on loopback, polled for `interfaces` every INTERVAL; plus one
-# standalone collector as the reference for the cost of coordination. Per run: targets per
-# replica, collector CPU (cores, each replica and all), polls/s, Redis commands/s and CPU, and
-# Redis commands/s scaled to 10,000 targets at a 60 s interval (target <= 300).
+# AGENTS net-snmp agents, polled for `interfaces` (rates on) every INTERVAL; plus one standalone
+# collector as the reference for the cost of coordination. Everything runs in a network
+# namespace of its own whose interfaces are loopback + 48 veth, so every agent reports 49
+# interfaces like a 48-port switch (as bench/daemon_load.sh). Per run: targets per
+# replica, collector CPU (cores, each replica and all), polls/s, Redis commands/s as the replicas
+# send them (round trips, from their netpulse_cluster_redis_roundtrip_seconds_count) and as Redis
+# executes them (INFO total_commands_processed, which also counts each call inside a Lua script),
+# Redis CPU, and the replicas' commands/s scaled to 10,000 targets at 60 s (target <= 300).
 # Usage: bench/cluster_scaling.sh [AGENTS=2000] [INTERVAL_S=20] [DURATION_S=40]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,21 +15,45 @@ AGENTS=${1:-2000}; INTERVAL=${2:-20}; DURATION=${3:-40}
 command -v redis-server >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
 cargo build --release -q -p netpulse-collector
 BIN=$PWD/target/release/netpulse-collector
-source bench/lib.sh
-start_agents "$AGENTS"
+WORK=$(mktemp -d /tmp/netpulse-cluster-bench.XXXXXX)
+NS=netpulse-cluster-$$
+cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; sleep 1; ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT
+ip netns add "$NS"
+in_ns() { ip netns exec "$NS" "$@"; }
+in_ns ip link set lo up
+for i in $(seq 1 24); do in_ns ip link add "va$i" type veth peer name "vb$i"; done
+BASE_PORT=20000
+for first in $(seq $BASE_PORT 100 $((BASE_PORT + AGENTS - 1))); do
+  last=$((first + 99)); [ $last -gt $((BASE_PORT + AGENTS - 1)) ] && last=$((BASE_PORT + AGENTS - 1))
+  d="$WORK/agent-$first"; mkdir -p "$d/persist"
+  printf 'agentAddress %s\nrocommunity public 127.0.0.1\n' "$(seq "$first" "$last" | sed 's/^/udp:127.0.0.1:/' | paste -sd, -)" > "$d/snmpd.conf"
+  SNMPCONFPATH="$d:$d/persist" SNMP_PERSISTENT_DIR="$d/persist" in_ns snmpd -f -m "" -Lf "$d/log" -p "$d/pid" &
+done
+sleep 2
+for first in $(seq $BASE_PORT 100 $((BASE_PORT + AGENTS - 1))); do
+  for _ in $(seq 100); do in_ns snmpget -v2c -c public -t 0.3 -r 0 -m "" 127.0.0.1:"$first" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break; sleep 0.2; done
+done
+targets_toml() {
+  for i in $(seq 0 $(($1 - 1))); do
+    printf '[[targets]]\nname = "a%d"\naddress = "udp://127.0.0.1:%d"\ncommunity = "public"\nmodules = %s\nrates = true\n' "$i" $((BASE_PORT + i)) "$2"
+  done
+}
+IFACES=$(in_ns snmpwalk -v2c -c public -m "" -Oqv 127.0.0.1:$BASE_PORT 1.3.6.1.2.1.2.1 2>/dev/null || echo '?')
 RPORT=26379
-redis-server --bind 127.0.0.1 --port $RPORT --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
-bench_pids+=($!); RPID=$!
+in_ns redis-server --bind 127.0.0.1 --port $RPORT --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 sleep 0.5
+RPID=$(pgrep -f "redis-server 127.0.0.1:$RPORT" | head -1)
 tck=$(getconf CLK_TCK)
 ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rcmds() { redis-cli -p $RPORT info stats | awk -F: '/^total_commands_processed/ {print $2+0}'; }
-metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
+rcmds() { in_ns redis-cli -p $RPORT info stats | awk -F: '/^total_commands_processed/ {print $2+0}'; }
+metric() { in_ns curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" 'index($0, m) == 1 { s += $NF } END { print s + 0 }'; }
+bin_pids() { ip netns pids "$NS" | while read -r p; do [ "$(readlink "/proc/$p/exe")" = "$BIN" ] && echo "$p"; done; }
 
 # run LABEL REPLICAS CLUSTER(0/1)
 run() {
   local label=$1 n=$2 cluster=$3 pids=() ports=() i
-  redis-cli -p $RPORT flushall >/dev/null
+  in_ns redis-cli -p $RPORT flushall >/dev/null
   for i in $(seq 1 "$n"); do
     local d="$WORK/$label-$i" port=$((18100 + i)); mkdir -p "$d"
     {
@@ -34,15 +62,18 @@ run() {
       [ "$cluster" = 1 ] && printf '[cluster]\nredis_url = "redis://127.0.0.1:%d/0"\nreplica_id = "collector-%d"\nstate_dir = "%s/state"\n' $RPORT "$i" "$d"
       targets_toml "$AGENTS" '["interfaces"]'
     } > "$d/collector.toml"
-    "$BIN" --config "$d/collector.toml" 2>"$d/log" & pids+=($!); ports+=("$port")
+    in_ns "$BIN" --config "$d/collector.toml" 2>"$d/log" &
+    ports+=("$port")
   done
+  sleep 1
+  mapfile -t pids < <(bin_pids)
   sleep $((INTERVAL + 5)) # every replica joined, the first round of polls spread over an interval
-  local c0=() ok0 r0 rc0 t0 c1=() ok1 r1 rc1 t1 owned=()
-  ok0=0; for p in "${ports[@]}"; do ok0=$((ok0 + $(metric "$p" 'netpulse_polls_total'))); done
+  local c0=() ok0 r0 rc0 t0 c1=() ok1 r1 rc1 t1 owned=() rt0=0 rt1=0
+  ok0=0; for p in "${ports[@]}"; do ok0=$((ok0 + $(metric "$p" 'netpulse_polls_total'))); rt0=$((rt0 + $(metric "$p" netpulse_cluster_redis_roundtrip_seconds_count))); done
   for p in "${pids[@]}"; do c0+=("$(ticks "$p")"); done
   r0=$(ticks $RPID); rc0=$(rcmds); t0=$(date +%s.%N)
   sleep "$DURATION"
-  ok1=0; for p in "${ports[@]}"; do ok1=$((ok1 + $(metric "$p" 'netpulse_polls_total'))); owned+=("$(metric "$p" netpulse_cluster_targets_owned)"); done
+  ok1=0; for p in "${ports[@]}"; do ok1=$((ok1 + $(metric "$p" 'netpulse_polls_total'))); rt1=$((rt1 + $(metric "$p" netpulse_cluster_redis_roundtrip_seconds_count))); owned+=("$(metric "$p" netpulse_cluster_targets_owned)"); done
   for p in "${pids[@]}"; do c1+=("$(ticks "$p")"); done
   r1=$(ticks $RPID); rc1=$(rcmds); t1=$(date +%s.%N)
   local secs total=0 per=""
@@ -51,17 +82,17 @@ run() {
     local c; c=$(echo "(${c1[$i]} - ${c0[$i]}) / $tck / $secs" | bc -l); total=$(echo "$total + $c" | bc -l)
     per="$per$(printf '%.3f' "$c")/"
   done
-  local cmds; cmds=$(echo "($rc1 - $rc0) / $secs" | bc -l)
-  printf '%-11s %8s %14s %10.3f %-24s %9.1f %10.1f %10.3f %12.1f\n' "$label" "$n" "$(IFS=/; echo "${owned[*]}")" "$total" "${per%/}" \
-    "$(echo "($ok1 - $ok0) / $secs" | bc -l)" "$cmds" "$(echo "($r1 - $r0) / $tck / $secs" | bc -l)" \
-    "$(echo "$cmds * 10000 / $AGENTS * $INTERVAL / 60" | bc -l)"
+  local cmds sent; cmds=$(echo "($rc1 - $rc0) / $secs" | bc -l); sent=$(echo "($rt1 - $rt0) / $secs" | bc -l)
+  printf '%-11s %8s %-22s %8.3f %-30s %8.1f %9.1f %10.1f %9.3f %12.1f\n' "$label" "$n" "$(IFS=/; echo "${owned[*]}")" "$total" "${per%/}" \
+    "$(echo "($ok1 - $ok0) / $secs" | bc -l)" "$sent" "$cmds" "$(echo "($r1 - $r0) / $tck / $secs" | bc -l)" \
+    "$(echo "$sent * 10000 / $AGENTS * $INTERVAL / 60" | bc -l)"
   eval "cpu_$label=$total"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
 }
 
-echo "== $AGENTS agents (interfaces), interval ${INTERVAL}s, measured over ${DURATION}s after one interval"
-printf '%-11s %8s %14s %10s %-24s %9s %10s %10s %12s\n' run replicas owned cpu_all cpu_each polls/s redis_cmd/s redis_cpu cmd/s@10k/60s
+echo "== $AGENTS agents ($IFACES interfaces each, rates on), interval ${INTERVAL}s, measured over ${DURATION}s after one interval"
+printf '%-11s %8s %-22s %8s %-30s %8s %9s %10s %9s %12s\n' run replicas owned cpu_all cpu_each polls/s sent_cmd/s redis_exec/s redis_cpu sent@10k/60s
 run standalone 1 0
 run cluster1 1 1
 run cluster3 3 1

@@ -20,3 +20,4 @@ pub mod run;
 pub mod snmp;
 pub mod systemd;
 pub mod target;
+pub mod varint;

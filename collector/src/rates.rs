@@ -3,6 +3,7 @@
 //! in one interval); 64-bit counters that went down were reset; sysUpTime going back means
 //! the agent restarted. In those cases no rate is written: never a negative or absurd spike.
 
+use crate::varint::{Reader, put};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -128,43 +129,6 @@ impl RateTracker {
 }
 
 const STATE_VERSION: u8 = 1;
-
-/// LEB128 varint.
-fn put(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
-struct Reader<'a>(&'a [u8]);
-
-impl Reader<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let (b, rest) = self.0.split_first()?;
-        self.0 = rest;
-        Some(*b)
-    }
-
-    fn num(&mut self) -> Option<u64> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b < 0x80 {
-                return Some(v);
-            }
-        }
-        None
-    }
-
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let (a, b) = (self.0.get(..n)?, self.0.get(n..)?);
-        self.0 = b;
-        Some(a)
-    }
-}
 
 #[cfg(test)]
 mod tests {

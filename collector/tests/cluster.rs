@@ -299,3 +299,41 @@ fn targets_added_at_run_time_reach_every_replica() {
         });
     assert_eq!(http_with(a, "DELETE", "/targets/added", &[], b"").0, 404);
 }
+
+/// The SNMPv3 engine (id, boots, time) travels with the target: the new owner's polls need
+/// no discovery, one request per poll as before the hand-over.
+#[test]
+fn a_new_owner_of_a_v3_target_needs_no_discovery() {
+    use netpulse_collector::cluster::assign::owner;
+    let _one = serial();
+    let agent = Snmpd::start("np-v3");
+    let proxy = SlowAgent::start(agent.port, Duration::ZERO);
+    let ids = ["collector-1".to_string(), "collector-2".to_string()];
+    // A name the rendezvous gives to collector-2, so it changes hands when collector-2 joins.
+    let name = (0..)
+        .map(|i| format!("v3-{i}"))
+        .find(|n| owner(n, &ids) == Some("collector-2"))
+        .unwrap();
+    let b = format!(
+        "[collector]\ninterval = \"2s\"\njitter = \"0s\"\n[[targets]]\nname = \"{name}\"\naddress = \"udp://127.0.0.1:{}\"\nversion = \"3\"\nuser = \"sha256_aes128\"\nauth = {{ protocol = \"sha256\", password = \"{}\" }}\npriv = {{ protocol = \"aes128\", password = \"{}\" }}\nmodules = [\"system\"]\n",
+        proxy.port,
+        harness::AUTH_PASS,
+        harness::PRIV_PASS
+    );
+    let mut fleet = Fleet::start(1, &b);
+    fleet.converge(1);
+    std::thread::sleep(INTERVAL * 2);
+    let count = |f: &Fleet| f.polls().get(&name).map_or(0, Vec::len);
+    let (seen0, polls0) = (proxy.seen.load(std::sync::atomic::Ordering::Relaxed), count(&fleet));
+    fleet.spawn("collector-2");
+    fleet.converge(2);
+    assert_eq!(fleet.owners("collector-1")[&name], "collector-2");
+    std::thread::sleep(INTERVAL * 3);
+    let seen = proxy.seen.load(std::sync::atomic::Ordering::Relaxed) - seen0;
+    let polls = count(&fleet) - polls0;
+    assert!(polls >= 3, "{polls} polls");
+    assert_eq!(
+        seen, polls,
+        "one request per poll: the new owner did not rediscover the engine"
+    );
+}

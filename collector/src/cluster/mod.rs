@@ -8,16 +8,19 @@
 //! answered for `member_ttl` again.
 //!
 //! - `store`: the keys and scripts in Redis; `assign`: who owns what;
-//! - `membership`: the heartbeat loop, the member view, draining, the persisted share;
+//! - `view`: the member view, who owns what, the persisted share; `membership`: the
+//!   heartbeat loop and the graceful stop;
 //! - `targets`: targets added and removed at run time; `collect`: one poll for concurrent
 //!   `POST /collect`s of a target on any replica; `metrics`.
 
 pub mod assign;
 mod collect;
-mod membership;
+pub mod membership;
 pub mod metrics;
+pub mod state;
 pub mod store;
 mod targets;
+mod view;
 
 use metrics::METRICS;
 use netpulse_config::ClusterConfig;
@@ -28,13 +31,13 @@ use std::time::{Duration, Instant};
 use store::{Permit, Store, StoreError};
 use tokio::sync::{Notify, watch};
 
-pub use membership::{MemberView, run as membership_loop};
+pub use store::Member as MemberView;
 
 /// What the scheduler does with a due target.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// Poll it; with `rates` when the target changed hands and the previous owner saved some.
-    Poll { rates: Option<Vec<u8>> },
+    /// Poll it; with the previous owner's saved state when the target changed hands.
+    Poll { state: Option<state::TargetState> },
     /// Another replica polled it within the minimum gap: skip this slot.
     Skip,
 }
@@ -45,7 +48,7 @@ pub struct Cluster {
     /// Tells this process's membership apart from an earlier one with the same id.
     pub incarnation: String,
     cfg: ClusterConfig,
-    view: RwLock<membership::Shared>,
+    view: RwLock<view::Shared>,
     /// Bumped whenever the assignment changes (the scheduler recomputes its share).
     pub assignment: watch::Sender<u64>,
     /// Bumped when the run-time targets change.
@@ -73,7 +76,7 @@ impl Cluster {
             "{:x}",
             assign::hash(format!("{nanos}:{}", std::process::id()).as_bytes())
         );
-        let shared = membership::Shared::load(&cfg.state_dir, &id);
+        let shared = view::Shared::load(&cfg.state_dir, &id);
         Ok(Self {
             store,
             id,
@@ -90,7 +93,7 @@ impl Cluster {
         })
     }
 
-    fn shared(&self) -> std::sync::RwLockReadGuard<'_, membership::Shared> {
+    fn shared(&self) -> std::sync::RwLockReadGuard<'_, view::Shared> {
         self.view.read().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -127,14 +130,14 @@ impl Cluster {
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(target.to_string(), fence);
                 self.reachable();
-                let rates = takeover.and_then(|t| {
+                let state = takeover.and_then(|t| {
                     if !t.from.is_empty() {
                         METRICS.takeovers.inc();
                         tracing::info!(target, from = %t.from, fence, "took the target over");
                     }
-                    (!t.rates.is_empty()).then_some(t.rates)
+                    state::TargetState::decode(&t.rates)
                 });
-                Decision::Poll { rates }
+                Decision::Poll { state }
             }
             Ok(Permit::Recent) => {
                 self.reachable();
@@ -145,16 +148,17 @@ impl Cluster {
                 // Our heartbeat has not landed (Redis restarted empty, or we were cut off
                 // for longer than member_ttl): beat now, and keep polling our share.
                 self.beat_now.notify_one();
-                Decision::Poll { rates: None }
+                Decision::Poll { state: None }
             }
             Err(e) => {
                 self.unreachable(&e);
-                Decision::Poll { rates: None }
+                Decision::Poll { state: None }
             }
         }
     }
 
-    /// A finished poll's rate state, written with this owner's fence at the next flush.
+    /// A finished poll's state (`TargetState::encode`), written with this owner's fence at
+    /// the next flush.
     pub fn save_state(&self, target: &str, rates: Vec<u8>) {
         if self
             .fences

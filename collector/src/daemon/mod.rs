@@ -239,12 +239,24 @@ impl Core {
             crate::align::to_target(&mut outcome.points, target);
         }
         self.outputs.enqueue(&outcome.points);
+        let mut rates = vec![];
         if let Some(r) = &target.rates {
             let horizon = now_ns() - 3 * target.interval.as_nanos() as i64;
             let mut tracker = r.lock().unwrap_or_else(|p| p.into_inner());
             tracker.prune(horizon);
-            if let Some(c) = &self.cluster {
-                c.save_state(&target.name, tracker.export());
+            if self.cluster.is_some() {
+                rates = tracker.export();
+            }
+        }
+        if let Some(c) = &self.cluster {
+            let engine = (target.security.version() == netpulse_config::SnmpVersion::V3)
+                .then(|| self.engine.engine_snapshot(&target.address.host, target.address.port))
+                .flatten();
+            if !rates.is_empty() || engine.is_some() {
+                c.save_state(
+                    &target.name,
+                    crate::cluster::state::TargetState { rates, engine }.encode(),
+                );
             }
         }
         e.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);

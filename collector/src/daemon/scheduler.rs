@@ -57,10 +57,9 @@ fn at(unix: u64) -> Instant {
 
 pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
     let mut generation = core.generation.subscribe();
-    let (mut assignment, mut owned) = match &core.cluster {
-        Some(c) => (c.assignment.subscribe(), Some(HashSet::new())),
-        None => (watch::channel(0).1, None),
-    };
+    // Standalone, nothing ever changes the assignment (the branch below is off).
+    let mut assignment = core.cluster.as_ref().map(|c| c.assignment.subscribe());
+    let mut owned = core.cluster.as_ref().map(|_| HashSet::new());
     let mut first_share = true;
     let mut rng = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -98,7 +97,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = generation.changed() => break,
-                _ = assignment.changed() => break,
+                Some(Ok(())) = async { Some(assignment.as_mut()?.changed().await) }, if assignment.is_some() => break,
                 _ = tokio::time::sleep_until(wake) => {}
             }
             while let Some(Reverse((fire, name))) = heap.peek().cloned() {
@@ -156,15 +155,21 @@ fn catch_up(core: &Arc<Core>, c: &Arc<Cluster>, name: &str) {
     permitted(core, c, name, true);
 }
 
-/// Takes the permit, then polls (with the previous owner's rate state on a takeover).
+/// Takes the permit, then polls (with the previous owner's state on a takeover: its rate
+/// samples, and the agent's SNMPv3 engine, so no discovery is needed).
 fn permitted(core: &Arc<Core>, c: &Arc<Cluster>, name: &str, catch_up: bool) {
     let (core, c, name) = (core.clone(), c.clone(), name.to_string());
     tokio::spawn(async move {
         let Some(entry) = core.entry(&name) else { return };
         let target = entry.target();
-        if let Decision::Poll { rates } = c.decide(&name, target.interval, catch_up).await {
-            if let (Some(blob), Some(tracker)) = (rates, &target.rates) {
-                let _ = tracker.lock().unwrap_or_else(|p| p.into_inner()).import(&blob);
+        if let Decision::Poll { state } = c.decide(&name, target.interval, catch_up).await {
+            if let Some(s) = state {
+                if let (Some(tracker), false) = (&target.rates, s.rates.is_empty()) {
+                    let _ = tracker.lock().unwrap_or_else(|p| p.into_inner()).import(&s.rates);
+                }
+                if let Some(e) = &s.engine {
+                    core.engine.seed_engine(&target.address.host, target.address.port, e);
+                }
             }
             drop(core.poll(&entry, None));
         }

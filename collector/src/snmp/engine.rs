@@ -53,6 +53,24 @@ pub struct RequestPolicy {
 
 type KeyId = (AuthProtocol, String, Option<(PrivProtocol, String)>);
 
+/// What a replica taking a v3 target over needs to skip USM discovery: the agent's engine
+/// id, its advertised message size, the authenticated boots/time, and when they were read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineSnapshot {
+    pub engine_id: Vec<u8>,
+    pub msg_max_size: u32,
+    pub boots: u32,
+    pub time: u32,
+    /// Unix seconds when `time` was the agent's time.
+    pub at_unix: u64,
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 pub struct SnmpEngine {
     v4: Vec<UdpTransport>,
     v6: OnceCell<Vec<UdpTransport>>,
@@ -121,6 +139,41 @@ impl SnmpEngine {
             client,
             version: security.version(),
         })
+    }
+
+    /// The authenticated engine state of the agent at `host` (an IP; a DNS name is not
+    /// resolved here and gives `None`), for another replica (`seed_engine`).
+    pub fn engine_snapshot(&self, host: &str, port: u16) -> Option<EngineSnapshot> {
+        let addr = SocketAddr::new(host.parse().ok()?, port);
+        let state = self.engines.get(&addr)?;
+        let t = state.authenticated_time()?;
+        Some(EngineSnapshot {
+            engine_id: state.engine_id().to_vec(),
+            msg_max_size: state.msg_max_size().as_u32(),
+            boots: t.boots(),
+            time: t.latest_received_time(),
+            at_unix: unix_secs(),
+        })
+    }
+
+    /// Seeds the engine cache with another replica's snapshot of the agent, its time moved
+    /// on by the seconds since it was read; a bad snapshot changes nothing (discovery runs).
+    pub fn seed_engine(&self, host: &str, port: u16, s: &EngineSnapshot) {
+        let Ok(ip) = host.parse() else { return };
+        let addr = SocketAddr::new(ip, port);
+        if self.engines.get(&addr).is_some() {
+            return;
+        }
+        let Ok(size) = async_snmp::MessageSize::try_from(s.msg_max_size) else {
+            return;
+        };
+        let Ok(engine) = async_snmp::DiscoveredEngine::new(s.engine_id.clone(), size) else {
+            return;
+        };
+        let elapsed = u32::try_from(unix_secs().saturating_sub(s.at_unix)).unwrap_or(u32::MAX);
+        let _ = self
+            .engines
+            .seed_authenticated(addr, engine, s.boots, s.time.saturating_add(elapsed));
     }
 
     /// After a v3 authPriv request timed out: was it the privacy key? Agents drop what

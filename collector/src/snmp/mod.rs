@@ -7,7 +7,9 @@ mod limit;
 pub mod oid;
 pub mod walk;
 
-pub use engine::{AsyncSnmpSession, RequestPolicy, SnmpEngine, TargetSecurity, decode_community_response};
+pub use engine::{
+    AsyncSnmpSession, EngineSnapshot, RequestPolicy, SnmpEngine, TargetSecurity, decode_community_response,
+};
 pub use limit::Limited;
 pub use oid::Oid;
 
