@@ -88,7 +88,8 @@ run() {
     "$(echo "$sent * 10000 / $AGENTS * $INTERVAL / 60" | bc -l)"
   eval "cpu_$label=$total"
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  # A stopping replica drains first (its ports stay bound meanwhile): wait, bounded.
+  for _ in $(seq 300); do [ -z "$(bin_pids)" ] && break; sleep 0.1; done
 }
 
 echo "== $AGENTS agents ($IFACES interfaces each, rates on), interval ${INTERVAL}s, measured over ${DURATION}s after one interval"
