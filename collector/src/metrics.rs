@@ -87,6 +87,15 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     must(r.register(Box::new(m.collects.clone())));
     must(crate::output::metrics::register(r));
     must(crate::cluster::metrics::register(r));
+    // process_cpu_seconds_total, process_resident_memory_bytes, … (alert rules use them).
+    must(r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())));
+    // Known label values exist from the start, so rates and alerts see them before the first event.
+    for result in ["ok", "partial", "failed"] {
+        m.polls.with_label_values(&[result]);
+    }
+    for reason in ["still_running", "circuit_open"] {
+        m.polls_skipped.with_label_values(&[reason]);
+    }
     m
 });
 

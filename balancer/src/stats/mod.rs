@@ -48,6 +48,10 @@ impl Stats {
         metrics
             .register(Box::new(metrics::PoolMetrics::new(live.clone())))
             .expect("the pool's families are registered once");
+        // process_cpu_seconds_total, process_resident_memory_bytes, … for the alert rules.
+        metrics
+            .register(Box::new(::prometheus::process_collector::ProcessCollector::for_self()))
+            .expect("the process families are registered once");
         Self {
             live,
             settings,

@@ -59,6 +59,9 @@ impl OutputSet {
                     .inc_by(rec.corrupt);
             }
             metrics::observe_queue(&o.name, &q);
+            for reason in metrics::REASONS {
+                METRICS.dropped.with_label_values(&[o.name.as_str(), reason]); // 0 from the start
+            }
             let mode = if o.api == InfluxApi::V1 {
                 UnsignedMode::Float
             } else {
