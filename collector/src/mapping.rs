@@ -163,15 +163,66 @@ pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context)
     rows.into_iter()
         .map(|(index, mut row)| {
             row.tags.push((group.index_tag.clone(), Arc::from(dotted(&index))));
+            if &*group.measurement == "entity_sensor" {
+                row.fields.extend(sensor_scaled(&row.fields));
+            }
             finish(&group.measurement, row.tags, row.fields, ctx)
         })
         .collect()
+}
+
+/// `entPhySensorValue_scaled`: the reading in its unit (ENTITY-SENSOR-MIB: value × 10^(3 ×
+/// (scale − 9)) / 10^precision), which dashboards cannot compute (InfluxQL has no power of a
+/// field).
+fn sensor_scaled(fields: &[(Name, FieldValue)]) -> Option<(Name, FieldValue)> {
+    let get = |name: &str| {
+        fields.iter().find(|(n, _)| &**n == name).and_then(|(_, v)| match v {
+            FieldValue::Int(i) => Some(*i),
+            _ => None,
+        })
+    };
+    let (value, scale, precision) = (
+        get("entPhySensorValue")?,
+        get("entPhySensorScale")?,
+        get("entPhySensorPrecision")?,
+    );
+    if !(1..=17).contains(&scale) || !(-8..=9).contains(&precision) {
+        return None;
+    }
+    let exp = 3 * (scale as i32 - 9) - precision as i32;
+    // Dividing by an exact power of ten keeps 3300 mV at 3.3, not 3.3000000000000003.
+    let v = value as f64;
+    let scaled = if exp >= 0 {
+        v * 10f64.powi(exp)
+    } else {
+        v / 10f64.powi(-exp)
+    };
+    Some(("entPhySensorValue_scaled".into(), FieldValue::Float(scaled)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::modules::Registry;
+
+    #[test]
+    fn sensor_readings_are_scaled() {
+        let f = |v: i64, s: i64, p: i64| {
+            let fields: Vec<(Name, FieldValue)> = vec![
+                ("entPhySensorValue".into(), FieldValue::Int(v)),
+                ("entPhySensorScale".into(), FieldValue::Int(s)),
+                ("entPhySensorPrecision".into(), FieldValue::Int(p)),
+            ];
+            match sensor_scaled(&fields) {
+                Some((_, FieldValue::Float(x))) => Some(x),
+                _ => None,
+            }
+        };
+        assert_eq!(f(425, 9, 1), Some(42.5), "42.5 units (e.g. celsius)");
+        assert_eq!(f(3300, 8, 0), Some(3.3), "3300 milli-volts");
+        assert_eq!(f(12, 10, 0), Some(12000.0), "12 kilo-units");
+        assert_eq!(f(1, 99, 0), None, "not a scale");
+    }
 
     #[test]
     fn octet_strings() {
