@@ -48,10 +48,6 @@ impl Stats {
         metrics
             .register(Box::new(metrics::PoolMetrics::new(live.clone())))
             .expect("the pool's families are registered once");
-        // process_cpu_seconds_total, process_resident_memory_bytes, … for the alert rules.
-        metrics
-            .register(Box::new(::prometheus::process_collector::ProcessCollector::for_self()))
-            .expect("the process families are registered once");
         Self {
             live,
             settings,
@@ -64,6 +60,8 @@ impl Stats {
         export::csv(self.live.rows().into_iter().filter(|r| keep(r)))
     }
 
+    /// The pool's families, then the default registry's: Pingora's, and the process metrics
+    /// (`process_cpu_seconds_total`, … the alert rules use) the `process` feature puts there.
     fn prometheus(&self) -> String {
         let mut families = self.metrics.gather();
         families.extend(::prometheus::gather());
