@@ -323,14 +323,28 @@ fn a_new_owner_of_a_v3_target_needs_no_discovery() {
     let mut fleet = Fleet::start(1, &b);
     fleet.converge(1);
     std::thread::sleep(INTERVAL * 2);
-    let count = |f: &Fleet| f.polls().get(&name).map_or(0, Vec::len);
-    let (seen0, polls0) = (proxy.seen.load(std::sync::atomic::Ordering::Relaxed), count(&fleet));
+    // Requests and polls are compared between two moments in the middle of an interval (no
+    // poll in flight, every earlier poll's point already in InfluxDB).
+    let between_polls = |f: &Fleet| loop {
+        let last = f.polls().get(&name).and_then(|t| t.last().copied()).unwrap_or(0);
+        let now = now_ms();
+        if (last + 800..=last + 1200).contains(&now) {
+            return (now, proxy.seen.load(std::sync::atomic::Ordering::Relaxed));
+        }
+        std::thread::sleep(Duration::from_millis(if now < last + 800 {
+            last + 800 - now
+        } else {
+            50
+        }));
+    };
+    let (t0, seen0) = between_polls(&fleet);
     fleet.spawn("collector-2");
     fleet.converge(2);
     assert_eq!(fleet.owners("collector-1")[&name], "collector-2");
     std::thread::sleep(INTERVAL * 3);
-    let seen = proxy.seen.load(std::sync::atomic::Ordering::Relaxed) - seen0;
-    let polls = count(&fleet) - polls0;
+    let (t1, seen1) = between_polls(&fleet);
+    let seen = seen1 - seen0;
+    let polls = fleet.polls()[&name].iter().filter(|&&t| t > t0 && t <= t1).count();
     assert!(polls >= 3, "{polls} polls");
     assert_eq!(
         seen, polls,

@@ -27,7 +27,7 @@ use netpulse_config::ClusterConfig;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use store::{Permit, Store, StoreError};
 use tokio::sync::{Notify, watch};
 
@@ -213,9 +213,6 @@ impl Cluster {
             METRICS.redis_up.set(0);
             tracing::error!(error = %e, "Redis unreachable: polling the last known share of the targets until it answers again");
         }
-        self.view
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .outage(Instant::now());
+        self.view.write().unwrap_or_else(|p| p.into_inner()).outage();
     }
 }

@@ -71,7 +71,8 @@ impl Shared {
         self.assign.is_empty() || assign::owner(target, &self.assign) == Some(me)
     }
 
-    pub fn outage(&mut self, _now: Instant) {
+    /// Redis did not answer: the assignment stays until it has answered for the grace.
+    pub fn outage(&mut self) {
         self.outage = Some(None);
     }
 
@@ -150,7 +151,7 @@ mod tests {
         assert!(s.owns("t", "a", Duration::ZERO), "nothing known: poll everything");
         assert!(s.update(view(&[("a", false), ("b", false), ("c", true)]), "a", Duration::ZERO));
         assert_eq!(s.assign, ["a", "b"]);
-        s.outage(Instant::now());
+        s.outage();
         assert!(
             !s.update(view(&[("a", false)]), "a", Duration::from_secs(60)),
             "grace: frozen"

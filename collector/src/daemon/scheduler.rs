@@ -83,8 +83,9 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         if let (Some(c), Some(owned)) = (&core.cluster, &mut owned) {
             let gained = reshare(&core, c, owned);
             if !std::mem::take(&mut first_share) {
+                // Polled at once if its slot was missed (its owner died).
                 for name in gained {
-                    catch_up(&core, c, &name);
+                    permitted(&core, c, &name, true);
                 }
             }
         }
@@ -148,11 +149,6 @@ fn reshare(core: &Core, c: &Cluster, owned: &mut HashSet<String>) -> Vec<String>
     cluster::metrics::METRICS.owned.set(now.len() as i64);
     *owned = now;
     gained
-}
-
-/// A target just taken over: polled at once if its slot was missed (its owner died).
-fn catch_up(core: &Arc<Core>, c: &Arc<Cluster>, name: &str) {
-    permitted(core, c, name, true);
 }
 
 /// Takes the permit, then polls (with the previous owner's state on a takeover: its rate
