@@ -310,6 +310,19 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
     eprintln!("{proven} PromQL panel expressions return data");
     assert!(proven >= 20);
 
+    // The HPA's custom metric, as prometheus-adapter computes it, returns data per scraped pod
+    // (the adapter's label matchers and group-by replaced by the scrape's `instance`).
+    let adapter = std::fs::read_to_string(deploy("k8s/base/prometheus-adapter.yaml")).unwrap();
+    let q = adapter_query(&adapter)
+        .replace("{<<.LabelMatchers>>}", "")
+        .replace("<<.GroupBy>>", "instance");
+    netpulse_testkit::wait_until(
+        &format!("the HPA metric: {q}"),
+        Duration::from_secs(20),
+        || query(&q).as_array().is_some_and(|a| a.len() >= 2),
+        String::new,
+    );
+
     // A silent target: its breaker opens, the warning reaches the chat receiver.
     hook.wait("/chat", "NetpulseBreakerOpen", Duration::from_secs(60));
     // A collector stops: the page reaches the pager receiver.
@@ -319,6 +332,75 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
         page.contains("collector 127.0.0.1:") && page.contains("is down"),
         "{page}"
     );
+}
+
+/// The metricsQuery of the adapter rule, joined into one line.
+fn adapter_query(adapter: &str) -> String {
+    let after = adapter.split("metricsQuery: >-").nth(1).expect("a metricsQuery");
+    after
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The HPA scales on a custom metric that the adapter rule serves under that name, computed from
+/// series the collector exports; its bounds and behaviour are the documented ones.
+#[test]
+fn the_hpa_and_its_adapter_rule_use_the_metrics_the_collector_exports() {
+    let hpa = std::fs::read_to_string(deploy("k8s/base/collector-hpa.yaml")).unwrap();
+    let adapter = std::fs::read_to_string(deploy("k8s/base/prometheus-adapter.yaml")).unwrap();
+    let pods_metric = hpa
+        .split("type: Pods\n      pods:\n        metric:\n          name: ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .expect("a Pods metric");
+    assert_eq!(pods_metric, "telemetry_collection_duration_seconds");
+    assert!(
+        adapter.contains(&format!("as: \"{pods_metric}\"")),
+        "the adapter serves {pods_metric}"
+    );
+    for (key, want) in [
+        ("minReplicas: ", "3"),
+        ("maxReplicas: ", "20"),
+        ("averageValue: ", "\"30\""),
+    ] {
+        assert!(hpa.contains(&format!("{key}{want}\n")), "{key}{want}");
+    }
+    for util in [
+        "averageUtilization: 70",
+        "averageUtilization: 80",
+        "stabilizationWindowSeconds: 300",
+    ] {
+        assert!(hpa.contains(util), "{util}");
+    }
+    // Every series the adapter reads is one the collector's /metrics has.
+    let agent = Snmpd::start("np-hpa");
+    let dir = tempdir("hpa");
+    let cfg = dir.join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+            agent.address()
+        ),
+    )
+    .unwrap();
+    let d = harness::Daemon::start(&cfg, &[]);
+    let metrics = d.get("/metrics").1;
+    let q = adapter_query(&adapter);
+    let used: Vec<&str> = q
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .filter(|w| w.starts_with("telemetry_"))
+        .collect();
+    assert!(used.len() >= 2, "{q}");
+    for m in used {
+        assert!(
+            metrics.lines().any(|l| l.starts_with(m)),
+            "{m} is not exported:\n{metrics}"
+        );
+    }
 }
 
 /// The rules with every `for:` shortened to 2s (the expressions stay as they are).
