@@ -222,6 +222,10 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
             &format!("[{}]", collectors.join(", ")),
         )
         .replace("\"balancer:8404\"", &format!("\"127.0.0.1:{lb_stats}\""))
+        .replace(
+            "[\"influx-a:8086\", \"influx-b:8086\"]",
+            &format!("[\"127.0.0.1:{}\"]", fleet.db.port),
+        )
         .replace("\"localhost:9090\"", &format!("\"127.0.0.1:{prom_port}\""));
     std::fs::write(dir.join("prometheus.yml"), prom).unwrap();
     let mut cmd = Command::new("prometheus-alertmanager");
@@ -265,8 +269,8 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
     netpulse_testkit::wait_until(
         "every scrape target up",
         Duration::from_secs(30),
-        || query("count(up == 1)")[0]["value"][1] == "5",
-        || prometheus.log_text(),
+        || query("count(up == 1)")[0]["value"][1] == "6",
+        || format!("{}\n{}", query("up"), prometheus.log_text()),
     );
 
     // Every metric the rules use exists in what the collectors and the balancer export.

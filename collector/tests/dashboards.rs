@@ -64,8 +64,8 @@ fn dashboards_are_well_formed_and_use_the_provisioned_datasources() {
     let all = dashboards();
     assert_eq!(
         all.len(),
-        4,
-        "network overview, device detail, collector fleet, balancer"
+        5,
+        "network overview, device detail, collector fleet, balancer, InfluxDB replicas"
     );
     let mut uids = vec![];
     for (file, d) in &all {
