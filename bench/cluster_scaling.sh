@@ -16,30 +16,15 @@ command -v redis-server >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get ins
 cargo build --release -q -p netpulse-collector
 BIN=$PWD/target/release/netpulse-collector
 WORK=$(mktemp -d /tmp/netpulse-cluster-bench.XXXXXX)
-NS=netpulse-cluster-$$
-cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; sleep 1; ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-ip netns add "$NS"
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
-for i in $(seq 1 24); do in_ns ip link add "va$i" type veth peer name "vb$i"; done
 BASE_PORT=20000
-for first in $(seq $BASE_PORT 100 $((BASE_PORT + AGENTS - 1))); do
-  last=$((first + 99)); [ $last -gt $((BASE_PORT + AGENTS - 1)) ] && last=$((BASE_PORT + AGENTS - 1))
-  d="$WORK/agent-$first"; mkdir -p "$d/persist"
-  printf 'agentAddress %s\nrocommunity public 127.0.0.1\n' "$(seq "$first" "$last" | sed 's/^/udp:127.0.0.1:/' | paste -sd, -)" > "$d/snmpd.conf"
-  SNMPCONFPATH="$d:$d/persist" SNMP_PERSISTENT_DIR="$d/persist" in_ns snmpd -f -m "" -Lf "$d/log" -p "$d/pid" &
-done
-sleep 2
-for first in $(seq $BASE_PORT 100 $((BASE_PORT + AGENTS - 1))); do
-  for _ in $(seq 100); do in_ns snmpget -v2c -c public -t 0.3 -r 0 -m "" 127.0.0.1:"$first" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break; sleep 0.2; done
-done
+source bench/netns.sh
+ns_agents "$AGENTS"
 targets_toml() {
   for i in $(seq 0 $(($1 - 1))); do
     printf '[[targets]]\nname = "a%d"\naddress = "udp://127.0.0.1:%d"\ncommunity = "public"\nmodules = %s\nrates = true\n' "$i" $((BASE_PORT + i)) "$2"
   done
 }
-IFACES=$(in_ns snmpwalk -v2c -c public -m "" -Oqv 127.0.0.1:$BASE_PORT 1.3.6.1.2.1.2.1 2>/dev/null || echo '?')
+IFACES=$(ns_interfaces)
 RPORT=26379
 in_ns redis-server --bind 127.0.0.1 --port $RPORT --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 sleep 0.5

@@ -8,29 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ANSWERING=${1:-10000}; SILENT=${2:-0}; INTERVAL=${3:-60}; DURATION=${4:-240}
-NS=netpulse-bench-$$
 cargo build --release -q -p netpulse-collector
 BIN=$PWD/target/release/netpulse-collector
 WORK=$(mktemp -d /tmp/netpulse-load.XXXXXX)
-cleanup() { ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null; sleep 1; ip netns del "$NS" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT
-ip netns add "$NS"
-in_ns() { ip netns exec "$NS" "$@"; }
-in_ns ip link set lo up
-for i in $(seq 1 24); do in_ns ip link add "va$i" type veth peer name "vb$i"; done
-
-BASE=20000
-for first in $(seq $BASE 100 $((BASE + ANSWERING - 1))); do
-  last=$((first + 99)); [ $last -gt $((BASE + ANSWERING - 1)) ] && last=$((BASE + ANSWERING - 1))
-  d="$WORK/agent-$first"; mkdir -p "$d/persist"
-  printf 'agentAddress %s\nrocommunity public 127.0.0.1\n' "$(seq "$first" "$last" | sed 's/^/udp:127.0.0.1:/' | paste -sd, -)" > "$d/snmpd.conf"
-  SNMPCONFPATH="$d:$d/persist" SNMP_PERSISTENT_DIR="$d/persist" in_ns snmpd -f -m "" -Lf "$d/log" -p "$d/pid" &
-done
-sleep 2
-for first in $(seq $BASE 100 $((BASE + ANSWERING - 1))); do
-  for _ in $(seq 100); do in_ns snmpget -v2c -c public -t 0.3 -r 0 -m "" 127.0.0.1:"$first" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break; sleep 0.2; done
-done
-IFACES=$(in_ns snmpwalk -v2c -c public -m "" -Oqv 127.0.0.1:$BASE 1.3.6.1.2.1.2.1 2>/dev/null || echo '?')
+BASE=20000; BASE_PORT=$BASE
+source bench/netns.sh
+ns_agents "$ANSWERING"
+IFACES=$(ns_interfaces)
 
 {
   printf '[collector]\ninterval = "%ss"\njitter = "1s"\nmax_concurrent_targets = 500\nmax_concurrent_operations = 1000\nworker_pool_size = 2\n' "$INTERVAL"

@@ -249,16 +249,7 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
         "alertmanager did not start"
     );
     let query = |q: &str| -> serde_json::Value {
-        let enc: String = q
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        let enc = harness::urlencode(q);
         let (st, body) = http(prom_port, "GET", &format!("/api/v1/query?query={enc}"), b"");
         if st == 503 {
             return serde_json::json!([]); // Prometheus still starting (TSDB not ready)

@@ -1,7 +1,7 @@
 //! The databases the collector writes to, on free loopback ports with their own folders:
 //! InfluxDB 1.x (Debian `influxdb`) and VictoriaMetrics (its InfluxDB v2 write API).
 
-use super::{Proc, free_tcp_port, http, tempdir, wait_http};
+use super::{Proc, free_tcp_port, http, tempdir, urlencode, wait_http};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -40,16 +40,7 @@ impl Influxd {
 
     /// `SELECT …` in database telemetry; the JSON answer.
     pub fn query(&self, q: &str) -> serde_json::Value {
-        let body = format!(
-            "db=telemetry&q={}",
-            q.bytes()
-                .map(|b| if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                })
-                .collect::<String>()
-        );
+        let body = format!("db=telemetry&q={}", urlencode(q));
         let (status, text) = http(self.port, "POST", "/query", body.as_bytes());
         assert_eq!(status, 200, "{text}");
         serde_json::from_str(&text).unwrap()
@@ -98,16 +89,7 @@ impl VictoriaMetrics {
     /// Exported series (JSON lines) whose metric name matches `re`.
     pub fn export(&self, re: &str) -> Vec<serde_json::Value> {
         http(self.port, "GET", "/internal/force_flush", b"");
-        let q: String = format!("{{__name__=~\"{re}\"}}")
-            .bytes()
-            .map(|b| {
-                if b.is_ascii_alphanumeric() {
-                    (b as char).to_string()
-                } else {
-                    format!("%{b:02X}")
-                }
-            })
-            .collect();
+        let q = urlencode(&format!("{{__name__=~\"{re}\"}}"));
         let (status, text) = http(self.port, "GET", &format!("/api/v1/export?match[]={q}"), b"");
         assert_eq!(status, 200, "{text}");
         text.lines()

@@ -320,6 +320,19 @@ impl Drop for SlowAgent {
     }
 }
 
+/// Every byte but ASCII letters and digits as `%XX` (query strings of the test clients).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Path of the built collector binary.
 pub fn collector_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_netpulse-collector"))
