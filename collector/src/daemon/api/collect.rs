@@ -149,13 +149,14 @@ fn validate(core: &Core, request: CollectRequest) -> Result<Collect, Refusal> {
 /// the polls (started or joined) and the slot they hold, if any.
 fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<Work>, Option<OwnedSemaphorePermit>), Refusal> {
     let key = c.modules.as_ref().map_or_else(|| "*".to_string(), |m| m.join(","));
-    if core.cluster.is_some() {
+    if let Some(cluster) = &core.cluster {
         // The replicas share one poll: only the one that polls takes a slot (in `results`);
         // waiting for another replica's poll costs nothing. Shed load when all are taken.
         if core.collect_slots.available_permits() == 0 {
             return Err(too_many());
         }
-        return Ok((c.entries.iter().map(|e| Work::Shared(e.clone())).collect(), None));
+        let shared = c.entries.iter().map(|e| Work::Shared(e.clone(), cluster.clone()));
+        return Ok((shared.collect(), None));
     }
     let admission = core.collect_admission.lock().unwrap_or_else(|p| p.into_inner());
     let joins_only =
@@ -188,7 +189,7 @@ fn too_many() -> Refusal {
 /// One target's part of a collect: a poll started here, or one shared across replicas.
 enum Work {
     Started(PollFuture),
-    Shared(Arc<Entry>),
+    Shared(Arc<Entry>, Arc<crate::cluster::Cluster>),
 }
 
 fn result(o: &PollOutcome) -> Value {
@@ -215,9 +216,9 @@ fn results(core: &Arc<Core>, c: &Collect, polls: Vec<Work>) -> Vec<futures::futu
             let (core, name, modules, timeout) = (core.clone(), name.clone(), c.modules.clone(), c.timeout);
             let lock = format!("{name}|{key}");
             async move {
-                match (work, core.cluster.clone()) {
-                    (Work::Started(f), _) => result(&*f.await),
-                    (Work::Shared(e), Some(cluster)) => {
+                match work {
+                    Work::Started(f) => result(&*f.await),
+                    Work::Shared(e, cluster) => {
                         let local = || async {
                             let _slot = core.collect_slots.clone().acquire_owned().await;
                             result(&*core.poll(&e, modules).await)
@@ -225,7 +226,6 @@ fn results(core: &Arc<Core>, c: &Collect, polls: Vec<Work>) -> Vec<futures::futu
                         let shared = cluster.shared_collect(&lock, timeout, local);
                         shared.await.unwrap_or_else(|| late(&name, timeout))
                     }
-                    (Work::Shared(e), None) => result(&*core.poll(&e, modules).await),
                 }
             }
             .boxed()
