@@ -113,10 +113,15 @@ impl Core {
         }
     }
 
+    /// Whether `name` is a target of the configuration file (run-time changes leave it alone).
+    pub fn is_config_target(&self, name: &str) -> bool {
+        self.config().targets.iter().any(|t| t.name == name)
+    }
+
     /// Checks `body` (one `[[targets]]` entry as JSON) as target `name`; the JSON to store.
     pub fn check_runtime_target(&self, name: &str, body: &[u8]) -> Result<String, Invalid> {
         let cfg = self.config();
-        if cfg.targets.iter().any(|t| t.name == name) {
+        if self.is_config_target(name) {
             return Err(Invalid {
                 field: None,
                 message: format!("{name:?} is a target of the configuration file; change it there"),

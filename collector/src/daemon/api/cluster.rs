@@ -68,7 +68,7 @@ async fn change(core: Arc<Core>, req: Request<Incoming>, name: String) -> Result
         Refusal::new(StatusCode::SERVICE_UNAVAILABLE, format!("not stored: {e}"))
     };
     if req.method() == Method::DELETE {
-        if core.config().targets.iter().any(|t| t.name == name) {
+        if core.is_config_target(&name) {
             let why = format!("{name:?} is a target of the configuration file; remove it there");
             return Err(Refusal::new(StatusCode::CONFLICT, why));
         }
