@@ -22,7 +22,7 @@ pub struct DeferAccept {
 }
 
 /// The local address of `fd` if it is a listening TCP socket.
-fn listening_addr(fd: i32) -> Option<SocketAddr> {
+pub(crate) fn listening_addr(fd: i32) -> Option<SocketAddr> {
     let mut accepting: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: plain syscalls on an integer descriptor with buffers sized for them; a descriptor

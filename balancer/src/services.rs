@@ -2,7 +2,7 @@
 //! (header deadline → express lane → Pingora's proxy), and the background services: listener
 //! options, health checks, the stats listener and the runtime API. Runs until shut down.
 
-use crate::{express, frontend, header_deadline, health, listeners, pool, proxy, runtime, stats};
+use crate::{express, frontend, header_deadline, health, listeners, notify, pool, proxy, runtime, stats};
 use anyhow::Context;
 use netpulse_config::{BalancerConfig, Frontend as FrontendConfig};
 use pingora_core::server::Server;
@@ -36,10 +36,13 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
         add_frontend(&mut server, f, fe, &pool, cfg.server.express);
     }
     let addrs = (cfg.frontends.iter()).flat_map(|f| f.listen.iter().filter_map(|l| l.parse().ok()));
-    let defer = listeners::DeferAccept {
-        addrs: addrs.collect(),
-        seconds: 5,
+    let addrs: Vec<std::net::SocketAddr> = addrs.collect();
+    let ready = notify::Notify {
+        addrs: addrs.clone(),
+        upgraded: upgrade,
     };
+    server.add_service(GenBackgroundService::new("systemd notify".into(), Arc::new(ready)));
+    let defer = listeners::DeferAccept { addrs, seconds: 5 };
     server.add_service(GenBackgroundService::new("listener options".into(), Arc::new(defer)));
     let checker = health::Checker { pool: pool.clone() };
     server.add_service(GenBackgroundService::new("health checks".into(), Arc::new(checker)));

@@ -18,6 +18,5 @@ pub mod poll;
 pub mod rates;
 pub mod run;
 pub mod snmp;
-pub mod systemd;
 pub mod target;
 pub mod varint;

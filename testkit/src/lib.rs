@@ -8,6 +8,7 @@
 mod ports;
 mod process;
 mod redis;
+pub mod systemd;
 mod wait;
 
 pub use ports::{free_tcp_port, free_udp_port, tempdir};

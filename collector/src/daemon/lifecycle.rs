@@ -50,23 +50,23 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
     let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Setup(e.to_string()))?;
-    let watchdog = crate::systemd::watchdog_interval();
+    let watchdog = netpulse_sdnotify::watchdog_interval();
     let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
     tracing::info!(listen = %listen, targets = core.targets.read().map(|t| t.len()).unwrap_or(0), outputs = core.outputs.outputs.len(), "netpulse-collector running");
-    crate::systemd::ready();
+    netpulse_sdnotify::ready();
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                crate::systemd::reloading();
+                netpulse_sdnotify::reloading();
                 match reload().and_then(|(cfg, reg)| core.reload(cfg, &reg)) {
                     Ok((added, removed, changed)) => tracing::info!(added, removed, changed, "configuration reloaded"),
                     Err(e) => tracing::error!(error = %e, "new configuration rejected; the running one stays"),
                 }
-                crate::systemd::ready();
+                netpulse_sdnotify::ready();
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = dog.tick(), if watchdog.is_some() => crate::systemd::watchdog(),
+            _ = dog.tick(), if watchdog.is_some() => netpulse_sdnotify::watchdog(),
         }
     }
     shutdown(core, stop_tx, wstop_tx, tasks, writers).await;
@@ -80,7 +80,7 @@ async fn shutdown(
     mut tasks: tokio::task::JoinSet<()>,
     mut writers: tokio::task::JoinSet<crate::output::writer::Writer>,
 ) {
-    crate::systemd::stopping();
+    netpulse_sdnotify::stopping();
     let grace = core.config().collector.shutdown_grace.get();
     let deadline = tokio::time::Instant::now() + grace;
     if let Some(c) = &core.cluster {
