@@ -79,10 +79,19 @@ fn load(args: &Args) -> Result<BalancerConfig, String> {
     let Some(path) = &args.config else {
         return Err("give a configuration with --config FILE".into());
     };
-    Loader::<BalancerConfig>::new()
+    let mut cfg = Loader::<BalancerConfig>::new()
         .file(path)
         .load()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // Like `haproxy -c`, the check resolves server names too: a name that will not resolve at
+    // start is an invalid configuration.
+    netpulse_config::resolve_servers(&mut cfg).map_err(|errs| {
+        (errs.iter())
+            .map(|e| format!("{}: {e}", path.display()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
+    Ok(cfg)
 }
 
 fn main() -> ExitCode {

@@ -399,3 +399,36 @@ fn sigterm_lets_a_request_in_flight_finish() {
         "then the process exits"
     );
 }
+
+#[test]
+fn server_host_names_resolve_at_start_and_unresolvable_ones_fail_the_check() {
+    let a = Upstream::start("a");
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{CHECK}servers = [ {{ name = \"a\", address = \"localhost:{}\" }} ]\n",
+        a.port
+    ));
+    bal.wait_status("a", "UP");
+    let (code, _, body) = get(bal.port, "/", &[]);
+    assert_eq!((code, body.as_str()), (200, "a"));
+    assert_eq!(
+        bal.row("a")["addr"],
+        format!("127.0.0.1:{}", a.port),
+        "shown resolved, as HAProxy does"
+    );
+    std::fs::write(
+        bal.dir.join("unresolvable.toml"),
+        "[[frontends]]\nname = \"x\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backends]]\nname = \"b\"\nservers = [ { name = \"gone\", address = \"no-such-host.invalid:8086\" } ]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(common::bin())
+        .args(["-c", "--config"])
+        .arg(bal.dir.join("unresolvable.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("unresolvable.toml: backend 'b' server 'gone': 'no-such-host.invalid' cannot be resolved"),
+        "{err}"
+    );
+}

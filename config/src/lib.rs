@@ -12,6 +12,7 @@ mod error;
 mod load;
 mod locate;
 mod proxy_ids;
+mod resolve;
 mod units;
 mod validate;
 
@@ -28,4 +29,5 @@ pub use collector::{
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};
 pub use proxy_ids::{ProxyId, proxy_ids};
+pub use resolve::{resolve_host_port, resolve_servers};
 pub use units::{ByteSize, Duration, Secret};

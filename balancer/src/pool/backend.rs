@@ -6,7 +6,6 @@ use super::counters::Counters;
 use super::server::{Admin, Server};
 use append_only_vec::AppendOnlyVec;
 use netpulse_config::{Backend as BackendConfig, Balance, HealthCheck, ServerConfig, Sticky};
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
@@ -43,7 +42,7 @@ impl Backend {
             let addr = s
                 .address
                 .parse()
-                .expect("server addresses are validated with the config");
+                .expect("server names are resolved to addresses when the config is loaded (main)");
             servers.push(Server::new(s, addr, checked && s.check));
         }
         Self {
@@ -145,8 +144,7 @@ impl Backend {
         if self.server_named(&c.name).is_some() {
             return Err("Already exists a server with the same name in backend.".into());
         }
-        let addr =
-            (c.address.parse::<SocketAddr>()).map_err(|_| format!("'{}' is not an IP:PORT address.", c.address))?;
+        let addr = netpulse_config::resolve_host_port(&c.address).map_err(|e| format!("{e}."))?;
         let s = Server::new(c, addr, self.health_check.is_some() && c.check);
         s.admin.store(Admin::Maint as u8, Ordering::Relaxed);
         Ok(self.servers.push(s))

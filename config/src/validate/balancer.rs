@@ -1,7 +1,7 @@
 //! The balancer's checks: addresses, unique names, references between frontends and
 //! backends, health-check and cookie values, the runtime socket, and proxy ids.
 
-use super::{Problems, p, socket_addr};
+use super::{Problems, host_port, p, socket_addr};
 use crate::balancer::{Backend, BalancerConfig, CheckKind, Frontend};
 use std::collections::HashSet;
 
@@ -77,8 +77,11 @@ fn backend(i: &str, b: &Backend, out: &mut Problems) {
                 format!("{:?}: server names must be unique in a backend and non-empty", s.name),
             ));
         }
-        if !socket_addr(&s.address) {
-            out.push((at("address"), format!("{:?} is not an IP:PORT address", s.address)));
+        if !host_port(&s.address) {
+            out.push((
+                at("address"),
+                format!("{:?} is not an IP:PORT or HOST:PORT address", s.address),
+            ));
         }
         if s.weight > 256 {
             out.push((at("weight"), "must be between 0 and 256".into()));

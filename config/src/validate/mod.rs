@@ -15,3 +15,53 @@ fn p(parts: &[&str]) -> Vec<String> {
 fn socket_addr(s: &str) -> bool {
     s.parse::<std::net::SocketAddr>().is_ok()
 }
+
+/// `IP:PORT` or `HOST:PORT` with a DNS host name (a server the balancer resolves at start, as
+/// HAProxy does with `init-addr libc`): compose service names, Kubernetes Services.
+fn host_port(s: &str) -> bool {
+    if socket_addr(s) {
+        return true;
+    }
+    let Some((host, port)) = s.rsplit_once(':') else {
+        return false;
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    port.parse::<u16>().is_ok_and(|p| p > 0)
+        && host.len() <= 253
+        && host.trim_end_matches('.').split('.').all(label)
+        && !host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn host_port_takes_ips_and_dns_names_only() {
+        for ok in [
+            "127.0.0.1:8086",
+            "[::1]:8086",
+            "influxdb-0:8086",
+            "influxdb-0.influxdb.netpulse.svc.cluster.local.:8086",
+        ] {
+            assert!(super::host_port(ok), "{ok}");
+        }
+        for bad in [
+            "influxdb",
+            "influxdb:0",
+            "influxdb:http",
+            "-a:80",
+            "a b:80",
+            "1.2.3:80",
+            ":80",
+            "a..b:80",
+            "a/b:80",
+        ] {
+            assert!(!super::host_port(bad), "{bad}");
+        }
+    }
+}

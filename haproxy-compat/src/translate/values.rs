@@ -1,6 +1,6 @@
 //! HAProxy value syntax: times (`5s`, `500` = ms, `1m`), bind and server addresses.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// A HAProxy time: a number with an optional unit (us, ms, s, m, h, d); milliseconds by default.
@@ -69,23 +69,12 @@ pub fn bind(s: &str) -> Result<String, String> {
 /// A `server` address (`host:port`, `ip:port`, `[v6]:port`), resolved now like HAProxy does at start.
 pub fn server(s: &str) -> Result<String, String> {
     let s = strip_family(s)?;
-    if let Ok(a) = s.parse::<SocketAddr>() {
-        return Ok(a.to_string());
+    if !s.contains(':') || s.ends_with(']') {
+        return Err(format!(
+            "'{s}': a server address needs a port (netpulse does not forward to the client's port)"
+        ));
     }
-    let (host, port) = s.rsplit_once(':').ok_or_else(|| {
-        format!("'{s}': a server address needs a port (netpulse does not forward to the client's port)")
-    })?;
-    port.parse::<u16>().map_err(|_| format!("'{s}': bad port"))?;
-    let addrs: Vec<SocketAddr> = (host, port.parse::<u16>().unwrap_or(0))
-        .to_socket_addrs()
-        .map_err(|e| format!("'{host}' cannot be resolved: {e}"))?
-        .collect();
-    addrs
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(addrs.first())
-        .map(|a| a.to_string())
-        .ok_or_else(|| format!("'{host}' has no address"))
+    netpulse_config::resolve_host_port(s).map(|a| a.to_string())
 }
 
 #[cfg(test)]
