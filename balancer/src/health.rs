@@ -30,7 +30,10 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
             },
         )
     };
-    let stream = match tokio::time::timeout(hc.timeout.get(), tokio::net::TcpStream::connect(server.addr)).await {
+    let Some(addr) = server.addr.get() else {
+        return result(false, CheckStatus::L4Con, None);
+    };
+    let stream = match tokio::time::timeout(hc.timeout.get(), tokio::net::TcpStream::connect(addr)).await {
         Ok(Ok(s)) => s,
         Ok(Err(_)) => return result(false, CheckStatus::L4Con, None),
         Err(_) => return result(false, CheckStatus::L4Tout, None),
@@ -42,7 +45,7 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
         let mut stream = stream;
         let req = format!(
             "{} {} HTTP/1.0\r\nHost: {}\r\nUser-Agent: netpulse-balancer-check\r\nConnection: close\r\n\r\n",
-            hc.method, hc.path, server.addr
+            hc.method, hc.path, addr
         );
         stream.write_all(req.as_bytes()).await.ok()?;
         let mut buf = vec![0u8; 512];
@@ -72,6 +75,8 @@ pub async fn check(server: &Server, hc: &HealthCheck) -> (bool, CheckResult) {
 
 /// Checks one server and records the result; returns how long to wait before the next check.
 async fn check_server(b: &Backend, s: &Server, hc: &HealthCheck) -> std::time::Duration {
+    let failed_last = s.health().last.status.is_failure();
+    s.addr.refresh(failed_last).await;
     let (ok, res) = check(s, hc).await;
     let status = res.status.as_str();
     if let Some(up) = s.record_check(ok, res, hc.rise, hc.fall) {

@@ -61,7 +61,7 @@ fn load(args: &Args) -> Result<BalancerConfig, String> {
                 for w in &t.warnings {
                     eprintln!("[WARNING] {w}");
                 }
-                Ok(t.config)
+                resolvable(t.config, h)
             }
             Err(netpulse_haproxy_compat::Error::Invalid { errors, warnings }) => {
                 for w in &warnings {
@@ -79,19 +79,25 @@ fn load(args: &Args) -> Result<BalancerConfig, String> {
     let Some(path) = &args.config else {
         return Err("give a configuration with --config FILE".into());
     };
-    let mut cfg = Loader::<BalancerConfig>::new()
+    let cfg = Loader::<BalancerConfig>::new()
         .file(path)
         .load()
         .map_err(|e| e.to_string())?;
-    // Like `haproxy -c`, the check resolves server names too: a name that will not resolve at
-    // start is an invalid configuration.
-    netpulse_config::resolve_servers(&mut cfg).map_err(|errs| {
-        (errs.iter())
-            .map(|e| format!("{}: {e}", path.display()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })?;
-    Ok(cfg)
+    resolvable(cfg, path)
+}
+
+/// Like `haproxy -c`, the check resolves server names too: an unchecked server whose name does
+/// not resolve is an invalid configuration; a checked one a warning (it starts DOWN).
+fn resolvable(cfg: BalancerConfig, path: &std::path::Path) -> Result<BalancerConfig, String> {
+    let (warnings, errors) = netpulse_config::resolve_servers(&cfg);
+    for w in &warnings {
+        eprintln!("[WARNING] {}: {w}", path.display());
+    }
+    if errors.is_empty() {
+        return Ok(cfg);
+    }
+    let lines = errors.iter().map(|e| format!("[ALERT] {}: {e}", path.display()));
+    Err(lines.collect::<Vec<_>>().join("\n"))
 }
 
 fn main() -> ExitCode {

@@ -183,7 +183,10 @@ impl ProxyHttp for Proxy {
             s.counters.begin();
         }
         ctx.server_open = true;
-        let mut peer = HttpPeer::new(s.addr, false, String::new());
+        // Unresolved names belong to checked servers, which are DOWN and never picked; should one
+        // be reached anyway, port 0 is refused at once and the request retries elsewhere.
+        let addr = s.addr.get().unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
+        let mut peer = HttpPeer::new(addr, false, String::new());
         peer.options.connection_timeout = Some(b.connect_timeout);
         peer.options.read_timeout = Some(b.server_timeout);
         peer.options.write_timeout = Some(b.server_timeout);

@@ -255,13 +255,13 @@ impl Cli {
                     bn = b.name,
                     sid = si + 1,
                     sn = s.name,
-                    ip = s.addr.ip(),
+                    ip = s.addr.get().map_or("-".to_string(), |a| a.ip().to_string()),
                     op = if h.up || !s.checked { 2 } else { 0 },
                     uw = s.weight.load(Ordering::Relaxed),
                     iw = s.initial_weight,
                     since = h.last_change.elapsed().as_secs(),
                     cs = if s.checked { 6 } else { 0 },
-                    port = s.addr.port(),
+                    port = s.addr.get().map_or(0, |a| a.port()),
                 ));
             }
         }

@@ -1,7 +1,7 @@
-//! Server host names to addresses, once, when a balancer configuration is loaded (HAProxy's
-//! default `init-addr libc`): `influxdb-0:8086` in compose or Kubernetes becomes an `IP:PORT`
-//! before anything runs, and a name that does not resolve is a configuration error naming the
-//! server, as `haproxy -c` reports it. IPv4 is preferred where a name has both families.
+//! Server host names to addresses: `influxdb-0:8086` in compose or Kubernetes. The balancer
+//! resolves names at start and its health checks follow them (pool/addr.rs); this checks a
+//! configuration's names the way `haproxy -c` does, naming each server that does not resolve.
+//! IPv4 is preferred where a name has both families.
 
 use crate::BalancerConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -22,18 +22,25 @@ pub fn resolve_host_port(s: &str) -> Result<SocketAddr, String> {
     (addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()).copied()).ok_or_else(|| format!("'{host}' has no address"))
 }
 
-/// Every server address of `cfg` as `IP:PORT`; all failures at once, each naming its server.
-pub fn resolve_servers(cfg: &mut BalancerConfig) -> Result<(), Vec<String>> {
-    let mut problems = vec![];
-    for b in &mut cfg.backends {
-        for s in &mut b.servers {
-            match resolve_host_port(&s.address) {
-                Ok(a) => s.address = a.to_string(),
-                Err(e) => problems.push(format!("backend '{}' server '{}': {e}", b.name, s.name)),
+/// What resolving every server name now finds, as `(warnings, errors)`, each naming its server:
+/// a name that does not resolve is an error for a server without health checks (it would take
+/// traffic it cannot deliver) and a warning for a checked one, which starts DOWN and is
+/// followed by its checks until the name resolves (a compose service not started yet).
+pub fn resolve_servers(cfg: &BalancerConfig) -> (Vec<String>, Vec<String>) {
+    let (mut warnings, mut errors) = (vec![], vec![]);
+    for b in &cfg.backends {
+        for s in &b.servers {
+            if let Err(e) = resolve_host_port(&s.address) {
+                let at = format!("backend '{}' server '{}': {e}", b.name, s.name);
+                if b.health_check.is_some() && s.check {
+                    warnings.push(format!("{at}; DOWN until it resolves"));
+                } else {
+                    errors.push(format!("{at} (a server without health checks must resolve at start)"));
+                }
             }
         }
     }
-    if problems.is_empty() { Ok(()) } else { Err(problems) }
+    (warnings, errors)
 }
 
 #[cfg(test)]
@@ -45,16 +52,21 @@ mod tests {
         assert_eq!(resolve_host_port("localhost:80").unwrap().to_string(), "127.0.0.1:80");
         assert_eq!(resolve_host_port("[::1]:80").unwrap().to_string(), "[::1]:80");
         assert!(resolve_host_port("127.0.0.1").unwrap_err().contains("needs a port"));
-        let mut cfg: BalancerConfig = toml::from_str(
-            "[[frontends]]\nname = \"f\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backends]]\nname = \"b\"\nservers = [ { name = \"a\", address = \"localhost:8086\" }, { name = \"x\", address = \"no-such-host.invalid:1\" } ]\n",
-        )
-        .unwrap();
-        let errs = resolve_servers(&mut cfg).unwrap_err();
-        assert_eq!(errs.len(), 1);
+        let servers = "servers = [ { name = \"a\", address = \"localhost:8086\" }, { name = \"x\", address = \"no-such-host.invalid:1\" } ]\n";
+        let head =
+            "[[frontends]]\nname = \"f\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"b\"\n[[backends]]\nname = \"b\"\n";
+        let cfg: BalancerConfig = toml::from_str(&format!("{head}{servers}")).unwrap();
+        let (warnings, errors) = resolve_servers(&cfg);
+        assert!(warnings.is_empty());
+        assert_eq!(errors.len(), 1);
         assert!(
-            errs[0].starts_with("backend 'b' server 'x': 'no-such-host.invalid' cannot be resolved"),
-            "{errs:?}"
+            errors[0].starts_with("backend 'b' server 'x': 'no-such-host.invalid' cannot be resolved"),
+            "{errors:?}"
         );
-        assert_eq!(cfg.backends[0].servers[0].address, "127.0.0.1:8086");
+        let checked = format!("{head}health_check = {{ kind = \"tcp\" }}\n{servers}");
+        let cfg: BalancerConfig = toml::from_str(&checked).unwrap();
+        let (warnings, errors) = resolve_servers(&cfg);
+        assert!(errors.is_empty());
+        assert!(warnings[0].ends_with("DOWN until it resolves"), "{warnings:?}");
     }
 }

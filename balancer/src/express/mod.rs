@@ -153,7 +153,7 @@ impl Express {
         let mut up = match sent {
             Some(up) => up,
             None => {
-                let mut up = within(b.connect_timeout, TcpStream::connect(b.servers[si].addr))
+                let mut up = within(b.connect_timeout, TcpStream::connect(b.servers[si].addr.get()?))
                     .await?
                     .ok()?;
                 up.set_nodelay(true).ok()?;

@@ -39,11 +39,7 @@ impl Backend {
         let checked = c.health_check.is_some();
         let servers = AppendOnlyVec::new();
         for s in &c.servers {
-            let addr = s
-                .address
-                .parse()
-                .expect("server names are resolved to addresses when the config is loaded (main)");
-            servers.push(Server::new(s, addr, checked && s.check));
+            servers.push(Server::new(s, checked && s.check));
         }
         Self {
             name: c.name.clone(),
@@ -144,8 +140,8 @@ impl Backend {
         if self.server_named(&c.name).is_some() {
             return Err("Already exists a server with the same name in backend.".into());
         }
-        let addr = netpulse_config::resolve_host_port(&c.address).map_err(|e| format!("{e}."))?;
-        let s = Server::new(c, addr, self.health_check.is_some() && c.check);
+        netpulse_config::resolve_host_port(&c.address).map_err(|e| format!("{e}."))?;
+        let s = Server::new(c, self.health_check.is_some() && c.check);
         s.admin.store(Admin::Maint as u8, Ordering::Relaxed);
         Ok(self.servers.push(s))
     }

@@ -3,18 +3,21 @@
 //! server. Everything here can change at run time (health checks, the runtime API, the
 //! stats page's admin form); nothing here knows HTTP.
 //!
+//! - `addr`: a server's address, re-resolved from its host name;
 //! - `counters`: the atomic request counters every proxy part keeps;
 //! - `server`: one server's state and its HAProxy status text;
 //! - `backend`: a backend's servers, accounting of finished requests, run-time changes;
 //! - `select`: which server takes the next request (smooth WRR, leastconn, backups);
 //! - `queue`: request slots under `maxconn` and the backend queue that waits for one.
 
+mod addr;
 mod backend;
 mod counters;
 mod queue;
 mod select;
 mod server;
 
+pub use addr::ServerAddr;
 pub use backend::Backend;
 pub use counters::{Counters, STATUS_CLASSES};
 pub use server::{Admin, CheckResult, CheckStatus, Server};

@@ -5,7 +5,6 @@
 use super::counters::Counters;
 use netpulse_config::{HealthCheck, ServerConfig};
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -43,6 +42,11 @@ pub enum CheckStatus {
 }
 
 impl CheckStatus {
+    /// A check that ran and did not pass.
+    pub fn is_failure(self) -> bool {
+        !matches!(self, Self::None | Self::L4Ok | Self::L7Ok)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "",
@@ -128,7 +132,7 @@ impl fmt::Display for ServerState {
 
 pub struct Server {
     pub name: String,
-    pub addr: SocketAddr,
+    pub addr: super::ServerAddr,
     pub weight: AtomicU32,
     pub initial_weight: u32,
     pub admin: AtomicU8,
@@ -145,8 +149,9 @@ pub struct Server {
 }
 
 impl Server {
-    /// `addr` was validated with the config (or by `add server`).
-    pub(super) fn new(c: &ServerConfig, addr: SocketAddr, checked: bool) -> Self {
+    /// `c.address` was validated with the config (or by `add server`).
+    pub(super) fn new(c: &ServerConfig, checked: bool) -> Self {
+        let addr = super::ServerAddr::new(&c.address);
         let admin = if c.disabled { Admin::Maint } else { Admin::Ready };
         Self {
             name: c.name.clone(),
@@ -280,7 +285,7 @@ mod tests {
             address: "127.0.0.1:1".into(),
             ..Default::default()
         };
-        Server::new(&c, "127.0.0.1:1".parse().unwrap(), checked)
+        Server::new(&c, checked)
     }
 
     fn result(status: CheckStatus) -> CheckResult {

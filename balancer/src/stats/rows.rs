@@ -123,7 +123,7 @@ fn server_row(b: &Backend, si: usize, iid: &str) -> Row {
     r.insert("act", u8::from(!s.backup).to_string());
     r.insert("bck", u8::from(s.backup).to_string());
     r.insert("lbtot", n(&s.lbtot));
-    r.insert("addr", s.addr.to_string());
+    r.insert("addr", s.addr.shown());
     if b.sticky.is_some() {
         r.insert("cookie", s.cookie.clone());
     }

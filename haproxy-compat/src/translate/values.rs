@@ -66,15 +66,22 @@ pub fn bind(s: &str) -> Result<String, String> {
         .map_err(|_| format!("'{s}': not an IP address with a port"))
 }
 
-/// A `server` address (`host:port`, `ip:port`, `[v6]:port`), resolved now like HAProxy does at start.
+/// A `server` address (`host:port`, `ip:port`, `[v6]:port`). Names stay names: the balancer
+/// resolves them at start and follows them with the health checks, as for a native config.
 pub fn server(s: &str) -> Result<String, String> {
     let s = strip_family(s)?;
-    if !s.contains(':') || s.ends_with(']') {
-        return Err(format!(
-            "'{s}': a server address needs a port (netpulse does not forward to the client's port)"
-        ));
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a.to_string());
     }
-    netpulse_config::resolve_host_port(s).map(|a| a.to_string())
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && !s.ends_with(']') => {
+            port.parse::<u16>().map_err(|_| format!("'{s}': bad port"))?;
+            Ok(s.to_string())
+        }
+        _ => Err(format!(
+            "'{s}': a server address needs a port (netpulse does not forward to the client's port)"
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -93,7 +100,7 @@ mod tests {
         assert_eq!(bind(":::80").unwrap(), "[::]:80");
         assert!(bind("/run/x.sock").is_err() && bind(":80-90").is_err());
         assert_eq!(server("127.0.0.1:80").unwrap(), "127.0.0.1:80");
-        assert_eq!(server("localhost:80").unwrap(), "127.0.0.1:80");
+        assert_eq!(server("localhost:80").unwrap(), "localhost:80");
         assert!(server("127.0.0.1").unwrap_err().contains("needs a port"));
     }
 }
