@@ -226,7 +226,12 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
             "[\"influx-a:8086\", \"influx-b:8086\"]",
             &format!("[\"127.0.0.1:{}\"]", fleet.db.port),
         )
-        .replace("\"localhost:9090\"", &format!("\"127.0.0.1:{prom_port}\""));
+        .replace("\"localhost:9090\"", &format!("\"127.0.0.1:{prom_port}\""))
+        .replace(
+            "/run/secrets/netpulse_stats_password",
+            dir.join("stats_password").to_str().unwrap(),
+        );
+    std::fs::write(dir.join("stats_password"), "unused: this balancer's stats have no auth").unwrap();
     std::fs::write(dir.join("prometheus.yml"), prom).unwrap();
     let mut cmd = Command::new("prometheus-alertmanager");
     cmd.arg(format!("--config.file={}", dir.join("alertmanager.yml").display()))

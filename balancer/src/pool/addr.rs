@@ -8,6 +8,7 @@ use arc_swap::ArcSwapOption;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a resolved name is trusted while its checks pass (HAProxy's `hold valid 10s`).
@@ -18,23 +19,32 @@ pub struct ServerAddr {
     host: Option<String>,
     current: ArcSwapOption<SocketAddr>,
     last_resolved: Mutex<Option<Instant>>,
+    /// The first failure of a never-resolved name was logged.
+    warned: AtomicBool,
 }
 
 impl ServerAddr {
-    /// From the configured address; a name is resolved now (blocking: start-up only).
-    pub fn new(configured: &str) -> Self {
+    /// From the configured address. The name of an unchecked server is resolved now (blocking,
+    /// at start-up: it takes traffic at once); a checked server's waits for its first check,
+    /// so a name that resolves slowly or not at all (a DNS timeout) never delays the start.
+    pub fn new(configured: &str, checked: bool) -> Self {
         if let Ok(a) = configured.parse::<SocketAddr>() {
             return Self {
                 host: None,
                 current: ArcSwapOption::from_pointee(a),
                 last_resolved: Mutex::new(None),
+                warned: AtomicBool::new(false),
             };
         }
         let a = Self {
             host: Some(configured.to_string()),
             current: ArcSwapOption::empty(),
             last_resolved: Mutex::new(None),
+            warned: AtomicBool::new(false),
         };
+        if checked {
+            return a;
+        }
         match netpulse_config::resolve_host_port(configured) {
             Ok(ip) => a.set(ip),
             Err(e) => {
@@ -87,8 +97,14 @@ impl ServerAddr {
                 self.set(a);
             }
             // The last address stays (a DNS outage must not take healthy servers away).
-            Ok(_) => tracing::debug!(address = %host, "server name has no address"),
-            Err(e) => tracing::debug!(address = %host, error = %e, "server name does not resolve"),
+            failed => {
+                let error = failed.map_or_else(|e| e.to_string(), |_| "no address".into());
+                if self.get().is_none() && !self.warned.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(address = %host, %error, "server name does not resolve yet: DOWN until it does");
+                } else {
+                    tracing::debug!(address = %host, %error, "server name does not resolve");
+                }
+            }
         }
     }
 }
@@ -99,12 +115,23 @@ mod tests {
 
     #[test]
     fn ips_are_fixed_and_names_resolve_or_wait() {
-        let ip = ServerAddr::new("127.0.0.1:80");
+        let ip = ServerAddr::new("127.0.0.1:80", true);
         assert_eq!(ip.get(), Some("127.0.0.1:80".parse().unwrap()));
-        let name = ServerAddr::new("localhost:81");
+        let name = ServerAddr::new("localhost:81", false);
         assert_eq!(name.get(), Some("127.0.0.1:81".parse().unwrap()));
-        let gone = ServerAddr::new("no-such-host.invalid:82");
+        let gone = ServerAddr::new("no-such-host.invalid:82", false);
         assert_eq!(gone.get(), None);
         assert_eq!(gone.shown(), "no-such-host.invalid:82");
+    }
+
+    #[tokio::test]
+    async fn a_checked_name_resolves_at_its_first_check_and_is_held() {
+        let a = ServerAddr::new("localhost:83", true);
+        assert_eq!(a.get(), None, "not resolved before the first check");
+        a.refresh(false).await;
+        assert_eq!(a.get(), Some("127.0.0.1:83".parse().unwrap()));
+        let gone = ServerAddr::new("no-such-host.invalid:84", true);
+        gone.refresh(true).await;
+        assert_eq!(gone.get(), None);
     }
 }

@@ -151,7 +151,7 @@ pub struct Server {
 impl Server {
     /// `c.address` was validated with the config (or by `add server`).
     pub(super) fn new(c: &ServerConfig, checked: bool) -> Self {
-        let addr = super::ServerAddr::new(&c.address);
+        let addr = super::ServerAddr::new(&c.address, checked);
         let admin = if c.disabled { Admin::Maint } else { Admin::Ready };
         Self {
             name: c.name.clone(),
