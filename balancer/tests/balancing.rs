@@ -287,15 +287,7 @@ fn graceful_upgrade_hands_over_without_a_failed_request() {
             // A new connection per request: the hardest case for a hand-over. The listeners'
             // TCP_DEFER_ACCEPT keeps the old process from accepting a connection whose request
             // is still on its way (which Pingora would close unanswered at shutdown).
-            let (mut n, mut bad) = (0usize, vec![]);
-            while !st.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
-                n += 1;
-                let (code, _, body) = get(port, "/", &[]);
-                if code != 200 {
-                    bad.push(format!("{code} {body:?}"));
-                }
-            }
-            (n, bad)
+            common::get_until(port, &st)
         });
         std::thread::sleep(Duration::from_millis(300));
         let mut new = old.spawn_upgrade();

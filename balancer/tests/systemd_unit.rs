@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{CHECK, Upstream, get, servers};
+use common::{CHECK, Upstream, get, get_until, servers};
 use netpulse_testkit::systemd::{NotifySocket, exposure, unit_copy, unit_values, verify};
 use netpulse_testkit::{Proc, free_tcp_port, tempdir, wait_tcp};
 use std::path::{Path, PathBuf};
@@ -121,17 +121,7 @@ fn systemctl_reload_hands_over_without_a_failed_request() {
 
     let stop = AtomicBool::new(false);
     let (done, failures, new_pid) = std::thread::scope(|s| {
-        let load = s.spawn(|| {
-            let (mut n, mut bad) = (0usize, vec![]);
-            while !stop.load(Ordering::Relaxed) && n < 20_000 {
-                n += 1;
-                let (code, _, body) = get(port, "/", &[]);
-                if code != 200 {
-                    bad.push(format!("{code} {body:?}"));
-                }
-            }
-            (n, bad)
-        });
+        let load = s.spawn(|| get_until(port, &stop));
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(reload(&cfg), [true, true]);
         let msgs = notify.wait_for("READY=1", Duration::from_secs(20));

@@ -10,6 +10,9 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::{Figment, error::Kind};
 use std::path::{Path, PathBuf};
 
+/// Keys that hold credentials ([`crate::Secret`]): read from the environment as text.
+const SECRET_KEYS: [&str; 4] = ["token", "password", "community", "redis_url"];
+
 /// Plain environment variables operators already set, and the key each one feeds.
 pub const SEED_ENV: &[(&str, &str)] = &[
     ("MAX_CONCURRENT_TARGETS", "collector.max_concurrent_targets"),
@@ -158,6 +161,17 @@ impl<T: Layered> Loader<T> {
                 .filter(|k| k.as_str().contains("__"))
                 .split("__"),
         );
+        // Secrets from the environment stay text: figment reads `NETPULSE_API__TOKEN=00123` as
+        // the number 123, which would lose the zeros.
+        for (var, value) in std::env::vars() {
+            let Some(rest) = var.strip_prefix(T::ENV_PREFIX).filter(|r| r.contains("__")) else {
+                continue;
+            };
+            let path: Vec<String> = rest.split("__").map(str::to_ascii_lowercase).collect();
+            if path.last().is_some_and(|k| SECRET_KEYS.contains(&k.as_str())) {
+                fig = fig.merge(Serialized::default(&path.join("."), value));
+            }
+        }
         for (key, _, value) in &self.flags {
             fig = fig.merge(Serialized::default(key, value.clone()));
         }

@@ -183,14 +183,99 @@ impl Serialize for Secret {
 }
 
 impl<'de> Deserialize<'de> for Secret {
+    /// A string, or digits (a community `987654321` written without quotes, or a numeric token
+    /// from the environment, which figment reads as a number) taken as their text. Any other
+    /// type is refused with a message that never contains the value.
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Secret)
+        struct V;
+        impl de::Visitor<'_> for V {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string (a secret: its value is not shown)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Secret, E> {
+                Ok(Secret(v))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_i128<E: de::Error>(self, v: i128) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_u128<E: de::Error>(self, v: u128) -> Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(E::custom(
+                    "a secret must be a string: put it in quotes (its value is not shown)",
+                ))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(E::custom(
+                    "a secret must be a string: put it in quotes (its value is not shown)",
+                ))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `serialize_with` for URL fields: printed (`--check-config`) with the password redacted.
+pub fn serialize_redacted_url<S: Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&redact_url(url))
+}
+
+/// A URL as shown in `--check-config` and logs: a password in its user part becomes `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    match authority.rsplit_once('@') {
+        Some((user, host)) => {
+            let user = user.split_once(':').map_or(user, |(u, _)| u);
+            format!("{scheme}://{user}:***@{host}{path}")
+        }
+        None => url.to_string(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_take_strings_and_digits_and_never_echo_a_value() {
+        #[derive(Deserialize)]
+        struct C {
+            s: Secret,
+        }
+        assert_eq!(toml::from_str::<C>("s = \"pw\"").unwrap().s.expose(), "pw");
+        assert_eq!(toml::from_str::<C>("s = 987654321").unwrap().s.expose(), "987654321");
+        for bad in [
+            "s = 98765.4321",
+            "s = true",
+            "s = [\"x98765\"]",
+            "s = { a = \"x98765\" }",
+        ] {
+            // The message only: toml's Display quotes the source line, which the loader never shows.
+            let e = toml::from_str::<C>(bad).err().unwrap().message().to_string();
+            assert!(!e.contains("98765") && !e.contains("true"), "{e}");
+        }
+    }
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(redact_url("http://u:pw@h:8086/x"), "http://u:***@h:8086/x");
+        assert_eq!(redact_url("redis://:pw@redis:6379/0"), "redis://:***@redis:6379/0");
+        assert_eq!(redact_url("http://h:8086"), "http://h:8086");
+    }
 
     #[test]
     fn sizes_parse_and_print() {

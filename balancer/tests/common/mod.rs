@@ -282,6 +282,20 @@ pub fn failures_under_load(client: impl Fn() -> usize + Sync, meanwhile: impl Fn
     })
 }
 
+/// GETs of `/` on `port`, a new connection each, until `stop` (at most 20,000): how many were
+/// sent and the answers that were not 200.
+pub fn get_until(port: u16, stop: &std::sync::atomic::AtomicBool) -> (usize, Vec<String>) {
+    let (mut n, mut bad) = (0usize, vec![]);
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) && n < 20_000 {
+        n += 1;
+        let (code, _, body) = get(port, "/", &[]);
+        if code != 200 {
+            bad.push(format!("{code} {body:?}"));
+        }
+    }
+    (n, bad)
+}
+
 pub fn servers(ups: &[(&Upstream, u32)]) -> String {
     let list: Vec<String> = ups
         .iter()

@@ -27,6 +27,8 @@ pub enum InfluxApi {
 #[serde(default, deny_unknown_fields)]
 pub struct InfluxOutput {
     pub name: String,
+    /// Shown with a password in its user part redacted.
+    #[serde(serialize_with = "crate::units::serialize_redacted_url")]
     pub url: String,
     pub api: InfluxApi,
     pub database: Option<String>,

@@ -86,12 +86,69 @@ pub enum PrivProtocol {
     Aes256c,
 }
 
-/// A USM key: `{ protocol = "sha256", password = "..." }`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A USM key: `{ protocol = "sha256", password = "..." }`, or `"sha256:..."` as on the command
+/// line. Errors name the protocol or the missing part, never the password.
+#[derive(Debug, Clone, Serialize)]
 pub struct UsmKey<P> {
     pub protocol: P,
     pub password: Secret,
+}
+
+const NOT_A_KEY: &str =
+    "expected { protocol = \"...\", password = \"...\" } or \"PROTOCOL:PASSWORD\" (the value is not shown)";
+
+impl<'de, P: de::DeserializeOwned> Deserialize<'de> for UsmKey<P> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<P>(std::marker::PhantomData<P>);
+        impl<'de, P: de::DeserializeOwned> de::Visitor<'de> for V<P> {
+            type Value = UsmKey<P>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(
+                    "{ protocol = \"...\", password = \"...\" } or \"PROTOCOL:PASSWORD\" (the password is not shown)",
+                )
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<UsmKey<P>, E> {
+                let (proto, password) = v
+                    .split_once(':')
+                    .ok_or_else(|| E::custom("expected \"PROTOCOL:PASSWORD\" (the value is not shown)"))?;
+                let protocol = P::deserialize(de::value::StrDeserializer::<E>::new(proto))
+                    .map_err(|_| E::custom(format!("unknown protocol {proto:?} (the password is not shown)")))?;
+                Ok(UsmKey {
+                    protocol,
+                    password: Secret::new(password),
+                })
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<UsmKey<P>, E> {
+                Err(E::custom(NOT_A_KEY))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<UsmKey<P>, E> {
+                Err(E::custom(NOT_A_KEY))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<UsmKey<P>, E> {
+                Err(E::custom(NOT_A_KEY))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<UsmKey<P>, E> {
+                Err(E::custom(NOT_A_KEY))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut m: A) -> Result<UsmKey<P>, A::Error> {
+                let (mut protocol, mut password) = (None, None);
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "protocol" => protocol = Some(m.next_value::<P>()?),
+                        "password" => password = Some(m.next_value::<Secret>()?),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["protocol", "password"]));
+                        }
+                    }
+                }
+                Ok(UsmKey {
+                    protocol: protocol.ok_or_else(|| de::Error::missing_field("protocol"))?,
+                    password: password.ok_or_else(|| de::Error::missing_field("password"))?,
+                })
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 /// `[[targets]]`: one SNMP agent.
