@@ -183,3 +183,19 @@ fn once_aligns_to_each_targets_own_interval() {
         "not floored to the collector's 60 s"
     );
 }
+
+/// Issue 19, defect 3: a damaged queue folder (an ack file of binary garbage, a directory where
+/// a segment file would be) never stops the collector: it starts, polls and delivers.
+#[test]
+fn a_damaged_queue_folder_does_not_stop_the_collector() {
+    let agent = Snmpd::start("np-damaged");
+    let db = Influxd::start();
+    let dir = tempdir("damaged");
+    let cfg = config(&dir, &agent, &[("influx-a", v1(db.port))]);
+    let q = dir.join("queue").join("influx-a");
+    std::fs::create_dir_all(q.join("00000000000000000007.seg")).unwrap();
+    std::fs::write(q.join("ack"), b"\xff\xfe\x00garbage").unwrap();
+    assert_eq!(once(&cfg), 0, "starts, polls, delivers");
+    assert_eq!(db.count("system", "sysUpTime"), 1);
+    assert!(q.join("00000000000000000007.seg").is_dir(), "left alone");
+}

@@ -12,9 +12,13 @@ use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 mod record;
+#[cfg(test)]
+mod recovery_tests;
 
 pub use record::MAX_RECORD;
 use record::{HEADER, read_ack, read_record, scan, write_ack};
+
+pub use record::Scan;
 
 /// Position of a record: (segment id, byte offset). Ordered like the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
@@ -49,15 +53,20 @@ pub enum QueueError {
 pub struct Recovery {
     pub records: u64,
     pub points: u64,
-    /// Records cut off as torn or corrupt (their points are lost and counted).
+    /// Stretches of torn or corrupt bytes skipped (each lost at least one record).
     pub corrupt: u64,
+    /// The ack file did not name a record of the queue; delivery restarted before it.
+    pub ack_reset: bool,
 }
 
 #[derive(Debug)]
 struct Segment {
     id: u64,
-    /// Valid bytes (the file is truncated to this on open).
+    /// Bytes written (the last segment is truncated to its valid data on open).
     len: u64,
+    /// Offsets and points of the valid records of a segment found damaged on open; reading
+    /// goes from one to the next, past the damage. `None`: whole, read in sequence.
+    records: Option<Vec<(u64, u32)>>,
 }
 
 pub struct DiskQueue {
@@ -76,7 +85,12 @@ fn seg_path(dir: &Path, id: u64) -> PathBuf {
 }
 
 impl DiskQueue {
-    /// Opens (or creates) the queue in `dir`, bounded by `max_bytes` on disk.
+    /// Opens (or creates) the queue in `dir`, bounded by `max_bytes` on disk. Damage never
+    /// stops the open: corrupt records are skipped (each stretch counted) and delivery goes on
+    /// with the next valid record; an ack file that does not name a record of the queue is not
+    /// trusted and delivery restarts at the record before it (a replayed write is idempotent in
+    /// InfluxDB; a skipped one would be lost); entries that are not segment files are left
+    /// alone. Only I/O errors (permissions, a full disk) fail.
     pub fn open(dir: &Path, max_bytes: u64) -> Result<(Self, Recovery), QueueError> {
         let io = |op: &'static str| {
             let dir = dir.display().to_string();
@@ -87,54 +101,121 @@ impl DiskQueue {
             }
         };
         std::fs::create_dir_all(dir).map_err(io("create directory"))?;
-        let ack = read_ack(dir).map_err(io("read ack file"))?;
-        let mut ids: Vec<u64> = std::fs::read_dir(dir)
-            .map_err(io("list"))?
-            .flatten()
-            .filter_map(|e| e.file_name().to_str()?.strip_suffix(".seg")?.parse().ok())
-            .collect();
-        ids.sort_unstable();
         let mut recovery = Recovery::default();
+        let ack = match read_ack(dir).map_err(io("read ack file"))? {
+            Ok(a) => a,
+            Err(why) => {
+                tracing::warn!(queue = %dir.display(), why, "ack file unreadable: delivery restarts at the oldest record");
+                recovery.ack_reset = true;
+                None
+            }
+        };
+        let (mut ids, mut highest) = (vec![], 0);
+        for e in std::fs::read_dir(dir).map_err(io("list"))?.flatten() {
+            let Some(id) = e
+                .file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".seg")?.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            highest = highest.max(id);
+            if e.file_type().is_ok_and(|t| t.is_file()) {
+                ids.push(id);
+            } else {
+                tracing::warn!(queue = %dir.display(), entry = %e.path().display(), "not a segment file: left alone");
+            }
+        }
+        ids.sort_unstable();
+        let mut scans = Vec::with_capacity(ids.len());
+        for &id in &ids {
+            scans.push((id, scan(&seg_path(dir, id)).map_err(io("scan segment"))?));
+        }
+        // Where delivery resumes: the ack when it names a record boundary of a segment.
+        let resume = match ack {
+            None => None,
+            Some(a) => match scans.iter().find(|(id, _)| *id == a.segment) {
+                Some((_, s)) if s.is_boundary(a.offset) => Some(a),
+                Some((_, s)) => {
+                    let at = s.boundary_before(a.offset);
+                    tracing::warn!(queue = %dir.display(), ack = a.offset, resume = at, "ack inside or past a segment's records: delivery restarts at the record before it");
+                    recovery.ack_reset = true;
+                    Some(Cursor {
+                        segment: a.segment,
+                        offset: at,
+                    })
+                }
+                None if scans.iter().all(|(id, _)| *id < a.segment)
+                    && scans.iter().all(|(_, s)| s.records.is_empty()) =>
+                {
+                    Some(a) // everything before was delivered and removed
+                }
+                None => {
+                    tracing::warn!(queue = %dir.display(), ack_segment = a.segment, "ack names no segment of the queue: delivery restarts at the oldest record");
+                    recovery.ack_reset = true;
+                    None
+                }
+            },
+        };
+        let resume = resume.unwrap_or(Cursor {
+            segment: ids.first().copied().unwrap_or(0),
+            offset: 0,
+        });
         let mut segments = VecDeque::new();
         let last = ids.last().copied();
-        for id in ids {
-            if id < ack.segment {
+        for (id, s) in scans {
+            if id < resume.segment {
                 std::fs::remove_file(seg_path(dir, id)).map_err(io("remove acknowledged segment"))?;
                 continue;
             }
-            let start = if id == ack.segment { ack.offset } else { 0 };
-            let (len, records, points, corrupt) = scan(&seg_path(dir, id), start).map_err(io("scan segment"))?;
-            if corrupt > 0 && Some(id) == last {
+            let from = if id == resume.segment { resume.offset } else { 0 };
+            let (records, points) = s.after(from);
+            let len = std::fs::metadata(seg_path(dir, id)).map_err(io("scan segment"))?.len();
+            if Some(id) == last && s.end < len {
                 // A torn tail (crash mid-append): cut it so appends continue after valid data.
                 OpenOptions::new()
                     .write(true)
                     .open(seg_path(dir, id))
-                    .and_then(|f| f.set_len(len))
+                    .and_then(|f| f.set_len(s.end))
                     .map_err(io("truncate torn tail"))?;
             }
             recovery.records += records;
             recovery.points += points;
-            recovery.corrupt += corrupt;
-            segments.push_back(Segment { id, len });
+            recovery.corrupt += s.corrupt;
+            segments.push_back(Segment {
+                id,
+                len: if Some(id) == last { s.end } else { len },
+                records: (s.corrupt > 0).then_some(s.records),
+            });
         }
-        if segments.is_empty() {
-            let id = ack.segment.max(1);
+        let damaged_tail = segments.back().is_some_and(|s| s.records.is_some());
+        if segments.is_empty() || damaged_tail || highest > segments.back().map_or(0, |s| s.id) {
+            // New appends go to a fresh segment above every name in the folder: a damaged
+            // segment is only read (past its damage), never appended to.
+            let id = highest.max(resume.segment).max(segments.back().map_or(0, |s| s.id)) + 1;
             File::create(seg_path(dir, id)).map_err(io("create segment"))?;
-            segments.push_back(Segment { id, len: 0 });
+            segments.push_back(Segment {
+                id,
+                len: 0,
+                records: None,
+            });
         }
         let tail = segments.back().expect("one segment");
         let file = OpenOptions::new()
             .append(true)
             .open(seg_path(dir, tail.id))
             .map_err(io("open segment"))?;
-        let ack = if ack.segment < segments[0].id {
+        let ack = if resume.segment < segments[0].id {
             Cursor {
                 segment: segments[0].id,
                 offset: 0,
             }
         } else {
-            ack
+            resume
         };
+        if recovery.ack_reset {
+            write_ack(dir, ack).map_err(io("write ack file"))?;
+        }
         let q = Self {
             dir: dir.to_path_buf(),
             max_bytes,
@@ -209,7 +290,11 @@ impl DiskQueue {
             .open(seg_path(&self.dir, id))
             .map_err(self.io("create segment"))?;
         self.writer = BufWriter::with_capacity(256 * 1024, file);
-        self.segments.push_back(Segment { id, len: 0 });
+        self.segments.push_back(Segment {
+            id,
+            len: 0,
+            records: None,
+        });
         Ok(())
     }
 
@@ -222,7 +307,15 @@ impl DiskQueue {
             } else {
                 0
             };
-            let (_, _, points, _) = scan(&seg_path(&self.dir, oldest.id), from).map_err(self.io("scan segment"))?;
+            let points = match &oldest.records {
+                Some(list) => list.iter().filter(|r| r.0 >= from).map(|r| u64::from(r.1)).sum(),
+                None => {
+                    scan(&seg_path(&self.dir, oldest.id))
+                        .map_err(self.io("scan segment"))?
+                        .after(from)
+                        .1
+                }
+            };
             dropped += points;
             self.pending_points = self.pending_points.saturating_sub(points);
             self.ack = Cursor {
@@ -250,6 +343,37 @@ impl DiskQueue {
                 };
             }
             if at.offset >= seg.len {
+                continue;
+            }
+            if let Some(list) = &seg.records {
+                // Damaged on disk: read record by record at the offsets the open found.
+                let mut f = File::open(seg_path(&self.dir, seg.id)).map_err(self.io("open segment"))?;
+                let first = list.partition_point(|r| r.0 < at.offset);
+                for (i, &(off, _)) in list.iter().enumerate().skip(first) {
+                    if !out.is_empty() && (points >= max_points || bytes >= max_bytes) {
+                        break 'segments;
+                    }
+                    f.seek(SeekFrom::Start(off)).map_err(self.io("seek"))?;
+                    let Some((p, payload)) = read_record(&mut f).map_err(self.io("read"))? else {
+                        break;
+                    };
+                    let next = Cursor {
+                        segment: seg.id,
+                        offset: list.get(i + 1).map_or(seg.len, |r| r.0),
+                    };
+                    bytes += payload.len();
+                    points += u64::from(p);
+                    out.push(Record {
+                        at: Cursor {
+                            segment: seg.id,
+                            offset: off,
+                        },
+                        next,
+                        points: p,
+                        payload,
+                    });
+                    at = next;
+                }
                 continue;
             }
             let mut f = File::open(seg_path(&self.dir, seg.id)).map_err(self.io("open segment"))?;
@@ -326,106 +450,4 @@ impl DiskQueue {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("np-queue-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        d
-    }
-
-    fn payloads(q: &mut DiskQueue) -> Vec<String> {
-        q.peek(u64::MAX, usize::MAX)
-            .unwrap()
-            .into_iter()
-            .map(|r| String::from_utf8(r.payload).unwrap())
-            .collect()
-    }
-
-    #[test]
-    fn append_peek_ack_and_reopen_in_order() {
-        let d = dir("order");
-        let (mut q, rec) = DiskQueue::open(&d, 1 << 20).unwrap();
-        assert_eq!(rec, Recovery::default());
-        for i in 0..10 {
-            q.append(format!("m v={i}i").as_bytes(), 1).unwrap();
-        }
-        q.sync().unwrap();
-        let first = q.peek(3, usize::MAX).unwrap();
-        assert_eq!(first.len(), 3);
-        q.ack(first[2].next, 3).unwrap();
-        assert_eq!(q.pending_points(), 7);
-        drop(q);
-        let (mut q, rec) = DiskQueue::open(&d, 1 << 20).unwrap();
-        assert_eq!((rec.records, rec.points, rec.corrupt), (7, 7, 0));
-        let got = payloads(&mut q);
-        assert_eq!(
-            got.first().map(String::as_str),
-            Some("m v=3i"),
-            "acknowledged records are not replayed"
-        );
-        assert_eq!(got.len(), 7);
-        let last = q.peek(u64::MAX, usize::MAX).unwrap().last().unwrap().next;
-        q.ack(last, 7).unwrap();
-        assert!(q.is_empty());
-    }
-
-    #[test]
-    fn torn_tail_is_cut_and_counted() {
-        let d = dir("torn");
-        let (mut q, _) = DiskQueue::open(&d, 1 << 20).unwrap();
-        q.append(b"a v=1i", 1).unwrap();
-        q.append(b"b v=2i", 1).unwrap();
-        q.sync().unwrap();
-        drop(q);
-        let seg = std::fs::read_dir(&d)
-            .unwrap()
-            .flatten()
-            .find(|e| e.path().extension().is_some_and(|x| x == "seg"))
-            .unwrap()
-            .path();
-        let mut bytes = std::fs::read(&seg).unwrap();
-        bytes.truncate(bytes.len() - 3); // crash mid-append
-        std::fs::write(&seg, &bytes).unwrap();
-        let (mut q, rec) = DiskQueue::open(&d, 1 << 20).unwrap();
-        assert_eq!((rec.records, rec.corrupt), (1, 1));
-        q.append(b"c v=3i", 1).unwrap();
-        assert_eq!(payloads(&mut q), ["a v=1i", "c v=3i"]);
-        // A flipped bit in the middle of the last record is caught by the CRC.
-        drop(q);
-        let mut bytes = std::fs::read(&seg).unwrap();
-        let n = bytes.len();
-        bytes[n - 2] ^= 0x40;
-        std::fs::write(&seg, &bytes).unwrap();
-        let (mut q, rec) = DiskQueue::open(&d, 1 << 20).unwrap();
-        assert_eq!((rec.records, rec.corrupt), (1, 1));
-        assert_eq!(payloads(&mut q), ["a v=1i"]);
-    }
-
-    #[test]
-    fn full_queue_drops_oldest_and_counts() {
-        let d = dir("full");
-        let (mut q, _) = DiskQueue::open(&d, 64 * 1024).unwrap(); // 8 KiB segments
-        let line = vec![b'x'; 1000];
-        let mut dropped = 0;
-        for _ in 0..200 {
-            dropped += q.append(&line, 10).unwrap();
-        }
-        assert!(dropped > 0);
-        assert!(q.bytes() <= 64 * 1024 + 8192, "{}", q.bytes());
-        let left: u64 = q
-            .peek(u64::MAX, usize::MAX)
-            .unwrap()
-            .iter()
-            .map(|r| u64::from(r.points))
-            .sum();
-        assert_eq!(
-            left + dropped,
-            2000,
-            "every point is delivered-pending or counted as dropped"
-        );
-        assert_eq!(q.pending_points(), left);
-        assert!(matches!(q.append(&vec![0; 40 * 1024], 1), Err(QueueError::TooLarge(_))));
-    }
-}
+mod tests;
