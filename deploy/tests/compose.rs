@@ -37,7 +37,9 @@ fn compose_config_is_valid_and_names_missing_secrets() {
     let (out, text) = run(compose(None).args(["config", "-q"]));
     assert!(out.status.success(), "docker compose config -q:\n{text}");
     // Every secret but one: compose names that one.
-    let (out, text) = run(compose(None).args(["config", "-q"]).env_remove("NETPULSE_REDIS_PASSWORD"));
+    let (out, text) = run(compose(None)
+        .args(["config", "-q"])
+        .env_remove("NETPULSE_REDIS_PASSWORD"));
     assert!(!out.status.success());
     assert!(
         text.contains("NETPULSE_REDIS_PASSWORD"),

@@ -2,10 +2,9 @@
 //! and the members the assignment uses), `PUT /targets/NAME` and `DELETE /targets/NAME`
 //! (run-time targets, stored in Redis for every replica; token-protected like `/collect`).
 
-use super::collect::token_ok;
 use super::reply::{Refusal, Resp, json_resp};
+use super::request::token_ok;
 use crate::daemon::Core;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json};
@@ -80,24 +79,18 @@ async fn change(core: Arc<Core>, req: Request<Incoming>, name: String) -> Result
             )),
         };
     }
-    let limit = core.config().api.max_body_bytes.0 as usize;
-    let Ok(body) = Limited::new(req.into_body(), limit).collect().await else {
-        let why = format!("request body larger than {limit} bytes");
-        return Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, why));
-    };
-    let json = core
-        .check_runtime_target(&name, &body.to_bytes())
-        .map_err(|i| Refusal {
-            field: i.field.filter(|f| !f.is_empty()),
-            ..Refusal::new(
-                if i.conflict {
-                    StatusCode::CONFLICT
-                } else {
-                    StatusCode::BAD_REQUEST
-                },
-                i.message,
-            )
-        })?;
+    let body = super::request::body(&core, req).await?;
+    let json = core.check_runtime_target(&name, &body).map_err(|i| Refusal {
+        field: i.field.filter(|f| !f.is_empty()),
+        ..Refusal::new(
+            if i.conflict {
+                StatusCode::CONFLICT
+            } else {
+                StatusCode::BAD_REQUEST
+            },
+            i.message,
+        )
+    })?;
     let existed = c.runtime_targets().iter().any(|(n, _)| *n == name);
     c.put_target(&name, json).await.map_err(unavailable)?;
     core.apply_runtime_targets();

@@ -10,9 +10,7 @@ use crate::daemon::Core;
 use crate::daemon::state::{Entry, PollFuture};
 use crate::poll::PollOutcome;
 use futures::FutureExt;
-use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
-use hyper::header::AUTHORIZATION;
 use hyper::{Request, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,7 +40,7 @@ struct Collect {
 }
 
 pub async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
-    if !token_ok(&core, &req) {
+    if !super::request::token_ok(&core, &req) {
         let why = "missing or wrong bearer token (Authorization: Bearer …)";
         return Refusal::new(StatusCode::UNAUTHORIZED, why).response();
     }
@@ -57,30 +55,9 @@ pub async fn collect(core: Arc<Core>, req: Request<Incoming>) -> Resp {
     }
 }
 
-/// Whether the bearer token matches, compared in constant time (no token set: always).
-pub(super) fn token_ok(core: &Core, req: &Request<Incoming>) -> bool {
-    let cfg = core.config();
-    let Some(token) = &cfg.api.token else { return true };
-    let Some(given) = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let (a, b) = (given.trim().as_bytes(), token.expose().as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-/// The body, within the size limit, as a request (empty: every target).
+/// The body as a request (empty: every target).
 async fn read(core: &Core, req: Request<Incoming>) -> Result<CollectRequest, Refusal> {
-    let limit = core.config().api.max_body_bytes.0 as usize;
-    let Ok(body) = Limited::new(req.into_body(), limit).collect().await else {
-        let why = format!("request body larger than {limit} bytes");
-        return Err(Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, why));
-    };
-    let body = body.to_bytes();
+    let body = super::request::body(core, req).await?;
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(CollectRequest::default());
     }

@@ -5,6 +5,7 @@
 mod cluster;
 mod collect;
 mod reply;
+mod request;
 
 use super::Core;
 use crate::metrics::METRICS;
