@@ -62,7 +62,7 @@ pub(crate) fn listening_addr(fd: i32) -> Option<SocketAddr> {
     }
 }
 
-fn set_defer_accept(fd: i32, seconds: i32) -> bool {
+pub(crate) fn set_defer_accept(fd: i32, seconds: i32) -> bool {
     // SAFETY: a plain setsockopt with an int-sized value.
     unsafe {
         libc::setsockopt(

@@ -327,15 +327,53 @@ impl BackgroundService for Runtime {
     }
 }
 
+/// The longest command line the socket takes (HAProxy's CLI buffer is of this order): a client
+/// sending bytes without a newline is cut off, never buffered without bound.
+const MAX_LINE: usize = 16 * 1024;
+
+struct LineTooLong;
+
+/// The next line (without its end), `None` at the end of input; over [`MAX_LINE`] an error.
+async fn read_line(r: &mut (impl tokio::io::AsyncBufRead + Unpin)) -> Result<Option<String>, LineTooLong> {
+    let mut line = Vec::new();
+    loop {
+        let Ok(buf) = r.fill_buf().await else { return Ok(None) };
+        if buf.is_empty() {
+            return Ok((!line.is_empty()).then(|| String::from_utf8_lossy(&line).into_owned()));
+        }
+        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if line.len() + take > MAX_LINE + 1 {
+            return Err(LineTooLong);
+        }
+        line.extend_from_slice(&buf[..take]);
+        r.consume(take);
+        if done {
+            while matches!(line.last(), Some(b'\n' | b'\r')) {
+                line.pop();
+            }
+            return Ok(Some(String::from_utf8_lossy(&line).into_owned()));
+        }
+    }
+}
+
 impl Cli {
     async fn serve(&self, stream: tokio::net::UnixStream) {
         let (r, mut w) = stream.into_split();
-        let mut lines = BufReader::new(r).lines();
+        let mut r = BufReader::new(r);
         let mut prompt = false;
         loop {
             let idle = std::time::Duration::from_secs(if prompt { 600 } else { 10 });
-            let line = match tokio::time::timeout(idle, lines.next_line()).await {
+            let line = match tokio::time::timeout(idle, read_line(&mut r)).await {
                 Ok(Ok(Some(l))) => l,
+                Ok(Err(LineTooLong)) => {
+                    let _ = w
+                        .write_all(format!("Line too long (over {MAX_LINE} bytes).\n\n").as_bytes())
+                        .await;
+                    return;
+                }
                 _ => return,
             };
             let mut out = String::new();

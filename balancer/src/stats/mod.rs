@@ -147,9 +147,19 @@ impl BackgroundService for Stats {
                 }
             }
         };
+        // A connection reaches accept() only once its first bytes are in (TCP_DEFER_ACCEPT):
+        // a flood of idle connections stays in the kernel and never takes a slot, so scrapes
+        // and the page keep being answered.
+        {
+            use std::os::fd::AsRawFd;
+            if !crate::listeners::set_defer_accept(listener.as_raw_fd(), 5) {
+                tracing::warn!(listen = %listen, "TCP_DEFER_ACCEPT not set on the stats listener");
+            }
+        }
         // Connections are served concurrently (a slow scraper never blocks the others), at most
-        // MAX_CONNS at a time; they borrow `self`, so they live in this task, not spawned ones.
-        const MAX_CONNS: usize = 64;
+        // MAX_CONNS at a time, each within the request deadline of `http::read`; they borrow
+        // `self`, so they live in this task, not spawned ones.
+        const MAX_CONNS: usize = 1024;
         let mut conns = futures::stream::FuturesUnordered::new();
         loop {
             tokio::select! {

@@ -149,6 +149,10 @@ impl Balancer {
         self.child.signal(sig);
     }
 
+    pub fn pid(&self) -> u32 {
+        self.child.pid()
+    }
+
     pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
         self.child.wait_exit(timeout)
     }
