@@ -8,7 +8,8 @@
 
 use crate::bounded::until;
 use crate::express::{Express, Lanes, Outcome};
-use crate::frontend::{Frontend, REQUEST_TIMEOUT, error_page};
+use crate::frontend::{BAD_REQUEST, Frontend, REQUEST_TIMEOUT, error_page};
+use crate::request_head::{self, Head};
 use async_trait::async_trait;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::Stream;
@@ -20,8 +21,8 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-/// Read ahead at most this much; Pingora reads the rest (and enforces its 1 MiB limit).
-const MAX_AHEAD: usize = 64 * 1024;
+/// A request header larger than this is refused with 400 (HAProxy's limit is its 16 KiB buffer).
+const MAX_HEADER: usize = 64 * 1024;
 
 pub struct HeaderDeadline<A> {
     pub inner: Arc<A>,
@@ -31,21 +32,28 @@ pub struct HeaderDeadline<A> {
     pub express: Option<Express>,
 }
 
-/// Whether `buf` holds a complete header; `from` is where new bytes start.
-fn header_complete(buf: &[u8], from: usize) -> bool {
-    buf[from.saturating_sub(3)..].windows(4).any(|w| w == b"\r\n\r\n")
-}
-
 impl<A> HeaderDeadline<A> {
-    /// Reads one request header under the deadlines; `None` when the connection is to be
-    /// closed (client gone, idle, or answered with 408).
-    async fn read_header(&self, stream: Stream, first: bool) -> Option<(Box<L4Stream>, Vec<u8>)> {
+    /// Reads one request header under the deadlines, starting with `carry` (bytes a client
+    /// pipelined after the previous request); the header (with its body's first bytes) and
+    /// what belongs to the next request. `None` when the connection is to be closed (client
+    /// gone, idle, or answered with 408 or 400).
+    async fn read_header(
+        &self,
+        stream: Stream,
+        first: bool,
+        carry: Vec<u8>,
+    ) -> Option<(Box<L4Stream>, Vec<u8>, Vec<u8>)> {
         let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
-        let mut buf = Vec::with_capacity(4096);
+        let mut buf = carry;
+        if !buf.is_empty()
+            && let Some(next) = self.judge(&mut l4, &mut buf, 0).await?
+        {
+            return Some((l4, buf, next));
+        }
         // The first request's deadline runs from the accept; a later one's from its first
         // byte, after an idle wait bounded by the keep-alive timeout. Deadlines are set only
         // when a read has to wait (`until`); most headers arrive whole in one read.
-        let mut started = first;
+        let mut started = first || !buf.is_empty();
         let mut end: Option<Instant> = None;
         loop {
             buf.reserve(4096);
@@ -75,10 +83,35 @@ impl<A> HeaderDeadline<A> {
                 started = true;
                 end = None;
             }
-            if header_complete(&buf, from) || buf.len() >= MAX_AHEAD {
-                return Some((l4, buf));
+            if let Some(next) = self.judge(&mut l4, &mut buf, from).await? {
+                return Some((l4, buf, next));
             }
         }
+    }
+
+    /// What the bytes so far are (`request_head`): `Some(Some(next))` a complete header — `buf`
+    /// cut to it (and its body's first bytes), `next` the pipelined rest; `Some(None)` not yet
+    /// complete; `None` refused with 400 (answered here).
+    async fn judge(&self, l4: &mut L4Stream, buf: &mut Vec<u8>, from: usize) -> Option<Option<Vec<u8>>> {
+        let why = match request_head::examine(buf, from) {
+            Head::Incomplete if buf.len() < MAX_HEADER => return Some(None),
+            Head::Incomplete => "request header too large",
+            Head::Bad(why) => why,
+            Head::Complete { end, body, rewritten } => {
+                // A bodyless request ends with its header: what follows is the next request.
+                let next = if body { Vec::new() } else { buf.split_off(end) };
+                if let Some(mut r) = rewritten {
+                    r.extend_from_slice(&buf[end.min(buf.len())..]);
+                    *buf = r;
+                }
+                return Some(Some(next));
+            }
+        };
+        tracing::debug!(why, "request refused with 400");
+        self.frontend.counters.ereq.fetch_add(1, Ordering::Relaxed);
+        let _ = l4.write_all(&error_page(BAD_REQUEST)).await;
+        let _ = l4.flush().await;
+        None
     }
 }
 
@@ -95,8 +128,10 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
         let mut settings: Option<HttpPersistentSettings> = None;
         let mut lanes = Lanes::default();
         let mut first = true;
+        let mut carry = Vec::new();
         loop {
-            let (mut l4, head) = self.read_header(stream, first).await?;
+            let (mut l4, head, next) = self.read_header(stream, first, carry).await?;
+            carry = next;
             first = false;
             if let Some(x) = &self.express
                 && !*shutdown.borrow()
@@ -129,16 +164,5 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
 
     async fn cleanup(&self) {
         self.inner.http_cleanup().await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn header_end_found_across_reads() {
-        assert!(super::header_complete(b"GET / HTTP/1.1\r\n\r\n", 0));
-        let b = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-        assert!(super::header_complete(b, b.len() - 2), "the end split over two reads");
-        assert!(!super::header_complete(b"GET / HTTP/1.1\r\nHost: x\r\n", 0));
     }
 }

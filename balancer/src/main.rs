@@ -15,6 +15,7 @@ mod listeners;
 mod notify;
 mod pool;
 mod proxy;
+mod request_head;
 mod runtime;
 mod services;
 mod stats;
