@@ -103,9 +103,16 @@ fn resolvable(cfg: BalancerConfig, path: &std::path::Path) -> Result<BalancerCon
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn".into());
+    // Pingora's connectors log at ERROR when a pooled connection is still held by its idle
+    // watcher (it then connects anew): hundreds a second under load, harmless. Real connect
+    // failures reach the proxy as errors, which it logs and counts itself.
+    let filter = std::env::var("RUST_LOG")
+        .unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn,pingora_core::connectors=off".into());
+    use std::io::IsTerminal;
+    // Colours only on a terminal: a log file or journald gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if args.log_format == "json" {
         builder.json().init();

@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long, value_name = "C", env = "NETPULSE_COMMUNITY", hide_env_values = true)]
     pub community: Option<String>,
     /// SNMP version of ad-hoc targets: 1, 2c or 3.
-    #[arg(long, value_name = "V", default_value = "2c")]
+    #[arg(long, value_name = "V", default_value = "2c", value_parser = ["1", "2c", "3"])]
     pub snmp_version: String,
     /// Modules for ad-hoc targets, comma separated.
     #[arg(
@@ -69,8 +69,11 @@ pub fn init_logging(args: &Args) {
         .or_else(|| std::env::var("RUST_LOG").ok())
         .unwrap_or_else(|| "info,async_snmp=off".into()); // its errors reach the operator as ours, with the target name
     let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    // Colours only on a terminal: a log file or journald gets plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if args.log_format == "json" {
         builder.json().init();

@@ -126,3 +126,44 @@ fn test_mode_prints_line_protocol_and_exit_codes() {
     );
     assert!(out.contains("netpulse_poll,") && out.contains("ok=false"), "{out}");
 }
+
+/// Issue 19, defect 11: a short interval needs no jitter setting, an explicit jitter too long
+/// is named at its line, `--snmp-version` takes only 1, 2c or 3, and logs written to a file
+/// carry no terminal colour codes.
+#[test]
+fn short_intervals_versions_and_plain_logs() {
+    let dir = tempdir("cli-small");
+    let file = dir.join("c.toml");
+    std::fs::write(&file, "[collector]\ninterval = \"5s\"\n").unwrap();
+    let (code, out, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(&file, "[collector]\ninterval = \"5s\"\njitter = \"6s\"\n").unwrap();
+    let (code, _, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("c.toml:3") && err.contains("jitter"), "{err}");
+    let (code, _, err) = run(&[
+        "--config",
+        file.to_str().unwrap(),
+        "--snmp-version",
+        "4",
+        "--check-config",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--snmp-version") && err.contains('4'), "{err}");
+
+    let agent = SilentAgent::start();
+    let out = Command::new(collector_bin())
+        .args([
+            "--target",
+            &format!("udp://127.0.0.1:{}", agent.port),
+            "--community",
+            "c",
+            "--test",
+        ])
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(!log.is_empty(), "something was logged");
+    assert!(!log.contains('\u{1b}'), "no ANSI codes in a redirected log: {log:?}");
+}

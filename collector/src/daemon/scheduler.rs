@@ -115,7 +115,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                     next = next_slot(&name, interval, unix_ms()); // fell behind: no burst
                 }
                 due.insert(name.clone(), next);
-                let cfg_jitter = core.config().collector.jitter.get();
+                let cfg_jitter = core.config().collector.jitter();
                 let fire_at = at(next) + jitter(cfg_jitter.min(interval / 2), &mut rng);
                 heap.push(Reverse((fire_at, name.clone())));
                 entry.state().next_poll = Some(SystemTime::now() + fire_at.saturating_duration_since(Instant::now()));

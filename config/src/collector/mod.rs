@@ -37,8 +37,9 @@ pub struct CollectorConfig {
 pub struct CollectorSection {
     /// How often each target is polled.
     pub interval: Duration,
-    /// Random spread added to each target's schedule so polls do not fire at once.
-    pub jitter: Duration,
+    /// Random spread added to each target's schedule so polls do not fire at once; unset:
+    /// [`CollectorSection::jitter`] resolves it from the interval.
+    pub jitter: Option<Duration>,
     /// Targets polled at the same time (env MAX_CONCURRENT_TARGETS).
     pub max_concurrent_targets: usize,
     /// SNMP requests in flight at the same time over all targets (env MAX_CONCURRENT_OPERATIONS).
@@ -75,11 +76,22 @@ impl CollectorConfig {
     }
 }
 
+impl CollectorSection {
+    /// The jitter in force: the configured one, else 5 s or a tenth of the interval if that
+    /// is shorter (a 5 s interval must not need a jitter setting to be valid).
+    pub fn jitter(&self) -> std::time::Duration {
+        match self.jitter {
+            Some(j) => j.get(),
+            None => std::time::Duration::from_secs(5).min(self.interval.get() / 10),
+        }
+    }
+}
+
 impl Default for CollectorSection {
     fn default() -> Self {
         Self {
             interval: Duration::from_secs(60),
-            jitter: Duration::from_secs(5),
+            jitter: None,
             max_concurrent_targets: 20,
             max_concurrent_operations: 50,
             batch_size: 5,

@@ -22,7 +22,7 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
     if c.interval.get().is_zero() {
         out.push((p(&["collector", "interval"]), "must be longer than 0s".into()));
     }
-    if c.jitter >= c.interval && !c.interval.get().is_zero() {
+    if c.jitter.is_some_and(|j| j >= c.interval) && !c.interval.get().is_zero() {
         out.push((
             p(&["collector", "jitter"]),
             format!("must be shorter than the interval ({})", c.interval),
