@@ -9,6 +9,7 @@
 mod balancer;
 mod collector;
 mod error;
+mod isolate;
 mod load;
 mod locate;
 mod proxy_ids;

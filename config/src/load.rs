@@ -175,9 +175,14 @@ impl<T: Layered> Loader<T> {
         for (key, _, value) in &self.flags {
             fig = fig.merge(Serialized::default(key, value.clone()));
         }
-        let mut cfg: T = fig.extract().map_err(|err| {
+        let mut cfg: T = fig.extract().map_err(|first| {
+            // figment stops at the first error: each setting alone finds them all.
+            let every = (fig.extract::<figment::value::Value>().ok())
+                .map(|v| crate::isolate::every_error::<T>(&v))
+                .filter(|e| !e.is_empty());
+            let errs: Vec<figment::Error> = every.unwrap_or_else(|| first.into_iter().collect());
             ConfigErrors(
-                err.into_iter()
+                errs.into_iter()
                     .map(|e| {
                         let mut path = e.path.clone();
                         let message = match &e.kind {

@@ -18,7 +18,7 @@ mod recovery_tests;
 pub use record::MAX_RECORD;
 use record::{HEADER, read_ack, read_record, scan, write_ack};
 
-pub use record::Scan;
+pub use record::{Scan, scan_bytes};
 
 /// Position of a record: (segment id, byte offset). Ordered like the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
