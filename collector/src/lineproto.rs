@@ -45,10 +45,18 @@ pub enum UnsignedMode {
 }
 
 /// Appends `p` as one line (with `\n`). Returns false, writing nothing, when the point
-/// has no valid field (line protocol cannot express a point without fields).
+/// has no valid field (line protocol cannot express a point without fields), or a measurement
+/// that is empty once cleaned or that InfluxDB would read as a comment.
 pub fn encode(p: &Point, mode: UnsignedMode, out: &mut Vec<u8>) -> bool {
     let start = out.len();
+    // A line starting with `#` is a comment to InfluxDB, and no escape makes it a measurement:
+    // the point would vanish without an error (found by fuzzing). Refused here, and module
+    // configuration refuses such a name (modules/mod.rs).
     escape(&p.measurement, &MEASUREMENT, out);
+    if matches!(out.get(start), None | Some(b'#')) {
+        out.truncate(start); // nothing left of the name, or a comment
+        return false;
+    }
     for (k, v) in &p.tags {
         if k.is_empty() || v.is_empty() {
             continue;
@@ -114,16 +122,26 @@ fn write_float(f: f64, out: &mut Vec<u8>) {
 }
 
 /// Escapes `special` bytes and backslashes with a backslash. Two things line protocol
-/// cannot carry in a name are changed, by design: line breaks become spaces, and
-/// trailing backslashes are dropped (InfluxDB rejects a name ending in one).
+/// cannot carry in a name are changed, by design: line breaks and tabs become (escaped)
+/// spaces and other control bytes (the NUL padding some agents put in sysName or ifDescr) are
+/// dropped — either made InfluxDB's parser reject the whole line (found by fuzzing,
+/// fuzz/fuzz_targets/lineproto_roundtrip.rs) — and trailing backslashes are dropped (InfluxDB
+/// rejects a name ending in one).
 /// Bytes that need a backslash (or, for line breaks, a replacement) in a tag key, tag value
 /// or field key. A table, because this scan runs over every name of every point.
-const KEY: [bool; 256] = special(b",= \\\n\r");
+const KEY: [bool; 256] = special(b",= \\\n\r\t");
 /// The same for a measurement, where `=` is literal.
-const MEASUREMENT: [bool; 256] = special(b", \\\n\r");
+const MEASUREMENT: [bool; 256] = special(b", \\\n\r\t");
 
+/// `bytes`, and every control byte (changed or dropped by [`escape`]).
 const fn special(bytes: &[u8]) -> [bool; 256] {
     let mut t = [false; 256];
+    let mut c = 0;
+    while c < 0x20 {
+        t[c] = true;
+        c += 1;
+    }
+    t[0x7f] = true;
     let mut i = 0;
     while i < bytes.len() {
         t[bytes[i] as usize] = true;
@@ -139,8 +157,18 @@ fn escape(s: &str, special: &[bool; 256], out: &mut Vec<u8>) {
         out.extend_from_slice(bytes);
         return;
     }
-    for &c in s.trim_end_matches('\\').as_bytes() {
-        let c = if c == b'\n' || c == b'\r' { b' ' } else { c };
+    // Cleaned first, trimmed after: a backslash may end the name only once control bytes are
+    // gone (found by fuzzing).
+    let cleaned: Vec<u8> = bytes
+        .iter()
+        .filter_map(|&c| match c {
+            b'\n' | b'\r' | b'\t' => Some(b' '),
+            0..0x20 | 0x7f => None,
+            c => Some(c),
+        })
+        .collect();
+    let keep = cleaned.iter().rposition(|&c| c != b'\\').map_or(0, |i| i + 1);
+    for &c in &cleaned[..keep] {
         if special[c as usize] {
             out.push(b'\\');
         }
@@ -190,6 +218,36 @@ mod tests {
         let p = point(vec![("c", FieldValue::UInt(u64::MAX)), ("small", FieldValue::UInt(7))]);
         assert!(line(&p, UnsignedMode::Native).contains(" c=18446744073709551615u,small=7i "));
         assert!(line(&p, UnsignedMode::Float).contains(" c=18446744073709552000,small=7i "));
+    }
+
+    #[test]
+    fn tabs_in_names_become_escaped_spaces() {
+        let mut p = point(vec![("v", FieldValue::Int(1))]);
+        p.tags = vec![("ifAlias".into(), "to\tcore".into())];
+        p.measurement = "if\tstats".into();
+        let text = line(&p, UnsignedMode::Native);
+        assert!(text.starts_with("if\\ stats,ifAlias=to\\ core v=1i"), "{text:?}");
+        let parsed: Vec<_> = influxdb_line_protocol::parse_lines(&text).collect();
+        assert!(parsed[0].is_ok(), "{text:?}");
+    }
+
+    #[test]
+    fn a_leading_hash_is_not_a_comment() {
+        let mut p = point(vec![("v", FieldValue::Int(1))]);
+        p.measurement = "#pu".into();
+        let mut out = vec![];
+        assert!(
+            !encode(&p, UnsignedMode::Native, &mut out),
+            "refused, not sent to vanish"
+        );
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn other_control_bytes_in_names_are_dropped() {
+        let mut p = point(vec![("v", FieldValue::Int(1))]);
+        p.tags = vec![("sysName".into(), "sw1\0\0\u{7f}\u{1b}".into())];
+        assert!(line(&p, UnsignedMode::Native).starts_with("interface,sysName=sw1 v=1i"));
     }
 
     #[test]

@@ -133,6 +133,18 @@ impl Registry {
             return Err((vec!["columns".into()], "a module needs scalars or columns".into()));
         }
         let measurement: Arc<str> = def.measurement.clone().unwrap_or_else(|| def.name.clone()).into();
+        if measurement.starts_with('#') {
+            // InfluxDB reads such a line as a comment: every point would vanish silently.
+            let key = if def.measurement.is_some() {
+                "measurement"
+            } else {
+                "name"
+            };
+            return Err((
+                vec![key.into()],
+                "a measurement cannot start with '#' (line protocol comment)".into(),
+            ));
+        }
         let scalars = def
             .scalars
             .iter()
