@@ -93,3 +93,53 @@ fn a_dripping_body_times_out_with_408() {
     assert!(took < Duration::from_secs(15), "answered at the deadline: {took:?}");
     assert_eq!(d.get("/health").0, 200);
 }
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn idle_and_slowloris_floods_leave_the_api_answering_in_bounded_memory() {
+    let (_agent, d) = daemon();
+    let before = rss_kib(d.child.pid());
+    let mut flood: Vec<TcpStream> = (0..500)
+        .map(|_| TcpStream::connect(("127.0.0.1", d.api)).unwrap())
+        .collect();
+    // Half of them trickle a header byte by byte (slowloris).
+    for (i, s) in flood.iter_mut().enumerate() {
+        if i % 2 == 0 {
+            let _ = s.write_all(b"GET /health HTTP/1.1\r\nX-Slow: ");
+        }
+    }
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(d.get("/health").0, 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "/health took {:?} under the flood",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let during = rss_kib(d.child.pid());
+    assert!(
+        during < before + 32 * 1024,
+        "RSS {before} KiB -> {during} KiB with 500 hostile connections"
+    );
+    // The header deadline closes the trickling ones.
+    std::thread::sleep(Duration::from_secs(11));
+    let mut closed = 0;
+    for s in flood.iter_mut().step_by(2) {
+        s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let mut b = [0u8; 256];
+        if matches!(s.read(&mut b), Ok(_)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 250,
+        "every slowloris connection was answered or closed by the header deadline"
+    );
+}
