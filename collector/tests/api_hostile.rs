@@ -134,7 +134,7 @@ fn idle_and_slowloris_floods_leave_the_api_answering_in_bounded_memory() {
     for s in flood.iter_mut().step_by(2) {
         s.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
         let mut b = [0u8; 256];
-        if matches!(s.read(&mut b), Ok(_)) {
+        if s.read(&mut b).is_ok() {
             closed += 1;
         }
     }
