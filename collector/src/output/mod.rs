@@ -24,6 +24,14 @@ pub struct Output {
     pub mode: UnsignedMode,
     pub queue: Arc<Mutex<DiskQueue>>,
     pub notify: Arc<Notify>,
+    /// Why the last append or fsync failed (a full disk): the daemon is not ready while it lasts.
+    pub failing: Mutex<Option<String>>,
+}
+
+impl Output {
+    fn failed(&self, why: Option<String>) {
+        *self.failing.lock().unwrap_or_else(|p| p.into_inner()) = why;
+    }
 }
 
 pub struct OutputSet {
@@ -72,6 +80,7 @@ impl OutputSet {
                 mode,
                 queue: Arc::new(Mutex::new(q)),
                 notify: Arc::new(Notify::new()),
+                failing: Mutex::new(None),
             });
         }
         Ok(Self { outputs })
@@ -102,6 +111,7 @@ impl OutputSet {
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    o.failed(Some(e.to_string()));
                     tracing::error!(output = %o.name, error = %e, points = *n, "cannot queue points");
                     METRICS
                         .dropped
@@ -118,15 +128,33 @@ impl OutputSet {
     pub fn commit(&self) {
         for o in &self.outputs {
             match o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync() {
-                Ok(true) => o.notify.notify_one(),
+                Ok(true) => {
+                    o.failed(None);
+                    o.notify.notify_one()
+                }
                 Ok(false) => {}
-                Err(e) => tracing::error!(output = %o.name, error = %e, "cannot make queued points durable"),
+                Err(e) => {
+                    o.failed(Some(e.to_string()));
+                    tracing::error!(output = %o.name, error = %e, "cannot make queued points durable")
+                }
             }
         }
     }
 
-    /// (output, reason) when a queue is at 95 % of its bound: the daemon is not ready.
+    /// (output, reason) when a queue cannot take points (its last write failed: a full disk)
+    /// or is at 95 % of its bound: the daemon is not ready.
     pub fn saturated(&self) -> Option<(String, String)> {
+        let failing = self.outputs.iter().find_map(|o| {
+            let why = o.failing.lock().unwrap_or_else(|p| p.into_inner()).clone()?;
+            Some((
+                o.name.clone(),
+                format!("output {} queue cannot take points: {why}", o.name),
+            ))
+        });
+        failing.or_else(|| self.saturated_by_bound())
+    }
+
+    fn saturated_by_bound(&self) -> Option<(String, String)> {
         self.outputs.iter().find_map(|o| {
             let q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
             (q.bytes() * 100 >= q.max_bytes() * 95).then(|| {
