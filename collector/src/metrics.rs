@@ -17,6 +17,8 @@ pub struct CollectorMetrics {
     pub pool_capacity: IntGauge,
     pub targets: IntGauge,
     pub collects: IntCounterVec,
+    /// Datagrams the SNMP sockets dropped as malformed (read from the engine at each scrape).
+    pub snmp_malformed: IntGauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -66,6 +68,10 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
             "Bound on SNMP requests in flight"
         ))),
         targets: must(IntGauge::with_opts(opts!("netpulse_targets", "Configured targets"))),
+        snmp_malformed: must(IntGauge::with_opts(opts!(
+            "netpulse_snmp_malformed_datagrams",
+            "Datagrams received on the SNMP sockets that were not matchable responses (since start)"
+        ))),
         collects: must(IntCounterVec::new(
             opts!(
                 "netpulse_collect_requests_total",
@@ -77,6 +83,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     let r = &m.registry;
     must(r.register(Box::new(m.collection_duration.clone())));
     must(r.register(Box::new(m.polls.clone())));
+    must(r.register(Box::new(m.snmp_malformed.clone())));
     must(r.register(Box::new(m.polls_skipped.clone())));
     must(r.register(Box::new(m.breaker_transitions.clone())));
     must(r.register(Box::new(m.breaker_open.clone())));

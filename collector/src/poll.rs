@@ -72,6 +72,7 @@ fn now_ns() -> i64 {
 /// Polls `target` through `engine`; requests share the `ops` permits.
 pub async fn poll(engine: &SnmpEngine, target: &Target, ops: Arc<Semaphore>, batch_size: usize) -> PollOutcome {
     let started = Instant::now();
+    let malformed_before = engine.malformed_datagrams();
     let connect = engine.session(
         &target.address.host,
         target.address.port,
@@ -91,11 +92,19 @@ pub async fn poll(engine: &SnmpEngine, target: &Target, ops: Arc<Semaphore>, bat
             .await;
             if outcome.modules.iter().any(|m| m.timed_out) {
                 let (host, port) = (&target.address.host, target.address.port);
+                let malformed = engine.malformed_datagrams() - malformed_before;
                 if let Some(cause) = engine
                     .diagnose_v3_timeout(host, port, &target.security, target.policy)
                     .await
                 {
                     outcome.explain_timeouts(target, &cause.to_string());
+                } else if malformed > 0 {
+                    // The sockets are shared, so the datagrams may be another agent's; said as such.
+                    let cause = format!(
+                        "no valid response (timeout); {malformed} malformed SNMP datagram(s) arrived meanwhile, probably this agent's"
+                    );
+                    tracing::warn!(target = %target.name, malformed, "malformed response");
+                    outcome.explain_timeouts(target, &cause);
                 }
             }
             outcome

@@ -81,6 +81,14 @@ pub struct SnmpEngine {
 }
 
 impl SnmpEngine {
+    /// Datagrams received so far that were not SNMP responses one could match (garbage, a
+    /// truncated message, no request id): the transport drops them, so the request they
+    /// answered ends in a timeout.
+    pub fn malformed_datagrams(&self) -> u64 {
+        let v6 = self.v6.get().map_or(&[][..], Vec::as_slice);
+        self.v4.iter().chain(v6).map(|t| t.stats().malformed_datagrams).sum()
+    }
+
     /// Binds `sockets` IPv4 UDP sockets (IPv6 ones are bound on first use).
     pub async fn new(sockets: usize) -> SnmpResult<Self> {
         let sockets = sockets.max(1);

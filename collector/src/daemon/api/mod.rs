@@ -70,6 +70,7 @@ async fn route(core: Arc<Core>, req: Request<Incoming>) -> reply::Resp {
             ),
         },
         (&Method::GET, "/metrics") => {
+            METRICS.snmp_malformed.set(core.engine.malformed_datagrams() as i64);
             METRICS
                 .pool_in_flight
                 .set((core.config().collector.max_concurrent_operations - core.ops.available_permits()) as i64);
