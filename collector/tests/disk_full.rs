@@ -1,7 +1,8 @@
-//! A queue folder on a full disk (issue 19, defect 5, first part): when a queue cannot take
-//! points, `/ready` says so (503 naming the output and the reason) instead of claiming ready,
-//! and recovers once points are durable again. The disk is a small tmpfs this test mounts
-//! (root, as in CI), shared by both outputs as a careless deployment would share it.
+//! Queues on a full disk (issue 19, defect 5), a small tmpfs this test mounts (root, as in CI),
+//! shared by two outputs as a careless deployment would share it: a replica that is down never
+//! starves the live one — the queue holding the most gives up its oldest points (counted as
+//! `disk_full`) and every point still reaches the live replica; while a queue cannot take
+//! points, `/ready` says so.
 
 mod harness;
 
@@ -29,6 +30,77 @@ impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg("-l").arg(&self.0).status();
     }
+}
+
+fn config(dir: &std::path::Path, disk: &Tmpfs, dead: u16, live: u16, agent: u16) -> std::path::PathBuf {
+    let cfg = dir.join("collector.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[collector]\ninterval = \"1h\"\n[circuit_breaker]\nrecovery_timeout = \"1h\"\n\
+             [[outputs.influxdb]]\nname = \"dead\"\nurl = \"http://127.0.0.1:{dead}\"\ndatabase = \"telemetry\"\nqueue_dir = \"{q}\"\nqueue_max_bytes = \"10MiB\"\n\
+             [[outputs.influxdb]]\nname = \"live\"\nurl = \"http://127.0.0.1:{live}\"\ndatabase = \"telemetry\"\nqueue_dir = \"{q}\"\nqueue_max_bytes = \"10MiB\"\nflush_interval = \"200ms\"\n\
+             [[targets]]\nname = \"sw1\"\naddress = \"udp://127.0.0.1:{agent}\"\ncommunity = \"public\"\n",
+            q = disk.0.display(),
+        ),
+    )
+    .unwrap();
+    cfg
+}
+
+fn metric(d: &Daemon, line_start: &str) -> f64 {
+    let (_, text) = d.get("/metrics");
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_dead_replica_on_a_shared_full_disk_never_starves_the_live_one() {
+    let agent = Snmpd::start("np-diskshare");
+    let db = Influxd::start();
+    let dir = tempdir("diskshare");
+    let disk = Tmpfs::mount(&dir.join("disk"), "1m");
+    let cfg = config(&dir, &disk, netpulse_testkit::free_tcp_port(), db.port, agent.port);
+    let d = Daemon::start(&cfg, &[]);
+    // Some 10 KB per poll and queue: the dead replica's queue fills the 1 MB disk about half way.
+    let polls = 200;
+    for _ in 0..polls {
+        let (st, _) = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
+        assert_eq!(st, 200);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    while db.count("system", "sysUpTime") < polls {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "live replica has {} of {polls}: {}",
+            db.count("system", "sysUpTime"),
+            d.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let shed = metric(
+        &d,
+        "netpulse_output_points_dropped_total{output=\"dead\",reason=\"disk_full\"} ",
+    );
+    assert!(
+        shed > 0.0,
+        "the disk did fill and the dead replica's queue gave way:\n{}",
+        d.get("/metrics").1
+    );
+    for reason in ["disk_full", "queue_full"] {
+        let live = metric(
+            &d,
+            &format!("netpulse_output_points_dropped_total{{output=\"live\",reason=\"{reason}\"}} "),
+        );
+        assert_eq!(live, 0.0, "the live replica lost nothing ({reason})");
+    }
+    assert!(
+        d.log_text().contains("disk full: oldest queued points dropped"),
+        "logged"
+    );
 }
 
 #[test]

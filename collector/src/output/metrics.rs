@@ -14,7 +14,7 @@ pub struct OutputMetrics {
 }
 
 /// Drop reasons, the only values of the `reason` label.
-pub const REASONS: &[&str] = &["rejected", "too_large", "queue_full", "corrupt"];
+pub const REASONS: &[&str] = &["rejected", "too_large", "queue_full", "corrupt", "disk_full"];
 
 pub static METRICS: LazyLock<OutputMetrics> = LazyLock::new(|| {
     let written = IntCounterVec::new(

@@ -14,6 +14,7 @@ use metrics::METRICS;
 use netpulse_config::{CollectorConfig, InfluxApi};
 use queue::DiskQueue;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use writer::Writer;
@@ -26,6 +27,41 @@ pub struct Output {
     pub notify: Arc<Notify>,
     /// Why the last append or fsync failed (a full disk): the daemon is not ready while it lasts.
     pub failing: Mutex<Option<String>>,
+    pub delivery: Arc<Delivery>,
+}
+
+/// How writes to one replica are going, as its writer last saw them.
+#[derive(Default)]
+pub struct Delivery {
+    /// Unix ms of the last write that reached the replica (0: none yet).
+    succeeded_at: AtomicU64,
+    /// The last attempt failed.
+    failing: std::sync::atomic::AtomicBool,
+}
+
+impl Delivery {
+    pub fn succeeded(&self) {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        self.succeeded_at
+            .store(now.map_or(1, |d| d.as_millis() as u64), Ordering::Relaxed);
+        self.failing.store(false, Ordering::Relaxed);
+    }
+
+    pub fn failed(&self) {
+        self.failing.store(true, Ordering::Relaxed);
+    }
+
+    /// Orders replicas for giving up room on a full disk: failing first, then never
+    /// delivered to, then the one delivered to least recently.
+    fn expendability(&self) -> (u8, u64) {
+        let at = self.succeeded_at.load(Ordering::Relaxed);
+        let class = if self.failing.load(Ordering::Relaxed) {
+            2
+        } else {
+            u8::from(at == 0)
+        };
+        (class, u64::MAX - at)
+    }
 }
 
 impl Output {
@@ -81,6 +117,7 @@ impl OutputSet {
                 queue: Arc::new(Mutex::new(q)),
                 notify: Arc::new(Notify::new()),
                 failing: Mutex::new(None),
+                delivery: Arc::default(),
             });
         }
         Ok(Self { outputs })
@@ -100,8 +137,16 @@ impl OutputSet {
             if *n == 0 {
                 continue;
             }
-            let mut q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
-            match q.append(buf, *n) {
+            let mut appended = o.queue.lock().unwrap_or_else(|p| p.into_inner()).append(buf, *n);
+            // A full disk: room is made (the biggest queue gives way) until the append fits.
+            for _ in 0..8 {
+                if !matches!(appended, Err(queue::QueueError::Io { .. })) || !self.make_room() {
+                    break;
+                }
+                appended = o.queue.lock().unwrap_or_else(|p| p.into_inner()).append(buf, *n);
+            }
+            let q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+            match appended {
                 Ok(dropped) if dropped > 0 => {
                     tracing::warn!(output = %o.name, points = dropped, "queue full: oldest points dropped");
                     METRICS
@@ -127,7 +172,14 @@ impl OutputSet {
     /// wakes the writers of queues that got new points.
     pub fn commit(&self) {
         for o in &self.outputs {
-            match o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync() {
+            let mut synced = o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync();
+            for _ in 0..8 {
+                if synced.is_ok() || !self.make_room() {
+                    break;
+                }
+                synced = o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync();
+            }
+            match synced {
                 Ok(true) => {
                     o.failed(None);
                     o.notify.notify_one()
@@ -137,6 +189,34 @@ impl OutputSet {
                     o.failed(Some(e.to_string()));
                     tracing::error!(output = %o.name, error = %e, "cannot make queued points durable")
                 }
+            }
+        }
+    }
+
+    /// On a full disk shared by several queues, a queue gives up its oldest points, counted as
+    /// `disk_full`, so the others keep taking points: one replica down never stalls the others.
+    /// The queue of a replica that is down gives way first ([`Delivery`]), the biggest among
+    /// equals. Whether anything was freed.
+    fn make_room(&self) -> bool {
+        let size = |o: &Output| o.queue.lock().unwrap_or_else(|p| p.into_inner()).bytes();
+        let biggest = (self.outputs.iter())
+            .filter(|o| size(o) > 0)
+            .max_by_key(|o| (o.delivery.expendability(), size(o)));
+        let Some(o) = biggest else { return false };
+        let mut q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+        match q.shed() {
+            Ok(points) => {
+                tracing::warn!(output = %o.name, points, "disk full: oldest queued points dropped to make room for the other outputs");
+                METRICS
+                    .dropped
+                    .with_label_values(&[&o.name, "disk_full"])
+                    .inc_by(points);
+                metrics::observe_queue(&o.name, &q);
+                true
+            }
+            Err(e) => {
+                tracing::error!(output = %o.name, error = %e, "disk full and no room could be made");
+                false
             }
         }
     }
@@ -188,6 +268,7 @@ impl OutputSet {
                     crate::breaker::Breaker::new(&cfg.circuit_breaker),
                     o.notify.clone(),
                     c.batch_size,
+                    o.delivery.clone(),
                 ))
             })
             .collect()

@@ -53,6 +53,9 @@ pub struct Writer {
     backoff: Box<dyn Iterator<Item = Duration> + Send + Sync>,
     pub notify: Arc<Notify>,
     batch_points: u64,
+    /// How writes to the replica are going (shared with the output: a full disk takes room from
+    /// a replica that is down first).
+    delivery: Arc<super::Delivery>,
 }
 
 fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
@@ -89,6 +92,7 @@ impl Writer {
         breaker: Breaker,
         notify: Arc<Notify>,
         batch_points: u64,
+        delivery: Arc<super::Delivery>,
     ) -> Self {
         METRICS.breaker.with_label_values(&[&name]).set(0);
         Self {
@@ -99,6 +103,7 @@ impl Writer {
             backoff: backoff(),
             notify,
             batch_points: batch_points.max(1),
+            delivery,
         }
     }
 
@@ -144,12 +149,14 @@ impl Writer {
                     .with_label_values(&[&self.name, "too_large"])
                     .inc_by(d.too_large);
                 self.breaker.success();
+                self.delivery.succeeded();
                 self.report_transitions("writes succeed again");
                 self.backoff = backoff();
                 Step::Delivered(d)
             }
             Err(retry) => {
                 self.breaker.failure();
+                self.delivery.failed();
                 self.report_transitions(&retry.why);
                 let wait = self
                     .backoff

@@ -80,6 +80,9 @@ pub struct DiskQueue {
     unsynced: bool,
 }
 
+/// A fully delivered segment this large is replaced by a fresh one on the next acknowledgement.
+const RECLAIM_AT: u64 = 16 * 1024;
+
 fn seg_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.seg"))
 }
@@ -258,8 +261,21 @@ impl DiskQueue {
         head[0..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
         head[4..8].copy_from_slice(&crc.finalize().to_le_bytes());
         head[8..12].copy_from_slice(&points.to_le_bytes());
-        self.writer.write_all(&head).map_err(self.io("append"))?;
-        self.writer.write_all(payload).map_err(self.io("append"))?;
+        // Room in the buffer first: a write that fails (a full disk) then never leaves half a
+        // record behind. After the flush the file holds exactly the segment's records, so a
+        // record too large for the buffer, written through and failing, is cut off again.
+        if self.writer.buffer().len() as u64 + size > self.writer.capacity() as u64 {
+            self.writer.flush().map_err(self.io("append"))?;
+        }
+        let tail_len = self.segments.back().expect("one segment").len;
+        if let Err(e) = self
+            .writer
+            .write_all(&head)
+            .and_then(|()| self.writer.write_all(payload))
+        {
+            let _ = self.writer.get_ref().set_len(tail_len);
+            return Err(self.io("append")(e));
+        }
         self.segments.back_mut().expect("one segment").len += size;
         self.pending_points += u64::from(points);
         self.unsynced = true;
@@ -301,31 +317,67 @@ impl DiskQueue {
     fn enforce_bound(&mut self) -> Result<u64, QueueError> {
         let mut dropped = 0;
         while self.bytes() > self.max_bytes && self.segments.len() > 1 {
-            let oldest = self.segments.pop_front().expect("checked");
-            let from = if oldest.id == self.ack.segment {
-                self.ack.offset
-            } else {
-                0
-            };
-            let points = match &oldest.records {
-                Some(list) => list.iter().filter(|r| r.0 >= from).map(|r| u64::from(r.1)).sum(),
-                None => {
-                    scan(&seg_path(&self.dir, oldest.id))
-                        .map_err(self.io("scan segment"))?
-                        .after(from)
-                        .1
-                }
-            };
-            dropped += points;
-            self.pending_points = self.pending_points.saturating_sub(points);
-            self.ack = Cursor {
-                segment: self.segments[0].id,
-                offset: 0,
-            };
-            write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
-            std::fs::remove_file(seg_path(&self.dir, oldest.id)).map_err(self.io("remove segment"))?;
+            dropped += self.drop_oldest()?;
         }
         Ok(dropped)
+    }
+
+    /// Frees disk for the other queues on a full disk (this one holds the most): drops the
+    /// oldest segment, or, when only the one being appended to is left, everything pending.
+    /// Returns the points dropped.
+    pub fn shed(&mut self) -> Result<u64, QueueError> {
+        if self.segments.len() > 1 {
+            return self.drop_oldest();
+        }
+        let dropped = self.pending_points;
+        // Buffered bytes are part of what is dropped: a fresh buffer on the same file.
+        let file = self.writer.get_ref().try_clone().map_err(self.io("reopen segment"))?;
+        let _ = std::mem::replace(&mut self.writer, BufWriter::with_capacity(256 * 1024, file));
+        let tail = self.segments.back_mut().expect("one segment");
+        self.writer.get_ref().set_len(0).map_err(|e| QueueError::Io {
+            dir: self.dir.display().to_string(),
+            op: "empty segment",
+            source: e,
+        })?;
+        tail.len = 0;
+        tail.records = None;
+        self.ack = Cursor {
+            segment: tail.id,
+            offset: 0,
+        };
+        self.pending_points = 0;
+        self.unsynced = false;
+        write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
+        Ok(dropped)
+    }
+
+    /// Drops the oldest segment (there is a newer one); returns its pending points.
+    fn drop_oldest(&mut self) -> Result<u64, QueueError> {
+        let oldest = self.segments.pop_front().expect("checked");
+        let from = if oldest.id == self.ack.segment {
+            self.ack.offset
+        } else {
+            0
+        };
+        let points = match &oldest.records {
+            Some(list) => list.iter().filter(|r| r.0 >= from).map(|r| u64::from(r.1)).sum(),
+            None => {
+                scan(&seg_path(&self.dir, oldest.id))
+                    .map_err(self.io("scan segment"))?
+                    .after(from)
+                    .1
+            }
+        };
+        self.pending_points = self.pending_points.saturating_sub(points);
+        self.ack = Cursor {
+            segment: self.segments[0].id,
+            offset: 0,
+        };
+        // Removed before the ack is rewritten: on a full disk the rewrite needs the room. A
+        // crash between leaves an ack naming no segment, which reopening does not trust.
+        std::fs::remove_file(seg_path(&self.dir, oldest.id)).map_err(self.io("remove segment"))?;
+        write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
+        Ok(points)
     }
 
     /// Records from the first unacknowledged one, in order, up to `max_points` points and
@@ -417,6 +469,21 @@ impl DiskQueue {
         while self.segments.len() > 1 && self.segments[0].id < upto.segment {
             let gone = self.segments.pop_front().expect("checked");
             std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
+        }
+        // Everything delivered: the delivered bytes of the segment being appended to go too, so
+        // a replica that keeps up holds almost nothing on disk (a shared disk has room for the
+        // one that does not).
+        if self.is_empty() && self.segments.back().is_some_and(|s| s.len >= RECLAIM_AT) {
+            self.roll()?;
+            while self.segments.len() > 1 {
+                let gone = self.segments.pop_front().expect("checked");
+                std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
+            }
+            self.ack = Cursor {
+                segment: self.segments[0].id,
+                offset: 0,
+            };
+            write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
         }
         Ok(())
     }
