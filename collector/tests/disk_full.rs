@@ -109,21 +109,7 @@ fn ready_says_when_a_queue_cannot_take_points() {
     let db = Influxd::start();
     let dir = tempdir("diskfull");
     let disk = Tmpfs::mount(&dir.join("disk"), "96k");
-    let dead = netpulse_testkit::free_tcp_port();
-    let cfg = dir.join("collector.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[collector]\ninterval = \"1h\"\n[circuit_breaker]\nrecovery_timeout = \"1h\"\n\
-             [[outputs.influxdb]]\nname = \"dead\"\nurl = \"http://127.0.0.1:{dead}\"\ndatabase = \"telemetry\"\nqueue_dir = \"{q}\"\nqueue_max_bytes = \"10MiB\"\n\
-             [[outputs.influxdb]]\nname = \"live\"\nurl = \"http://127.0.0.1:{live}\"\ndatabase = \"telemetry\"\nqueue_dir = \"{q}\"\nqueue_max_bytes = \"10MiB\"\nflush_interval = \"200ms\"\n\
-             [[targets]]\nname = \"sw1\"\naddress = \"udp://127.0.0.1:{port}\"\ncommunity = \"public\"\n",
-            q = disk.0.display(),
-            live = db.port,
-            port = agent.port
-        ),
-    )
-    .unwrap();
+    let cfg = config(&dir, &disk, netpulse_testkit::free_tcp_port(), db.port, agent.port);
     let d = Daemon::start(&cfg, &[]);
     assert_eq!(d.get("/ready").0, 200);
     let started = Instant::now();
