@@ -3,12 +3,14 @@
 # same thread count, keep-alive clients (wrk), loopback only, bounded duration.
 # Prints requests/s and p99 for each run and the ratios over ROUNDS alternating rounds (a
 # round: HAProxy then netpulse, the next round the other way round, so drift hits both).
-# Usage: bench/balancer_vs_haproxy.sh [SECONDS=10] [CONNS=50] [THREADS=1] [ROUNDS=2]
+# Usage: [NETPULSE_BALANCER_BIN=path] bench/balancer_vs_haproxy.sh [SECONDS=10] [CONNS=50] [THREADS=1] [ROUNDS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-10}; CONNS=${2:-50}; THREADS=${3:-1}; ROUNDS=${4:-2}
 for p in wrk nginx haproxy; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light haproxy >/dev/null; done
-cargo build --release -q -p netpulse-balancer
+# NETPULSE_BALANCER_BIN: another build to measure (an A/B of two commits); default: this tree's.
+BIN=${NETPULSE_BALANCER_BIN:-}
+if [ -z "$BIN" ]; then cargo build --release -q -p netpulse-balancer; BIN=target/release/netpulse-balancer; fi
 WORK=$(mktemp -d /tmp/netpulse-lb-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 0.3; rm -rf "$WORK"; }
@@ -41,7 +43,7 @@ name = "web"
 health_check = { kind = "http", path = "/", interval = "2s" }
 servers = [ { name = "b1", address = "127.0.0.1:$B1" }, { name = "b2", address = "127.0.0.1:$B2" } ]
 CONF
-target/release/netpulse-balancer --config "$WORK/balancer.toml" --upgrade-sock "$WORK/up.sock" 2>"$WORK/np.log" & pids+=($!)
+"$BIN" --config "$WORK/balancer.toml" --upgrade-sock "$WORK/up.sock" 2>"$WORK/np.log" & pids+=($!)
 pid_netpulse=$!
 cat > "$WORK/haproxy.cfg" <<CONF
 global
