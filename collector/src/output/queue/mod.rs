@@ -392,37 +392,6 @@ impl DiskQueue {
         Ok(out)
     }
 
-    /// The replica has everything before `upto`; `points` of them left the queue.
-    /// Acknowledgements never move backwards (a drop may have passed them).
-    pub fn ack(&mut self, upto: Cursor, points: u64) -> Result<(), QueueError> {
-        if upto <= self.ack {
-            return Ok(());
-        }
-        self.ack = upto;
-        self.pending_points = self.pending_points.saturating_sub(points);
-        write_ack(&self.dir, upto).map_err(self.io("write ack file"))?;
-        while self.segments.len() > 1 && self.segments[0].id < upto.segment {
-            let gone = self.segments.pop_front().expect("checked");
-            std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
-        }
-        // Everything delivered: the delivered bytes of the segment being appended to go too, so
-        // a replica that keeps up holds almost nothing on disk (a shared disk has room for the
-        // one that does not).
-        if self.is_empty() && self.segments.back().is_some_and(|s| s.len >= RECLAIM_AT) {
-            self.roll()?;
-            while self.segments.len() > 1 {
-                let gone = self.segments.pop_front().expect("checked");
-                std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
-            }
-            self.ack = Cursor {
-                segment: self.segments[0].id,
-                offset: 0,
-            };
-            write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
-        }
-        Ok(())
-    }
-
     /// Bytes on disk not yet acknowledged (roughly: whole segments count).
     pub fn bytes(&self) -> u64 {
         self.segments

@@ -1,11 +1,43 @@
-//! What a queue gives up, and only then: its oldest segments to stay within its bound on disk,
-//! and, on a full disk shared with other queues, its oldest points so they can go on (the
-//! caller picks the queue: `output::OutputSet::make_room`). Every point given up is counted.
+//! How a queue's disk is given back: delivered segments at each acknowledgement (a replica that
+//! keeps up holds almost nothing); and, only then, its oldest segments to stay within its bound,
+//! and on a full disk shared with other queues its oldest points so they can go on (the caller
+//! picks the queue: `output::OutputSet::make_room`). Every point given up is counted.
 
-use super::{Cursor, DiskQueue, QueueError, scan, seg_path, write_ack};
+use super::{Cursor, DiskQueue, QueueError, RECLAIM_AT, scan, seg_path, write_ack};
 use std::io::BufWriter;
 
 impl DiskQueue {
+    /// The replica has everything before `upto`; `points` of them left the queue.
+    /// Acknowledgements never move backwards (a drop may have passed them).
+    pub fn ack(&mut self, upto: Cursor, points: u64) -> Result<(), QueueError> {
+        if upto <= self.ack {
+            return Ok(());
+        }
+        self.ack = upto;
+        self.pending_points = self.pending_points.saturating_sub(points);
+        write_ack(&self.dir, upto).map_err(self.io("write ack file"))?;
+        while self.segments.len() > 1 && self.segments[0].id < upto.segment {
+            let gone = self.segments.pop_front().expect("checked");
+            std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
+        }
+        // Everything delivered: the delivered bytes of the segment being appended to go too, so
+        // a replica that keeps up holds almost nothing on disk (a shared disk has room for the
+        // one that does not).
+        if self.is_empty() && self.segments.back().is_some_and(|s| s.len >= RECLAIM_AT) {
+            self.roll()?;
+            while self.segments.len() > 1 {
+                let gone = self.segments.pop_front().expect("checked");
+                std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
+            }
+            self.ack = Cursor {
+                segment: self.segments[0].id,
+                offset: 0,
+            };
+            write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
+        }
+        Ok(())
+    }
+
     pub(super) fn enforce_bound(&mut self) -> Result<u64, QueueError> {
         let mut dropped = 0;
         while self.bytes() > self.max_bytes && self.segments.len() > 1 {
