@@ -9,12 +9,6 @@ use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn idle_connections_do_not_silence_the_stats_listener() {
     let a = Upstream::start("a");
@@ -47,7 +41,7 @@ fn the_runtime_socket_cuts_a_line_that_never_ends() {
         servers(&[(&a, 1)])
     ));
     bal.wait_status("a", "UP");
-    let before = rss_kib(bal.pid());
+    let before = netpulse_testkit::rss_kib(bal.pid());
     let mut c = UnixStream::connect(&sock).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     let chunk = vec![b'x'; 64 * 1024];
@@ -62,7 +56,7 @@ fn the_runtime_socket_cuts_a_line_that_never_ends() {
     let _ = c.read_to_string(&mut answer);
     assert!(sent < 50 << 20, "the connection was cut, not read forever");
     assert!(answer.starts_with("Line too long"), "{answer:?}");
-    let after = rss_kib(bal.pid());
+    let after = netpulse_testkit::rss_kib(bal.pid());
     assert!(after < before + 8 * 1024, "RSS {before} KiB -> {after} KiB");
     assert!(
         common::runtime(&sock, "show info").contains("Name:"),
@@ -252,7 +246,7 @@ fn idle_and_slowloris_floods_leave_the_frontend_answering_in_bounded_memory() {
         "timeouts = { http_request = \"2s\" }\n",
         &format!("[[backends]]\nname = \"web\"\n{}", servers(&[(&a, 1)])),
     );
-    let before = rss_kib(bal.pid());
+    let before = netpulse_testkit::rss_kib(bal.pid());
     let mut flood: Vec<std::net::TcpStream> = (0..500)
         .map(|_| std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap())
         .collect();
@@ -273,7 +267,7 @@ fn idle_and_slowloris_floods_leave_the_frontend_answering_in_bounded_memory() {
     }
     // Bounded per connection (measured ~180 KiB each while a header trickles in: Pingora's
     // stream buffers; HAProxy holds ~32 KiB) and only until the header deadline.
-    let during = rss_kib(bal.pid());
+    let during = netpulse_testkit::rss_kib(bal.pid());
     assert!(
         during < before + 500 * 256,
         "RSS {before} KiB -> {during} KiB with 500 hostile connections"

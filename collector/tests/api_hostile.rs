@@ -94,16 +94,10 @@ fn a_dripping_body_times_out_with_408() {
     assert_eq!(d.get("/health").0, 200);
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
 #[test]
 fn idle_and_slowloris_floods_leave_the_api_answering_in_bounded_memory() {
     let (_agent, d) = daemon();
-    let before = rss_kib(d.child.pid());
+    let before = netpulse_testkit::rss_kib(d.child.pid());
     let mut flood: Vec<TcpStream> = (0..500)
         .map(|_| TcpStream::connect(("127.0.0.1", d.api)).unwrap())
         .collect();
@@ -123,7 +117,7 @@ fn idle_and_slowloris_floods_leave_the_api_answering_in_bounded_memory() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let during = rss_kib(d.child.pid());
+    let during = netpulse_testkit::rss_kib(d.child.pid());
     assert!(
         during < before + 32 * 1024,
         "RSS {before} KiB -> {during} KiB with 500 hostile connections"

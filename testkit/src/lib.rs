@@ -12,6 +12,6 @@ pub mod systemd;
 mod wait;
 
 pub use ports::{free_tcp_port, free_udp_port, tempdir};
-pub use process::Proc;
+pub use process::{Proc, rss_kib};
 pub use redis::Redis;
 pub use wait::{wait_tcp, wait_until};
