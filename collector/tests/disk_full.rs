@@ -66,7 +66,19 @@ fn a_dead_replica_on_a_shared_full_disk_never_starves_the_live_one() {
     let d = Daemon::start(&cfg, &[]);
     // Some 10 KB per poll and queue: the dead replica's queue fills the 1 MB disk about half way.
     let polls = 200;
-    for _ in 0..polls {
+    // The scenario: one replica has been down a while, the other delivering. The first poll
+    // reaches the live one (and the dead one's writer fails) before the disk fills.
+    let (st, _) = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
+    assert_eq!(st, 200);
+    let first = Instant::now();
+    while db.count("system", "sysUpTime") < 1 {
+        assert!(
+            first.elapsed() < Duration::from_secs(20),
+            "the first poll never reached the live replica"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    for _ in 1..polls {
         let (st, _) = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
         assert_eq!(st, 200);
         std::thread::sleep(Duration::from_millis(20));
