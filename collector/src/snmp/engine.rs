@@ -6,12 +6,10 @@
 //! cache (discovered engine IDs, boots and time) and the derived USM master keys, which
 //! cost ~1 MB of hashing per password and are shared by every target with that password.
 
-use super::{AgentStatus, Oid, SnmpError, SnmpResult, SnmpSession, SnmpVersion, Value, VarBind};
+use super::convert::{convert, from_lib, to_lib_oid};
+use super::{AgentStatus, Oid, SnmpError, SnmpResult, SnmpSession, SnmpVersion, VarBind};
 use async_snmp::transport::{UdpHandle, UdpTransport};
-use async_snmp::{
-    Auth, Client, DesSaltState, EngineCache, ErrorStatus, MasterKeys, PersistedDesSaltState, Retry, UsmConfig,
-    v3::ReportStatus,
-};
+use async_snmp::{Auth, Client, DesSaltState, EngineCache, MasterKeys, PersistedDesSaltState, Retry, UsmConfig};
 use netpulse_config::{AuthProtocol, PrivProtocol, Secret};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -388,68 +386,5 @@ pub fn decode_community_response(datagram: &[u8]) -> SnmpResult<Vec<VarBind>> {
     match msg.into_parts().2 {
         CommunityPdu::Standard(pdu) => Ok(pdu.into_varbinds().into_iter().map(from_lib).collect()),
         CommunityPdu::TrapV1(_) => Err(SnmpError::Malformed("a v1 trap is not a response".into())),
-    }
-}
-
-fn to_lib_oid(o: &Oid) -> async_snmp::Oid {
-    async_snmp::Oid::from_slice(o.arcs())
-}
-
-fn from_lib(vb: async_snmp::VarBind) -> VarBind {
-    use async_snmp::Value as L;
-    let value = match vb.value {
-        L::Integer(i) => Value::Integer(i),
-        L::OctetString(b) | L::Nsap(b) => Value::OctetString(b),
-        L::Null => Value::Null,
-        L::ObjectIdentifier(o) => Value::ObjectId(Oid::from_slice(o.arcs())),
-        L::IpAddress(a) => Value::IpAddress(a),
-        L::Counter32(v) => Value::Counter32(v),
-        L::Gauge32(v) | L::UInteger32(v) => Value::Gauge32(v),
-        L::TimeTicks(v) => Value::TimeTicks(v),
-        L::Opaque(b) => Value::Opaque(b),
-        L::Counter64(v) => Value::Counter64(v),
-        L::NoSuchObject => Value::NoSuchObject,
-        L::NoSuchInstance => Value::NoSuchInstance,
-        L::EndOfMibView => Value::EndOfMibView,
-        _ => Value::Null,
-    };
-    VarBind {
-        oid: Oid::from_slice(vb.oid.arcs()),
-        value,
-    }
-}
-
-fn convert(e: Box<async_snmp::Error>) -> SnmpError {
-    use async_snmp::Error as E;
-    match e.exchange_source() {
-        E::Timeout { retries, .. } => SnmpError::Timeout { retries: *retries },
-        E::Network { source, .. } => SnmpError::Network(source.to_string()),
-        E::Auth { .. } => SnmpError::WrongAuth,
-        E::Report { status, .. } => match status.as_ref() {
-            ReportStatus::UnknownUserName { .. } => SnmpError::UnknownUser,
-            ReportStatus::WrongDigest { .. } => SnmpError::WrongAuth,
-            ReportStatus::DecryptionError { .. } => SnmpError::WrongPriv,
-            ReportStatus::UnsupportedSecurityLevel { .. } => SnmpError::UnsupportedSecurityLevel,
-            other => SnmpError::Report(other.to_string()),
-        },
-        E::Snmp { status, index, .. } => SnmpError::Agent {
-            status: match status {
-                ErrorStatus::TooBig => AgentStatus::TooBig,
-                ErrorStatus::NoSuchName => AgentStatus::NoSuchName,
-                ErrorStatus::GenErr => AgentStatus::GenErr,
-                ErrorStatus::NoAccess => AgentStatus::NoAccess,
-                ErrorStatus::AuthorizationError => AgentStatus::AuthorizationError,
-                other => AgentStatus::Other(other.as_i32()),
-            },
-            index: *index,
-        },
-        E::WalkAborted { reason, .. } => SnmpError::Walk {
-            column: String::new(),
-            reason: reason.to_string(),
-        },
-        E::Decode(d) => SnmpError::Malformed(d.to_string()),
-        E::MalformedResponse { .. } | E::ResponseShape { .. } => SnmpError::Malformed(e.to_string()),
-        E::Privacy(p) => SnmpError::Other(format!("privacy: {p}")),
-        other => SnmpError::Other(other.to_string()),
     }
 }

@@ -2,6 +2,7 @@
 //! collector is written against. The wire engine behind it (`engine.rs`, today the
 //! pinned `async-snmp` crate) can be replaced without touching modules or mapping.
 
+mod convert;
 mod engine;
 mod limit;
 pub mod oid;
