@@ -12,6 +12,7 @@ mod frontend;
 mod header_deadline;
 mod health;
 mod listeners;
+mod mirror;
 mod notify;
 mod pool;
 mod proxy;

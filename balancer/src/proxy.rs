@@ -19,6 +19,8 @@ use std::sync::atomic::Ordering;
 
 pub struct Proxy {
     pub pool: Arc<Pool>,
+    /// Backends that mirror every request to every server (InfluxDB writes).
+    pub mirrors: Arc<crate::mirror::Mirrors>,
     /// Shared with the express lane (`express.rs`).
     pub frontend: Arc<Frontend>,
 }
@@ -128,6 +130,10 @@ impl ProxyHttp for Proxy {
             .unwrap_or("");
         ctx.backend = self.frontend.route(path, host);
         self.pool.backends[ctx.backend].counters.begin();
+        if let Some(m) = self.mirrors.get(ctx.backend) {
+            crate::mirror::serve(session, m).await?;
+            return Ok(true);
+        }
         Ok(false)
     }
 

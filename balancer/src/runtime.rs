@@ -35,6 +35,7 @@ const HELP: &[&str] = &[
     "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)",
     "  show backend                            : list backends in the current running config",
     "  show info                               : report information about the running process",
+    "  show mirror                             : mirrored servers: queue, oldest write, written, dropped",
     "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
     "  show stat [<iid> <type> <sid>]          : report counters for each proxy and server",
     "  help [<command>]                        : list matching or all commands",
@@ -107,6 +108,7 @@ impl Cli {
                 text(format!("# name\n{}\n", names.join("\n")))
             }
             ["show", "servers", "state", rest @ ..] => self.servers_state(rest.first().copied()),
+            ["show", "mirror"] => text(self.show_mirror()),
             ["get", "weight", arg] => {
                 let (_, s) = self.server(Some(arg))?;
                 text(format!(
@@ -132,6 +134,11 @@ impl Cli {
                 self.admin_only()?;
                 let (b, name) = arg.split_once('/').ok_or("Require 'backend/server'.")?;
                 let (bi, b) = self.backend(b).ok_or("No such backend.")?;
+                if self.stats.live.mirrors.get(bi).is_some() {
+                    return Err(
+                        "A mirroring backend's servers come from the configuration (each has its queue).".into(),
+                    );
+                }
                 let cfg = server_config(name, addr, opts)?;
                 let j = b.add_server(&cfg)?;
                 if let Some(hc) = b.health_check.clone().filter(|_| b.servers[j].checked) {
@@ -167,6 +174,32 @@ impl Cli {
                 HELP.join("\n")
             )),
         }
+    }
+
+    /// One line per mirrored server; `-` where this process does not hold the queues.
+    fn show_mirror(&self) -> String {
+        let mut out = String::from(
+            "# backend server queued_points queue_bytes oldest_s written dropped_rejected dropped_too_large dropped_corrupt breaker\n",
+        );
+        let dash = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
+        for m in self.stats.live.mirrors.all() {
+            for v in m.view() {
+                out.push_str(&format!(
+                    "{} {} {} {} {} {} {} {} {} {}\n",
+                    m.backend,
+                    v.server,
+                    dash(v.queued_points),
+                    dash(v.queue_bytes),
+                    v.oldest_s.map_or("-".to_string(), |s| format!("{s:.1}")),
+                    v.written,
+                    v.dropped_rejected,
+                    v.dropped_too_large,
+                    v.dropped_corrupt,
+                    v.breaker
+                ));
+            }
+        }
+        out
     }
 
     fn info(&self) -> String {

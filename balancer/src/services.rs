@@ -2,7 +2,7 @@
 //! (header deadline → express lane → Pingora's proxy), and the background services: listener
 //! options, health checks, the stats listener and the runtime API. Runs until shut down.
 
-use crate::{express, frontend, header_deadline, health, listeners, notify, pool, proxy, runtime, stats};
+use crate::{express, frontend, header_deadline, health, listeners, mirror, notify, pool, proxy, runtime, stats};
 use anyhow::Context;
 use netpulse_config::{BalancerConfig, Frontend as FrontendConfig};
 use pingora_core::server::Server;
@@ -29,12 +29,17 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
     let pool = Arc::new(pool::Pool::new(&cfg));
+    let mirrors = Arc::new(mirror::Mirrors::new(&cfg));
     let mut frontend_counters = vec![];
     for f in &cfg.frontends {
         let fe = Arc::new(frontend_of(f, &pool)?);
         frontend_counters.push((f.name.clone(), fe.counters.clone()));
-        add_frontend(&mut server, f, fe, &pool, cfg.server.express);
+        add_frontend(&mut server, f, fe, (&pool, &mirrors), cfg.server.express);
     }
+    let queues = mirror::Service {
+        mirrors: mirrors.clone(),
+    };
+    server.add_service(GenBackgroundService::new("mirror queues".into(), Arc::new(queues)));
     let addrs = (cfg.frontends.iter()).flat_map(|f| f.listen.iter().filter_map(|l| l.parse().ok()));
     let addrs: Vec<std::net::SocketAddr> = addrs.collect();
     let ready = notify::Notify {
@@ -46,7 +51,7 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
     server.add_service(GenBackgroundService::new("listener options".into(), Arc::new(defer)));
     let checker = health::Checker { pool: pool.clone() };
     server.add_service(GenBackgroundService::new("health checks".into(), Arc::new(checker)));
-    let stats = Arc::new(stats_of(&cfg, pool, frontend_counters));
+    let stats = Arc::new(stats_of(&cfg, pool, mirrors, frontend_counters));
     if let Some(path) = &cfg.runtime.socket {
         let mode = u32::from_str_radix(&cfg.runtime.mode, 8).context("validated socket mode")?;
         let cli = Arc::new(runtime::Cli {
@@ -87,7 +92,7 @@ fn add_frontend(
     server: &mut Server,
     f: &FrontendConfig,
     fe: Arc<frontend::Frontend>,
-    pool: &Arc<pool::Pool>,
+    (pool, mirrors): (&Arc<pool::Pool>, &Arc<mirror::Mirrors>),
     express: bool,
 ) {
     let express = express.then(|| express::Express {
@@ -96,6 +101,7 @@ fn add_frontend(
     });
     let proxy = proxy::Proxy {
         pool: pool.clone(),
+        mirrors: mirrors.clone(),
         frontend: fe.clone(),
     };
     let app = header_deadline::HeaderDeadline {
@@ -113,10 +119,12 @@ fn add_frontend(
 fn stats_of(
     cfg: &BalancerConfig,
     pool: Arc<pool::Pool>,
+    mirrors: Arc<mirror::Mirrors>,
     frontends: Vec<(String, Arc<pool::Counters>)>,
 ) -> stats::Stats {
     let live = stats::Live {
         pool,
+        mirrors,
         frontends,
         proxies: netpulse_config::proxy_ids(cfg),
         started: std::time::Instant::now(),

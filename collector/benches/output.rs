@@ -3,8 +3,8 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netpulse_collector::lineproto::{FieldValue, Name, Point, UnsignedMode, encode};
-use netpulse_collector::output::gzip::gzip;
-use netpulse_collector::output::queue::DiskQueue;
+use netpulse_delivery::gzip::gzip;
+use netpulse_delivery::queue::DiskQueue;
 use std::hint::black_box;
 use std::io::Write;
 

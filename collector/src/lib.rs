@@ -6,7 +6,8 @@
 #![forbid(unsafe_code)]
 
 pub mod align;
-pub mod breaker;
+/// The circuit breaker targets and outputs share (it lives with the outputs' delivery).
+pub use netpulse_delivery::breaker;
 pub mod cluster;
 pub mod daemon;
 pub mod lineproto;

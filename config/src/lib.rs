@@ -19,8 +19,8 @@ mod validate;
 
 pub use balancer::{
     Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Condition, Frontend, FrontendTimeouts,
-    HealthCheck, Route, RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky, StickyMode,
-    Test,
+    HealthCheck, Mirror, Route, RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky,
+    StickyMode, Test,
 };
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, HttpPoolConfig,

@@ -5,7 +5,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netpulse_collector::output::queue::{DiskQueue, scan_bytes};
+use netpulse_delivery::queue::{DiskQueue, scan_bytes};
 
 fuzz_target!(|data: &[u8]| {
     let s = scan_bytes(data);

@@ -31,6 +31,16 @@ const COLUMNS: [(&str, &str); 16] = [
     ("downtime", "downtime s"),
 ];
 
+/// Extra columns of a mirroring backend's table (its servers' queues).
+const MIRROR_COLUMNS: [(&str, &str); 6] = [
+    ("mirror_queued_points", "queued points"),
+    ("mirror_queue_bytes", "queue bytes"),
+    ("mirror_oldest_s", "oldest s"),
+    ("mirror_written", "written"),
+    ("mirror_dropped", "dropped"),
+    ("mirror_breaker", "writer breaker"),
+];
+
 const STYLE: &str = "body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse;margin-bottom:16px}td,th{border:1px solid #999;padding:2px 6px}th{background:#dde}.UP{background:#c0f0c0}.DOWN{background:#f0a0a0}.MAINT{background:#c0c0f0}.DRAIN{background:#f0e0a0}";
 
 const ACTIONS: &str = "<p>Selected servers: <select name=\"action\"><option value=\"ready\">set state to READY</option><option value=\"drain\">set state to DRAIN</option><option value=\"maint\">set state to MAINT</option></select> <input type=\"submit\" value=\"Apply\"></p></form>";
@@ -69,7 +79,9 @@ fn table(h: &mut String, name: &str, rows: &[&Row], form: Option<&str>) {
     if form.is_some() {
         h.push_str("<th></th>");
     }
-    for (_, title) in COLUMNS {
+    let mirrored = rows.iter().any(|r| r.contains_key("mirror_written"));
+    let extra: &[(&str, &str)] = if mirrored { &MIRROR_COLUMNS } else { &[] };
+    for (_, title) in COLUMNS.iter().chain(extra) {
         h.push_str(&format!("<th>{title}</th>"));
     }
     h.push_str("</tr>");
@@ -85,7 +97,7 @@ fn table(h: &mut String, name: &str, rows: &[&Row], form: Option<&str>) {
                 )),
             }
         }
-        for (k, _) in COLUMNS {
+        for (k, _) in COLUMNS.iter().chain(extra) {
             h.push_str(&format!("<td>{}</td>", escape(r.get(k).map_or("", String::as_str))));
         }
         h.push_str("</tr>");

@@ -47,6 +47,15 @@ families! {
     FrontendRequests = "netpulse_balancer_frontend_requests_total", COUNTER, FE, "Requests received.";
     FrontendCurrent = "netpulse_balancer_frontend_current_requests", GAUGE, FE, "Requests in progress.";
     FrontendErrors = "netpulse_balancer_frontend_request_errors_total", COUNTER, FE, "Requests refused before a backend (e.g. 408).";
+    MirrorQueued = "netpulse_balancer_mirror_queued_points", GAUGE, SV, "Points in the server's mirror queue, not yet written to it.";
+    MirrorBytes = "netpulse_balancer_mirror_queue_bytes", GAUGE, SV, "Bytes of the server's mirror queue on disk.";
+    MirrorOldest = "netpulse_balancer_mirror_oldest_seconds", GAUGE, SV, "Age of the oldest write waiting in the server's mirror queue.";
+    MirrorWritten = "netpulse_balancer_mirror_points_written_total", COUNTER, SV, "Mirrored points the server acknowledged.";
+    MirrorDropped = "netpulse_balancer_mirror_points_dropped_total", COUNTER, &["backend", "server", "reason"], "Mirrored points given up for the server: rejected (400/422), too_large (413 on one line), corrupt (queue records cut).";
+    MirrorBreaker = "netpulse_balancer_mirror_circuit_breaker_state", GAUGE, SV, "The mirror writer's circuit breaker: 0 closed, 1 open, 2 half-open.";
+    MirrorAccepted = "netpulse_balancer_mirror_writes_accepted_total", COUNTER, BE, "Writes answered 204: durable in every server's queue.";
+    MirrorAcceptedPoints = "netpulse_balancer_mirror_points_accepted_total", COUNTER, BE, "Points of the accepted writes.";
+    MirrorRefused = "netpulse_balancer_mirror_writes_refused_total", COUNTER, &["backend", "reason"], "Writes refused: invalid (400), too_large (413), full (503), unavailable (503).";
 }
 
 /// Reads the pool into the families at each scrape.
@@ -145,6 +154,9 @@ impl Collector for PoolMetrics {
             s.count(F::BackendRedispatches, &l, &b.counters.redispatches);
             s.add(F::BackendQueue, &l, b.queue_len() as f64);
         }
+        for m in self.live.mirrors.all() {
+            mirror(&mut s, m);
+        }
         for (name, c) in &self.live.frontends {
             let l = [name.as_str()];
             s.count(F::FrontendRequests, &l, &c.total);
@@ -152,6 +164,37 @@ impl Collector for PoolMetrics {
             s.count(F::FrontendErrors, &l, &c.ereq);
         }
         s.0
+    }
+}
+
+fn mirror(s: &mut Scrape, m: &crate::mirror::Mirror) {
+    let b = m.backend.as_str();
+    for v in m.view() {
+        let l = [b, v.server.as_str()];
+        if let (Some(p), Some(bytes)) = (v.queued_points, v.queue_bytes) {
+            s.add(F::MirrorQueued, &l, p as f64);
+            s.add(F::MirrorBytes, &l, bytes as f64);
+            s.add(F::MirrorOldest, &l, v.oldest_s.unwrap_or(0.0));
+        }
+        s.add(F::MirrorWritten, &l, v.written as f64);
+        for (reason, n) in [
+            ("rejected", v.dropped_rejected),
+            ("too_large", v.dropped_too_large),
+            ("corrupt", v.dropped_corrupt),
+        ] {
+            s.add(F::MirrorDropped, &[b, &v.server, reason], n as f64);
+        }
+        let state = match v.breaker {
+            "open" => 1.0,
+            "half_open" => 2.0,
+            _ => 0.0,
+        };
+        s.add(F::MirrorBreaker, &l, state);
+    }
+    s.count(F::MirrorAccepted, &[b], &m.counters.accepted_writes);
+    s.count(F::MirrorAcceptedPoints, &[b], &m.counters.accepted_points);
+    for (reason, n) in m.counters.refusals() {
+        s.add(F::MirrorRefused, &[b, reason], n as f64);
     }
 }
 
@@ -175,6 +218,7 @@ mod tests {
         };
         let live = Arc::new(Live {
             pool: Arc::new(crate::pool::Pool::new(&cfg)),
+            mirrors: Arc::default(),
             frontends: vec![],
             proxies: vec![],
             started: std::time::Instant::now(),

@@ -26,6 +26,8 @@ pub fn fields() -> Vec<&'static str> {
 /// What the rows are read from: the pool, the frontends' counters and every proxy by id.
 pub struct Live {
     pub pool: Arc<Pool>,
+    /// Mirroring backends: their servers' rows carry their queues.
+    pub mirrors: Arc<crate::mirror::Mirrors>,
     pub frontends: Vec<(String, Arc<Counters>)>,
     /// Every proxy by id (frontends, backends, and the stats listener's own proxy when
     /// named, HAProxy's `listen stats`): the rows come in this order, as HAProxy's do.
@@ -52,6 +54,22 @@ fn counters(r: &mut Row, c: &Counters) {
     r.insert("mode", "http".into());
 }
 
+/// A mirrored server's queue: `qcur` is its queued points (HAProxy's queue of the server); the
+/// JSON rows carry the rest (CSV keeps HAProxy's columns).
+fn mirror_fields(r: &mut Row, v: &crate::mirror::ServerView) {
+    let opt = |x: Option<u64>| x.map(|n| n.to_string()).unwrap_or_default();
+    r.insert("qcur", opt(v.queued_points));
+    r.insert("mirror_queued_points", opt(v.queued_points));
+    r.insert("mirror_queue_bytes", opt(v.queue_bytes));
+    r.insert(
+        "mirror_oldest_s",
+        v.oldest_s.map(|s| format!("{s:.1}")).unwrap_or_default(),
+    );
+    r.insert("mirror_written", v.written.to_string());
+    r.insert("mirror_dropped", v.dropped().to_string());
+    r.insert("mirror_breaker", v.breaker.into());
+}
+
 /// The fields every row of a proxy carries: its names, id and type.
 fn row(pxname: &str, svname: &str, iid: &str, sid: usize, ty: &str) -> Row {
     let mut r = Row::new();
@@ -74,7 +92,13 @@ impl Live {
             }
             if let Some(bi) = p.backend {
                 let b = &self.pool.backends[bi];
-                rows.extend(b.live_servers().map(|(si, _)| server_row(b, si, &iid)));
+                let mut servers: Vec<Row> = b.live_servers().map(|(si, _)| server_row(b, si, &iid)).collect();
+                if let Some(m) = self.mirrors.get(bi) {
+                    for (r, v) in servers.iter_mut().zip(m.view()) {
+                        mirror_fields(r, &v);
+                    }
+                }
+                rows.extend(servers);
                 rows.push(backend_row(b, &iid));
             }
             if p.stats {

@@ -95,6 +95,29 @@ impl Balancer {
         Self::start(&format!("{frontend_toml}\n{backend_toml}"))
     }
 
+    /// Starts from a whole native config, `{port}` and `{stats}` in it replaced by free ports and
+    /// `{dir}` by the balancer's folder (kept across [`Balancer::restart`]).
+    pub fn with_config(template: &str) -> Self {
+        let (port, stats) = (free_port(), free_port());
+        let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = template
+            .replace("{port}", &port.to_string())
+            .replace("{stats}", &stats.to_string())
+            .replace("{dir}", &dir.display().to_string());
+        std::fs::write(dir.join("b.toml"), cfg).unwrap();
+        Self::spawn(dir, port, stats, &["--config", "b.toml"])
+    }
+
+    /// Kills the process (SIGKILL, if still running) and starts it again on the same config,
+    /// ports and folder; the old log is kept as `log.<pid>`.
+    pub fn restart(&mut self) {
+        let pid = self.child.pid();
+        self.child.kill();
+        let _ = std::fs::rename(self.dir.join("log"), self.dir.join(format!("log.{pid}")));
+        *self = Self::spawn(self.dir.clone(), self.port, self.stats, &["--config", "b.toml"]);
+    }
+
     /// Starts from an haproxy.cfg (`-f`) whose stats listener is on `stats`.
     pub fn from_haproxy_cfg(text: &str, port: u16, stats: u16, env: &[(&str, String)]) -> Self {
         let dir = std::env::temp_dir().join(format!("np-bal-{}-{port}-{stats}", std::process::id()));

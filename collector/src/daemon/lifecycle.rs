@@ -39,13 +39,7 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
         .into_iter()
         .zip(&cfg.outputs.influxdb)
     {
-        writers.spawn(write_loop(
-            w,
-            core.clone(),
-            o.batch_size,
-            o.flush_interval.get(),
-            wstop_rx.clone(),
-        ));
+        writers.spawn(w.run(o.flush_interval.get(), wstop_rx.clone()));
     }
     let mut hup = signal(SignalKind::hangup()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let mut term = signal(SignalKind::terminate()).map_err(|e| DaemonError::Setup(e.to_string()))?;
@@ -78,7 +72,7 @@ async fn shutdown(
     stop: watch::Sender<bool>,
     wstop: watch::Sender<bool>,
     mut tasks: tokio::task::JoinSet<()>,
-    mut writers: tokio::task::JoinSet<crate::output::writer::Writer>,
+    mut writers: tokio::task::JoinSet<netpulse_delivery::writer::Writer>,
 ) {
     netpulse_sdnotify::stopping();
     let grace = core.config().collector.shutdown_grace.get();
@@ -139,48 +133,6 @@ async fn committer(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => core.outputs.commit(),
-        }
-    }
-}
-
-/// One output's delivery loop; hands the writer back at shutdown for the final drain.
-async fn write_loop(
-    mut w: crate::output::writer::Writer,
-    core: Arc<Core>,
-    batch: u64,
-    flush_interval: Duration,
-    mut stop: watch::Receiver<bool>,
-) -> crate::output::writer::Writer {
-    use crate::output::writer::Step;
-    loop {
-        if *stop.borrow() {
-            return w;
-        }
-        let step = tokio::select! {
-            _ = stop.changed() => return w,
-            s = w.step() => s,
-        };
-        let pause = match step {
-            Step::Delivered(_) => continue,
-            Step::Wait(d) => d,
-            Step::Empty => {
-                let notify = w.notify.clone();
-                tokio::select! {
-                    _ = stop.changed() => return w,
-                    _ = notify.notified() => {}
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-                // Batch by time: give a batch up to flush_interval to fill.
-                if core.outputs.pending_points(&w.name) >= batch {
-                    Duration::ZERO
-                } else {
-                    flush_interval
-                }
-            }
-        };
-        tokio::select! {
-            _ = stop.changed() => return w,
-            _ = tokio::time::sleep(pause) => {}
         }
     }
 }

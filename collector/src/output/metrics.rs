@@ -72,8 +72,37 @@ pub fn register(registry: &Registry) -> prometheus::Result<()> {
     registry.register(Box::new(m.breaker.clone()))
 }
 
+/// A writer's reports, as this output's metrics.
+pub struct OutputObserver(pub String);
+
+impl netpulse_delivery::Observer for OutputObserver {
+    fn delivered(&self, d: netpulse_delivery::Outcome) {
+        METRICS.written.with_label_values(&[&self.0]).inc_by(d.written);
+        METRICS
+            .dropped
+            .with_label_values(&[&self.0, "rejected"])
+            .inc_by(d.rejected);
+        METRICS
+            .dropped
+            .with_label_values(&[&self.0, "too_large"])
+            .inc_by(d.too_large);
+    }
+
+    fn write_seconds(&self, seconds: f64) {
+        METRICS.write_seconds.with_label_values(&[&self.0]).observe(seconds);
+    }
+
+    fn breaker(&self, to: netpulse_delivery::breaker::State) {
+        METRICS.breaker.with_label_values(&[&self.0]).set(to.as_gauge());
+    }
+
+    fn queue(&self, q: &netpulse_delivery::queue::DiskQueue) {
+        observe_queue(&self.0, q);
+    }
+}
+
 /// Publishes a queue's pending points and bytes.
-pub fn observe_queue(output: &str, q: &super::queue::DiskQueue) {
+pub fn observe_queue(output: &str, q: &netpulse_delivery::queue::DiskQueue) {
     METRICS
         .queued
         .with_label_values(&[output])

@@ -3,65 +3,24 @@
 //! Points are encoded once per unsigned mode and appended to every queue before any
 //! write is attempted.
 
-pub mod gzip;
-pub mod http;
 pub mod metrics;
-pub mod queue;
-pub mod writer;
 
 use crate::lineproto::{Point, UnsignedMode, encode};
 use metrics::METRICS;
 use netpulse_config::{CollectorConfig, InfluxApi};
-use queue::DiskQueue;
+use netpulse_delivery::queue::{self, DiskQueue};
+use netpulse_delivery::writer::{Framing, Replica, Writer};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use tokio::sync::Notify;
-use writer::Writer;
 
 pub struct Output {
     pub name: String,
     /// InfluxDB 1.x has no unsigned type: Counter64 above i64::MAX goes as a float there.
     pub mode: UnsignedMode,
-    pub queue: Arc<Mutex<DiskQueue>>,
-    pub notify: Arc<Notify>,
+    /// The queue, its writer's wake-up and how writes to the replica are going.
+    pub replica: Replica,
     /// Why the last append or fsync failed (a full disk): the daemon is not ready while it lasts.
     pub failing: Mutex<Option<String>>,
-    pub delivery: Arc<Delivery>,
-}
-
-/// How writes to one replica are going, as its writer last saw them.
-#[derive(Default)]
-pub struct Delivery {
-    /// Unix ms of the last write that reached the replica (0: none yet).
-    succeeded_at: AtomicU64,
-    /// The last attempt failed.
-    failing: std::sync::atomic::AtomicBool,
-}
-
-impl Delivery {
-    pub fn succeeded(&self) {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        self.succeeded_at
-            .store(now.map_or(1, |d| d.as_millis() as u64), Ordering::Relaxed);
-        self.failing.store(false, Ordering::Relaxed);
-    }
-
-    pub fn failed(&self) {
-        self.failing.store(true, Ordering::Relaxed);
-    }
-
-    /// Orders replicas for giving up room on a full disk: failing first, then never
-    /// delivered to, then the one delivered to least recently.
-    fn expendability(&self) -> (u8, u64) {
-        let at = self.succeeded_at.load(Ordering::Relaxed);
-        let class = if self.failing.load(Ordering::Relaxed) {
-            2
-        } else {
-            u8::from(at == 0)
-        };
-        (class, u64::MAX - at)
-    }
 }
 
 impl Output {
@@ -114,10 +73,8 @@ impl OutputSet {
             outputs.push(Output {
                 name: o.name.clone(),
                 mode,
-                queue: Arc::new(Mutex::new(q)),
-                notify: Arc::new(Notify::new()),
+                replica: Replica::new(o.name.clone(), q),
                 failing: Mutex::new(None),
-                delivery: Arc::default(),
             });
         }
         Ok(Self { outputs })
@@ -137,15 +94,15 @@ impl OutputSet {
             if *n == 0 {
                 continue;
             }
-            let mut appended = o.queue.lock().unwrap_or_else(|p| p.into_inner()).append(buf, *n);
+            let mut appended = o.replica.lock().append(buf, *n);
             // A full disk: room is made (the biggest queue gives way) until the append fits.
             for _ in 0..8 {
                 if !matches!(appended, Err(queue::QueueError::Io { .. })) || !self.make_room() {
                     break;
                 }
-                appended = o.queue.lock().unwrap_or_else(|p| p.into_inner()).append(buf, *n);
+                appended = o.replica.lock().append(buf, *n);
             }
-            let q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let q = o.replica.lock();
             match appended {
                 Ok(dropped) if dropped > 0 => {
                     tracing::warn!(output = %o.name, points = dropped, "queue full: oldest points dropped");
@@ -172,17 +129,17 @@ impl OutputSet {
     /// wakes the writers of queues that got new points.
     pub fn commit(&self) {
         for o in &self.outputs {
-            let mut synced = o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync();
+            let mut synced = o.replica.lock().sync();
             for _ in 0..8 {
                 if synced.is_ok() || !self.make_room() {
                     break;
                 }
-                synced = o.queue.lock().unwrap_or_else(|p| p.into_inner()).sync();
+                synced = o.replica.lock().sync();
             }
             match synced {
                 Ok(true) => {
                     o.failed(None);
-                    o.notify.notify_one()
+                    o.replica.notify.notify_one()
                 }
                 Ok(false) => {}
                 Err(e) => {
@@ -198,12 +155,12 @@ impl OutputSet {
     /// The queue of a replica that is down gives way first ([`Delivery`]), the biggest among
     /// equals. Whether anything was freed.
     fn make_room(&self) -> bool {
-        let size = |o: &Output| o.queue.lock().unwrap_or_else(|p| p.into_inner()).bytes();
+        let size = |o: &Output| o.replica.lock().bytes();
         let biggest = (self.outputs.iter())
             .filter(|o| size(o) > 0)
-            .max_by_key(|o| (o.delivery.expendability(), size(o)));
+            .max_by_key(|o| (o.replica.health.expendability(), size(o)));
         let Some(o) = biggest else { return false };
-        let mut q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut q = o.replica.lock();
         match q.shed() {
             Ok(points) => {
                 tracing::warn!(output = %o.name, points, "disk full: oldest queued points dropped to make room for the other outputs");
@@ -236,7 +193,7 @@ impl OutputSet {
 
     fn saturated_by_bound(&self) -> Option<(String, String)> {
         self.outputs.iter().find_map(|o| {
-            let q = o.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let q = o.replica.lock();
             (q.bytes() * 100 >= q.max_bytes() * 95).then(|| {
                 (
                     o.name.clone(),
@@ -257,26 +214,29 @@ impl OutputSet {
             .iter()
             .zip(&cfg.outputs.influxdb)
             .map(|(o, c)| {
-                let endpoint = http::Endpoint::new(c, &cfg.http_pool).map_err(|message| OutputError {
-                    output: o.name.clone(),
-                    message,
-                })?;
+                let (endpoint, target) =
+                    netpulse_delivery::endpoint::Endpoint::for_output(c, &cfg.http_pool).map_err(|message| {
+                        OutputError {
+                            output: o.name.clone(),
+                            message,
+                        }
+                    })?;
                 Ok(Writer::new(
-                    o.name.clone(),
-                    o.queue.clone(),
+                    o.replica.clone(),
                     endpoint,
+                    Framing::Fixed(target),
                     crate::breaker::Breaker::new(&cfg.circuit_breaker),
-                    o.notify.clone(),
                     c.batch_size,
-                    o.delivery.clone(),
+                    Arc::new(metrics::OutputObserver(o.name.clone())),
                 ))
             })
             .collect()
     }
 
     pub fn pending_points(&self, name: &str) -> u64 {
-        self.outputs.iter().find(|o| o.name == name).map_or(0, |o| {
-            o.queue.lock().unwrap_or_else(|p| p.into_inner()).pending_points()
-        })
+        self.outputs
+            .iter()
+            .find(|o| o.name == name)
+            .map_or(0, |o| o.replica.lock().pending_points())
     }
 }

@@ -1,7 +1,7 @@
 //! `[[backends]]`: the balancing algorithm, retries, timeouts, health check, sticky cookie
 //! and servers of each backend, with their defaults.
 
-use crate::units::Duration;
+use crate::units::{ByteSize, Duration};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -35,7 +35,45 @@ pub struct Backend {
     pub sticky: Option<Sticky>,
     /// With no active server available, use every backup server instead of only the first.
     pub all_backups: bool,
+    /// Every server gets every request, through a durable queue per server (InfluxDB writes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mirror: Option<Mirror>,
     pub servers: Vec<ServerConfig>,
+}
+
+/// `mirror = { … }`: requests routed to the backend are queued on disk for every server and
+/// answered `204` once every queue holds them durably; one writer per server delivers its
+/// queue in order (docs/balancer-config.md, "Write mirroring").
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Mirror {
+    /// Queues live in `queue_dir/<backend>/<server>`.
+    pub queue_dir: String,
+    /// Bound of each server's queue on disk; a write that does not fit gets `503`.
+    pub queue_max_bytes: ByteSize,
+    /// Largest request body accepted (after gzip decoding); larger gets `413`.
+    pub max_body: ByteSize,
+    /// Parse every line as line protocol (a bad one: `400`, nothing queued) and give lines
+    /// without a timestamp the time of arrival, so every server stores the same point.
+    pub validate: bool,
+    /// Most points per write request to a server.
+    pub batch_size: u64,
+    /// How long a server's writer lets a small batch fill.
+    pub flush_interval: Duration,
+}
+
+impl Default for Mirror {
+    fn default() -> Self {
+        Self {
+            queue_dir: "/var/lib/netpulse/mirror".into(),
+            queue_max_bytes: ByteSize(1 << 30),
+            // InfluxDB 1.x's own default `max-body-size`.
+            max_body: ByteSize(25_000_000),
+            validate: true,
+            batch_size: 5000,
+            flush_interval: Duration::from_millis(100),
+        }
+    }
 }
 
 impl Default for Backend {
@@ -50,6 +88,7 @@ impl Default for Backend {
             health_check: None,
             sticky: None,
             all_backups: false,
+            mirror: None,
             servers: vec![],
         }
     }

@@ -5,7 +5,9 @@
 mod backend;
 mod frontend;
 
-pub use backend::{Backend, BackendTimeouts, Balance, CheckKind, HealthCheck, ServerConfig, Sticky, StickyMode};
+pub use backend::{
+    Backend, BackendTimeouts, Balance, CheckKind, HealthCheck, Mirror, ServerConfig, Sticky, StickyMode,
+};
 pub use frontend::{Condition, Frontend, FrontendTimeouts, Route, Test};
 
 use crate::units::{Duration, Secret};

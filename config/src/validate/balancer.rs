@@ -99,6 +99,9 @@ fn backend(i: &str, b: &Backend, out: &mut Problems) {
             out.push((at("interval"), "must be longer than 0s".into()));
         }
     }
+    if let Some(m) = &b.mirror {
+        mirror(i, b, m, out);
+    }
     let cookie_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     if let Some(st) = &b.sticky
         && (st.cookie.is_empty() || !st.cookie.chars().all(cookie_char))
@@ -107,6 +110,56 @@ fn backend(i: &str, b: &Backend, out: &mut Problems) {
             p(&["backends", i, "sticky", "cookie"]),
             "a cookie name of letters, digits, '_' or '-'".into(),
         ));
+    }
+}
+
+/// A mirroring backend: where its queues go and what makes no sense with it.
+fn mirror(i: &str, b: &Backend, m: &crate::balancer::Mirror, out: &mut Problems) {
+    let at = |k: &str| p(&["backends", i, "mirror", k]);
+    if b.name.contains(['/', '\\']) || b.name.starts_with('.') {
+        out.push((
+            p(&["backends", i, "name"]),
+            format!(
+                "{:?}: a mirroring backend's name names its queue folder: no '/' and no leading '.'",
+                b.name
+            ),
+        ));
+    }
+    if m.queue_dir.is_empty() {
+        out.push((at("queue_dir"), "an empty path".into()));
+    }
+    if m.queue_max_bytes.0 < 1 << 20 {
+        out.push((at("queue_max_bytes"), "at least 1MiB".into()));
+    }
+    if m.max_body.0 == 0 || m.max_body.0 > m.queue_max_bytes.0 / 2 {
+        out.push((
+            at("max_body"),
+            format!(
+                "{} must be above 0 and at most half of queue_max_bytes ({})",
+                m.max_body, m.queue_max_bytes
+            ),
+        ));
+    }
+    if m.batch_size == 0 {
+        out.push((at("batch_size"), "must be at least 1".into()));
+    }
+    if b.sticky.is_some() {
+        out.push((
+            p(&["backends", i, "sticky"]),
+            "a mirroring backend sends every request to every server: no sticky sessions".into(),
+        ));
+    }
+    // Servers are this backend's to write to: a name becomes a folder of the queue.
+    for (j, s) in b.servers.iter().enumerate() {
+        if s.name.contains(['/', '\\']) || s.name.starts_with('.') {
+            out.push((
+                p(&["backends", i, "servers", &j.to_string(), "name"]),
+                format!(
+                    "{:?}: a mirrored server's name names its queue folder: no '/' and no leading '.'",
+                    s.name
+                ),
+            ));
+        }
     }
 }
 

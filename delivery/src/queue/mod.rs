@@ -79,6 +79,14 @@ pub struct DiskQueue {
     ack: Cursor,
     pending_points: u64,
     unsynced: bool,
+    /// When records were appended: (end of the last record of a one-second window, unix ms of
+    /// its first append), oldest first; entries at or before the ack are gone.
+    ages: VecDeque<(Cursor, u64)>,
+}
+
+fn unix_ms(t: std::time::SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// A fully delivered segment this large is replaced by a fresh one on the next acknowledgement.
@@ -104,7 +112,15 @@ impl DiskQueue {
                 source,
             }
         };
-        std::fs::create_dir_all(dir).map_err(io("create directory"))?;
+        // Private: queued writes can carry the writers' credentials (a mirror's envelopes).
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(io("create directory"))?;
+        }
         let mut recovery = Recovery::default();
         let ack = match read_ack(dir).map_err(io("read ack file"))? {
             Ok(a) => a,
@@ -220,7 +236,23 @@ impl DiskQueue {
         if recovery.ack_reset {
             write_ack(dir, ack).map_err(io("write ack file"))?;
         }
+        // Recovered records are as old as their segment (its creation, else its last change).
+        let mut ages = VecDeque::new();
+        if recovery.records > 0 {
+            let born = std::fs::metadata(seg_path(dir, segments[0].id))
+                .and_then(|m| m.created().or_else(|_| m.modified()))
+                .map_or(0, unix_ms);
+            let tail = segments.back().expect("one segment");
+            ages.push_back((
+                Cursor {
+                    segment: tail.id,
+                    offset: tail.len,
+                },
+                born,
+            ));
+        }
         let q = Self {
+            ages,
             dir: dir.to_path_buf(),
             max_bytes,
             // Several segments fit in the bound, so dropping the oldest frees a fraction.
@@ -277,7 +309,17 @@ impl DiskQueue {
             let _ = self.writer.get_ref().set_len(tail_len);
             return Err(self.io("append")(e));
         }
-        self.segments.back_mut().expect("one segment").len += size;
+        let tail = self.segments.back_mut().expect("one segment");
+        tail.len += size;
+        let end = Cursor {
+            segment: tail.id,
+            offset: tail.len,
+        };
+        let now = unix_ms(std::time::SystemTime::now());
+        match self.ages.back_mut() {
+            Some((last, at)) if now < *at + 1000 => *last = end,
+            _ => self.ages.push_back((end, now)),
+        }
         self.pending_points += u64::from(points);
         self.unsynced = true;
         self.enforce_bound()
@@ -293,6 +335,19 @@ impl DiskQueue {
         self.writer.get_ref().sync_data().map_err(self.io("fsync"))?;
         self.unsynced = false;
         Ok(true)
+    }
+
+    /// Group commit in two steps, for appenders that must not wait behind an fsync holding
+    /// the queue: flushes the appends so far and returns the file to fsync outside the lock
+    /// (`None`: nothing new). Records in earlier segments were made durable when they rolled.
+    pub fn flush_for_sync(&mut self) -> Result<Option<File>, QueueError> {
+        if !self.unsynced {
+            return Ok(None);
+        }
+        self.writer.flush().map_err(self.io("flush"))?;
+        let file = self.writer.get_ref().try_clone().map_err(self.io("fsync"))?;
+        self.unsynced = false;
+        Ok(Some(file))
     }
 
     fn roll(&mut self) -> Result<(), QueueError> {
@@ -422,6 +477,23 @@ impl DiskQueue {
 
     pub fn max_bytes(&self) -> u64 {
         self.max_bytes
+    }
+
+    /// How long the oldest record not yet acknowledged has waited (to the second).
+    pub fn oldest_age(&self) -> Option<std::time::Duration> {
+        if self.is_empty() {
+            return None;
+        }
+        let (_, at) = self.ages.front()?;
+        let now = unix_ms(std::time::SystemTime::now());
+        Some(std::time::Duration::from_millis(now.saturating_sub(*at)))
+    }
+
+    /// Forgets the append times of records before the ack.
+    fn trim_ages(&mut self) {
+        while self.ages.front().is_some_and(|(end, _)| *end <= self.ack) {
+            self.ages.pop_front();
+        }
     }
 }
 

@@ -4,34 +4,16 @@
 //! honour Retry-After; 5xx and connection errors back off with jitter and retry; a circuit
 //! breaker stops hammering a dead replica. Nothing leaves the queue unacknowledged.
 
-use super::gzip::gzip;
-use super::http::Endpoint;
-use super::metrics::METRICS;
-use super::queue::DiskQueue;
 use crate::breaker::Breaker;
+use crate::endpoint::{Endpoint, Target};
+use crate::gzip::gzip;
+use crate::queue::{DiskQueue, Record};
+use crate::{Health, Observer, Outcome, count_points, envelope};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::Instant;
-
-/// What became of a batch.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct Delivery {
-    pub written: u64,
-    pub rejected: u64,
-    pub too_large: u64,
-}
-
-impl Delivery {
-    fn add(self, o: Delivery) -> Delivery {
-        Delivery {
-            written: self.written + o.written,
-            rejected: self.rejected + o.rejected,
-            too_large: self.too_large + o.too_large,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Retry {
@@ -40,22 +22,55 @@ pub struct Retry {
 }
 
 pub enum Step {
-    Delivered(Delivery),
+    Delivered(Outcome),
     Empty,
     Wait(Duration),
 }
 
+/// Where batches go on the server.
+pub enum Framing {
+    /// Every record to one target (the collector's configured output).
+    Fixed(Target),
+    /// Each record carries its target ([`envelope`]); consecutive records with the same one
+    /// share a request (the balancer's mirrored writes).
+    Enveloped,
+}
+
+/// One replica's queue as appenders and its writer share it.
+#[derive(Clone)]
+pub struct Replica {
+    pub name: String,
+    pub queue: Arc<Mutex<DiskQueue>>,
+    /// Wakes the writer when a commit made new records durable.
+    pub notify: Arc<Notify>,
+    pub health: Arc<Health>,
+}
+
+impl Replica {
+    pub fn new(name: String, queue: DiskQueue) -> Self {
+        Self {
+            name,
+            queue: Arc::new(Mutex::new(queue)),
+            notify: Arc::new(Notify::new()),
+            health: Arc::default(),
+        }
+    }
+
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, DiskQueue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
 pub struct Writer {
     pub name: String,
-    queue: Arc<Mutex<DiskQueue>>,
+    replica: Replica,
     endpoint: Endpoint,
+    framing: Framing,
     breaker: Breaker,
     backoff: Box<dyn Iterator<Item = Duration> + Send + Sync>,
     pub notify: Arc<Notify>,
     batch_points: u64,
-    /// How writes to the replica are going (shared with the output: a full disk takes room from
-    /// a replica that is down first).
-    delivery: Arc<super::Delivery>,
+    observer: Arc<dyn Observer>,
 }
 
 fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
@@ -67,11 +82,6 @@ fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
             .without_max_times()
             .build(),
     )
-}
-
-/// Line count of line protocol text.
-fn lines(b: &[u8]) -> u64 {
-    b.iter().filter(|&&c| c == b'\n').count() as u64
 }
 
 /// InfluxDB 1.x reports partial writes as `partial write: … dropped=N`.
@@ -86,24 +96,24 @@ fn dropped_in(body: &str) -> Option<u64> {
 
 impl Writer {
     pub fn new(
-        name: String,
-        queue: Arc<Mutex<DiskQueue>>,
+        replica: Replica,
         endpoint: Endpoint,
-        breaker: Breaker,
-        notify: Arc<Notify>,
+        framing: Framing,
+        mut breaker: Breaker,
         batch_points: u64,
-        delivery: Arc<super::Delivery>,
+        observer: Arc<dyn Observer>,
     ) -> Self {
-        METRICS.breaker.with_label_values(&[&name]).set(0);
+        observer.breaker(breaker.state());
         Self {
-            name,
-            queue,
+            name: replica.name.clone(),
+            notify: replica.notify.clone(),
+            replica,
             endpoint,
+            framing,
             breaker,
             backoff: backoff(),
-            notify,
             batch_points: batch_points.max(1),
-            delivery,
+            observer,
         }
     }
 
@@ -113,7 +123,7 @@ impl Writer {
             return Step::Wait(wait);
         }
         let records = {
-            let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut q = self.replica.lock();
             match q.peek(self.batch_points, 8 << 20) {
                 Ok(r) => r,
                 Err(e) => {
@@ -122,41 +132,35 @@ impl Writer {
                 }
             }
         };
-        let Some(last) = records.last() else {
+        let Some((upto, points, target, payload)) = self.batch(&records) else {
             return Step::Empty;
         };
-        let upto = last.next;
-        let points: u64 = records.iter().map(|r| u64::from(r.points)).sum();
-        let mut payload = Vec::with_capacity(records.iter().map(|r| r.payload.len()).sum());
-        for r in &records {
-            payload.extend_from_slice(&r.payload);
-        }
-        match self.send(&payload).await {
+        let sent = match &target {
+            Some(t) => self.send(t, &payload).await,
+            // A record whose envelope cannot be read (never written so by us): dropped, counted.
+            None => Ok(Outcome {
+                rejected: points,
+                ..Outcome::default()
+            }),
+        };
+        match sent {
             Ok(d) => {
-                let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+                let mut q = self.replica.lock();
                 if let Err(e) = q.ack(upto, points) {
                     tracing::error!(output = %self.name, error = %e, "cannot record the acknowledgement");
                 }
-                super::metrics::observe_queue(&self.name, &q);
+                self.observer.queue(&q);
                 drop(q);
-                METRICS.written.with_label_values(&[&self.name]).inc_by(d.written);
-                METRICS
-                    .dropped
-                    .with_label_values(&[&self.name, "rejected"])
-                    .inc_by(d.rejected);
-                METRICS
-                    .dropped
-                    .with_label_values(&[&self.name, "too_large"])
-                    .inc_by(d.too_large);
+                self.observer.delivered(d);
                 self.breaker.success();
-                self.delivery.succeeded();
+                self.replica.health.succeeded();
                 self.report_transitions("writes succeed again");
                 self.backoff = backoff();
                 Step::Delivered(d)
             }
             Err(retry) => {
                 self.breaker.failure();
-                self.delivery.failed();
+                self.replica.health.failed();
                 self.report_transitions(&retry.why);
                 let wait = self
                     .backoff
@@ -169,33 +173,61 @@ impl Writer {
         }
     }
 
+    /// The next request from the peeked records: where the acknowledgement goes, its points,
+    /// its target (`None`: an unreadable envelope, to drop) and its body.
+    fn batch(&self, records: &[Record]) -> Option<(crate::queue::Cursor, u64, Option<Target>, Vec<u8>)> {
+        let first = records.first()?;
+        let (take, target) = match &self.framing {
+            Framing::Fixed(t) => (records.len(), Some(t.clone())),
+            Framing::Enveloped => match envelope::split(&first.payload) {
+                Ok((meta, _)) => {
+                    let same = records
+                        .iter()
+                        .take_while(|r| envelope::split(&r.payload).is_ok_and(|(m, _)| m == meta))
+                        .count();
+                    (same, envelope::target(meta).ok())
+                }
+                Err(_) => (1, None),
+            },
+        };
+        let chosen = &records[..take];
+        let points = chosen.iter().map(|r| u64::from(r.points)).sum();
+        let mut payload = Vec::with_capacity(chosen.iter().map(|r| r.payload.len()).sum());
+        for r in chosen {
+            match self.framing {
+                Framing::Fixed(_) => payload.extend_from_slice(&r.payload),
+                Framing::Enveloped => {
+                    payload.extend_from_slice(envelope::split(&r.payload).map_or(&[][..], |(_, b)| b))
+                }
+            }
+        }
+        Some((chosen.last().expect("one").next, points, target, payload))
+    }
+
     fn report_transitions(&mut self, why: &str) {
         for (from, to) in self.breaker.take_transitions() {
-            METRICS.breaker.with_label_values(&[&self.name]).set(to.as_gauge());
+            self.observer.breaker(to);
             tracing::warn!(output = %self.name, from = from.as_str(), to = to.as_str(), reason = why, "output circuit breaker changed state");
         }
     }
 
     /// Sends `payload` (whole lines); splits it on 413 until single lines.
-    async fn send(&self, payload: &[u8]) -> Result<Delivery, Retry> {
-        let points = lines(payload);
+    async fn send(&self, target: &Target, payload: &[u8]) -> Result<Outcome, Retry> {
+        let points = count_points(payload);
         let started = std::time::Instant::now();
-        let reply = self.endpoint.post(gzip(payload)).await;
-        METRICS
-            .write_seconds
-            .with_label_values(&[&self.name])
-            .observe(started.elapsed().as_secs_f64());
+        let reply = self.endpoint.post(target, gzip(payload)).await;
+        self.observer.write_seconds(started.elapsed().as_secs_f64());
         let reply = reply.map_err(|why| Retry { after: None, why })?;
         match reply.status {
-            200..=299 => Ok(Delivery {
+            200..=299 => Ok(Outcome {
                 written: points,
-                ..Delivery::default()
+                ..Outcome::default()
             }),
             413 if points <= 1 => {
                 tracing::error!(output = %self.name, "a single line is larger than the replica accepts (413); dropped");
-                Ok(Delivery {
+                Ok(Outcome {
                     too_large: points,
-                    ..Delivery::default()
+                    ..Outcome::default()
                 })
             }
             413 => {
@@ -205,17 +237,17 @@ impl Writer {
                     .filter(|(_, c)| **c == b'\n')
                     .nth((points / 2 - 1) as usize)
                     .map_or(payload.len(), |(i, _)| i + 1);
-                let first = Box::pin(self.send(&payload[..mid])).await?;
-                let second = Box::pin(self.send(&payload[mid..])).await?;
-                Ok(first.add(second))
+                let first = Box::pin(self.send(target, &payload[..mid])).await?;
+                let second = Box::pin(self.send(target, &payload[mid..])).await?;
+                Ok(first + second)
             }
             400 | 422 => {
                 let rejected = dropped_in(&reply.body).unwrap_or(points).min(points);
                 tracing::error!(output = %self.name, status = reply.status, rejected, error = %reply.body.trim(), "replica rejected points; they are dropped, not retried");
-                Ok(Delivery {
+                Ok(Outcome {
                     written: points - rejected,
                     rejected,
-                    ..Delivery::default()
+                    ..Outcome::default()
                 })
             }
             status => Err(Retry {
@@ -239,9 +271,17 @@ impl Writer {
                 }
             }
             if Instant::now() >= deadline {
-                return self.queue.lock().unwrap_or_else(|p| p.into_inner()).is_empty();
+                return self.replica.lock().is_empty();
             }
         }
+    }
+
+    pub fn pending_points(&self) -> u64 {
+        self.replica.lock().pending_points()
+    }
+
+    pub fn batch_points(&self) -> u64 {
+        self.batch_points
     }
 
     pub fn endpoint(&self) -> &Endpoint {

@@ -1,10 +1,11 @@
-//! One InfluxDB endpoint over our own hyper client: v1 `/write?db=&rp=&precision=ns`
-//! (basic auth optional) or v2 `/api/v2/write?org=&bucket=&precision=ns` (`Token`), gzip
-//! bodies, the `[http_pool]` limits, and the reply reduced to what the writer decides on.
+//! One InfluxDB server over our own hyper client: gzip bodies POSTed to a [`Target`] (the
+//! write path with its query and the headers that go with it: v1 `/write?db=&rp=&precision=`
+//! with basic auth, v2 `/api/v2/write?org=&bucket=` with `Token`, or whatever a mirrored
+//! writer sent), the pool limits, and the reply reduced to what the writer decides on.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use hyper::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderName, HeaderValue, RETRY_AFTER};
 use hyper_util::client::legacy::{Client, connect::HttpConnector};
 use hyper_util::rt::TokioExecutor;
 use netpulse_config::{HttpPoolConfig, InfluxApi, InfluxOutput};
@@ -12,9 +13,27 @@ use std::time::Duration;
 
 pub struct Endpoint {
     client: Client<HttpConnector, Full<Bytes>>,
-    uri: hyper::Uri,
-    auth: Option<HeaderValue>,
+    /// `http://host:port`, no trailing slash.
+    base: String,
     read_timeout: Duration,
+}
+
+/// Where on the server a batch goes and the headers it carries (credentials marked sensitive).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Target {
+    pub path_and_query: String,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Header values can be credentials: only their names.
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("Target")
+            .field("path_and_query", &self.path_and_query)
+            .field("headers", &names)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -53,15 +72,9 @@ fn base64(input: &[u8]) -> String {
     out
 }
 
-impl Endpoint {
-    pub fn new(o: &InfluxOutput, pool: &HttpPoolConfig) -> Result<Self, String> {
-        if !o.url.starts_with("http://") {
-            return Err(format!(
-                "output {}: url {:?}: only http:// is supported in this release",
-                o.name, o.url
-            ));
-        }
-        let base = o.url.trim_end_matches('/');
+impl Target {
+    /// The write API of a configured output: the collector's one target per replica.
+    pub fn influx(o: &InfluxOutput) -> Result<Self, String> {
         let (path, auth) = match o.api {
             InfluxApi::V1 => {
                 let mut q = format!(
@@ -86,23 +99,36 @@ impl Endpoint {
                 o.token.as_ref().map(|t| format!("Token {}", t.expose())),
             ),
         };
-        let uri: hyper::Uri = format!("{base}{path}")
-            .parse()
-            .map_err(|e| format!("output {}: url {:?}: {e}", o.name, o.url))?;
-        let auth = auth
-            .map(|a| {
-                HeaderValue::from_str(&a).map(|mut h| {
-                    h.set_sensitive(true);
-                    h
-                })
-            })
-            .transpose()
-            .map_err(|_| {
+        let mut headers = vec![];
+        if let Some(a) = auth {
+            let mut h = HeaderValue::from_str(&a).map_err(|_| {
                 format!(
                     "output {}: credentials contain characters not allowed in a header",
                     o.name
                 )
             })?;
+            h.set_sensitive(true);
+            headers.push((AUTHORIZATION, h));
+        }
+        Ok(Self {
+            path_and_query: path,
+            headers,
+        })
+    }
+}
+
+impl Endpoint {
+    /// A server at `url` (`http://host:port`; a path after it is ignored: targets carry theirs).
+    pub fn new(name: &str, url: &str, pool: &HttpPoolConfig) -> Result<Self, String> {
+        let Some(rest) = url.strip_prefix("http://") else {
+            return Err(format!(
+                "output {name}: url {url:?}: only http:// is supported in this release"
+            ));
+        };
+        let authority = rest.split('/').next().unwrap_or_default();
+        let base = format!("http://{authority}");
+        base.parse::<hyper::Uri>()
+            .map_err(|e| format!("output {name}: url {url:?}: {e}"))?;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(pool.connect_timeout.get()));
         connector.set_nodelay(true);
@@ -113,21 +139,37 @@ impl Endpoint {
             .build(connector);
         Ok(Self {
             client,
-            uri,
-            auth,
+            base,
             read_timeout: pool.read_timeout.get(),
         })
     }
 
+    /// The collector's replica: its configured server and write target.
+    pub fn for_output(o: &InfluxOutput, pool: &HttpPoolConfig) -> Result<(Self, Target), String> {
+        let base = o.url.trim_end_matches('/');
+        let endpoint = Self::new(&o.name, base, pool)?;
+        // A path prefix in the URL (InfluxDB behind a reverse proxy) stays in front of the API path.
+        let prefix = base
+            .strip_prefix("http://")
+            .and_then(|r| r.find('/').map(|i| &r[i..]))
+            .unwrap_or("");
+        let mut target = Target::influx(o)?;
+        target.path_and_query = format!("{prefix}{}", target.path_and_query);
+        format!("{}{}", endpoint.base, target.path_and_query)
+            .parse::<hyper::Uri>()
+            .map_err(|e| format!("output {}: url {:?}: {e}", o.name, o.url))?;
+        Ok((endpoint, target))
+    }
+
     /// POSTs a gzip body. `Err` is a transport failure (refused, reset, timeout).
-    pub async fn post(&self, gzipped: Bytes) -> Result<Reply, String> {
-        let mut req = hyper::Request::post(self.uri.clone())
+    pub async fn post(&self, target: &Target, gzipped: Bytes) -> Result<Reply, String> {
+        let mut req = hyper::Request::post(format!("{}{}", self.base, target.path_and_query))
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
             .header(CONTENT_ENCODING, "gzip")
             .body(Full::new(gzipped))
             .map_err(|e| e.to_string())?;
-        if let Some(a) = &self.auth {
-            req.headers_mut().insert(AUTHORIZATION, a.clone());
+        for (name, value) in &target.headers {
+            req.headers_mut().insert(name.clone(), value.clone());
         }
         let exchange = async {
             let resp = self
@@ -155,8 +197,9 @@ impl Endpoint {
             .map_err(|_| format!("no answer within {:?}", self.read_timeout))?
     }
 
-    pub fn uri(&self) -> &hyper::Uri {
-        &self.uri
+    /// `http://host:port` of the server.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 }
 

@@ -14,6 +14,7 @@ impl DiskQueue {
             return Ok(());
         }
         self.ack = upto;
+        self.trim_ages();
         self.pending_points = self.pending_points.saturating_sub(points);
         write_ack(&self.dir, upto).map_err(self.io("write ack file"))?;
         while self.segments.len() > 1 && self.segments[0].id < upto.segment {
@@ -71,6 +72,7 @@ impl DiskQueue {
         };
         self.pending_points = 0;
         self.unsynced = false;
+        self.ages.clear();
         write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
         Ok(dropped)
     }
@@ -97,6 +99,7 @@ impl DiskQueue {
             segment: self.segments[0].id,
             offset: 0,
         };
+        self.trim_ages();
         // Removed before the ack is rewritten: on a full disk the rewrite needs the room. A
         // crash between leaves an ack naming no segment, which reopening does not trust.
         std::fs::remove_file(seg_path(&self.dir, oldest.id)).map_err(self.io("remove segment"))?;

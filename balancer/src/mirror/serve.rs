@@ -1,0 +1,125 @@
+//! One request to a mirroring backend, on Pingora's session: the body read whole up to
+//! `max_body` (Content-Length or chunked; gzip decoded within the same bound), checked and
+//! stamped, the write's path, query and `Authorization` kept, then [`Mirror::accept`], and
+//! InfluxDB's answers: `204`, or a JSON `{"error": …}` with 400, 413 or 503 (`Retry-After`).
+
+use super::{Mirror, Refusal, lines};
+use bytes::Bytes;
+use netpulse_delivery::endpoint::Target;
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+use std::io::Read;
+use std::sync::atomic::Ordering;
+
+/// Answers the request in `session` (the caller returns `Ok(true)`: handled).
+pub async fn serve(session: &mut Session, m: &Mirror) -> pingora_error::Result<()> {
+    let outcome = match take(session, m).await {
+        Ok((target, body, points)) => m.accept(&target, &body, points).await.map(|()| (body.len(), points)),
+        Err(r) => Err(r),
+    };
+    match outcome {
+        Ok((bytes, points)) => {
+            let c = &m.counters;
+            c.accepted_writes.fetch_add(1, Ordering::Relaxed);
+            c.accepted_points.fetch_add(u64::from(points), Ordering::Relaxed);
+            c.accepted_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+            let resp = ResponseHeader::build(204, Some(1))?;
+            session.write_response_header(Box::new(resp), true).await
+        }
+        Err(r) => {
+            let reason = match r {
+                Refusal::Invalid(_) => "invalid",
+                Refusal::TooLarge(_) => "too_large",
+                Refusal::Full(_) => "full",
+                Refusal::Unavailable(_) => "unavailable",
+            };
+            m.counters.refused(reason);
+            tracing::debug!(backend = %m.backend, reason, error = %r, "mirrored write refused");
+            let body = Bytes::from(serde_json::json!({ "error": r.to_string() }).to_string());
+            let mut resp = ResponseHeader::build(r.status(), Some(4))?;
+            resp.insert_header("content-type", "application/json")?;
+            resp.insert_header("content-length", body.len().to_string())?;
+            if r.status() == 503 {
+                resp.insert_header("retry-after", "1")?;
+            }
+            if !session.is_body_done() {
+                // The rest of the body was not read: this connection cannot carry another request.
+                session.set_keepalive(None);
+            }
+            session.write_response_header(Box::new(resp), false).await?;
+            session.write_response_body(Some(body), true).await
+        }
+    }
+}
+
+/// The write as it will be queued: target, stamped body, points.
+async fn take(session: &mut Session, m: &Mirror) -> Result<(Target, Vec<u8>, u32), Refusal> {
+    let max = m.config().max_body.0;
+    let req = session.req_header();
+    let precision = req.uri.query().and_then(|q| {
+        q.split('&')
+            .find_map(|kv| kv.strip_prefix("precision="))
+            .map(str::to_string)
+    });
+    let gzipped = req
+        .headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    let declared = req
+        .headers
+        .get("content-length")
+        .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
+    if !gzipped && declared.is_some_and(|n| n > max) {
+        return Err(Refusal::TooLarge(max));
+    }
+    let mut target = Target {
+        path_and_query: req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+        headers: vec![],
+    };
+    if let Some(a) = req.headers.get("authorization") {
+        let mut a = a.clone();
+        a.set_sensitive(true);
+        target.headers.push((http::header::AUTHORIZATION, a));
+    }
+    let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
+    while let Some(chunk) = session
+        .read_request_body()
+        .await
+        .map_err(|e| Refusal::Invalid(format!("reading the request body: {e}")))?
+    {
+        if body.len() as u64 + chunk.len() as u64 > max {
+            return Err(Refusal::TooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if gzipped {
+        let mut plain = Vec::with_capacity(body.len() * 4);
+        flate2::read::MultiGzDecoder::new(&body[..])
+            .take(max + 1)
+            .read_to_end(&mut plain)
+            .map_err(|e| Refusal::Invalid(format!("gzip body: {e}")))?;
+        if plain.len() as u64 > max {
+            return Err(Refusal::TooLarge(max));
+        }
+        body = plain;
+    }
+    if !m.config().validate {
+        let points = netpulse_delivery::count_points(&body).min(u64::from(u32::MAX)) as u32;
+        if !body.ends_with(b"\n") {
+            body.push(b'\n');
+        }
+        return Ok((target, body, points));
+    }
+    let unit = lines::unit_ns(precision.as_deref()).ok_or_else(|| {
+        Refusal::Invalid(format!(
+            "precision {:?} is not one InfluxDB knows",
+            precision.unwrap_or_default()
+        ))
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    let (stamped, points) = lines::stamp(&body, now / unit).map_err(|e| Refusal::Invalid(e.to_string()))?;
+    Ok((target, stamped, points))
+}
