@@ -42,6 +42,11 @@ struct Args {
     /// Check the configuration and exit: 0 valid, 1 invalid (like `haproxy -c`).
     #[arg(short = 'c')]
     check: bool,
+    /// Print the configuration as native TOML and exit (with `-f`: the translation of an
+    /// haproxy.cfg, to keep as `balancer.toml` and extend, e.g. with write mirroring).
+    /// Secrets print as `***`.
+    #[arg(long)]
+    print_config: bool,
     /// Take the listening sockets over from a running instance (graceful upgrade).
     #[arg(long)]
     upgrade: bool,
@@ -127,6 +132,18 @@ fn main() -> ExitCode {
             return ExitCode::from(if args.check { 1 } else { 2 });
         }
     };
+    if args.print_config {
+        return match toml::to_string(&cfg) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("netpulse-balancer: cannot print the configuration: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     if args.check {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;

@@ -438,3 +438,40 @@ fn an_in_place_upgrade_hands_the_queues_over_without_a_failed_write() {
     let _ = new.kill();
     let _ = new.wait();
 }
+
+#[test]
+fn a_translated_haproxy_cfg_is_printed_as_native_toml_and_gains_mirroring() {
+    let dir = netpulse_testkit::tempdir("mirror-migrate");
+    let cfg = "defaults\n    mode http\n    timeout connect 5s\n    timeout server 30s\nfrontend influxdb\n    bind 127.0.0.1:18999\n    acl is_write path_beg /write\n    use_backend influxdb_write if is_write\n    default_backend influxdb\nbackend influxdb\n    server influx-a 127.0.0.1:18086\n    server influx-b 127.0.0.1:18087\nbackend influxdb_write\n    server influx-a 127.0.0.1:18086\n    server influx-b 127.0.0.1:18087\n";
+    std::fs::write(dir.join("haproxy.cfg"), cfg).unwrap();
+    let out = Command::new(common::bin())
+        .arg("-f")
+        .arg(dir.join("haproxy.cfg"))
+        .arg("--print-config")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let native = String::from_utf8(out.stdout).unwrap();
+    assert!(native.contains("name = \"influxdb_write\""), "{native}");
+    // What docs/haproxy-migration.md tells the operator to add under the write backend (last here).
+    let mirrored = format!(
+        "{native}\n[backends.mirror]\nqueue_dir = \"{}\"\n",
+        dir.join("mirror").display()
+    );
+    std::fs::write(dir.join("balancer.toml"), &mirrored).unwrap();
+    let check = Command::new(common::bin())
+        .arg("-c")
+        .arg("--config")
+        .arg(dir.join("balancer.toml"))
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stderr));
+    let again = Command::new(common::bin())
+        .arg("--config")
+        .arg(dir.join("balancer.toml"))
+        .arg("--print-config")
+        .output()
+        .unwrap();
+    let text = String::from_utf8(again.stdout).unwrap();
+    assert!(text.contains("[backends.mirror]") && text.contains("max_body = "), "{text}");
+}
