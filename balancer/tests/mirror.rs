@@ -257,9 +257,17 @@ fn a_full_queue_answers_503_and_loses_nothing() {
         b_port,
         "queue_max_bytes = \"1MiB\", max_body = \"256KiB\"",
     ));
-    let line = |i: u64| format!("full,w=t v={i}i {}\n", 1_700_000_000_000_000_000u64 + i);
+    // Values that do not compress much (queues hold writes gzipped).
+    let line = |i: u64| {
+        let noise = i.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        format!(
+            "full,w=t v={i}i,n={}i {}\n",
+            noise >> 2,
+            1_700_000_000_000_000_000u64 + i
+        )
+    };
     let (mut acked, mut refused, mut i) = (0u64, None, 0u64);
-    for _ in 0..100 {
+    for _ in 0..400 {
         let body: String = (i..i + 1000).map(line).collect();
         let (st, text) = write(bal.port, "", body.as_bytes());
         match st {
@@ -473,5 +481,8 @@ fn a_translated_haproxy_cfg_is_printed_as_native_toml_and_gains_mirroring() {
         .output()
         .unwrap();
     let text = String::from_utf8(again.stdout).unwrap();
-    assert!(text.contains("[backends.mirror]") && text.contains("max_body = "), "{text}");
+    assert!(
+        text.contains("[backends.mirror]") && text.contains("max_body = "),
+        "{text}"
+    );
 }

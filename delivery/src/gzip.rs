@@ -5,6 +5,14 @@
 use bytes::Bytes;
 use std::io::Write;
 
+/// Every member of a gzip body, unpacked.
+pub fn gunzip(members: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(members.len() * 5);
+    flate2::read::MultiGzDecoder::new(members).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 /// One complete gzip member holding `body`.
 pub fn gzip(body: &[u8]) -> Bytes {
     // Stateless igzip needs room for the whole result up front: incompressible input

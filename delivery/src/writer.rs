@@ -136,6 +136,7 @@ impl Writer {
             return Step::Empty;
         };
         let sent = match &target {
+            Some(t) if envelope::is_gzip(t) => self.send_gzipped(t, payload.into(), points).await,
             Some(t) => self.send(t, &payload).await,
             // A record whose envelope cannot be read (never written so by us): dropped, counted.
             None => Ok(Outcome {
@@ -214,41 +215,65 @@ impl Writer {
     /// Sends `payload` (whole lines); splits it on 413 until single lines.
     async fn send(&self, target: &Target, payload: &[u8]) -> Result<Outcome, Retry> {
         let points = count_points(payload);
+        if let Some(done) = self.post(target, gzip(payload), points).await? {
+            return Ok(done);
+        }
+        let mid = payload
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == b'\n')
+            .nth((points / 2 - 1) as usize)
+            .map_or(payload.len(), |(i, _)| i + 1);
+        let first = Box::pin(self.send(target, &payload[..mid])).await?;
+        let second = Box::pin(self.send(target, &payload[mid..])).await?;
+        Ok(first + second)
+    }
+
+    /// Sends records queued gzipped (gzip members of `points` points, concatenated: one
+    /// multi-member body, not compressed again); on 413 they are unpacked and split.
+    async fn send_gzipped(&self, target: &Target, members: bytes::Bytes, points: u64) -> Result<Outcome, Retry> {
+        if let Some(done) = self.post(target, members.clone(), points).await? {
+            return Ok(done);
+        }
+        match crate::gzip::gunzip(&members) {
+            Ok(plain) => self.send(target, &plain).await,
+            Err(e) => {
+                tracing::error!(output = %self.name, error = %e, "a queued gzip body cannot be read; dropped");
+                Ok(Outcome {
+                    rejected: points,
+                    ..Outcome::default()
+                })
+            }
+        }
+    }
+
+    /// One request of `points` points; `None`: 413 for several points (the caller splits).
+    async fn post(&self, target: &Target, body: bytes::Bytes, points: u64) -> Result<Option<Outcome>, Retry> {
         let started = std::time::Instant::now();
-        let reply = self.endpoint.post(target, gzip(payload)).await;
+        let reply = self.endpoint.post(target, body).await;
         self.observer.write_seconds(started.elapsed().as_secs_f64());
         let reply = reply.map_err(|why| Retry { after: None, why })?;
         match reply.status {
-            200..=299 => Ok(Outcome {
+            200..=299 => Ok(Some(Outcome {
                 written: points,
                 ..Outcome::default()
-            }),
+            })),
             413 if points <= 1 => {
                 tracing::error!(output = %self.name, "a single line is larger than the replica accepts (413); dropped");
-                Ok(Outcome {
+                Ok(Some(Outcome {
                     too_large: points,
                     ..Outcome::default()
-                })
+                }))
             }
-            413 => {
-                let mid = payload
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c == b'\n')
-                    .nth((points / 2 - 1) as usize)
-                    .map_or(payload.len(), |(i, _)| i + 1);
-                let first = Box::pin(self.send(target, &payload[..mid])).await?;
-                let second = Box::pin(self.send(target, &payload[mid..])).await?;
-                Ok(first + second)
-            }
+            413 => Ok(None),
             400 | 422 => {
                 let rejected = dropped_in(&reply.body).unwrap_or(points).min(points);
                 tracing::error!(output = %self.name, status = reply.status, rejected, error = %reply.body.trim(), "replica rejected points; they are dropped, not retried");
-                Ok(Outcome {
+                Ok(Some(Outcome {
                     written: points - rejected,
                     rejected,
                     ..Outcome::default()
-                })
+                }))
             }
             status => Err(Retry {
                 after: reply.retry_after,

@@ -4,6 +4,7 @@
 //! share one fsync per queue, and none is acknowledged before it is on disk everywhere.
 
 use netpulse_delivery::writer::Replica;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use tokio::sync::watch;
 
@@ -21,6 +22,8 @@ struct Pending {
 }
 
 pub struct GroupCommit {
+    /// Commit rounds so far (each: one fsync per queue with new writes).
+    pub rounds: AtomicU64,
     pending: Mutex<Pending>,
     wake: Condvar,
     durable: watch::Sender<Durable>,
@@ -29,6 +32,7 @@ pub struct GroupCommit {
 impl GroupCommit {
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
+            rounds: AtomicU64::new(0),
             pending: Mutex::default(),
             wake: Condvar::new(),
             durable: watch::Sender::new(Durable::default()),
@@ -85,6 +89,7 @@ impl GroupCommit {
                     r.notify.notify_one();
                 }
             }
+            self.rounds.fetch_add(1, Ordering::Relaxed);
             if let Some(why) = &failed {
                 tracing::error!(error = %why, "mirrored writes could not be made durable; answered 503");
             }

@@ -23,8 +23,6 @@ pub use open::Service;
 pub use serve::serve;
 
 use netpulse_config::{BalancerConfig, Mirror as MirrorConfig};
-use netpulse_delivery::endpoint::Target;
-use netpulse_delivery::envelope;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -126,13 +124,20 @@ impl Mirror {
         &self.cfg
     }
 
-    /// Queues a checked, stamped body of `points` for every server; returns once it is
-    /// durable in every queue.
-    pub async fn accept(&self, target: &Target, body: &[u8], points: u32) -> Result<(), Refusal> {
+    /// Group commits so far (writes accepted / commits = writes sharing one fsync).
+    pub fn commits(&self) -> u64 {
+        self.commit.rounds.load(Ordering::Relaxed)
+    }
+
+    /// Queues a sealed write (`envelope`: its target, then its checked, stamped body) of
+    /// `points` for every server; returns once it is durable in every queue.
+    pub async fn accept(&self, payload: &[u8], points: u32) -> Result<(), Refusal> {
+        if points == 0 {
+            return Ok(()); // blank lines and comments only: nothing to write
+        }
         self.inflight.fetch_add(1, Ordering::AcqRel);
         let _inflight = Inflight(&self.inflight);
         let open = self.wait_open().await?;
-        let payload = envelope::seal(target, body).map_err(|e| Refusal::Invalid(e.to_string()))?;
         let seq = {
             let _one = self.append.lock().unwrap_or_else(|p| p.into_inner());
             if self.closing.load(Ordering::Acquire) && open.released() {
@@ -151,7 +156,7 @@ impl Mirror {
             for r in &open.replicas {
                 // Room was checked: the bound drops nothing here.
                 r.lock()
-                    .append(&payload, points)
+                    .append(payload, points)
                     .map_err(|e| Refusal::Unavailable(e.to_string()))?;
             }
             self.commit.appended()

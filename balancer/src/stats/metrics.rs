@@ -55,6 +55,7 @@ families! {
     MirrorBreaker = "netpulse_balancer_mirror_circuit_breaker_state", GAUGE, SV, "The mirror writer's circuit breaker: 0 closed, 1 open, 2 half-open.";
     MirrorAccepted = "netpulse_balancer_mirror_writes_accepted_total", COUNTER, BE, "Writes answered 204: durable in every server's queue.";
     MirrorAcceptedPoints = "netpulse_balancer_mirror_points_accepted_total", COUNTER, BE, "Points of the accepted writes.";
+    MirrorCommits = "netpulse_balancer_mirror_commits_total", COUNTER, BE, "Group commits: one fsync per server queue for every write accepted since the last.";
     MirrorRefused = "netpulse_balancer_mirror_writes_refused_total", COUNTER, &["backend", "reason"], "Writes refused: invalid (400), too_large (413), full (503), unavailable (503).";
 }
 
@@ -193,6 +194,7 @@ fn mirror(s: &mut Scrape, m: &crate::mirror::Mirror) {
     }
     s.count(F::MirrorAccepted, &[b], &m.counters.accepted_writes);
     s.count(F::MirrorAcceptedPoints, &[b], &m.counters.accepted_points);
+    s.add(F::MirrorCommits, &[b], m.commits() as f64);
     for (reason, n) in m.counters.refusals() {
         s.add(F::MirrorRefused, &[b, reason], n as f64);
     }

@@ -53,8 +53,9 @@ fn record_at(data: &[u8], pos: usize) -> Option<usize> {
     let head = data.get(pos..pos + HEADER as usize)?;
     let (len, crc, points) = fields(head);
     let end = (pos + HEADER as usize).checked_add(len as usize)?;
-    // Cheap tests first: a payload has at least one byte per point and fits the segment.
-    if len > MAX_RECORD || end > data.len() || u64::from(points) > u64::from(len) {
+    // Cheap tests first: the payload fits the segment and is not too small for its points
+    // (plain line protocol takes a byte a point and more; deflate packs at most 1032 to a byte).
+    if len > MAX_RECORD || end > data.len() || u64::from(points) > u64::from(len) * 1032 + 64 {
         return None;
     }
     (checksum(points, &data[pos + HEADER as usize..end]) == crc).then_some(end - pos)
