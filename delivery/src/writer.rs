@@ -215,9 +215,14 @@ impl Writer {
     /// Sends `payload` (whole lines); splits it on 413 until single lines.
     async fn send(&self, target: &Target, payload: &[u8]) -> Result<Outcome, Retry> {
         let points = count_points(payload);
-        if let Some(done) = self.post(target, gzip(payload), points).await? {
-            return Ok(done);
+        match self.post(target, gzip(payload), points).await? {
+            Some(done) => Ok(done),
+            None => self.split(target, payload, points).await,
         }
+    }
+
+    /// Two halves of a batch the server found too large (413), each sent on its own.
+    async fn split(&self, target: &Target, payload: &[u8], points: u64) -> Result<Outcome, Retry> {
         let mid = payload
             .iter()
             .enumerate()
@@ -236,7 +241,7 @@ impl Writer {
             return Ok(done);
         }
         match crate::gzip::gunzip(&members) {
-            Ok(plain) => self.send(target, &plain).await,
+            Ok(plain) => self.split(target, &plain, points).await,
             Err(e) => {
                 tracing::error!(output = %self.name, error = %e, "a queued gzip body cannot be read; dropped");
                 Ok(Outcome {
