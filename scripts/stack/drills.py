@@ -1,0 +1,336 @@
+"""`scripts/drill`: the seed's "kill a service" drills, one after another, under steady polling
+and read/write load through the balancer, each measured from the data the replicas hold:
+
+- poll points: every target's `system` points in the drill window, per replica and in their
+  union; a poll is *missed* where a target's points are more than 1.5 intervals apart, a
+  *duplicate* where two are less than half an interval apart;
+- client points: writes the load got a 204 for (5 points each), present in each replica
+  (those acknowledged until 3 s before the count: later ones may still be in a mirror queue);
+- lost: points one replica holds and the other not, plus acknowledged client points missing —
+  except what a collector counted as given up (`disk_full`), shown apart;
+- takeover: from a collector's death until every target it owned has a new point;
+- failed: client requests (reads and writes) not answered 2xx during the drill;
+- recover: from the end of the disruption until queues are empty, servers UP and both
+  replicas hold the same points;
+- alert: what Prometheus raised (firing, or pending when the outage was shorter than `for`).
+
+Exit status 1 when anything was lost (or a drill could not run)."""
+
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+from . import components as c
+from . import observe as o
+from .load import Load
+from .procs import Proc, http_ok, wait_until
+
+
+@dataclass
+class Row:
+    drill: str
+    polls: str = "-"
+    client: str = "-"
+    lost: int = 0
+    given_up: int = 0
+    dup: int = 0
+    missed: int = 0
+    takeover: str = "-"
+    failed: int = 0
+    recover: str = "-"
+    alert: str = "-"
+    note: str = ""
+
+
+class Alerts:
+    """Samples Prometheus' pending/firing alerts every second while drills run."""
+
+    def __init__(self, lay):
+        self.lay, self.seen = lay, []
+        self._stop = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            now = time.time()
+            for name, state in o.firing(self.lay):
+                self.seen.append((now, name, state))
+            self._stop.wait(1)
+
+    def between(self, t0: float, t1: float, ignore=()) -> str:
+        states = {}
+        for t, name, state in self.seen:
+            if t0 <= t <= t1 and name not in ignore:
+                if state == "firing" or name not in states:
+                    states[name] = state
+        return ", ".join(f"{n} ({s})" for n, s in sorted(states.items())) or "none"
+
+    def stop(self):
+        self._stop.set()
+
+
+def poll_points(lay, port: int, t0: float, t1: float):
+    """{target: [ms timestamps]} of `system` points in [t0, t1] on one replica."""
+    q = f"SELECT sysUpTime FROM system WHERE time >= {int(t0 * 1e9)} AND time <= {int(t1 * 1e9)} GROUP BY target"
+    series = o.influx_series(port, q, "target")
+    if series is None:
+        return None
+    return {t: [row[0] for row in rows] for t, rows in series.items()}
+
+
+def gaps(ts: list, interval_ms: float):
+    """(missed, duplicates) in one target's sorted timestamps."""
+    missed = dup = 0
+    for a, b in zip(ts, ts[1:]):
+        d = b - a
+        if d > 1.5 * interval_ms:
+            missed += round(d / interval_ms) - 1
+        elif d < 0.5 * interval_ms:
+            dup += 1
+    return missed, dup
+
+
+def disk_full_drops(lay) -> float:
+    return sum(o.metric_sum(o.metrics(lay.collector_api(i)), "netpulse_output_points_dropped_total", reason="disk_full")
+               for i in range(lay.collectors))
+
+
+def unsettled(stack, since: float) -> str:
+    """Why the stack has not recovered yet, "" once it has: every collector answers with its
+    output breakers closed, the balancer's servers are UP and its mirror writers closed with
+    nothing older than a few seconds queued (clients keep writing: a queue is rarely empty),
+    and both replicas hold the same poll points since `since` (up to two intervals ago)."""
+    lay = stack.lay
+    for i in range(lay.collectors):
+        m = o.metrics(lay.collector_api(i))
+        if not m:
+            return f"collector-{i + 1} not answering"
+        if o.metric_sum(m, "netpulse_output_circuit_breaker_state") > 0:
+            return f"collector-{i + 1}: an output breaker is open"
+    bm = o.metrics(lay.stats)
+    if not bm:
+        return "balancer not answering"
+    if o.metric_sum(bm, "netpulse_balancer_mirror_circuit_breaker_state") > 0:
+        return "balancer: a mirror writer's breaker is open"
+    oldest = max((v for k, v in bm.items() if k.startswith("netpulse_balancer_mirror_oldest_seconds")), default=0)
+    if oldest > 3:
+        return f"balancer: mirrored writes {oldest:.0f} s old still queued"
+    rows = [r for r in o.stats_rows(lay) if r["svname"] not in ("FRONTEND", "BACKEND") and r["pxname"] == "influxdb"]
+    down = [r["svname"] for r in rows if r["status"] != "UP"]
+    if down or len(rows) != 2:
+        return f"balancer servers not UP: {down}"
+    upto = time.time() - 2 * lay.interval_s
+    a, b = (poll_points(lay, lay.influx(i), since, upto) for i in range(2))
+    if a is None or b is None or a != b:
+        return "the replicas do not hold the same poll points yet"
+    return ""
+
+
+def measure(stack, load: Load, alerts: Alerts, row: Row, t0: float, t_end: float, drops0: float) -> Row:
+    """Fills `row` once the stack has recovered from a disruption that ended at `t_end`."""
+    lay = stack.lay
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and unsettled(stack, t0):
+        time.sleep(1)
+    why = unsettled(stack, t0)
+    ok = not why
+    # One more interval, so points being written at the end are in both replicas.
+    time.sleep(lay.interval_s + 2)
+    t1 = time.time()
+    row.recover = f"{t1 - lay.interval_s - 2 - t_end:.0f} s" if ok else f"not within 240 s ({why})"
+    a, b = (poll_points(lay, lay.influx(i), t0, t_end + lay.interval_s) for i in range(2))
+    a, b = a or {}, b or {}
+    interval_ms = lay.interval_s * 1000
+    union = {t: sorted(set(a.get(t, [])) | set(b.get(t, []))) for t in set(a) | set(b)}
+    n = lambda d: sum(len(v) for v in d.values())  # noqa: E731
+    row.polls = f"{n(a)}/{n(b)} of {n(union)}"
+    for ts in union.values():
+        m, d = gaps(ts, interval_ms)
+        row.missed += m
+        row.dup += d
+    diff = sum(len(set(union[t]) - set(a.get(t, []))) + len(set(union[t]) - set(b.get(t, []))) for t in union)
+    # Writes acknowledged until a few seconds ago (later ones may still be on their way from
+    # the mirror queues); a refused write is appended nowhere, so exactly these must be there.
+    done = [s for s, at in load.acked if at <= time.time() - 3]
+    last = max(done, default=0)
+    acked = 5 * len(done)
+    have = [o.influx_count(lay.influx(i), f"SELECT count(seq) FROM drill_load WHERE seq <= {last}") for i in range(2)]
+    row.client = f"{have[0]}/{have[1]} of {acked}"
+    row.given_up = int(disk_full_drops(lay) - drops0)
+    row.lost = max(0, diff - row.given_up) + sum(max(0, acked - h) for h in have)
+    row.failed = load.failures_between(t0, t1)
+    row.alert = alerts.between(t0, t1)
+    return row
+
+
+def owned_by(stack, replica: str) -> list:
+    lay = stack.lay
+    for i in range(lay.collectors):
+        ts = o.targets(lay, i)
+        if ts:
+            items = ts if isinstance(ts, list) else ts.get("targets", [])
+            return [t["name"] for t in items if t.get("owner") == replica]
+    return []
+
+
+def takeover(stack, names: list, since: float, timeout: float = 120) -> str:
+    """Seconds until every target in `names` has a point newer than `since` (in influx-a)."""
+    lay = stack.lay
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        pts = poll_points(lay, lay.influx(0), since, time.time() + 60) or {}
+        if all(pts.get(t) for t in names):
+            newest = max(min(pts[t]) for t in names) / 1000
+            return f"{newest - since:.1f} s"
+        time.sleep(0.5)
+    return f"> {timeout:.0f} s"
+
+
+def run(stack, short: bool = False, only: list = ()) -> int:
+    lay = stack.lay
+    outage = 15 if short else 60
+    print(f"drills: outages of {outage} s, polling every {lay.interval_s} s, client writes and reads every 0.2 s")
+    time.sleep(lay.interval_s * 2)  # every target polled a couple of times first
+    load = Load(lay).start()
+    alerts = Alerts(lay)
+    rows = []
+    drills = [
+        ("InfluxDB replica stopped", lambda r: influx_down(stack, r, outage)),
+        ("collector SIGKILLed", lambda r: collector_killed(stack, r, outage)),
+        ("collector restarted gracefully", lambda r: collector_restarted(stack, r)),
+        ("Redis stopped", lambda r: redis_down(stack, r, outage)),
+        ("balancer backend killed", lambda r: backend_killed(stack, r, outage)),
+        ("balancer upgraded in place", lambda r: balancer_upgraded(stack, r)),
+        ("disk of one queue full", lambda r: queue_disk_full(stack, r, outage)),
+    ]
+    try:
+        for name, drill in drills:
+            if only and not any(s in name for s in only):
+                continue
+            row = Row(name)
+            t0, drops0 = time.time(), disk_full_drops(lay)
+            print(f"- {name} …", flush=True)
+            try:
+                t_end = drill(row)
+            except Exception as e:  # noqa: BLE001 - a drill that cannot run is reported, not hidden
+                row.note = f"could not run: {e}"
+                row.lost = -1
+                rows.append(row)
+                continue
+            rows.append(measure(stack, load, alerts, row, t0, t_end, drops0))
+            print("  " + line(rows[-1]), flush=True)
+    finally:
+        load.stop()
+        alerts.stop()
+    print()
+    print(table(rows))
+    bad = [r for r in rows if r.lost != 0]
+    print(f"\n{'NOTHING LOST' if not bad else 'LOST: ' + ', '.join(r.drill for r in bad)}"
+          f" — {len(load.acked)} client writes acknowledged, {len(load.failed_writes) + len(load.failed_reads)} requests failed in all")
+    return 1 if bad else 0
+
+
+HEAD = ("drill", "poll points a/b of all", "client points a/b of acked", "lost", "given up", "dup",
+        "missed polls", "takeover", "failed reqs", "recover", "alert")
+
+
+def cells(r: Row) -> tuple:
+    return (r.drill + (f" [{r.note}]" if r.note else ""), r.polls, r.client, str(r.lost), str(r.given_up),
+            str(r.dup), str(r.missed), r.takeover, str(r.failed), r.recover, r.alert)
+
+
+def line(r: Row) -> str:
+    return " | ".join(f"{h}: {v}" for h, v in zip(HEAD[1:], cells(r)[1:]))
+
+
+def table(rows: list) -> str:
+    out = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    out += ["| " + " | ".join(cells(r)) + " |" for r in rows]
+    return "\n".join(out)
+
+
+# The drills: each disrupts, restores, and returns when the disruption ended.
+
+def influx_down(stack, row: Row, outage: int) -> float:
+    stack.procs["influx-b"].stop()
+    time.sleep(outage)
+    c.start_influxd(stack.procs, stack.lay, 1)
+    return time.time()
+
+
+def collector_killed(stack, row: Row, outage: int) -> float:
+    victim = "collector-2"
+    names = owned_by(stack, victim)
+    killed = time.time()
+    stack.procs[victim].signal(signal.SIGKILL)
+    row.takeover = takeover(stack, names, killed)
+    time.sleep(max(0.0, outage - (time.time() - killed)))
+    c.collector(stack.procs, stack.lay, 1)
+    return time.time()
+
+
+def collector_restarted(stack, row: Row) -> float:
+    victim = "collector-3"
+    names = owned_by(stack, victim)
+    p = stack.procs[victim]
+    stopped = time.time()
+    p.stop(grace=60)
+    row.takeover = takeover(stack, names, stopped)
+    c.collector(stack.procs, stack.lay, 2)
+    return time.time()
+
+
+def redis_down(stack, row: Row, outage: int) -> float:
+    stack.procs["redis"].stop()
+    time.sleep(outage)
+    c.redis(stack.procs, stack.lay)
+    return time.time()
+
+
+def backend_killed(stack, row: Row, outage: int) -> float:
+    stack.procs["influx-a"].signal(signal.SIGKILL)
+    time.sleep(outage)
+    c.start_influxd(stack.procs, stack.lay, 0)
+    return time.time()
+
+
+def balancer_upgraded(stack, row: Row) -> float:
+    lay = stack.lay
+    old = stack.procs["balancer"]
+    d = lay.work / "balancer"
+    new = Proc("balancer", [str(lay.bins / "netpulse-balancer"), "--config", str(d / "balancer.toml"),
+                            "--upgrade-sock", str(d / "upgrade.sock"), "--upgrade"],
+               d / f"balancer-{int(time.time())}.log", env={"NO_COLOR": "1"})
+    stack.procs.add(new)
+    time.sleep(1)  # the new process waits on the upgrade socket
+    old.signal(signal.SIGQUIT)
+    old.popen.wait(60)
+    wait_until("the upgraded balancer serves", lambda: http_ok(lay.stats, "/stats;csv"), 30, new)
+    row.note = f"pid {old.pid} → {new.pid}"
+    return time.time()
+
+
+def queue_disk_full(stack, row: Row, outage: int) -> float:
+    """collector-1's queues on a small tmpfs (mounted now, root only) while influx-b is down:
+    its influx-b queue fills the disk and gives up its oldest points (counted); influx-a loses
+    nothing."""
+    if os.geteuid() != 0:
+        raise RuntimeError("needs root to mount a small tmpfs")
+    lay = stack.lay
+    p = stack.procs["collector-1"]
+    p.stop(grace=30)
+    qdir = lay.work / "collector-1" / "queue"
+    subprocess.run(["rm", "-rf", str(qdir)], check=True)
+    qdir.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(qdir)], check=True)
+    try:
+        c.collector(stack.procs, lay, 0)
+        stack.procs["influx-b"].stop()
+        time.sleep(outage)
+        c.start_influxd(stack.procs, lay, 1)
+        return time.time()
+    finally:
+        stack.cleanup.append(lambda: subprocess.run(["umount", "-l", str(qdir)]))
