@@ -41,7 +41,7 @@ def main() -> int:
     code = 1
     try:
         print(f"netpulse: starting the HA stack on 127.0.0.1 (work folder {lay.work})")
-        stack.up()
+        stack.up(explicit_ports="NETPULSE_DEMO_PORT_OFFSET" in os.environ)
         if args.cmd == "demo" and args.check:
             print("checking it end to end:")
             code = 0 if check.run(stack) else 1

@@ -133,9 +133,12 @@ def measure(stack, load: Load, alerts: Alerts, row: Row, t0: float, t_end: float
     """Fills `row` once the stack has recovered from a disruption that ended at `t_end`."""
     lay = stack.lay
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and unsettled(stack, t0):
+    # Where a collector gave points up (a full disk), the replicas differ for good before the
+    # disruption's end; after it they must hold the same again.
+    since = t_end if disk_full_drops(lay) > drops0 else t0
+    while time.monotonic() < deadline and unsettled(stack, since):
         time.sleep(1)
-    why = unsettled(stack, t0)
+    why = unsettled(stack, since)
     ok = not why
     # One more interval, so points being written at the end are in both replicas.
     time.sleep(lay.interval_s + 2)
@@ -267,7 +270,8 @@ def collector_killed(stack, row: Row, outage: int) -> float:
     killed = time.time()
     stack.procs[victim].signal(signal.SIGKILL)
     row.takeover = takeover(stack, names, killed)
-    time.sleep(max(0.0, outage - (time.time() - killed)))
+    # Down 1.5 outages: long enough for the rules' one-minute alerts (NetpulseCollectorDown).
+    time.sleep(max(0.0, 1.5 * outage - (time.time() - killed)))
     c.collector(stack.procs, stack.lay, 1)
     return time.time()
 

@@ -20,17 +20,31 @@ class Stack:
         # Undone after every process stopped (a tmpfs a drill mounted).
         self.cleanup = []
 
-    def free_ports(self) -> None:
+    def busy(self) -> list:
         busy = [f"{what} (TCP {port})" for what, port in self.lay.tcp_ports().items() if tcp_open(port)]
         busy += [f"{what} (UDP {port})" for what, port in self.lay.udp_ports().items() if udp_bound(port)]
-        if busy:
-            raise RuntimeError(
-                "ports of the demo layout are in use: " + ", ".join(busy)
-                + "\n  stop what holds them, or shift every port: NETPULSE_DEMO_PORT_OFFSET=1000 scripts/demo")
+        return busy
 
-    def up(self) -> None:
+    def free_ports(self, explicit: bool) -> None:
+        """The documented ports, or — when the machine's own services hold some (a fresh Debian
+        starts the redis-server, influxdb and prometheus it installs) and no offset was asked
+        for — every port shifted by the first free thousand, said so."""
+        busy = self.busy()
+        if not busy:
+            return
+        if not explicit:
+            for offset in (1000, 2000, 3000, 4000):
+                self.lay.offset = offset
+                if not self.busy():
+                    self.log(f"  ! in use on this machine: {', '.join(busy)}; every demo port shifted by +{offset}")
+                    return
+        raise RuntimeError(
+            "ports of the demo layout are in use: " + ", ".join(busy)
+            + "\n  stop what holds them, or shift every port: NETPULSE_DEMO_PORT_OFFSET=2000 scripts/demo")
+
+    def up(self, explicit_ports: bool = False) -> None:
         lay, p = self.lay, self.procs
-        self.free_ports()
+        self.free_ports(explicit_ports)
         steps = [
             ("snmpsim with 6 recordings of real devices", lambda: c.snmpsim(p, lay)),
             ("net-snmp agents lab-sw1 (v2c) and lab-r1 (v3)",
