@@ -133,10 +133,15 @@ def measure(stack, load: Load, alerts: Alerts, row: Row, t0: float, t_end: float
     """Fills `row` once the stack has recovered from a disruption that ended at `t_end`."""
     lay = stack.lay
     deadline = time.monotonic() + 240
-    # Where a collector gave points up (a full disk), the replicas differ for good before the
-    # disruption's end; after it they must hold the same again.
-    since = t_end if disk_full_drops(lay) > drops0 else t0
-    while time.monotonic() < deadline and unsettled(stack, since):
+    # Where a collector gave points up (a full disk), the replicas differ for good up to the last
+    # point given up; after it they must hold the same again.
+    since, drops = t0, drops0
+    while time.monotonic() < deadline:
+        now_drops = disk_full_drops(lay)
+        if now_drops > drops:
+            since, drops = max(t_end, time.time()), now_drops
+        if not unsettled(stack, since):
+            break
         time.sleep(1)
     why = unsettled(stack, since)
     ok = not why
