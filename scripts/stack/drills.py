@@ -334,7 +334,7 @@ def queue_disk_full(stack, row: Row, outage: int) -> float:
     qdir = lay.work / "collector-1" / "queue"
     subprocess.run(["rm", "-rf", str(qdir)], check=True)
     qdir.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(qdir)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(qdir)], check=True)
     try:
         c.collector(stack.procs, lay, 0)
         stack.procs["influx-b"].stop()
