@@ -48,12 +48,7 @@ pub fn stamp(body: &[u8], now: i64, out: &mut Vec<u8>) -> Result<u32, Invalid> {
         match fast(line) {
             Shape::Skip => {}
             Shape::Point { timed } => {
-                out.extend_from_slice(line);
-                if !timed {
-                    out.push(b' ');
-                    out.extend_from_slice(now);
-                }
-                out.push(b'\n');
+                emit(out, line, timed, now);
                 points += 1;
             }
             Shape::Unsure => return slow(text, at, now, out, points),
@@ -61,6 +56,16 @@ pub fn stamp(body: &[u8], now: i64, out: &mut Vec<u8>) -> Result<u32, Invalid> {
         at = end + 1;
     }
     Ok(points)
+}
+
+/// One point as queued: the line, the arrival time when it had none, a newline.
+fn emit(out: &mut Vec<u8>, line: &[u8], timed: bool, now: &[u8]) {
+    out.extend_from_slice(line);
+    if !timed {
+        out.push(b' ');
+        out.extend_from_slice(now);
+    }
+    out.push(b'\n');
 }
 
 fn lines_before(b: &[u8]) -> usize {
@@ -96,13 +101,7 @@ fn slow(text: &str, from: usize, now: &[u8], out: &mut Vec<u8>, mut points: u32)
             }
         };
         // The point without the leading blanks or comment lines the parser skipped.
-        let start = line.len() - skip_leading(line).len();
-        out.extend_from_slice(&line.as_bytes()[start..]);
-        if !timed {
-            out.push(b' ');
-            out.extend_from_slice(now);
-        }
-        out.push(b'\n');
+        emit(out, skip_leading(line).as_bytes(), timed, now);
         points += 1;
     }
     Ok(points)
@@ -169,11 +168,7 @@ fn fast(line: &[u8]) -> Shape {
         None => Shape::Point { timed: false },
         Some(b' ') => {
             s.i += 1;
-            let ts = &line[s.i..];
-            let digits = ts.strip_prefix(b"-").unwrap_or(ts);
-            let ok = !digits.is_empty()
-                && digits.iter().all(u8::is_ascii_digit)
-                && std::str::from_utf8(ts).is_ok_and(|t| t.parse::<i64>().is_ok());
+            let ok = std::str::from_utf8(&line[s.i..]).is_ok_and(|t| int_text(t, true) && t.parse::<i64>().is_ok());
             if ok {
                 Shape::Point { timed: true }
             } else {

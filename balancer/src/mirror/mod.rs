@@ -48,6 +48,16 @@ impl Refusal {
             Refusal::Full(_) | Refusal::Unavailable(_) => 503,
         }
     }
+
+    /// The `reason` label it is counted under.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Invalid(_) => "invalid",
+            Refusal::TooLarge(_) => "too_large",
+            Refusal::Full(_) => "full",
+            Refusal::Unavailable(_) => "unavailable",
+        }
+    }
 }
 
 /// Every mirroring backend, by pool index.

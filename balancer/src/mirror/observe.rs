@@ -39,7 +39,6 @@ impl Observer for ServerCounters {
 pub struct MirrorCounters {
     pub accepted_writes: AtomicU64,
     pub accepted_points: AtomicU64,
-    pub accepted_bytes: AtomicU64,
     /// 400: not line protocol.
     pub refused_invalid: AtomicU64,
     /// 413: above `max_body`.
@@ -51,12 +50,12 @@ pub struct MirrorCounters {
 }
 
 impl MirrorCounters {
-    pub fn refused(&self, status_reason: &str) {
-        let c = match status_reason {
-            "invalid" => &self.refused_invalid,
-            "too_large" => &self.refused_too_large,
-            "full" => &self.refused_full,
-            _ => &self.refused_unavailable,
+    pub fn refused(&self, r: &super::Refusal) {
+        let c = match r {
+            super::Refusal::Invalid(_) => &self.refused_invalid,
+            super::Refusal::TooLarge(_) => &self.refused_too_large,
+            super::Refusal::Full(_) => &self.refused_full,
+            super::Refusal::Unavailable(_) => &self.refused_unavailable,
         };
         c.fetch_add(1, Ordering::Relaxed);
     }

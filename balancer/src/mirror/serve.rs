@@ -16,27 +16,20 @@ use std::sync::atomic::Ordering;
 /// Answers the request in `session` (the caller returns `Ok(true)`: handled).
 pub async fn serve(session: &mut Session, m: &Mirror) -> pingora_error::Result<()> {
     let outcome = match take(session, m).await {
-        Ok((payload, points)) => m.accept(&payload, points).await.map(|()| (payload.len(), points)),
+        Ok((payload, points)) => m.accept(&payload, points).await.map(|()| points),
         Err(r) => Err(r),
     };
     match outcome {
-        Ok((bytes, points)) => {
+        Ok(points) => {
             let c = &m.counters;
             c.accepted_writes.fetch_add(1, Ordering::Relaxed);
             c.accepted_points.fetch_add(u64::from(points), Ordering::Relaxed);
-            c.accepted_bytes.fetch_add(bytes as u64, Ordering::Relaxed);
             let resp = ResponseHeader::build(204, Some(1))?;
             session.write_response_header(Box::new(resp), true).await
         }
         Err(r) => {
-            let reason = match r {
-                Refusal::Invalid(_) => "invalid",
-                Refusal::TooLarge(_) => "too_large",
-                Refusal::Full(_) => "full",
-                Refusal::Unavailable(_) => "unavailable",
-            };
-            m.counters.refused(reason);
-            tracing::debug!(backend = %m.backend, reason, error = %r, "mirrored write refused");
+            m.counters.refused(&r);
+            tracing::debug!(backend = %m.backend, reason = r.reason(), error = %r, "mirrored write refused");
             let body = Bytes::from(serde_json::json!({ "error": r.to_string() }).to_string());
             let mut resp = ResponseHeader::build(r.status(), Some(4))?;
             resp.insert_header("content-type", "application/json")?;
