@@ -18,13 +18,12 @@ WORK=$(mktemp -d /var/tmp/netpulse-mirror-bench.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; sleep 0.5; rm -rf "$WORK"; }
 trap cleanup EXIT
+source bench/influxd.sh
 D1=28186; D2=28187; D3=28188; NP=28190; NPS=28404
 
 influx() { # influx NAME PORT: an InfluxDB 1.x with its own folder and database telemetry
-  local d="$WORK/$1" rpc=$(($2 + 100))
-  mkdir -p "$d"
-  printf 'reporting-disabled = true\nbind-address = "127.0.0.1:%s"\n[meta]\n  dir = "%s/meta"\n[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n  query-log-enabled = false\n[http]\n  bind-address = "127.0.0.1:%s"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n' \
-    "$rpc" "$d" "$d" "$d" "$2" > "$d/influxdb.conf"
+  local d="$WORK/$1"
+  influxd_conf "$d" "$2" $(($2 + 100))
   influxd -config "$d/influxdb.conf" >"$d/log" 2>&1 &
   echo $! > "$d/pid"; pids+=($!)
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$2/ping" >/dev/null && break; sleep 0.1; done

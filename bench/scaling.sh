@@ -15,14 +15,14 @@ BIN=$PWD/target/release/netpulse-collector
 WORK=$(mktemp -d /var/tmp/netpulse-scaling.XXXXXX)
 BASE_PORT=20000
 source bench/netns.sh
+source bench/influxd.sh
 ns_agents "$AGENTS"
 IFACES=$(ns_interfaces)
 RPORT=26379
 in_ns redis-server --bind 127.0.0.1 --port $RPORT --save "" --appendonly no --dir "$WORK" >"$WORK/redis.log" 2>&1 &
 for i in 0 1; do
-  d="$WORK/influx-$i"; mkdir -p "$d"
-  printf 'reporting-disabled = true\nbind-address = "127.0.0.1:%d"\n[meta]\n  dir = "%s/meta"\n[data]\n  dir = "%s/data"\n  wal-dir = "%s/wal"\n  query-log-enabled = false\n[http]\n  bind-address = "127.0.0.1:%d"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n' \
-    $((28300 + i)) "$d" "$d" "$d" $((28086 + i)) > "$d/influxdb.conf"
+  d="$WORK/influx-$i"
+  influxd_conf "$d" $((28086 + i)) $((28300 + i))
   in_ns influxd -config "$d/influxdb.conf" >"$d/log" 2>&1 &
 done
 for port in 28086 28087; do
