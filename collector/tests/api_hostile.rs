@@ -107,16 +107,21 @@ fn idle_and_slowloris_floods_leave_the_api_answering_in_bounded_memory() {
             let _ = s.write_all(b"GET /health HTTP/1.1\r\nX-Slow: ");
         }
     }
+    // A blocked API would answer at the 10 s header deadline or not at all; the bound leaves
+    // room for a loaded 2-core CI machine accepting the 500 connections first.
+    let mut fastest = Duration::MAX;
     for _ in 0..5 {
         let started = Instant::now();
         assert_eq!(d.get("/health").0, 200);
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "/health took {:?} under the flood",
-            started.elapsed()
-        );
+        let took = started.elapsed();
+        assert!(took < Duration::from_secs(4), "/health took {took:?} under the flood");
+        fastest = fastest.min(took);
         std::thread::sleep(Duration::from_millis(200));
     }
+    assert!(
+        fastest < Duration::from_secs(1),
+        "/health never answered within 1 s under the flood (fastest {fastest:?})"
+    );
     let during = netpulse_testkit::rss_kib(d.child.pid());
     assert!(
         during < before + 32 * 1024,
