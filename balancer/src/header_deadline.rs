@@ -4,12 +4,16 @@
 //! timeout. Pingora only bounds each read (a slowloris trickling a byte per read is never
 //! cut), so this takes over Pingora's HTTP/1 keep-alive loop: before each request it reads
 //! the header bytes itself, under one deadline, hands them back to the stream (rewind) and
-//! lets Pingora parse them as usual.
+//! lets Pingora parse them as usual. On a TLS listener the handshake comes first; HTTP/2
+//! (chosen by ALPN) goes to Pingora's h2 server, HTTP/1 through the same loop as plain TCP.
+//! On a plain listener of a frontend with `redirect_https`, every request is answered here
+//! with a redirect to `https://`.
 
 use crate::bounded::until;
 use crate::express::{Express, Lanes, Outcome};
 use crate::frontend::{BAD_REQUEST, Frontend, REQUEST_TIMEOUT, error_page};
 use crate::request_head::{self, Head};
+use crate::{redirect, tls};
 use async_trait::async_trait;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::Stream;
@@ -30,6 +34,27 @@ pub struct HeaderDeadline<A> {
     pub frontend: Arc<Frontend>,
     /// Plain requests skip Pingora's generic path (`[server] express`).
     pub express: Option<Express>,
+    /// These listeners speak TLS.
+    pub tls: Option<Arc<tls::Acceptor>>,
+    /// These (plain) listeners redirect every request to https with this status.
+    pub redirect_https: Option<u16>,
+}
+
+/// A connection the HTTP/1 loop serves: TCP, or TLS over it; both take back bytes read ahead.
+pub trait Conn: pingora_core::protocols::IO + Sized + 'static {
+    fn put_back(&mut self, data: &[u8]);
+}
+
+impl Conn for L4Stream {
+    fn put_back(&mut self, data: &[u8]) {
+        self.rewind(data)
+    }
+}
+
+impl Conn for tls::TlsConn {
+    fn put_back(&mut self, data: &[u8]) {
+        self.rewind(data)
+    }
 }
 
 impl<A> HeaderDeadline<A> {
@@ -37,16 +62,16 @@ impl<A> HeaderDeadline<A> {
     /// pipelined after the previous request); the header (with its body's first bytes) and
     /// what belongs to the next request. `None` when the connection is to be closed (client
     /// gone, idle, or answered with 408 or 400).
-    async fn read_header(
+    async fn read_header<S: Conn>(
         &self,
         stream: Stream,
         first: bool,
         carry: Vec<u8>,
-    ) -> Option<(Box<L4Stream>, Vec<u8>, Vec<u8>)> {
-        let mut l4 = stream.into_any().downcast::<L4Stream>().ok()?;
+    ) -> Option<(Box<S>, Vec<u8>, Vec<u8>)> {
+        let mut l4 = stream.into_any().downcast::<S>().ok()?;
         let mut buf = carry;
         if !buf.is_empty()
-            && let Some(next) = self.judge(&mut l4, &mut buf, 0).await?
+            && let Some(next) = self.judge(&mut *l4, &mut buf, 0).await?
         {
             return Some((l4, buf, next));
         }
@@ -83,7 +108,7 @@ impl<A> HeaderDeadline<A> {
                 started = true;
                 end = None;
             }
-            if let Some(next) = self.judge(&mut l4, &mut buf, from).await? {
+            if let Some(next) = self.judge(&mut *l4, &mut buf, from).await? {
                 return Some((l4, buf, next));
             }
         }
@@ -92,7 +117,7 @@ impl<A> HeaderDeadline<A> {
     /// What the bytes so far are (`request_head`): `Some(Some(next))` a complete header — `buf`
     /// cut to it (and its body's first bytes), `next` the pipelined rest; `Some(None)` not yet
     /// complete; `None` refused with 400 (answered here).
-    async fn judge(&self, l4: &mut L4Stream, buf: &mut Vec<u8>, from: usize) -> Option<Option<Vec<u8>>> {
+    async fn judge<S: Conn>(&self, l4: &mut S, buf: &mut Vec<u8>, from: usize) -> Option<Option<Vec<u8>>> {
         let why = match request_head::examine(buf, from) {
             Head::Incomplete if buf.len() < MAX_HEADER => return Some(None),
             Head::Incomplete => "request header too large",
@@ -122,17 +147,43 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
         if h2c_or_custom || !stream.as_any().is::<L4Stream>() {
             return self.inner.process_new(stream, shutdown).await;
         }
-        // Pingora's own HTTP/1 loop (apps::ServerApp for HttpServerApp), with the header
-        // read in front of each request and plain requests taken by the express lane.
-        let mut stream = stream;
+        let Some(acceptor) = &self.tls else {
+            return self.http1::<L4Stream>(stream, shutdown).await;
+        };
+        let l4 = stream.into_any().downcast::<L4Stream>().ok()?;
+        let conn = acceptor.accept(l4).await?;
+        if conn.is_h2() {
+            return self.inner.process_new(Box::new(conn), shutdown).await;
+        }
+        self.http1::<tls::TlsConn>(Box::new(conn), shutdown).await
+    }
+
+    async fn cleanup(&self) {
+        self.inner.http_cleanup().await
+    }
+}
+
+impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
+    /// Pingora's own HTTP/1 loop (apps::ServerApp for HttpServerApp), with the header read
+    /// in front of each request and plain requests taken by the express lane.
+    async fn http1<S: Conn>(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let mut settings: Option<HttpPersistentSettings> = None;
         let mut lanes = Lanes::default();
         let mut first = true;
         let mut carry = Vec::new();
         loop {
-            let (mut l4, head, next) = self.read_header(stream, first, carry).await?;
+            let (mut l4, head, next) = self.read_header::<S>(stream, first, carry).await?;
             carry = next;
             first = false;
+            if let Some(code) = self.redirect_https {
+                let (answer, status, keep_alive) = redirect::answer(&head, code, !*shutdown.borrow());
+                self.frontend.counters.intercept(status);
+                if l4.write_all(&answer).await.is_err() || l4.flush().await.is_err() || !keep_alive {
+                    return None;
+                }
+                stream = l4;
+                continue;
+            }
             if let Some(x) = &self.express
                 && !*shutdown.borrow()
             {
@@ -145,7 +196,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
                     Outcome::Pingora => {}
                 }
             }
-            l4.rewind(&head);
+            l4.put_back(&head);
             let mut session = ServerSession::new_http1(l4);
             match settings.take() {
                 Some(s) => s.apply_to_session(&mut session),
@@ -160,9 +211,5 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
             settings = s;
             stream = next;
         }
-    }
-
-    async fn cleanup(&self) {
-        self.inner.http_cleanup().await
     }
 }

@@ -16,10 +16,12 @@ mod mirror;
 mod notify;
 mod pool;
 mod proxy;
+mod redirect;
 mod request_head;
 mod runtime;
 mod services;
 mod stats;
+mod tls;
 
 use clap::Parser;
 use netpulse_config::{BalancerConfig, Loader};
@@ -96,7 +98,8 @@ fn load(args: &Args) -> Result<BalancerConfig, String> {
 /// Like `haproxy -c`, the check resolves server names too: an unchecked server whose name does
 /// not resolve is an invalid configuration; a checked one a warning (it starts DOWN).
 fn resolvable(cfg: BalancerConfig, path: &std::path::Path) -> Result<BalancerConfig, String> {
-    let (warnings, errors) = netpulse_config::resolve_servers(&cfg);
+    let (mut warnings, mut errors) = netpulse_config::resolve_servers(&cfg);
+    certificates(&cfg, &mut warnings, &mut errors);
     for w in &warnings {
         eprintln!("[WARNING] {}: {w}", path.display());
     }
@@ -105,6 +108,34 @@ fn resolvable(cfg: BalancerConfig, path: &std::path::Path) -> Result<BalancerCon
     }
     let lines = errors.iter().map(|e| format!("[ALERT] {}: {e}", path.display()));
     Err(lines.collect::<Vec<_>>().join("\n"))
+}
+
+/// Every TLS frontend's certificates are read and checked as the running balancer would:
+/// unreadable, unparsable, a key that does not match, expired or not yet valid — each an
+/// error naming the file; one expiring within 30 days is a warning.
+fn certificates(cfg: &BalancerConfig, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
+    let now = tls::certs::now();
+    for (i, f) in cfg.frontends.iter().enumerate() {
+        let Some(t) = &f.tls else { continue };
+        let at = format!("frontends[{i}].tls.cert");
+        match tls::certs::load(&t.cert, t.key.as_deref()) {
+            Err(e) => errors.push(format!("`{at}`: {e}")),
+            Ok(loaded) => {
+                for l in loaded {
+                    if let Some(e) = l.invalid_at(now) {
+                        errors.push(format!("`{at}`: {e}"));
+                    } else if l.not_after < now + 30 * 86_400 {
+                        let days = (l.not_after - now) / 86_400;
+                        warnings.push(format!(
+                            "`{at}`: {}: the certificate expires in {days} days ({})",
+                            l.path.display(),
+                            l.validity.1
+                        ));
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn main() -> ExitCode {

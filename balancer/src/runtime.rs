@@ -36,6 +36,7 @@ const HELP: &[&str] = &[
     "  show backend                            : list backends in the current running config",
     "  show info                               : report information about the running process",
     "  show mirror                             : mirrored servers: queue, oldest write, written, dropped",
+    "  show ssl cert [<certfile>]              : certificates loaded (all, or one in detail)",
     "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
     "  show stat [<iid> <type> <sid>]          : report counters for each proxy and server",
     "  help [<command>]                        : list matching or all commands",
@@ -109,6 +110,11 @@ impl Cli {
             }
             ["show", "servers", "state", rest @ ..] => self.servers_state(rest.first().copied()),
             ["show", "mirror"] => text(self.show_mirror()),
+            ["show", "ssl", "cert", file @ ..] => {
+                let fronts = self.stats.live.frontends.iter();
+                let acceptors: Vec<&crate::tls::Acceptor> = fronts.filter_map(|f| f.tls.as_deref()).collect();
+                crate::tls::show::certs(&acceptors, file.first().copied()).map(Outcome::Text)
+            }
             ["get", "weight", arg] => {
                 let (_, s) = self.server(Some(arg))?;
                 text(format!(
@@ -204,15 +210,29 @@ impl Cli {
 
     fn info(&self) -> String {
         let up = self.stats.live.started.elapsed().as_secs();
-        let (cur, cum): (i64, u64) = self.stats.live.frontends.iter().fold((0, 0), |(c, t), (_, f)| {
+        let (cur, cum): (i64, u64) = self.stats.live.frontends.iter().fold((0, 0), |(c, t), f| {
             (
-                c + f.cur.load(Ordering::Relaxed).max(0),
-                t + f.total.load(Ordering::Relaxed),
+                c + f.counters.cur.load(Ordering::Relaxed).max(0),
+                t + f.counters.total.load(Ordering::Relaxed),
             )
         });
+        let tls = self
+            .stats
+            .live
+            .frontends
+            .iter()
+            .filter_map(|f| Some(&f.tls.as_ref()?.counters));
+        let [ssl_cur, ssl_cum, ssl_reused] = tls.fold([0u64; 3], |[c, t, r], x| {
+            [
+                c + x.current.load(Ordering::Relaxed),
+                t + x.sessions.load(Ordering::Relaxed),
+                r + x.reused.load(Ordering::Relaxed),
+            ]
+        });
+        let reuse_pct = (ssl_reused * 100).checked_div(ssl_cum).unwrap_or(0);
         let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!(
-            "Name: netpulse-balancer\nVersion: {v}\nRelease_date: -\nNbthread: {threads}\nNbproc: 1\nProcess_num: 1\nPid: {pid}\nUptime: {d}d {h}h{m:02}m{s:02}s\nUptime_sec: {up}\nMaxconn: 0\nCurrConns: {cur}\nCumConns: {cum}\nCumReq: {cum}\nMaxpipes: 0\nPipesUsed: 0\nTasks: 0\nRun_queue: 0\nnode: {node}\nStopping: 0\nListeners: {listeners}\n",
+            "Name: netpulse-balancer\nVersion: {v}\nRelease_date: -\nNbthread: {threads}\nNbproc: 1\nProcess_num: 1\nPid: {pid}\nUptime: {d}d {h}h{m:02}m{s:02}s\nUptime_sec: {up}\nMaxconn: 0\nCurrConns: {cur}\nCumConns: {cum}\nCumReq: {cum}\nMaxpipes: 0\nPipesUsed: 0\nTasks: 0\nRun_queue: 0\nnode: {node}\nStopping: 0\nListeners: {listeners}\nCurrSslConns: {ssl_cur}\nCumSslConns: {ssl_cum}\nSslFrontendSessionReuse_pct: {reuse_pct}\n",
             v = env!("CARGO_PKG_VERSION"),
             threads = std::thread::available_parallelism().map_or(1, |n| n.get()),
             pid = std::process::id(),

@@ -2,7 +2,7 @@
 //! (header deadline → express lane → Pingora's proxy), and the background services: listener
 //! options, health checks, the stats listener and the runtime API. Runs until shut down.
 
-use crate::{express, frontend, header_deadline, health, listeners, mirror, notify, pool, proxy, runtime, stats};
+use crate::{express, frontend, header_deadline, health, listeners, mirror, notify, pool, proxy, runtime, stats, tls};
 use anyhow::Context;
 use netpulse_config::{BalancerConfig, Frontend as FrontendConfig};
 use pingora_core::server::Server;
@@ -33,14 +33,27 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
     let mut frontend_counters = vec![];
     for f in &cfg.frontends {
         let fe = Arc::new(frontend_of(f, &pool)?);
-        frontend_counters.push((f.name.clone(), fe.counters.clone()));
-        add_frontend(&mut server, f, fe, (&pool, &mirrors), cfg.server.express);
+        let acceptor = (f.tls.as_ref())
+            .map(|t| tls::Acceptor::new(t, fe.http_request).map(Arc::new))
+            .transpose()
+            .with_context(|| format!("frontend {:?}: TLS", f.name))?;
+        for l in acceptor.iter().flat_map(|a| &a.loaded) {
+            if let Some(problem) = l.invalid_at(tls::certs::now()) {
+                tracing::warn!(frontend = %f.name, "{problem}: clients will refuse it");
+            }
+        }
+        frontend_counters.push(stats::FrontendStats {
+            name: f.name.clone(),
+            counters: fe.counters.clone(),
+            tls: acceptor.clone(),
+        });
+        add_frontend(&mut server, f, fe, (&pool, &mirrors), acceptor, cfg.server.express);
     }
     let queues = mirror::Service {
         mirrors: mirrors.clone(),
     };
     server.add_service(GenBackgroundService::new("mirror queues".into(), Arc::new(queues)));
-    let addrs = (cfg.frontends.iter()).flat_map(|f| f.listen.iter().filter_map(|l| l.parse().ok()));
+    let addrs = (cfg.frontends.iter()).flat_map(|f| f.listeners().into_iter().filter_map(|(l, _)| l.parse().ok()));
     let addrs: Vec<std::net::SocketAddr> = addrs.collect();
     let ready = notify::Notify {
         addrs: addrs.clone(),
@@ -86,41 +99,53 @@ fn frontend_of(f: &FrontendConfig, pool: &pool::Pool) -> anyhow::Result<frontend
     })
 }
 
-/// The listening service of one frontend: header deadline, then the express lane (when on),
-/// then Pingora's proxy.
+/// The listening services of one frontend: header deadline (after the TLS handshake on
+/// its TLS listeners), then the express lane (when on), then Pingora's proxy. Plain and TLS
+/// listeners are two services sharing the frontend and its counters.
 fn add_frontend(
     server: &mut Server,
     f: &FrontendConfig,
     fe: Arc<frontend::Frontend>,
     (pool, mirrors): (&Arc<pool::Pool>, &Arc<mirror::Mirrors>),
+    acceptor: Option<Arc<tls::Acceptor>>,
     express: bool,
 ) {
-    let express = express.then(|| express::Express {
-        pool: pool.clone(),
-        frontend: fe.clone(),
-    });
-    let proxy = proxy::Proxy {
-        pool: pool.clone(),
-        mirrors: mirrors.clone(),
-        frontend: fe.clone(),
-    };
-    let app = header_deadline::HeaderDeadline {
-        inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
-        frontend: fe,
-        express,
-    };
-    let mut svc = pingora_core::services::listening::Service::new(format!("frontend {}", f.name), app);
-    for l in &f.listen {
-        svc.add_tcp(l);
+    let listeners = f.listeners();
+    for tls in [false, true] {
+        let addrs: Vec<&str> = (listeners.iter()).filter(|(_, t)| *t == tls).map(|(a, _)| *a).collect();
+        if addrs.is_empty() {
+            continue;
+        }
+        let express = express.then(|| express::Express {
+            pool: pool.clone(),
+            frontend: fe.clone(),
+        });
+        let proxy = proxy::Proxy {
+            pool: pool.clone(),
+            mirrors: mirrors.clone(),
+            frontend: fe.clone(),
+        };
+        let app = header_deadline::HeaderDeadline {
+            inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
+            frontend: fe.clone(),
+            express,
+            tls: if tls { acceptor.clone() } else { None },
+            redirect_https: if tls { None } else { f.redirect_https },
+        };
+        let name = format!("frontend {}{}", f.name, if tls { " (TLS)" } else { "" });
+        let mut svc = pingora_core::services::listening::Service::new(name, app);
+        for l in addrs {
+            svc.add_tcp(l);
+        }
+        server.add_service(svc);
     }
-    server.add_service(svc);
 }
 
 fn stats_of(
     cfg: &BalancerConfig,
     pool: Arc<pool::Pool>,
     mirrors: Arc<mirror::Mirrors>,
-    frontends: Vec<(String, Arc<pool::Counters>)>,
+    frontends: Vec<stats::FrontendStats>,
 ) -> stats::Stats {
     let live = stats::Live {
         pool,

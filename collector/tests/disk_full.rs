@@ -64,8 +64,14 @@ fn a_dead_replica_on_a_shared_full_disk_never_starves_the_live_one() {
     let disk = Tmpfs::mount(&dir.join("disk"), "1m");
     let cfg = config(&dir, &disk, netpulse_testkit::free_tcp_port(), db.port, agent.port);
     let d = Daemon::start(&cfg, &[]);
-    // Some 10 KB per poll and queue: the dead replica's queue fills the 1 MB disk about half way.
-    let polls = 200;
+    // A poll is some 2-10 KB per queue, by how many interfaces this machine's agent has:
+    // polls go on until the dead replica's queue has filled the 1 MB disk and given way.
+    let shed = || {
+        metric(
+            &d,
+            "netpulse_output_points_dropped_total{output=\"dead\",reason=\"disk_full\"} ",
+        )
+    };
     // The scenario: one replica has been down a while, the other delivering. The first poll
     // reaches the live one (and the dead one's writer fails) before the disk fills.
     let (st, _) = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
@@ -78,10 +84,17 @@ fn a_dead_replica_on_a_shared_full_disk_never_starves_the_live_one() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    for _ in 1..polls {
+    let mut polls = 1;
+    let mut full_at = None;
+    // Bounded: 1 MB fills within 500 polls of the smallest agent; 100 more after it did.
+    while polls < 2000 && full_at.is_none_or(|f| polls < f + 100) {
         let (st, _) = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
         assert_eq!(st, 200);
-        std::thread::sleep(Duration::from_millis(20));
+        polls += 1;
+        if full_at.is_none() && polls % 10 == 0 && shed() > 0.0 {
+            full_at = Some(polls);
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
     let started = Instant::now();
     while db.count("system", "sysUpTime") < polls {
@@ -93,12 +106,8 @@ fn a_dead_replica_on_a_shared_full_disk_never_starves_the_live_one() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let shed = metric(
-        &d,
-        "netpulse_output_points_dropped_total{output=\"dead\",reason=\"disk_full\"} ",
-    );
     assert!(
-        shed > 0.0,
+        shed() > 0.0,
         "the disk did fill and the dead replica's queue gave way:\n{}",
         d.get("/metrics").1
     );

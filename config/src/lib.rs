@@ -20,7 +20,7 @@ mod validate;
 pub use balancer::{
     Backend, BackendTimeouts, Balance, BalancerConfig, BasicAuth, CheckKind, Condition, Frontend, FrontendTimeouts,
     HealthCheck, Mirror, Route, RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky,
-    StickyMode, Test,
+    StickyMode, Test, Tls,
 };
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, HttpPoolConfig,

@@ -53,3 +53,13 @@ fn layered_defaults() {
 fn broken() {
     check("broken");
 }
+
+#[test]
+fn tls_edge() {
+    check("tls-edge");
+}
+
+#[test]
+fn tls_broken() {
+    check("tls-broken");
+}

@@ -19,6 +19,8 @@ pub struct Counters {
     pub redispatches: AtomicU64,
     /// hrsp_1xx … hrsp_5xx, hrsp_other.
     pub hrsp: [AtomicU64; 6],
+    /// Requests the frontend answered itself (a redirect to https), as HAProxy's `intercepted`.
+    pub intercepted: AtomicU64,
 }
 
 /// The status classes of `hrsp`, in order (also the Prometheus `code` label).
@@ -61,6 +63,13 @@ impl Counters {
             _ => 5,
         };
         self.hrsp[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request answered by the frontend itself with `code`.
+    pub fn intercept(&self, code: u16) {
+        self.total.fetch_add(1, Ordering::Relaxed);
+        self.intercepted.fetch_add(1, Ordering::Relaxed);
+        self.status(code);
     }
 
     /// Requests in flight now (never negative in what is shown).

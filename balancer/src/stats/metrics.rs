@@ -158,8 +158,8 @@ impl Collector for PoolMetrics {
         for m in self.live.mirrors.all() {
             mirror(&mut s, m);
         }
-        for (name, c) in &self.live.frontends {
-            let l = [name.as_str()];
+        for f in &self.live.frontends {
+            let (l, c) = ([f.name.as_str()], &f.counters);
             s.count(F::FrontendRequests, &l, &c.total);
             s.add(F::FrontendCurrent, &l, c.current() as f64);
             s.count(F::FrontendErrors, &l, &c.ereq);

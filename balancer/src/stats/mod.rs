@@ -14,7 +14,7 @@ mod metrics;
 mod rows;
 
 pub use http::basic;
-pub use rows::{Live, Row};
+pub use rows::{FrontendStats, Live, Row};
 
 use async_trait::async_trait;
 use http::Answer;

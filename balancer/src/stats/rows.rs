@@ -23,12 +23,20 @@ pub fn fields() -> Vec<&'static str> {
         .collect()
 }
 
+/// A frontend's counters, and its TLS listeners' certificates and handshake counters when
+/// it has any.
+pub struct FrontendStats {
+    pub name: String,
+    pub counters: Arc<Counters>,
+    pub tls: Option<Arc<crate::tls::Acceptor>>,
+}
+
 /// What the rows are read from: the pool, the frontends' counters and every proxy by id.
 pub struct Live {
     pub pool: Arc<Pool>,
     /// Mirroring backends: their servers' rows carry their queues.
     pub mirrors: Arc<crate::mirror::Mirrors>,
-    pub frontends: Vec<(String, Arc<Counters>)>,
+    pub frontends: Vec<FrontendStats>,
     /// Every proxy by id (frontends, backends, and the stats listener's own proxy when
     /// named, HAProxy's `listen stats`): the rows come in this order, as HAProxy's do.
     pub proxies: Vec<ProxyId>,
@@ -114,8 +122,14 @@ impl Live {
     }
 
     fn frontend_row(&self, fi: usize, iid: &str) -> Row {
-        let (name, c) = &self.frontends[fi];
+        let FrontendStats { name, counters: c, tls } = &self.frontends[fi];
         let mut r = row(name, "FRONTEND", iid, 0, "0");
+        r.insert("intercepted", n(&c.intercepted));
+        if let Some(t) = tls.as_ref().map(|a| &a.counters) {
+            r.insert("ssl_sess", n(&t.sessions));
+            r.insert("ssl_reused_sess", n(&t.reused));
+            r.insert("ssl_failed_handshake", n(&t.failed));
+        }
         counters(&mut r, c);
         for k in ["dreq", "dresp", "rate", "rate_max", "req_rate", "req_rate_max"] {
             r.insert(k, "0".into());

@@ -22,6 +22,50 @@ pub struct Frontend {
     pub timeouts: FrontendTimeouts,
     /// Largest request body accepted (413 above it); none: unlimited.
     pub max_body_size: Option<crate::units::ByteSize>,
+    /// TLS termination (HAProxy `bind … ssl crt …`); absent: plain HTTP only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<Tls>,
+    /// A request that came in over plain HTTP is redirected to `https://` with this status
+    /// (301, 302, 303, 307 or 308; HAProxy `redirect scheme https`); absent: served as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_https: Option<u16>,
+}
+
+impl Frontend {
+    /// Every address this frontend listens on, with whether it speaks TLS.
+    pub fn listeners(&self) -> Vec<(&str, bool)> {
+        let tls_all = self.tls.as_ref().is_some_and(|t| t.listen.is_empty());
+        let plain = self.listen.iter().map(|l| (l.as_str(), tls_all));
+        let tls = self
+            .tls
+            .iter()
+            .flat_map(|t| t.listen.iter().map(|l| (l.as_str(), true)));
+        plain.chain(tls).collect()
+    }
+}
+
+/// `frontends.tls`: certificates and protocols of a frontend's TLS listeners.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Tls {
+    /// A PEM file holding the certificate chain (leaf first) and, unless `key` is set, its
+    /// private key — or a directory of such files (`*.pem`, `*.crt`), one certificate each,
+    /// picked by the name the client asks for (SNI); the first in name order is the default.
+    pub cert: std::path::PathBuf,
+    /// The private key (PEM) when it is not in the `cert` file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<std::path::PathBuf>,
+    /// Protocols offered by ALPN, in preference order: "h2" and/or "http/1.1".
+    #[serde(default = "default_alpn")]
+    pub alpn: Vec<String>,
+    /// Addresses served with TLS in addition to the plain `listen` ones; empty: every
+    /// `listen` address speaks TLS.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub listen: Vec<String>,
+}
+
+fn default_alpn() -> Vec<String> {
+    vec!["h2".into(), "http/1.1".into()]
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -8,7 +8,7 @@ mod frontend;
 pub use backend::{
     Backend, BackendTimeouts, Balance, CheckKind, HealthCheck, Mirror, ServerConfig, Sticky, StickyMode,
 };
-pub use frontend::{Condition, Frontend, FrontendTimeouts, Route, Test};
+pub use frontend::{Condition, Frontend, FrontendTimeouts, Route, Test, Tls};
 
 use crate::units::{Duration, Secret};
 use serde::{Deserialize, Serialize};

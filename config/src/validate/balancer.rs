@@ -165,7 +165,7 @@ fn mirror(i: &str, b: &Backend, m: &crate::balancer::Mirror, out: &mut Problems)
 
 /// Frontend `i`'s listeners and the backends it and its routes name.
 fn frontend(i: &str, f: &Frontend, backends: &HashSet<&str>, out: &mut Problems) {
-    if f.listen.is_empty() {
+    if f.listeners().is_empty() {
         out.push((p(&["frontends", i, "listen"]), "at least one IP:PORT".into()));
     }
     for (j, l) in f.listen.iter().enumerate() {
@@ -175,6 +175,17 @@ fn frontend(i: &str, f: &Frontend, backends: &HashSet<&str>, out: &mut Problems)
                 format!("{l:?} is not an IP:PORT address"),
             ));
         }
+    }
+    if let Some(t) = &f.tls {
+        tls(i, f, t, out);
+    }
+    if let Some(code) = f.redirect_https
+        && ![301, 302, 303, 307, 308].contains(&code)
+    {
+        out.push((
+            p(&["frontends", i, "redirect_https"]),
+            format!("{code} is not a redirect status (301, 302, 303, 307 or 308)"),
+        ));
     }
     if !backends.contains(f.backend.as_str()) {
         out.push((
@@ -196,5 +207,43 @@ fn frontend(i: &str, f: &Frontend, backends: &HashSet<&str>, out: &mut Problems)
                 format!("no backend named {:?}", r.backend),
             ));
         }
+    }
+}
+
+/// Frontend `i`'s TLS settings; the certificates themselves are read and checked by the
+/// balancer (`-c`), which knows the TLS library.
+fn tls(i: &str, f: &Frontend, t: &crate::balancer::Tls, out: &mut Problems) {
+    for (j, l) in t.listen.iter().enumerate() {
+        if !socket_addr(l) {
+            out.push((
+                p(&["frontends", i, "tls", "listen", &j.to_string()]),
+                format!("{l:?} is not an IP:PORT address"),
+            ));
+        } else if f.listen.contains(l) {
+            out.push((
+                p(&["frontends", i, "tls", "listen", &j.to_string()]),
+                format!("{l:?} is also a plain `listen` address"),
+            ));
+        }
+    }
+    if t.alpn.is_empty() {
+        out.push((
+            p(&["frontends", i, "tls", "alpn"]),
+            "at least one of \"h2\", \"http/1.1\"".into(),
+        ));
+    }
+    for (j, a) in t.alpn.iter().enumerate() {
+        if a != "h2" && a != "http/1.1" {
+            out.push((
+                p(&["frontends", i, "tls", "alpn", &j.to_string()]),
+                format!("{a:?} is not a protocol the balancer serves (\"h2\", \"http/1.1\")"),
+            ));
+        }
+    }
+    if t.cert.as_os_str().is_empty() {
+        out.push((
+            p(&["frontends", i, "tls", "cert"]),
+            "a PEM file or a directory of them".into(),
+        ));
     }
 }

@@ -49,7 +49,7 @@ pub fn frontend(p: &Proxy, id: u32, backends: &HashMap<&str, &Proxy>, d: &mut Di
             });
         }
     }
-    if p.binds.is_empty() {
+    if p.binds.is_empty() && p.tls_binds.is_empty() {
         d.error(p.line, format!("'{}' has no bind", p.name));
     }
     let defaults = native::FrontendTimeouts::default();
@@ -67,6 +67,14 @@ pub fn frontend(p: &Proxy, id: u32, backends: &HashMap<&str, &Proxy>, d: &mut Di
             http_keep_alive: p.set.t_http_keep_alive.map(native::Duration),
         },
         max_body_size: None,
+        tls: p.tls.as_ref().map(|(_, crt, alpn)| native::Tls {
+            cert: crt.into(),
+            key: None,
+            // HAProxy offers no ALPN without `alpn`: clients speak HTTP/1.1.
+            alpn: alpn.clone().unwrap_or_else(|| vec!["http/1.1".into()]),
+            listen: p.tls_binds.iter().map(|(_, a)| a.clone()).collect(),
+        }),
+        redirect_https: p.redirect_https,
     }
 }
 

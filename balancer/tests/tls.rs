@@ -1,0 +1,389 @@
+//! TLS termination with real clients: curl (HTTP/1.1 and HTTP/2 by ALPN) and `openssl
+//! s_client` (SNI picks the certificate, TLS versions, session resumption), plain HTTP to a
+//! TLS port, `redirect_https`, `-c` on bad certificates, the stats' ssl counters, certificates
+//! replaced by an upgrade with no failed request, and HAProxy 2.6 on the same haproxy.cfg.
+
+mod common;
+
+use common::{Balancer, Haproxy, Upstream, bin, csv_rows, free_port, get, servers};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A self-signed ECDSA P-256 certificate for `name` (SAN), key in the same PEM file
+/// (HAProxy's layout), written to `dir/file`.
+fn cert(dir: &Path, file: &str, name: &str) -> PathBuf {
+    let (c, k) = (dir.join(format!("{file}.crt.tmp")), dir.join(format!("{file}.key.tmp")));
+    let out = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ])
+        .arg("-keyout")
+        .arg(&k)
+        .arg("-out")
+        .arg(&c)
+        .args(["-days", "30", "-subj", &format!("/CN={name}")])
+        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let pem = format!(
+        "{}{}",
+        std::fs::read_to_string(&c).unwrap(),
+        std::fs::read_to_string(&k).unwrap()
+    );
+    let path = dir.join(file);
+    std::fs::write(&path, pem).unwrap();
+    let _ = (std::fs::remove_file(c), std::fs::remove_file(k));
+    path
+}
+
+fn tempdir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("np-tls-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// curl over TLS to `name` (resolved to 127.0.0.1), trusting `ca`: (status, HTTP version, body).
+fn curl(port: u16, name: &str, ca: &Path, path: &str, extra: &[&str]) -> (u16, String, String) {
+    let out = Command::new("curl")
+        .args(["-sS", "--max-time", "10", "--cacert"])
+        .arg(ca)
+        .args(["--resolve", &format!("{name}:{port}:127.0.0.1")])
+        .args(["-w", "\n%{http_code} %{http_version}"])
+        .args(extra)
+        .arg(format!("https://{name}:{port}{path}"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
+    let mut tail = tail.split(' ');
+    let status = tail.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let version = tail.next().unwrap_or("").to_string();
+    (status, version, body.to_string())
+}
+
+/// `openssl s_client` with `args`; its whole output (the session, the certificate subject).
+fn s_client(port: u16, args: &[&str]) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn tls_frontend(dir: &Path, alpn: &str) -> String {
+    format!(
+        "[server]\nthreads = 2\n[stats]\nlisten = \"127.0.0.1:{{stats}}\"\n[runtime]\nsocket = \"{{dir}}/rt.sock\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{{port}}\"]\nbackend = \"web\"\ntls = {{ cert = \"{}\", alpn = {alpn} }}\n",
+        dir.display()
+    )
+}
+
+#[test]
+fn terminates_tls_with_sni_alpn_and_resumption() {
+    let dir = tempdir("sni");
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    let a = cert(&certs, "a-grafana.pem", "grafana.test");
+    let b = cert(&certs, "b-influx.pem", "influx.test");
+    let ca = dir.join("ca.pem");
+    std::fs::write(
+        &ca,
+        std::fs::read_to_string(&a).unwrap() + &std::fs::read_to_string(&b).unwrap(),
+    )
+    .unwrap();
+    let up = Upstream::start("app");
+    let bal = Balancer::with_config(&format!(
+        "{}[[backends]]\nname = \"web\"\n{}",
+        tls_frontend(&certs, "[\"h2\", \"http/1.1\"]"),
+        servers(&[(&up, 1)])
+    ));
+
+    // HTTP/1.1 and HTTP/2 (ALPN) through to the HTTP/1 server; curl verifies the name.
+    assert_eq!(
+        curl(bal.port, "grafana.test", &ca, "/x", &["--http1.1"]),
+        (200, "1.1".into(), "app".into())
+    );
+    assert_eq!(
+        curl(bal.port, "influx.test", &ca, "/x", &["--http2"]),
+        (200, "2".into(), "app".into())
+    );
+    let (st, _, body) = curl(
+        bal.port,
+        "influx.test",
+        &ca,
+        "/x",
+        &["--http2", "-X", "POST", "-d", "cpu v=1"],
+    );
+    assert_eq!((st, body.as_str()), (200, "app"), "a body over HTTP/2");
+
+    // SNI picks the certificate; no SNI gets the first in name order.
+    let subject = |args: &[&str]| {
+        let out = s_client(bal.port, args);
+        let line = out.lines().find(|l| l.starts_with("subject=")).map(str::to_string);
+        line.unwrap_or_else(|| panic!("no certificate: {out}"))
+    };
+    assert!(subject(&["-servername", "influx.test"]).contains("influx.test"));
+    assert!(subject(&["-servername", "grafana.test"]).contains("grafana.test"));
+    assert!(subject(&["-noservername"]).contains("grafana.test"));
+    assert!(s_client(bal.port, &["-tls1_2", "-servername", "influx.test"]).contains("Protocol  : TLSv1.2"));
+    assert!(s_client(bal.port, &["-tls1_3", "-servername", "influx.test"]).contains("Protocol  : TLSv1.3"));
+    let weak = s_client(
+        bal.port,
+        &["-tls1_2", "-cipher", "AES128-SHA", "-servername", "influx.test"],
+    );
+    assert!(!weak.contains("Cipher is AES128-SHA"), "no weak suite: {weak}");
+
+    // Session resumption (session id, TLS 1.2).
+    let sess = dir.join("sess");
+    let first = s_client(bal.port, &["-tls1_2", "-sess_out", sess.to_str().unwrap()]);
+    assert!(first.contains("New, TLSv1.2"), "{first}");
+    let again = s_client(bal.port, &["-tls1_2", "-sess_in", sess.to_str().unwrap()]);
+    assert!(again.contains("Reused, TLSv1.2"), "{again}");
+
+    // Plain HTTP to the TLS port: no HTTP answer, the connection closed.
+    let answer = common::exchange(bal.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(!answer.contains("HTTP/"), "{answer:?}");
+
+    // HAProxy's ssl counters on the frontend row; the runtime API lists the certificates.
+    let rows = csv_rows(&bal.csv());
+    let fe = rows.iter().find(|r| r["svname"] == "FRONTEND").unwrap();
+    let n = |k: &str| fe[k].parse::<u64>().unwrap_or(0);
+    assert!(n("ssl_sess") >= 9, "{fe:?}");
+    assert!(n("ssl_reused_sess") >= 1, "{fe:?}");
+    assert!(n("ssl_failed_handshake") >= 2, "{fe:?}");
+    let sock = bal.dir.join("rt.sock");
+    let list = common::runtime(&sock, "show ssl cert");
+    assert!(
+        list.contains("a-grafana.pem") && list.contains("b-influx.pem"),
+        "{list}"
+    );
+    let one = common::runtime(&sock, &format!("show ssl cert {}", b.display()));
+    assert!(one.contains("Subject Alternative Name: DNS:influx.test"), "{one}");
+    assert!(!one.contains("PRIVATE"), "never a key");
+    let info = common::runtime(&sock, "show info");
+    assert!(info.contains("CumSslConns: "), "{info}");
+}
+
+#[test]
+fn plain_listener_redirects_to_https() {
+    let dir = tempdir("redirect");
+    let pem = cert(&dir, "site.pem", "grafana.test");
+    let up = Upstream::start("app");
+    let tls_port = free_port();
+    let bal = Balancer::with_config(&format!(
+        "[server]\nthreads = 1\n[stats]\nlisten = \"127.0.0.1:{{stats}}\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{{port}}\"]\nbackend = \"web\"\nredirect_https = 301\ntls = {{ cert = \"{}\", listen = [\"127.0.0.1:{tls_port}\"] }}\n[[backends]]\nname = \"web\"\n{}",
+        pem.display(),
+        servers(&[(&up, 1)])
+    ));
+    let (st, headers, _) = get(bal.port, "/d/home?orgId=1", &[("Host", "grafana.test")]);
+    assert_eq!(st, 301);
+    let location = headers.iter().find(|(k, _)| k == "location").map(|(_, v)| v.as_str());
+    assert_eq!(location, Some("https://grafana.test/d/home?orgId=1"));
+    assert_eq!(up.hits(), 0, "a redirect never reaches the server");
+    assert!(netpulse_testkit::wait_tcp(tls_port, Duration::from_secs(5)));
+    assert_eq!(curl(tls_port, "grafana.test", &pem, "/", &[]).0, 200);
+    let fe = csv_rows(&bal.csv())
+        .into_iter()
+        .find(|r| r["svname"] == "FRONTEND")
+        .unwrap();
+    assert_eq!((fe["intercepted"].as_str(), fe["hrsp_3xx"].as_str()), ("1", "1"));
+}
+
+#[test]
+fn check_names_the_bad_certificate_file() {
+    let dir = tempdir("check");
+    let good = cert(&dir, "good.pem", "a.test");
+    let other = cert(&dir, "other.pem", "b.test");
+    // Expired: written by rcgen, which can date a certificate in the past.
+    let mut params = rcgen::CertificateParams::new(vec!["old.test".to_string()]).unwrap();
+    params.not_before = rcgen::date_time_ymd(2020, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2021, 1, 1);
+    let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    let old = dir.join("old.pem");
+    std::fs::write(&old, params.self_signed(&kp).unwrap().pem() + &kp.serialize_pem()).unwrap();
+    let check = |tls: &str| {
+        let cfg = dir.join("b.toml");
+        std::fs::write(
+            &cfg,
+            format!("[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"web\"\ntls = {tls}\n[[backends]]\nname = \"web\"\nservers = [ {{ name = \"s\", address = \"127.0.0.1:2\" }} ]\n"),
+        )
+        .unwrap();
+        let out = Command::new(bin())
+            .arg("-c")
+            .arg("--config")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.code(), text)
+    };
+    let (code, text) = check(&format!("{{ cert = \"{}\" }}", good.display()));
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = check(&format!("{{ cert = \"{}\" }}", old.display()));
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains(&format!(
+            "`frontends[0].tls.cert`: {}: the certificate expired on",
+            old.display()
+        )),
+        "{text}"
+    );
+    let (code, text) = check(&format!(
+        "{{ cert = \"{}\", key = \"{}\" }}",
+        good.display(),
+        other.display()
+    ));
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains(&format!(
+            "{}: the private key does not match the certificate",
+            other.display()
+        )),
+        "{text}"
+    );
+    let (code, text) = check("{ cert = \"/nonexistent/site.pem\" }");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("/nonexistent/site.pem: No such file"), "{text}");
+    let (code, text) = check(&format!("{{ cert = \"{}\", alpn = [\"spdy/3\"] }}", good.display()));
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("b.toml:5: `frontends[0].tls.alpn[0]`: \"spdy/3\" is not a protocol"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_upgrade_replaces_the_certificate_without_a_failed_request() {
+    let dir = tempdir("upgrade");
+    let pem = cert(&dir, "site.pem", "grafana.test");
+    let first_serial = serial(&pem);
+    let up = Upstream::start("app");
+    let mut bal = Balancer::with_config(&format!(
+        "{}[[backends]]\nname = \"web\"\n{}",
+        tls_frontend(&pem, "[\"h2\", \"http/1.1\"]"),
+        servers(&[(&up, 1)])
+    ));
+    let ca = dir.join("ca.pem");
+    std::fs::copy(&pem, &ca).unwrap();
+    let stop = AtomicBool::new(false);
+    let port = bal.port;
+    let (sent, failed) = std::thread::scope(|s| {
+        let load: Vec<_> = (0..3)
+            .map(|i| {
+                let (ca, stop) = (&ca, &stop);
+                s.spawn(move || {
+                    let (mut n, mut bad) = (0, vec![]);
+                    while !stop.load(Ordering::Relaxed) && n < 2000 {
+                        n += 1;
+                        // New handshakes, HTTP/1.1 and HTTP/2 in turn.
+                        let v = if (n + i) % 2 == 0 { "--http1.1" } else { "--http2" };
+                        let (st, _, body) = curl(port, "grafana.test", ca, "/", &[v, "-k"]);
+                        if st != 200 || body != "app" {
+                            bad.push(format!("{st} {body:?}"));
+                        }
+                    }
+                    (n, bad)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(300));
+        // The new certificate is in place before the new process starts.
+        let tmp = cert(&dir, "next.pem", "grafana.test");
+        std::fs::rename(&tmp, &pem).unwrap();
+        let mut new = bal.spawn_upgrade();
+        std::thread::sleep(Duration::from_millis(500));
+        bal.signal("QUIT");
+        // Both processes accept for a while (Pingora's hand-over); the old one then drains.
+        let exited = bal.wait_exit(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::Relaxed);
+        assert!(exited.is_some(), "the old process finished");
+        let results: Vec<_> = load.into_iter().map(|h| h.join().unwrap()).collect();
+        let served = Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "openssl s_client -connect 127.0.0.1:{} -servername grafana.test </dev/null 2>/dev/null | openssl x509 -noout -serial",
+                port
+            ))
+            .output()
+            .unwrap();
+        let _ = new.kill();
+        let _ = new.wait();
+        assert_eq!(
+            String::from_utf8_lossy(&served.stdout).trim(),
+            serial(&pem),
+            "the new process serves the new certificate (first {first_serial}): {}",
+            std::fs::read_to_string(bal.dir.join("log.new")).unwrap_or_default()
+        );
+        results.into_iter().fold((0, vec![]), |(n, mut b), (m, mut c)| {
+            b.append(&mut c);
+            (n + m, b)
+        })
+    });
+    assert!(sent > 20, "load ran: {sent}");
+    assert!(
+        failed.is_empty(),
+        "{} of {sent} failed: {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
+    assert_ne!(serial(&pem), first_serial);
+}
+
+/// A certificate file's serial number.
+fn serial(pem: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-serial", "-in"])
+        .arg(pem)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn same_tls_haproxy_cfg_same_answers_as_haproxy() {
+    let dir = tempdir("hap");
+    let pem = cert(&dir, "site.pem", "grafana.test");
+    let up = Upstream::start("app");
+    let cfg = |port: u16, tls_port: u16, stats: u16| {
+        format!(
+            "defaults\n  mode http\n  timeout connect 2s\n  timeout client 10s\n  timeout server 10s\n\nfrontend web\n  bind 127.0.0.1:{port}\n  bind 127.0.0.1:{tls_port} ssl crt {} alpn h2,http/1.1\n  http-request redirect scheme https code 301 unless {{ ssl_fc }}\n  default_backend web\n\nbackend web\n  server s1 127.0.0.1:{}\n\nlisten stats\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n",
+            pem.display(),
+            up.port
+        )
+    };
+    let (hp, ht, hs) = (free_port(), free_port(), free_port());
+    let _hap = Haproxy::start(&cfg(hp, ht, hs), ht, &[]);
+    let (np, nt, ns) = (free_port(), free_port(), free_port());
+    let _bal = Balancer::from_haproxy_cfg(&cfg(np, nt, ns), np, ns, &[]);
+    assert!(netpulse_testkit::wait_tcp(nt, Duration::from_secs(5)));
+    for args in [&["--http1.1"][..], &["--http2"], &["--http2", "-d", "cpu v=1"]] {
+        assert_eq!(
+            curl(nt, "grafana.test", &pem, "/q?x=1", args),
+            curl(ht, "grafana.test", &pem, "/q?x=1", args),
+            "{args:?}"
+        );
+    }
+    let redirect = |port| {
+        let (st, h, _) = get(port, "/a?b=1", &[("Host", "grafana.test")]);
+        let loc = h.into_iter().find(|(k, _)| k == "location").map(|(_, v)| v);
+        (st, loc)
+    };
+    assert_eq!(redirect(np), redirect(hp));
+    assert_eq!(redirect(np), (301, Some("https://grafana.test/a?b=1".to_string())));
+}
