@@ -21,6 +21,7 @@ mod request_head;
 mod runtime;
 mod services;
 mod stats;
+mod sticky;
 mod tls;
 
 use clap::Parser;

@@ -8,6 +8,7 @@ use crate::frontend::{
     INTERNAL_ERROR, NO_SERVER, PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT,
 };
 use crate::pool::Pool;
+use crate::sticky;
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
@@ -48,16 +49,6 @@ pub fn cookie_value(req: &RequestHeader, name: &str) -> Option<String> {
             let (k, v) = c.trim().split_once('=')?;
             (k == name).then(|| v.trim().to_string())
         })
-}
-
-/// The Cookie header without cookie `name` (`None` when nothing is left).
-pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
-    let kept: Vec<&str> = header
-        .split(';')
-        .map(str::trim)
-        .filter(|c| !c.is_empty() && c.split_once('=').is_none_or(|(k, _)| k != name))
-        .collect();
-    (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 impl Proxy {
@@ -289,7 +280,7 @@ impl ProxyHttp for Proxy {
                 .collect();
             if !joined.is_empty() {
                 req.remove_header("cookie");
-                if let Some(rest) = strip_cookie(&joined.join("; "), &st.cookie) {
+                if let Some(rest) = sticky::strip_cookie(&joined.join("; "), &st.cookie) {
                     req.insert_header("cookie", rest)?;
                 }
             }
@@ -299,9 +290,8 @@ impl ProxyHttp for Proxy {
 
     async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
         if let (Some(v), Some(st)) = (ctx.set_cookie.take(), &self.pool.backends[ctx.backend].sticky) {
-            resp.append_header("set-cookie", format!("{}={v}; path=/", st.cookie))?;
-            // `nocache`: a response that sets the persistence cookie must not be cached.
-            resp.insert_header("cache-control", "private")?;
+            resp.append_header("set-cookie", sticky::set_cookie(&st.cookie, &v))?;
+            resp.insert_header("cache-control", sticky::CACHE_CONTROL)?;
         }
         Ok(())
     }
@@ -384,10 +374,5 @@ mod tests {
         req.insert_header("cookie", "a=1; SERVERID=grafana-b; c=3").unwrap();
         assert_eq!(cookie_value(&req, "SERVERID").as_deref(), Some("grafana-b"));
         assert_eq!(cookie_value(&req, "nope"), None);
-        assert_eq!(
-            strip_cookie("a=1; SERVERID=x; c=3", "SERVERID").as_deref(),
-            Some("a=1; c=3")
-        );
-        assert_eq!(strip_cookie("SERVERID=x", "SERVERID"), None);
     }
 }

@@ -271,3 +271,132 @@ fn a_slow_server_on_a_kept_alive_connection_is_504_once() {
     assert_eq!(bal.row("a")["eresp"], "1");
     assert_eq!(bal.row("BACKEND")["hrsp_5xx"], "1");
 }
+
+/// Line protocol of about `len` bytes, as InfluxDB writers send it.
+fn lines(len: usize, seed: usize) -> Vec<u8> {
+    let mut out = String::with_capacity(len + 100);
+    let mut i = 0;
+    while out.len() < len {
+        out += &format!(
+            "ifHCInOctets,host=sw{seed},ifName=Gi0/{i} value={}i 1764892800000000000\n",
+            i * 7919
+        );
+        i += 1;
+    }
+    out.into_bytes()
+}
+
+#[test]
+fn bodies_stream_through_the_lane_intact_and_counted() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\n{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    let mut client = KeepAlive::new(bal.port);
+    let mut sent = 0;
+    for (i, (method, size)) in [
+        ("POST", 8 * 1024),
+        ("POST", 256 * 1024),
+        ("PUT", 100),
+        ("DELETE", 1),
+        ("POST", 8 * 1024),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let body = lines(size, i);
+        sent += body.len();
+        let (status, _, answer) = client.send(method, "/write?db=net", "", &body);
+        assert_eq!(status, 200, "{method} {size}");
+        let answer = String::from_utf8(answer).unwrap();
+        let (_, rest) = answer.split_once(' ').unwrap();
+        assert_eq!(
+            rest,
+            format!("{} {}", body.len(), common::checksum(&body)),
+            "{method} {size}: intact"
+        );
+    }
+    // A client that closes after its request is answered and closed.
+    let (status, head, _) = client.send("POST", "/write", "Connection: close\r\n", &lines(2000, 9));
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert_eq!(client.connects, 1, "one client connection for all");
+    bal.settle();
+    let fe = bal.row("FRONTEND");
+    assert_eq!(fe["stot"], "6");
+    assert!(
+        fe["bin"].parse::<usize>().unwrap() >= sent,
+        "request bodies counted in: {fe:?}"
+    );
+    assert_eq!(a.hits() + b.hits(), 6);
+}
+
+#[test]
+fn sticky_sessions_keep_their_server_on_the_lane() {
+    let (a, b) = (Upstream::start("a"), Upstream::start("b"));
+    let bal = Balancer::start(&format!(
+        "[[backends]]\nname = \"web\"\nsticky = {{ cookie = \"SERVERID\" }}\n{}",
+        servers(&[(&a, 1), (&b, 1)])
+    ));
+    let mut client = KeepAlive::new(bal.port);
+    let (status, head, first) = client.request("GET", "/");
+    assert_eq!(status, 200);
+    let lower = head.to_ascii_lowercase();
+    let cookie = lower
+        .lines()
+        .find_map(|l| l.strip_prefix("set-cookie: "))
+        .unwrap_or_else(|| panic!("a new session gets its cookie: {head}"))
+        .to_string();
+    assert!(lower.contains("cache-control: private"), "{head}");
+    let value = cookie.split(';').next().unwrap().trim().to_string();
+    assert!(value.starts_with("serverid="), "{cookie}");
+    let value = &head[head.to_ascii_lowercase().find(&value).unwrap()..][..value.len()];
+    for _ in 0..20 {
+        let (status, head, body) = client.send("GET", "/d/x", &format!("Cookie: theme=dark; {value}\r\n"), &[]);
+        assert_eq!((status, &body), (200, &first), "the session's server every time");
+        assert!(!head.to_ascii_lowercase().contains("set-cookie"), "{head}");
+    }
+    let (status, _, body) = client.send(
+        "POST",
+        "/api/ds/query",
+        &format!("Cookie: {value}\r\n"),
+        &lines(3000, 1),
+    );
+    assert_eq!(status, 200);
+    assert!(body.starts_with(&first), "a body in the session too");
+    let seen = [&a, &b].map(|u| u.cookies.lock().unwrap().clone()).concat();
+    assert!(
+        seen.iter().all(|c| !c.contains("SERVERID")),
+        "the persistence cookie never reaches a server: {seen:?}"
+    );
+    assert!(
+        seen.iter().filter(|c| c.as_str() == "theme=dark").count() >= 20,
+        "{seen:?}"
+    );
+    // A session for a server that is gone: redispatched, with the new server's cookie.
+    let (status, head, _) = client.send("GET", "/", "Cookie: SERVERID=nope\r\n", &[]);
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("set-cookie: serverid="), "{head}");
+    assert_eq!(client.connects, 1);
+}
+
+#[test]
+fn killing_a_backend_under_post_load_loses_no_request() {
+    let ([a, mut b, c], bal) = three_checked();
+    let port = bal.port;
+    let body = lines(8 * 1024, 0);
+    let expect = format!("{} {}", body.len(), common::checksum(&body));
+    let writer = || {
+        let mut client = KeepAlive::new(port);
+        (0..800)
+            .filter(|_| {
+                let (status, _, answer) = client.send("POST", "/write?db=net", "", &body);
+                status != 200 || !String::from_utf8_lossy(&answer).ends_with(&expect)
+            })
+            .count()
+    };
+    let failed = failures_under_load(writer, || b.kill());
+    assert_eq!(failed, 0, "POSTs failed while a server died");
+    assert!(a.hits() > 0 && c.hits() > 0);
+}

@@ -140,8 +140,8 @@ fn terminates_tls_with_sni_alpn_and_resumption() {
     assert!(subject(&["-servername", "influx.test"]).contains("influx.test"));
     assert!(subject(&["-servername", "grafana.test"]).contains("grafana.test"));
     assert!(subject(&["-noservername"]).contains("grafana.test"));
-    assert!(s_client(bal.port, &["-tls1_2", "-servername", "influx.test"]).contains("Protocol  : TLSv1.2"));
-    assert!(s_client(bal.port, &["-tls1_3", "-servername", "influx.test"]).contains("Protocol  : TLSv1.3"));
+    assert!(s_client(bal.port, &["-tls1_2", "-servername", "influx.test"]).contains("New, TLSv1.2"));
+    assert!(s_client(bal.port, &["-tls1_3", "-servername", "influx.test"]).contains("New, TLSv1.3"));
     let weak = s_client(
         bal.port,
         &["-tls1_2", "-cipher", "AES128-SHA", "-servername", "influx.test"],

@@ -1,18 +1,22 @@
-//! The express lane: a plain GET or HEAD on a kept-alive HTTP/1.1 connection, to a backend
-//! without sticky sessions, is forwarded byte for byte over this client connection's own
-//! upstream connection to the chosen server, the way HAProxy keeps a server connection with
-//! its client session. Pingora's generic path costs ~26 µs of CPU per request against
-//! HAProxy's ~16 µs (BENCHMARKS.md); its shared pool alone spawns a task and makes a
-//! `getpeername` per request. Everything else — bodies, upgrades, sticky cookies, a full
-//! backend, any failure before the response has started — goes to Pingora's proxy, which
-//! owns retries, redispatch, queueing and error pages.
+//! The express lane: a plain HTTP/1 request — any method, a body by Content-Length streamed
+//! as it arrives, kept alive or not — to a backend without mirroring, is
+//! forwarded byte for byte over this client connection's own upstream connection to the
+//! chosen server, the way HAProxy keeps a server connection with its client session.
+//! Pingora's generic path costs ~26 µs of CPU per request against HAProxy's ~16 µs
+//! (BENCHMARKS.md); its shared pool alone spawns a task and makes a `getpeername` per
+//! request. Sticky sessions are kept here with `sticky`'s semantics. Everything else —
+//! chunked bodies, `Expect`, upgrades, a session whose server is gone, a full backend, any failure before the request's body started to flow — goes to Pingora's
+//! proxy, which owns retries, redispatch, queueing and error pages. Once body bytes beyond
+//! the header's read have been taken from the client the lane answers failures itself (502,
+//! 408), as Pingora would: such a request cannot be sent again.
 
 mod http1;
 
 use crate::bounded::within;
-use crate::frontend::{Frontend, GATEWAY_TIMEOUT, error_page};
+use crate::frontend::{BAD_GATEWAY, ErrorAnswer, Frontend, GATEWAY_TIMEOUT, REQUEST_TIMEOUT, error_page};
 use crate::pool::{Backend, Pool};
-use http1::{ChunkScanner, Framing, FramingError, Response, plain, progress, response};
+use crate::sticky;
+use http1::{ChunkScanner, Framing, FramingError, Plain, Response, plain, progress, response};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -22,6 +26,8 @@ use tokio::net::TcpStream;
 pub struct Express {
     pub pool: Arc<Pool>,
     pub frontend: Arc<Frontend>,
+    /// Backends whose requests are mirrored (`mirror/`), by index: never the lane's.
+    pub mirrored: Vec<bool>,
 }
 
 /// Upstream connections of one client connection, by (backend, server).
@@ -54,15 +60,29 @@ enum Failed {
     TooLarge,
     #[error("the server's response: {0}")]
     Framing(#[from] FramingError),
+    #[error("the client went away while sending its body")]
+    ClientGone,
+    #[error("the client's body did not arrive within its timeout")]
+    ClientTimeout,
 }
 
 /// Bytes asked of the server per read.
 const READ: usize = 16 * 1024;
 /// A response header longer than this is not forwarded by the lane.
 const MAX_HEADER: usize = 1 << 20;
+/// Bytes of a request body moved per read.
+const BODY_READ: usize = 64 * 1024;
+
+/// Whether a kept server connection is still open and quiet: one the server closed while
+/// idle (or that has stray bytes) is not used for a request that cannot be sent twice.
+fn alive(up: &TcpStream) -> bool {
+    let mut probe = [0u8; 1];
+    matches!(up.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
 
 impl Express {
-    /// Serves one request whose complete header is `head`, if it is for the express lane.
+    /// Serves one request whose complete header is `head` (with its body's first bytes),
+    /// if it is for the express lane.
     pub async fn serve<C>(&self, client: &mut C, head: &[u8], lanes: &mut Lanes) -> Outcome
     where
         C: AsyncRead + AsyncWrite + Unpin,
@@ -72,28 +92,55 @@ impl Express {
         };
         let bi = self.frontend.route(req.path, req.host);
         let b = &self.pool.backends[bi];
-        if b.sticky.is_some() {
+        let too_large = self.frontend.max_body.is_some_and(|m| req.body > m);
+        if self.mirrored[bi] || too_large {
             return Outcome::Pingora;
         }
-        // Takes the server's slot (maxconn) and counts the pick; undone on a hand-over, where
-        // Pingora counts the request itself.
-        let Some(si) = b.acquire(&[]) else {
-            return Outcome::Pingora;
+        // A sticky session goes to its server if that one may take it (slot counted in, as
+        // Pingora does, past maxconn); one whose server is gone is Pingora's (redispatch or
+        // 503). A balanced pick takes the server's slot (maxconn) and counts the pick.
+        // Either is undone on a hand-over, where Pingora counts the request itself.
+        let session = b.sticky.as_ref().and_then(|st| req.cookies.get(&st.cookie));
+        let (si, sticky) = match session {
+            Some(v) => match b.sticky_server(v) {
+                Some(i) => {
+                    b.servers[i].counters.begin();
+                    (i, true)
+                }
+                None => return Outcome::Pingora,
+            },
+            None => match b.acquire(&[]) {
+                Some(i) => (i, false),
+                None => return Outcome::Pingora,
+            },
         };
         self.frontend.counters.begin();
         b.counters.begin();
         let undo = |b: &Backend| {
             self.frontend.counters.cancel();
             b.counters.cancel();
-            b.cancel_pick(si);
+            match sticky {
+                true => b.servers[si].counters.cancel(),
+                false => b.cancel_pick(si),
+            }
         };
-        let kept = lanes.take((bi, si));
+        // `indirect`: the server never sees the persistence cookie; a new session gets its
+        // server's cookie in the response (`sticky`).
+        let stripped = (b.sticky.as_ref())
+            .filter(|_| req.cookies.any())
+            .map(|st| sticky::strip_in_request(head, req.header_len, &st.cookie));
+        let new_session = b.sticky.as_ref().filter(|_| !sticky);
+        let sent_head = stripped.as_deref().unwrap_or(head);
+        // The body bytes still in the client's socket: once any is read, no hand-over.
+        let rest = req.body - (head.len() - req.header_len) as u64;
+        let kept = lanes.take((bi, si)).filter(alive);
         let reused = kept.is_some();
-        let (mut up, buf, parsed) = match self.exchange(b, si, kept, head, req.head).await {
+        let (mut up, mut buf, parsed) = match self.exchange(b, si, kept, sent_head, &req, (client, rest)).await {
             // A kept connection the server closed while idle (its keep-alive timeout) reads
-            // as an immediate end: asked again once on a fresh connection, as HAProxy does.
-            Some((_, buf, Err(Failed::Closed))) if reused && buf.is_empty() => {
-                match self.exchange(b, si, None, head, req.head).await {
+            // as an immediate end: asked again once on a fresh connection, as HAProxy does,
+            // when the whole request is still at hand.
+            Some((_, buf, Err(Failed::Closed))) if reused && buf.is_empty() && rest == 0 => {
+                match self.exchange(b, si, None, sent_head, &req, (client, 0)).await {
                     Some(x) => x,
                     None => {
                         undo(b);
@@ -107,45 +154,80 @@ impl Express {
                 return Outcome::Pingora;
             }
         };
-        let resp = match parsed {
+        let mut resp = match parsed {
             Ok(r) => r,
-            // Nothing reached the client yet and GET/HEAD are idempotent: Pingora tries again
-            // (a kept connection the server had closed, a bad answer) and owns the error page.
             // A server slower than its timeout is not asked twice: 504 here, as Pingora would.
-            Err(Failed::TimedOut) => {
-                self.finish(b, si, 504, 0, true);
-                let _ = client.write_all(&error_page(GATEWAY_TIMEOUT)).await;
-                let _ = client.flush().await;
+            Err(Failed::TimedOut) => return self.refuse(client, b, si, GATEWAY_TIMEOUT, true).await,
+            Err(Failed::ClientTimeout) => return self.refuse(client, b, si, REQUEST_TIMEOUT, false).await,
+            Err(Failed::ClientGone) => {
+                self.finish(b, si, 0, (0, 0), false);
                 return Outcome::Done { keep_alive: false };
             }
+            // The body is gone from the client: nobody can send it again.
+            Err(failed) if rest > 0 => {
+                tracing::debug!(backend = %b.name, error = %failed, "express lane: the server failed a streamed request");
+                return self.refuse(client, b, si, BAD_GATEWAY, true).await;
+            }
+            // Nothing reached the client yet and the request is whole: Pingora tries again
+            // (a kept connection the server had closed, a bad answer) and owns the error page.
             Err(failed) => {
                 tracing::debug!(backend = %b.name, error = %failed, "express lane hands the request to Pingora");
                 undo(b);
                 return Outcome::Pingora;
             }
         };
+        if let Some(st) = new_session {
+            let cookie = &b.servers[si].cookie;
+            (buf, resp.header_len) = sticky::insert_in_response(&buf, resp.header_len, &st.cookie, cookie);
+        }
         let (sent, clean) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
-        self.finish(b, si, resp.status, sent, false);
+        self.finish(b, si, resp.status, (req.body, sent), false);
         if clean && !resp.closes {
             lanes.0.push(((bi, si), up));
         }
         // A server's `Connection: close` went to the client as it is: it won't send more.
         Outcome::Done {
-            keep_alive: clean && !resp.closes && resp.framing != Framing::Close,
+            keep_alive: clean && !resp.closes && !req.closes && resp.framing != Framing::Close,
         }
     }
 
+    /// Answers `answer` (and closes): the request ended here, counted on server `si`.
+    async fn refuse<C>(
+        &self,
+        client: &mut C,
+        b: &Backend,
+        si: usize,
+        answer: ErrorAnswer,
+        server_error: bool,
+    ) -> Outcome
+    where
+        C: AsyncWrite + Unpin,
+    {
+        if server_error {
+            b.counters.eresp.fetch_add(1, Ordering::Relaxed);
+        }
+        self.finish(b, si, answer.0, (0, 0), server_error);
+        let _ = within(self.frontend.client_timeout, client.write_all(&error_page(answer))).await;
+        let _ = within(self.frontend.client_timeout, client.flush()).await;
+        Outcome::Done { keep_alive: false }
+    }
+
     /// Sends the request over `kept` (or a new connection, also when writing to `kept`
-    /// fails) and reads up to a complete response header: (the connection, the bytes read,
-    /// the header or why there is none); `None` when the server can't be reached.
-    async fn exchange(
+    /// fails), then the `rest` of its body from the client as it arrives, and reads up to a
+    /// complete response header: (the connection, the bytes read, the header or why there
+    /// is none); `None` when the server can't be reached (nothing taken from the client).
+    async fn exchange<C>(
         &self,
         b: &Backend,
         si: usize,
         kept: Option<TcpStream>,
         head: &[u8],
-        is_head: bool,
-    ) -> Option<(TcpStream, Vec<u8>, Result<Response, Failed>)> {
+        req: &Plain<'_>,
+        (client, rest): (&mut C, u64),
+    ) -> Option<(TcpStream, Vec<u8>, Result<Response, Failed>)>
+    where
+        C: AsyncRead + Unpin,
+    {
         let sent = match kept {
             Some(mut up) => up.write_all(head).await.is_ok().then_some(up),
             None => None,
@@ -162,13 +244,18 @@ impl Express {
             }
         };
         let mut buf = Vec::with_capacity(READ);
+        if rest > 0
+            && let Err(failed) = self.pump(client, &mut up, rest, b.server_timeout).await
+        {
+            return Some((up, buf, Err(failed)));
+        }
         let parsed = loop {
             match self.read_more(&mut up, &mut buf, b.server_timeout).await {
                 Ok(0) => break Err(Failed::Closed),
                 Ok(_) => {}
                 Err(failed) => break Err(failed),
             }
-            match response(&buf, is_head) {
+            match response(&buf, req.head) {
                 Ok(Some(r)) => break Ok(r),
                 Ok(None) if buf.len() < MAX_HEADER => {}
                 Ok(None) => break Err(Failed::TooLarge),
@@ -176,6 +263,27 @@ impl Express {
             }
         };
         Some((up, buf, parsed))
+    }
+
+    /// Copies `left` body bytes from the client to the server as they arrive.
+    async fn pump<C>(&self, client: &mut C, up: &mut TcpStream, mut left: u64, limit: Duration) -> Result<(), Failed>
+    where
+        C: AsyncRead + Unpin,
+    {
+        let mut buf = vec![0u8; BODY_READ.min(left as usize)];
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            let n = match within(self.frontend.client_timeout, client.read(&mut buf[..want])).await {
+                Some(Ok(0) | Err(_)) => return Err(Failed::ClientGone),
+                None => return Err(Failed::ClientTimeout),
+                Some(Ok(n)) => n,
+            };
+            if !matches!(within(limit, up.write_all(&buf[..n])).await, Some(Ok(()))) {
+                return Err(Failed::Closed);
+            }
+            left -= n as u64;
+        }
+        Ok(())
     }
 
     /// One read from the server, appended to `buf` (0: closed or failed).
@@ -227,10 +335,7 @@ impl Express {
     }
 
     /// The counters Pingora's `logging` and `fail_to_proxy` hooks keep for a finished request.
-    fn finish(&self, b: &Backend, si: usize, code: u16, body_out: u64, server_error: bool) {
-        if server_error {
-            b.counters.eresp.fetch_add(1, Ordering::Relaxed);
-        }
-        b.finish(&self.frontend.counters, Some(si), code, (0, body_out), server_error);
+    fn finish(&self, b: &Backend, si: usize, code: u16, bytes: (u64, u64), server_error: bool) {
+        b.finish(&self.frontend.counters, Some(si), code, bytes, server_error);
     }
 }

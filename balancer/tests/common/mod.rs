@@ -12,7 +12,7 @@ use netpulse_testkit::Proc;
 mod upstream;
 
 pub use netpulse_testkit::free_tcp_port as free_port;
-pub use upstream::Upstream;
+pub use upstream::{Upstream, checksum};
 
 /// Writes `bytes` on a new connection and reads until the server closes (or 10 s pass).
 pub fn exchange(port: u16, bytes: &[u8]) -> String {
@@ -357,6 +357,12 @@ impl KeepAlive {
     /// Sends `GET path` (or another method with no body) and reads one response:
     /// (status, raw head, body); status 0 when the connection failed.
     pub fn request(&mut self, method: &str, path: &str) -> (u16, String, Vec<u8>) {
+        self.send(method, path, "", &[])
+    }
+
+    /// Sends a request with `headers` (each line ending in CRLF) and `body` (with its
+    /// Content-Length when not empty) and reads one response, as [`KeepAlive::request`].
+    pub fn send(&mut self, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
         use std::io::BufRead;
         if self.conn.is_none() {
             let Ok(s) = std::net::TcpStream::connect(("127.0.0.1", self.port)) else {
@@ -367,8 +373,14 @@ impl KeepAlive {
             self.conn = Some(std::io::BufReader::new(s));
         }
         let r = self.conn.as_mut().unwrap();
-        let req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n\r\n");
-        if r.get_mut().write_all(req.as_bytes()).is_err() {
+        let length = if body.is_empty() {
+            String::new()
+        } else {
+            format!("Content-Length: {}\r\n", body.len())
+        };
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}{length}\r\n").into_bytes();
+        req.extend_from_slice(body);
+        if r.get_mut().write_all(&req).is_err() {
             self.conn = None;
             return (0, String::new(), vec![]);
         }

@@ -74,7 +74,13 @@ impl Upstream {
                                 if let Some(v) = req.headers().get("cookie").and_then(|v| v.to_str().ok()) {
                                     c.lock().unwrap().push(v.to_string());
                                 }
-                                Ok(Response::new(Full::new(Bytes::from(n))))
+                                // A request body is answered with its length and checksum.
+                                use http_body_util::BodyExt;
+                                let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                                if body.is_empty() {
+                                    return Ok(Response::new(Full::new(Bytes::from(n))));
+                                }
+                                Ok(Response::new(Full::new(Bytes::from(format!("{n} {} {}", body.len(), checksum(&body))))))
                             }
                         });
                         let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
@@ -119,4 +125,11 @@ impl Drop for Upstream {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// What the servers answer for a request body: a position-weighted sum of its bytes.
+pub fn checksum(body: &[u8]) -> u64 {
+    body.iter().enumerate().fold(0u64, |s, (i, &b)| {
+        s.wrapping_add((i as u64 + 1).wrapping_mul(u64::from(b)))
+    })
 }

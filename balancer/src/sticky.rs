@@ -1,0 +1,112 @@
+//! Sticky-session semantics (HAProxy `cookie NAME insert indirect nocache`), one definition
+//! for both request paths: the persistence cookie is removed before the server sees the
+//! request (`indirect`), and a response that starts or moves a session carries
+//! `Set-Cookie: NAME=VALUE; path=/` and `Cache-Control: private` (`nocache`). Pingora's hooks
+//! apply these to parsed headers, the express lane to raw header bytes.
+
+/// The `Set-Cookie` value for a session on the server whose cookie value is `value`.
+pub fn set_cookie(name: &str, value: &str) -> String {
+    format!("{name}={value}; path=/")
+}
+
+/// The `Cache-Control` a response that sets the persistence cookie gets (`nocache`).
+pub const CACHE_CONTROL: &str = "private";
+
+/// A Cookie header's value without cookie `name` (`None` when nothing is left).
+pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
+    let kept: Vec<&str> = header
+        .split(';')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && c.split_once('=').is_none_or(|(k, _)| k != name))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// A request's raw bytes (`header_len` bytes of header, then body bytes) with cookie `name`
+/// taken out of its Cookie headers, which become one (as Pingora's path sends them).
+pub fn strip_in_request(bytes: &[u8], header_len: usize, name: &str) -> Vec<u8> {
+    let (head, body) = bytes.split_at(header_len);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut cookies: Vec<&str> = vec![];
+    for line in lines(head) {
+        match header_value(line, "cookie") {
+            Some(v) => cookies.push(v),
+            None => out.extend_from_slice(line),
+        }
+    }
+    if let Some(rest) = strip_cookie(&cookies.join("; "), name) {
+        out.extend_from_slice(format!("Cookie: {rest}\r\n").as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(body);
+    out
+}
+
+/// A response's raw bytes (`header_len` bytes of header, then body bytes) with the session's
+/// `Set-Cookie` added and its `Cache-Control` replaced; and the new header length.
+pub fn insert_in_response(bytes: &[u8], header_len: usize, name: &str, value: &str) -> (Vec<u8>, usize) {
+    let (head, body) = bytes.split_at(header_len);
+    let mut out = Vec::with_capacity(bytes.len() + 96);
+    for line in lines(head) {
+        if header_value(line, "cache-control").is_none() {
+            out.extend_from_slice(line);
+        }
+    }
+    let added = format!(
+        "Set-Cookie: {}\r\nCache-Control: {CACHE_CONTROL}\r\n\r\n",
+        set_cookie(name, value)
+    );
+    out.extend_from_slice(added.as_bytes());
+    let len = out.len();
+    out.extend_from_slice(body);
+    (out, len)
+}
+
+/// The lines of a header block (each with its line end), without the blank line ending it.
+fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
+    head.split_inclusive(|&c| c == b'\n').filter(|l| l.trim_ascii() != b"")
+}
+
+/// The value of header line `line` if its name is `name` (any case).
+fn header_value<'a>(line: &'a [u8], name: &str) -> Option<&'a str> {
+    let colon = line.iter().position(|&c| c == b':')?;
+    if !line[..colon].eq_ignore_ascii_case(name.as_bytes()) {
+        return None;
+    }
+    std::str::from_utf8(line[colon + 1..].trim_ascii()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_persistence_cookie_never_reaches_the_server() {
+        assert_eq!(
+            strip_cookie("a=1; SERVERID=x; c=3", "SERVERID").as_deref(),
+            Some("a=1; c=3")
+        );
+        assert_eq!(strip_cookie("SERVERID=x", "SERVERID"), None);
+        let req = b"GET / HTTP/1.1\r\nHost: g\r\nCookie: a=1; SERVERID=g2\r\ncookie: b=2\r\n\r\nBODY";
+        let head_len = req.len() - 4;
+        let out = strip_in_request(req, head_len, "SERVERID");
+        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: g\r\nCookie: a=1; b=2\r\n\r\nBODY");
+        let only = b"GET / HTTP/1.1\r\nCookie: SERVERID=g2\r\n\r\n";
+        assert_eq!(
+            strip_in_request(only, only.len(), "SERVERID"),
+            b"GET / HTTP/1.1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn a_new_session_gets_its_cookie_and_no_caching() {
+        let resp = b"HTTP/1.1 200 OK\r\nCache-Control: max-age=60\r\nContent-Length: 2\r\n\r\nok";
+        let (out, len) = insert_in_response(resp, resp.len() - 2, "SERVERID", "g1");
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert_eq!(
+            text,
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nSet-Cookie: SERVERID=g1; path=/\r\nCache-Control: private\r\n\r\nok"
+        );
+        assert_eq!(&out[len..], b"ok");
+    }
+}
