@@ -12,6 +12,7 @@ use netpulse_testkit::Proc;
 mod upstream;
 
 pub use netpulse_testkit::free_tcp_port as free_port;
+#[allow(unused_imports)]
 pub use upstream::{Upstream, checksum};
 
 /// Writes `bytes` on a new connection and reads until the server closes (or 10 s pass).
