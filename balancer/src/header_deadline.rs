@@ -25,6 +25,8 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+/// Bytes asked of the client per read while its header arrives.
+const READ: usize = 16 * 1024;
 /// A request header larger than this is refused with 400 (HAProxy's limit is its 16 KiB buffer).
 const MAX_HEADER: usize = 64 * 1024;
 
@@ -81,7 +83,9 @@ impl<A> HeaderDeadline<A> {
         let mut started = first || !buf.is_empty();
         let mut end: Option<Instant> = None;
         loop {
-            buf.reserve(4096);
+            // HAProxy's 16 KiB buffer: a header with a small body (an 8 KiB write) arrives
+            // in one read and leaves in one write.
+            buf.reserve(READ);
             let from = buf.len();
             let f = &self.frontend;
             let limit = if started { f.http_request } else { f.keep_alive };

@@ -155,6 +155,21 @@ fn scripted_server() -> (u16, Arc<AtomicUsize>) {
                             (0..1000).try_for_each(|_| w.write_all(&block))
                         }
                         (_, "/nocontent") => w.write_all(b"HTTP/1.1 204 No Content\r\n\r\n"),
+                        (_, "/ws") => {
+                            // A WebSocket server (Grafana Live): 101, then the bytes echoed.
+                            let _ = w.write_all(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n");
+                            let mut b = [0u8; 4096];
+                            loop {
+                                match std::io::Read::read(&mut r, &mut b) {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => {
+                                        if r.get_mut().write_all(&b[..n]).is_err() {
+                                            return;
+                                        }
+                                    }
+                                }
+                            }
+                        }
                         (_, "/close") => {
                             let _ = w.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
                             return;
@@ -399,4 +414,32 @@ fn killing_a_backend_under_post_load_loses_no_request() {
     let failed = failures_under_load(writer, || b.kill());
     assert_eq!(failed, 0, "POSTs failed while a server died");
     assert!(a.hits() > 0 && c.hits() > 0);
+}
+
+#[test]
+fn a_websocket_upgrade_passes_through() {
+    let (bal, _) = behind_a_scripted_server();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", bal.port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(b"GET /ws HTTP/1.1\r\nHost: grafana\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(r.read_line(&mut line).unwrap() > 0, "closed after {head:?}");
+        head += &line;
+        if line == "\r\n" {
+            break;
+        }
+    }
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    assert!(head.to_ascii_lowercase().contains("upgrade: websocket"), "{head}");
+    // Frames both ways after the upgrade (a masked text frame "live", echoed).
+    for round in 0..3 {
+        let frame = [0x81u8, 0x84, 1, 2, 3, 4, b'l' ^ 1, b'i' ^ 2, b'v' ^ 3, b'e' ^ 4];
+        s.write_all(&frame).unwrap();
+        let mut back = [0u8; 10];
+        std::io::Read::read_exact(&mut r, &mut back).unwrap();
+        assert_eq!(back, frame, "round {round}");
+    }
 }
