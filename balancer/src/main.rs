@@ -9,6 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod bounded;
 mod express;
 mod frontend;
+mod head_edit;
 mod header_deadline;
 mod health;
 mod listeners;

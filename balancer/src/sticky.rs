@@ -4,6 +4,8 @@
 //! `Set-Cookie: NAME=VALUE; path=/` and `Cache-Control: private` (`nocache`). Pingora's hooks
 //! apply these to parsed headers, the express lane to raw header bytes.
 
+use crate::head_edit;
+
 /// The `Set-Cookie` value for a session on the server whose cookie value is `value`.
 pub fn set_cookie(name: &str, value: &str) -> String {
     format!("{name}={value}; path=/")
@@ -28,8 +30,8 @@ pub fn strip_in_request(bytes: &[u8], header_len: usize, name: &str) -> Vec<u8> 
     let (head, body) = bytes.split_at(header_len);
     let mut out = Vec::with_capacity(bytes.len());
     let mut cookies: Vec<&str> = vec![];
-    for line in lines(head) {
-        match header_value(line, "cookie") {
+    for line in head_edit::lines(head) {
+        match head_edit::value(line, "cookie") {
             Some(v) => cookies.push(v),
             None => out.extend_from_slice(line),
         }
@@ -45,35 +47,11 @@ pub fn strip_in_request(bytes: &[u8], header_len: usize, name: &str) -> Vec<u8> 
 /// A response's raw bytes (`header_len` bytes of header, then body bytes) with the session's
 /// `Set-Cookie` added and its `Cache-Control` replaced; and the new header length.
 pub fn insert_in_response(bytes: &[u8], header_len: usize, name: &str, value: &str) -> (Vec<u8>, usize) {
-    let (head, body) = bytes.split_at(header_len);
-    let mut out = Vec::with_capacity(bytes.len() + 96);
-    for line in lines(head) {
-        if header_value(line, "cache-control").is_none() {
-            out.extend_from_slice(line);
-        }
-    }
     let added = format!(
-        "Set-Cookie: {}\r\nCache-Control: {CACHE_CONTROL}\r\n\r\n",
+        "Set-Cookie: {}\r\nCache-Control: {CACHE_CONTROL}\r\n",
         set_cookie(name, value)
     );
-    out.extend_from_slice(added.as_bytes());
-    let len = out.len();
-    out.extend_from_slice(body);
-    (out, len)
-}
-
-/// The lines of a header block (each with its line end), without the blank line ending it.
-fn lines(head: &[u8]) -> impl Iterator<Item = &[u8]> {
-    head.split_inclusive(|&c| c == b'\n').filter(|l| l.trim_ascii() != b"")
-}
-
-/// The value of header line `line` if its name is `name` (any case).
-fn header_value<'a>(line: &'a [u8], name: &str) -> Option<&'a str> {
-    let colon = line.iter().position(|&c| c == b':')?;
-    if !line[..colon].eq_ignore_ascii_case(name.as_bytes()) {
-        return None;
-    }
-    std::str::from_utf8(line[colon + 1..].trim_ascii()).ok()
+    head_edit::edit(bytes, header_len, &["cache-control"], &added)
 }
 
 #[cfg(test)]

@@ -443,3 +443,24 @@ fn a_websocket_upgrade_passes_through() {
         assert_eq!(back, frame, "round {round}");
     }
 }
+
+#[test]
+fn close_per_request_clients_share_kept_server_connections() {
+    let (bal, accepted) = behind_a_scripted_server();
+    for i in 0..50 {
+        let answer = common::exchange(
+            bal.port,
+            format!("GET /n{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+        assert!(
+            answer.contains("\r\nConnection: close\r\n") && answer.ends_with("\r\n\r\nhi"),
+            "{answer:?}"
+        );
+    }
+    // Two worker threads, each with its pool: a handful of server connections, not fifty.
+    let n = accepted.load(Ordering::Relaxed);
+    assert!(n <= 4, "{n} server connections for 50 client connections");
+    bal.settle();
+    assert_eq!(bal.row("s")["stot"], "50");
+}

@@ -11,12 +11,14 @@
 //! 408), as Pingora would: such a request cannot be sent again.
 
 mod http1;
+mod lanes;
 
 use crate::bounded::within;
 use crate::frontend::{BAD_GATEWAY, ErrorAnswer, Frontend, GATEWAY_TIMEOUT, REQUEST_TIMEOUT, error_page};
 use crate::pool::{Backend, Pool};
-use crate::sticky;
+use crate::{head_edit, sticky};
 use http1::{ChunkScanner, Framing, FramingError, Plain, Response, plain, progress, response};
+pub use lanes::Lanes;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -28,17 +30,6 @@ pub struct Express {
     pub frontend: Arc<Frontend>,
     /// Backends whose requests are mirrored (`mirror/`), by index: never the lane's.
     pub mirrored: Vec<bool>,
-}
-
-/// Upstream connections of one client connection, by (backend, server).
-#[derive(Default)]
-pub struct Lanes(Vec<((usize, usize), TcpStream)>);
-
-impl Lanes {
-    fn take(&mut self, key: (usize, usize)) -> Option<TcpStream> {
-        let i = self.0.iter().position(|(k, _)| *k == key)?;
-        Some(self.0.swap_remove(i).1)
-    }
 }
 
 pub enum Outcome {
@@ -72,13 +63,6 @@ const READ: usize = 16 * 1024;
 const MAX_HEADER: usize = 1 << 20;
 /// Bytes of a request body moved per read.
 const BODY_READ: usize = 64 * 1024;
-
-/// Whether a kept server connection is still open and quiet: one the server closed while
-/// idle (or that has stray bytes) is not used for a request that cannot be sent twice.
-fn alive(up: &TcpStream) -> bool {
-    let mut probe = [0u8; 1];
-    matches!(up.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
-}
 
 impl Express {
     /// Serves one request whose complete header is `head` (with its body's first bytes),
@@ -126,14 +110,12 @@ impl Express {
         };
         // `indirect`: the server never sees the persistence cookie; a new session gets its
         // server's cookie in the response (`sticky`).
-        let stripped = (b.sticky.as_ref())
-            .filter(|_| req.cookies.any())
-            .map(|st| sticky::strip_in_request(head, req.header_len, &st.cookie));
         let new_session = b.sticky.as_ref().filter(|_| !sticky);
-        let sent_head = stripped.as_deref().unwrap_or(head);
+        let sent_head = self.towards_server(head, &req, b);
+        let sent_head = sent_head.as_deref().unwrap_or(head);
         // The body bytes still in the client's socket: once any is read, no hand-over.
         let rest = req.body - (head.len() - req.header_len) as u64;
-        let kept = lanes.take((bi, si)).filter(alive);
+        let kept = lanes.take((bi, si));
         let reused = kept.is_some();
         let (mut up, mut buf, parsed) = match self.exchange(b, si, kept, sent_head, &req, (client, rest)).await {
             // A kept connection the server closed while idle (its keep-alive timeout) reads
@@ -180,15 +162,33 @@ impl Express {
             let cookie = &b.servers[si].cookie;
             (buf, resp.header_len) = sticky::insert_in_response(&buf, resp.header_len, &st.cookie, cookie);
         }
+        if req.closes {
+            (buf, resp.header_len) = head_edit::edit(&buf, resp.header_len, &["connection"], "Connection: close\r\n");
+        }
         let (sent, clean) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
         self.finish(b, si, resp.status, (req.body, sent), false);
         if clean && !resp.closes {
-            lanes.0.push(((bi, si), up));
+            lanes.keep((bi, si), up);
         }
         // A server's `Connection: close` went to the client as it is: it won't send more.
         Outcome::Done {
             keep_alive: clean && !resp.closes && !req.closes && resp.framing != Framing::Close,
         }
+    }
+
+    /// The request as the server gets it, when it differs from the client's: a closing
+    /// client's `Connection` header dropped (the server connection stays open for the next
+    /// client, as HAProxy keeps it), the persistence cookie taken out (`sticky`).
+    fn towards_server(&self, head: &[u8], req: &Plain<'_>, b: &Backend) -> Option<Vec<u8>> {
+        let mut out: Option<(Vec<u8>, usize)> = None;
+        if req.closes {
+            out = Some(head_edit::edit(head, req.header_len, &["connection"], ""));
+        }
+        if let Some(st) = b.sticky.as_ref().filter(|_| req.cookies.any()) {
+            let (bytes, len) = out.as_ref().map_or((head, req.header_len), |(v, l)| (&v[..], *l));
+            out = Some((sticky::strip_in_request(bytes, len, &st.cookie), 0));
+        }
+        out.map(|(v, _)| v)
     }
 
     /// Answers `answer` (and closes): the request ended here, counted on server `si`.
