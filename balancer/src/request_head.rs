@@ -70,19 +70,18 @@ fn request_line(line: &[u8]) -> Result<Option<Vec<u8>>, &'static str> {
 
 /// Where the header of `buf` ends (after its empty line), with CRLF or bare LF lines.
 fn header_end(buf: &[u8], from: usize) -> Option<usize> {
-    let start = from.saturating_sub(3);
-    let w = buf[start..]
-        .windows(2)
-        .position(|w| w == b"\n\n")
-        .map(|i| start + i + 2);
-    let crlf = buf[start..]
-        .windows(3)
-        .position(|w| w == b"\n\r\n")
-        .map(|i| start + i + 3);
-    match (w, crlf) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
+    // One pass that stops at the first blank line: the body behind it (an 8 KiB write often
+    // arrives with its header) is never scanned.
+    let mut i = from.saturating_sub(3);
+    while let Some(at) = buf[i..].iter().position(|b| *b == b'\n') {
+        let nl = i + at;
+        match (buf.get(nl + 1), buf.get(nl + 2)) {
+            (Some(b'\n'), _) => return Some(nl + 2),
+            (Some(b'\r'), Some(b'\n')) => return Some(nl + 3),
+            _ => i = nl + 1,
+        }
     }
+    None
 }
 
 /// Examines the bytes read so far; `from` is where the latest read's bytes start.
