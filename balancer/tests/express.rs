@@ -74,45 +74,26 @@ fn graceful_upgrade_under_keep_alive_load_loses_no_request() {
     ));
     old.wait_status("b", "UP");
     let port = old.port;
-    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let results = std::thread::scope(|s| {
-        let load: Vec<_> = (0..4)
-            .map(|_| {
-                let st = stop.clone();
-                s.spawn(move || {
-                    let mut client = KeepAlive::new(port);
-                    let (mut n, mut bad) = (0usize, vec![]);
-                    while !st.load(Ordering::Relaxed) && n < 200_000 {
-                        n += 1;
-                        let (status, head, _) = client.request("GET", "/");
-                        if status != 200 {
-                            bad.push(format!("{status} {head:?}"));
-                        }
-                    }
-                    (n, bad, client.connects)
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(300));
-        let mut new = old.spawn_upgrade();
-        std::thread::sleep(Duration::from_millis(300));
-        old.signal("QUIT");
-        assert!(
-            old.wait_exit(Duration::from_secs(20)).is_some(),
-            "the old process exits"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, Ordering::Relaxed);
-        let r: Vec<_> = load.into_iter().map(|h| h.join().unwrap()).collect();
-        assert!(new.try_wait().unwrap().is_none(), "the new process serves");
-        let _ = new.kill();
-        let _ = new.wait();
-        r
-    });
-    for (n, bad, connects) in results {
+    let client = |stop: &std::sync::atomic::AtomicBool| {
+        let mut client = KeepAlive::new(port);
+        let (mut n, mut bad) = (0usize, vec![]);
+        while !stop.load(Ordering::Relaxed) && n < 200_000 {
+            n += 1;
+            let (status, head, _) = client.request("GET", "/");
+            if status != 200 {
+                bad.push(format!("{status} {head:?}"));
+            }
+        }
+        if client.connects < 2 {
+            bad.push("never moved to the new process on a new connection".into());
+        }
+        (n, bad)
+    };
+    let (results, mut new) = common::upgrade_under_load(&mut old, 4, client, || ());
+    let _ = (new.kill(), new.wait());
+    for (n, bad) in results {
         assert!(n > 50, "load ran: {n}");
         assert!(bad.is_empty(), "{} of {n} failed: {bad:?}", bad.len());
-        assert!(connects >= 2, "moved to the new process on a new connection");
     }
 }
 

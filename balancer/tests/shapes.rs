@@ -7,7 +7,6 @@ mod common;
 
 use common::{Balancer, CHECK, KeepAlive, Upstream, checksum, failures_under_load, servers};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 #[derive(Clone, Copy, Debug)]
 enum Shape {
@@ -121,42 +120,21 @@ fn an_upgrade_in_place_loses_no_request_of_any_shape() {
         let (a, b) = (Upstream::start("a"), Upstream::start("b"));
         let mut old = balancer(&[&a, &b]);
         let port = old.port;
-        let stop = AtomicBool::new(false);
-        let (sent, failed) = std::thread::scope(|s| {
-            let load: Vec<_> = (0..3)
-                .map(|_| {
-                    let stop = &stop;
-                    s.spawn(move || {
-                        let mut cl = Client::new(shape, port);
-                        let (mut n, mut bad) = (0usize, vec![]);
-                        while !stop.load(Ordering::Relaxed) && n < 100_000 {
-                            n += 1;
-                            if let Err(e) = cl.one() {
-                                bad.push(e);
-                            }
-                        }
-                        (n, bad)
-                    })
-                })
-                .collect();
-            std::thread::sleep(Duration::from_millis(200));
-            let mut new = old.spawn_upgrade();
-            std::thread::sleep(Duration::from_millis(300));
-            old.signal("QUIT");
-            assert!(
-                old.wait_exit(Duration::from_secs(20)).is_some(),
-                "the old process exits"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-            stop.store(true, Ordering::Relaxed);
-            let r: Vec<_> = load.into_iter().map(|h| h.join().unwrap()).collect();
-            let _ = new.kill();
-            let _ = new.wait();
-            r.into_iter().fold((0, vec![]), |(n, mut b), (m, mut c)| {
-                b.append(&mut c);
-                (n + m, b)
-            })
-        });
+        let client = |stop: &AtomicBool| {
+            let mut cl = Client::new(shape, port);
+            let (mut n, mut bad) = (0usize, vec![]);
+            while !stop.load(Ordering::Relaxed) && n < 100_000 {
+                n += 1;
+                if let Err(e) = cl.one() {
+                    bad.push(e);
+                }
+            }
+            (n, bad)
+        };
+        let (results, mut new) = common::upgrade_under_load(&mut old, 3, client, || ());
+        let _ = (new.kill(), new.wait());
+        let sent: usize = results.iter().map(|(n, _)| n).sum();
+        let failed: Vec<String> = results.into_iter().flat_map(|(_, b)| b).collect();
         assert!(sent > 30, "{shape:?}: load ran ({sent})");
         assert!(
             failed.is_empty(),

@@ -129,7 +129,8 @@ fn terminates_tls_with_sni_alpn_and_resumption() {
         "/x",
         &["--http2", "-X", "POST", "-d", "cpu v=1"],
     );
-    assert_eq!((st, body.as_str()), (200, "app"), "a body over HTTP/2");
+    let want = format!("app 7 {}", common::checksum(b"cpu v=1"));
+    assert_eq!((st, body), (200, want), "a body over HTTP/2, intact");
 
     // SNI picks the certificate; no SNI gets the first in name order.
     let subject = |args: &[&str]| {
@@ -280,61 +281,45 @@ fn an_upgrade_replaces_the_certificate_without_a_failed_request() {
     ));
     let ca = dir.join("ca.pem");
     std::fs::copy(&pem, &ca).unwrap();
-    let stop = AtomicBool::new(false);
     let port = bal.port;
-    let (sent, failed) = std::thread::scope(|s| {
-        let load: Vec<_> = (0..3)
-            .map(|i| {
-                let (ca, stop) = (&ca, &stop);
-                s.spawn(move || {
-                    let (mut n, mut bad) = (0, vec![]);
-                    while !stop.load(Ordering::Relaxed) && n < 2000 {
-                        n += 1;
-                        // New handshakes, HTTP/1.1 and HTTP/2 in turn.
-                        let v = if (n + i) % 2 == 0 { "--http1.1" } else { "--http2" };
-                        let (st, _, body) = curl(port, "grafana.test", ca, "/", &[v, "-k"]);
-                        if st != 200 || body != "app" {
-                            bad.push(format!("{st} {body:?}"));
-                        }
-                    }
-                    (n, bad)
-                })
-            })
-            .collect();
-        std::thread::sleep(Duration::from_millis(300));
-        // The new certificate is in place before the new process starts.
-        let tmp = cert(&dir, "next.pem", "grafana.test");
-        std::fs::rename(&tmp, &pem).unwrap();
-        let mut new = bal.spawn_upgrade();
-        std::thread::sleep(Duration::from_millis(500));
-        bal.signal("QUIT");
-        // Both processes accept for a while (Pingora's hand-over); the old one then drains.
-        let exited = bal.wait_exit(Duration::from_secs(30));
-        std::thread::sleep(Duration::from_millis(300));
-        stop.store(true, Ordering::Relaxed);
-        assert!(exited.is_some(), "the old process finished");
-        let results: Vec<_> = load.into_iter().map(|h| h.join().unwrap()).collect();
-        let served = Command::new("sh")
-            .arg("-c")
-            .arg(format!(
-                "openssl s_client -connect 127.0.0.1:{} -servername grafana.test </dev/null 2>/dev/null | openssl x509 -noout -serial",
-                port
-            ))
-            .output()
-            .unwrap();
-        let _ = new.kill();
-        let _ = new.wait();
-        assert_eq!(
-            String::from_utf8_lossy(&served.stdout).trim(),
-            serial(&pem),
-            "the new process serves the new certificate (first {first_serial}): {}",
-            std::fs::read_to_string(bal.dir.join("log.new")).unwrap_or_default()
-        );
-        results.into_iter().fold((0, vec![]), |(n, mut b), (m, mut c)| {
-            b.append(&mut c);
-            (n + m, b)
-        })
-    });
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let client = |stop: &AtomicBool| {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let (mut n, mut bad) = (0, vec![]);
+        while !stop.load(Ordering::Relaxed) && n < 2000 {
+            n += 1;
+            // New handshakes, HTTP/1.1 and HTTP/2 in turn.
+            let v = if (n + i).is_multiple_of(2) {
+                "--http1.1"
+            } else {
+                "--http2"
+            };
+            let (st, _, body) = curl(port, "grafana.test", &ca, "/", &[v, "-k"]);
+            if st != 200 || body != "app" {
+                bad.push(format!("{st} {body:?}"));
+            }
+        }
+        (n, bad)
+    };
+    // The new certificate is in place before the new process starts.
+    let replace = || std::fs::rename(cert(&dir, "next.pem", "grafana.test"), &pem).unwrap();
+    let (results, mut new) = common::upgrade_under_load(&mut bal, 3, client, replace);
+    let served = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "openssl s_client -connect 127.0.0.1:{port} -servername grafana.test </dev/null 2>/dev/null | openssl x509 -noout -serial"
+        ))
+        .output()
+        .unwrap();
+    let _ = (new.kill(), new.wait());
+    assert_eq!(
+        String::from_utf8_lossy(&served.stdout).trim(),
+        serial(&pem),
+        "the new process serves the new certificate (first {first_serial}): {}",
+        std::fs::read_to_string(bal.dir.join("log.new")).unwrap_or_default()
+    );
+    let sent: usize = results.iter().map(|(n, _)| n).sum();
+    let failed: Vec<String> = results.into_iter().flat_map(|(_, b)| b).collect();
     assert!(sent > 20, "load ran: {sent}");
     assert!(
         failed.is_empty(),

@@ -299,6 +299,35 @@ pub fn three_checked() -> ([Upstream; 3], Balancer) {
     (ups, bal)
 }
 
+/// Upgrades `old` in place under load: `threads` clients run `client` (until the flag it is
+/// given is set), `before` runs, a new process starts with `--upgrade`, the old one gets
+/// SIGQUIT and must drain and exit; then the clients stop. Every client's (requests, failures)
+/// and the new process, still serving.
+pub fn upgrade_under_load(
+    old: &mut Balancer,
+    threads: usize,
+    client: impl Fn(&std::sync::atomic::AtomicBool) -> (usize, Vec<String>) + Sync,
+    before: impl FnOnce(),
+) -> (Vec<(usize, Vec<String>)>, Child) {
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let load: Vec<_> = (0..threads).map(|_| s.spawn(|| client(&stop))).collect();
+        std::thread::sleep(Duration::from_millis(250));
+        before();
+        let mut new = old.spawn_upgrade();
+        std::thread::sleep(Duration::from_millis(400));
+        old.signal("QUIT");
+        // Both processes accept for a while (Pingora's hand-over); the old one then drains.
+        let exited = old.wait_exit(Duration::from_secs(30));
+        std::thread::sleep(Duration::from_millis(250));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let results = load.into_iter().map(|h| h.join().unwrap()).collect();
+        assert!(exited.is_some(), "the old process exits");
+        assert!(new.try_wait().unwrap().is_none(), "the new process serves");
+        (results, new)
+    })
+}
+
 /// Runs `client` on 4 threads, does `meanwhile` 150 ms into the load, and returns the sum
 /// of what the clients return (their failed requests).
 pub fn failures_under_load(client: impl Fn() -> usize + Sync, meanwhile: impl FnOnce()) -> usize {
