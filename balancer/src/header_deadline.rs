@@ -147,6 +147,7 @@ impl<A> HeaderDeadline<A> {
 #[async_trait]
 impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
+        let _session = self.frontend.counters.open_session();
         let h2c_or_custom = self.inner.server_options().is_some_and(|o| o.h2c || o.force_custom);
         if h2c_or_custom || !stream.as_any().is::<L4Stream>() {
             return self.inner.process_new(stream, shutdown).await;

@@ -288,10 +288,15 @@ impl ProxyHttp for Proxy {
         Ok(())
     }
 
-    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
+    async fn response_filter(&self, session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
         if let (Some(v), Some(st)) = (ctx.set_cookie.take(), &self.pool.backends[ctx.backend].sticky) {
+            let method = &session.req_header().method;
+            let headers = resp.headers.iter().map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes()));
+            let private = (method == "GET" || method == "HEAD") && sticky::cacheable(resp.status.as_u16(), headers);
             resp.append_header("set-cookie", sticky::set_cookie(&st.cookie, &v))?;
-            resp.insert_header("cache-control", sticky::CACHE_CONTROL)?;
+            if private {
+                resp.append_header("cache-control", sticky::CACHE_CONTROL)?;
+            }
         }
         Ok(())
     }

@@ -71,8 +71,18 @@ fn sticky_sessions_insert_indirect_nocache() {
         .expect("Set-Cookie on the first response");
     assert_eq!(set, format!("SERVERID={body}; path=/"));
     assert!(
+        !hs.iter().any(|(k, v)| k == "cache-control" && v == "private"),
+        "nocache: no cache would store this answer: {hs:?}"
+    );
+    // A cacheable answer that starts a session must not be cached (HAProxy's `nocache`).
+    let (_, hs, _) = get(bal.port, "/cached", &[]);
+    assert!(
         hs.iter().any(|(k, v)| k == "cache-control" && v == "private"),
         "nocache: {hs:?}"
+    );
+    assert!(
+        hs.iter().any(|(k, v)| k == "cache-control" && v == "max-age=60"),
+        "{hs:?}"
     );
     // The cookie pins every request to grafana-a (ask for it explicitly).
     let before = a.hits();

@@ -30,10 +30,11 @@ fn keep_alive_requests_are_balanced_and_counted() {
     bal.settle();
     let fe = bal.row("FRONTEND");
     assert_eq!(
-        (fe["stot"].as_str(), fe["hrsp_2xx"].as_str(), fe["bout"].as_str()),
+        (fe["req_tot"].as_str(), fe["hrsp_2xx"].as_str(), fe["bout"].as_str()),
         ("400", "400", "400")
     );
-    assert_eq!(fe["scur"], "0");
+    // Sessions are client connections (the harness's start-up probe is one too).
+    assert_eq!(fe["scur"], "1", "one client connection, open");
     for (name, n) in [("a", "100"), ("b", "100"), ("c", "200")] {
         let row = bal.row(name);
         assert_eq!(
@@ -320,7 +321,11 @@ fn bodies_stream_through_the_lane_intact_and_counted() {
     assert_eq!(client.connects, 1, "one client connection for all");
     bal.settle();
     let fe = bal.row("FRONTEND");
-    assert_eq!(fe["stot"], "6");
+    assert_eq!(
+        (fe["req_tot"].as_str(), fe["scur"].as_str()),
+        ("6", "0"),
+        "closed by the last request"
+    );
     assert!(
         fe["bin"].parse::<usize>().unwrap() >= sent,
         "request bodies counted in: {fe:?}"
@@ -344,7 +349,15 @@ fn sticky_sessions_keep_their_server_on_the_lane() {
         .find_map(|l| l.strip_prefix("set-cookie: "))
         .unwrap_or_else(|| panic!("a new session gets its cookie: {head}"))
         .to_string();
-    assert!(lower.contains("cache-control: private"), "{head}");
+    assert!(
+        !lower.contains("cache-control: private"),
+        "not cacheable anyway: {head}"
+    );
+    let (_, cached, _) = KeepAlive::new(bal.port).request("GET", "/cached");
+    assert!(
+        cached.to_ascii_lowercase().contains("cache-control: private"),
+        "nocache: {cached}"
+    );
     let value = cookie.split(';').next().unwrap().trim().to_string();
     assert!(value.starts_with("serverid="), "{cookie}");
     let value = &head[head.to_ascii_lowercase().find(&value).unwrap()..][..value.len()];

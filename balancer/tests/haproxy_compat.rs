@@ -498,3 +498,136 @@ fn hatop_shows_the_balancer() {
     assert!(line("b").contains("MAINT"), "{screen}");
     assert!(line("g2").contains("UP"), "{screen}");
 }
+
+/// The request shapes of the edge on kept-alive connections (the express lane's on netpulse):
+/// 8 KiB POST bodies, a sticky session and its first request, close per request — the same
+/// answers and the same counters as HAProxy's on the same haproxy.cfg.
+#[test]
+fn each_request_shape_same_answers_and_counters_as_haproxy() {
+    let names = ["a", "b", "c", "d", "g1", "g2"];
+    let ups: Vec<Upstream> = names.iter().map(|n| Upstream::start(n)).collect();
+    let refs: Vec<&Upstream> = ups.iter().collect();
+    let dir = std::env::temp_dir().join(format!("np-shapes-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let side = |tag: &str| Side {
+        port: free_port(),
+        stats: free_port(),
+        sock: dir.join(format!("{tag}.sock")),
+    };
+    let (hap, np) = (side("haproxy"), side("netpulse"));
+    let _h = Haproxy::start(CFG, hap.stats, &env_for(&refs, hap.port, hap.stats, &hap.sock));
+    let _b = Balancer::from_haproxy_cfg(CFG, np.port, np.stats, &env_for(&refs, np.port, np.stats, &np.sock));
+    for s in [&hap, &np] {
+        wait_all_up(s.stats, &names);
+    }
+    let body: Vec<u8> = (0..120)
+        .map(|i| format!("ifHCInOctets,host=sw1,ifName=Gi0/{i} value={i}i 1764892800000000000\n"))
+        .collect::<String>()
+        .into_bytes();
+    let run = |s: &Side| {
+        let mut out = vec![];
+        let mut c = common::KeepAlive::new(s.port);
+        // POST bodies, round-robin over a/b/c (weights 1/1/2): who answered and what arrived.
+        let mut posts: Vec<String> = (0..4)
+            .map(|_| {
+                let (st, _, answer) = c.send("POST", "/write?db=net", "", &body);
+                format!("{st} {}", String::from_utf8_lossy(&answer))
+            })
+            .collect();
+        posts.sort();
+        out.extend(posts);
+        // A cacheable answer that starts a session gets `Cache-Control: private`.
+        let (_, head, _) = common::KeepAlive::new(s.port).send("GET", "/cached", "Host: grafana.test\r\n", &[]);
+        let lower = head.to_ascii_lowercase();
+        out.push(format!("cached: private={}", lower.contains("cache-control: private")));
+        // A new session: its server's cookie; then five requests with it.
+        let (st, head, first) = c.send("GET", "/d/home", "Host: grafana.test\r\n", &[]);
+        let lower = head.to_ascii_lowercase();
+        let cookie = lower
+            .lines()
+            .find_map(|l| l.strip_prefix("set-cookie: "))
+            .unwrap_or("none")
+            .to_string();
+        let private = lower.contains("cache-control: private");
+        out.push(format!("{st} {cookie} private={private}"));
+        let value = cookie.split(';').next().unwrap_or("").replace("serverid", "SERVERID");
+        for _ in 0..5 {
+            let (st, head, b) = c.send(
+                "GET",
+                "/d/x",
+                &format!("Host: grafana.test\r\nCookie: a=1; {value}\r\n"),
+                &[],
+            );
+            let again = head.to_ascii_lowercase().contains("set-cookie");
+            out.push(format!("{st} same={} set-cookie={again}", b == first));
+        }
+        // Close per request.
+        for _ in 0..3 {
+            let answer = common::exchange(s.port, b"GET /api/v HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let closes = answer.to_ascii_lowercase().contains("\r\nconnection: close\r\n");
+            out.push(format!(
+                "{} closes={closes} {}",
+                common::status_of(&answer),
+                answer.rsplit("\r\n\r\n").next().unwrap_or("")
+            ));
+        }
+        out
+    };
+    // Sessions counted from here: netpulse's harness probed its frontend port at start.
+    let sessions = |s: &Side| {
+        let rows = csv_rows(&get(s.stats, "/stats;csv", &[]).2);
+        let fe = rows
+            .iter()
+            .find(|r| r["pxname"] == "web" && r["svname"] == "FRONTEND")
+            .cloned()
+            .unwrap();
+        fe["stot"].parse::<u64>().unwrap()
+    };
+    let (np0, hap0) = (sessions(&np), sessions(&hap));
+    assert_eq!(run(&np), run(&hap));
+    // The cookie never reached a server, on either side.
+    for u in &ups {
+        assert!(
+            u.cookies.lock().unwrap().iter().all(|c| c == "a=1"),
+            "{}: {:?}",
+            u.name,
+            u.cookies.lock().unwrap()
+        );
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let counters = |s: &Side| {
+        let rows = csv_rows(&get(s.stats, "/stats;csv", &[]).2);
+        let pick = |px: &str, sv: &str| {
+            rows.iter()
+                .find(|r| r["pxname"] == px && r["svname"] == sv)
+                .cloned()
+                .unwrap()
+        };
+        let mut out = vec![];
+        for (px, sv) in [
+            ("web", "FRONTEND"),
+            ("web", "BACKEND"),
+            ("grafana", "BACKEND"),
+            ("api", "d"),
+            ("web", "c"),
+        ] {
+            let r = pick(px, sv);
+            out.push(format!(
+                "{px}/{sv} stot={} req_tot={} 2xx={} 5xx={} bin>=body:{}",
+                // A FRONTEND's sessions are compared as a difference below.
+                if sv == "FRONTEND" { "-" } else { &r["stot"] },
+                r["req_tot"],
+                r["hrsp_2xx"],
+                r["hrsp_5xx"],
+                r["bin"].parse::<usize>().unwrap_or(0) >= body.len() * usize::from(sv == "c") * 2
+            ));
+        }
+        out
+    };
+    assert_eq!(counters(&np), counters(&hap));
+    assert_eq!(
+        sessions(&np) - np0,
+        sessions(&hap) - hap0,
+        "client connections (FRONTEND stot)"
+    );
+}

@@ -21,6 +21,8 @@ pub enum FramingError {
 /// What an express request looks like, from its header.
 pub struct Plain<'a> {
     pub head: bool,
+    /// GET or HEAD: a response a cache could store.
+    pub get_or_head: bool,
     pub path: &'a str,
     pub host: &'a str,
     /// Where the header ends in the bytes given (the body's first bytes follow).
@@ -112,6 +114,7 @@ pub fn plain(head: &[u8]) -> Option<Plain<'_>> {
     }
     Some(Plain {
         head: method == "HEAD",
+        get_or_head: method == "GET" || method == "HEAD",
         path: target.split_once('?').map_or(target, |(p, _)| p),
         host,
         header_len: n,

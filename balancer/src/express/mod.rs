@@ -160,7 +160,8 @@ impl Express {
         };
         if let Some(st) = new_session {
             let cookie = &b.servers[si].cookie;
-            (buf, resp.header_len) = sticky::insert_in_response(&buf, resp.header_len, &st.cookie, cookie);
+            let private = req.get_or_head && cacheable(&buf[..resp.header_len]);
+            (buf, resp.header_len) = sticky::insert_in_response(&buf, resp.header_len, &st.cookie, cookie, private);
         }
         if req.closes {
             (buf, resp.header_len) = head_edit::edit(&buf, resp.header_len, &["connection"], "Connection: close\r\n");
@@ -338,4 +339,15 @@ impl Express {
     fn finish(&self, b: &Backend, si: usize, code: u16, bytes: (u64, u64), server_error: bool) {
         b.finish(&self.frontend.counters, Some(si), code, bytes, server_error);
     }
+}
+
+/// Whether the response header `head` is one a cache could store (`sticky::cacheable`).
+fn cacheable(head: &[u8]) -> bool {
+    let mut hs = [httparse::EMPTY_HEADER; 64];
+    let mut resp = httparse::Response::new(&mut hs);
+    if resp.parse(head).is_err() {
+        return false;
+    }
+    let status = resp.code.unwrap_or(0);
+    sticky::cacheable(status, resp.headers.iter().map(|h| (h.name.as_bytes(), h.value)))
 }

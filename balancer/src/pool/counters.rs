@@ -21,6 +21,20 @@ pub struct Counters {
     pub hrsp: [AtomicU64; 6],
     /// Requests the frontend answered itself (a redirect to https), as HAProxy's `intercepted`.
     pub intercepted: AtomicU64,
+    /// A frontend's client connections: HAProxy's sessions (`stot`, `scur`, `smax` of a
+    /// FRONTEND row), as opposed to its requests (`req_tot`).
+    pub sessions: AtomicU64,
+    pub sessions_cur: AtomicI64,
+    pub sessions_max: AtomicI64,
+}
+
+/// A client connection counted in while it lasts.
+pub struct Session<'a>(&'a Counters);
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        self.0.sessions_cur.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The status classes of `hrsp`, in order (also the Prometheus `code` label).
@@ -63,6 +77,14 @@ impl Counters {
             _ => 5,
         };
         self.hrsp[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a client connection in until the returned guard is dropped.
+    pub fn open_session(&self) -> Session<'_> {
+        let now = self.sessions_cur.fetch_add(1, Ordering::Relaxed) + 1;
+        self.sessions_max.fetch_max(now, Ordering::Relaxed);
+        self.sessions.fetch_add(1, Ordering::Relaxed);
+        Session(self)
     }
 
     /// A request answered by the frontend itself with `code`.

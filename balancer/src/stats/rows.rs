@@ -136,6 +136,10 @@ impl Live {
         }
         r.insert("ereq", n(&c.ereq));
         r.insert("req_tot", n(&c.total));
+        // A FRONTEND row counts client connections (HAProxy's sessions); requests are req_tot.
+        r.insert("stot", n(&c.sessions));
+        r.insert("scur", c.sessions_cur.load(Ordering::Relaxed).max(0).to_string());
+        r.insert("smax", c.sessions_max.load(Ordering::Relaxed).to_string());
         r.insert("status", "OPEN".into());
         r
     }
@@ -154,6 +158,7 @@ fn server_row(b: &Backend, si: usize, iid: &str) -> Row {
     }
     r.insert("econ", n(&s.counters.econ));
     r.insert("eresp", n(&s.counters.eresp));
+    r.insert("req_tot", n(&s.counters.total));
     r.insert("wretr", n(&s.counters.retries));
     r.insert("wredis", n(&s.counters.redispatches));
     r.insert("weight", s.weight().to_string());

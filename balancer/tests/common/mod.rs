@@ -203,7 +203,8 @@ impl Balancer {
         let deadline = Instant::now() + Duration::from_secs(2);
         while csv_rows(&self.csv())
             .iter()
-            .any(|r| r.get("scur").is_some_and(|c| !c.is_empty() && c != "0"))
+            // A FRONTEND's scur counts open client connections, not requests.
+            .any(|r| r["svname"] != "FRONTEND" && r.get("scur").is_some_and(|c| !c.is_empty() && c != "0"))
             && Instant::now() < deadline
         {
             std::thread::sleep(Duration::from_millis(10));
@@ -408,7 +409,12 @@ impl KeepAlive {
         } else {
             format!("Content-Length: {}\r\n", body.len())
         };
-        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\n{headers}{length}\r\n").into_bytes();
+        let host = if headers.to_ascii_lowercase().contains("host:") {
+            ""
+        } else {
+            "Host: test\r\n"
+        };
+        let mut req = format!("{method} {path} HTTP/1.1\r\n{host}{headers}{length}\r\n").into_bytes();
         req.extend_from_slice(body);
         if r.get_mut().write_all(&req).is_err() {
             self.conn = None;

@@ -71,6 +71,8 @@ impl Upstream {
                                 if delay > 0 {
                                     tokio::time::sleep(Duration::from_millis(delay)).await;
                                 }
+                                // `/cached…` answers with freshness, as a cacheable page does.
+                                let cached = req.uri().path().starts_with("/cached");
                                 if let Some(v) = req.headers().get("cookie").and_then(|v| v.to_str().ok()) {
                                     c.lock().unwrap().push(v.to_string());
                                 }
@@ -78,7 +80,11 @@ impl Upstream {
                                 use http_body_util::BodyExt;
                                 let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                                 if body.is_empty() {
-                                    return Ok(Response::new(Full::new(Bytes::from(n))));
+                                    let mut r = Response::new(Full::new(Bytes::from(n)));
+                                    if cached {
+                                        r.headers_mut().insert("cache-control", hyper::header::HeaderValue::from_static("max-age=60"));
+                                    }
+                                    return Ok(r);
                                 }
                                 Ok(Response::new(Full::new(Bytes::from(format!("{n} {} {}", body.len(), checksum(&body))))))
                             }
