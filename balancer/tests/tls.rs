@@ -1,7 +1,8 @@
 //! TLS termination with real clients: curl (HTTP/1.1 and HTTP/2 by ALPN) and `openssl
 //! s_client` (SNI picks the certificate, TLS versions, session resumption), plain HTTP to a
 //! TLS port, `redirect_https`, `-c` on bad certificates, the stats' ssl counters, certificates
-//! replaced by an upgrade with no failed request, and HAProxy 2.6 on the same haproxy.cfg.
+//! replaced by an upgrade with no failed request, a backend killed under TLS load, and HAProxy
+//! 2.6 on the same haproxy.cfg.
 
 mod common;
 
@@ -371,4 +372,34 @@ fn same_tls_haproxy_cfg_same_answers_as_haproxy() {
     };
     assert_eq!(redirect(np), redirect(hp));
     assert_eq!(redirect(np), (301, Some("https://grafana.test/a?b=1".to_string())));
+}
+
+#[test]
+fn killing_a_backend_loses_no_tls_request() {
+    let dir = tempdir("kill");
+    let pem = cert(&dir, "site.pem", "grafana.test");
+    let (a, mut b, c) = (Upstream::start("a"), Upstream::start("b"), Upstream::start("c"));
+    let bal = Balancer::with_config(&format!(
+        "{}[[backends]]\nname = \"web\"\n{}{}",
+        tls_frontend(&pem, "[\"h2\", \"http/1.1\"]"),
+        common::CHECK,
+        servers(&[(&a, 1), (&b, 1), (&c, 1)])
+    ));
+    for u in [&a, &b, &c] {
+        bal.wait_status(&u.name, "UP");
+    }
+    let port = bal.port;
+    let client = || {
+        (0..60usize)
+            .filter(|n| {
+                // A new TLS connection per request, HTTP/1.1 and HTTP/2 in turn.
+                let v = if n.is_multiple_of(2) { "--http1.1" } else { "--http2" };
+                let (st, _, body) = curl(port, "grafana.test", &pem, "/", &[v]);
+                st != 200 || body.len() != 1
+            })
+            .count()
+    };
+    let failed = common::failures_under_load(client, || b.kill());
+    assert_eq!(failed, 0, "TLS requests failed while a server died");
+    assert!(a.hits() + c.hits() > 0);
 }
