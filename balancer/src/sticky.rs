@@ -26,24 +26,14 @@ pub fn strip_cookie(header: &str, name: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
-/// A request's raw bytes (`header_len` bytes of header, then body bytes) with cookie `name`
-/// taken out of its Cookie headers, which become one (as Pingora's path sends them).
-pub fn strip_in_request(bytes: &[u8], header_len: usize, name: &str) -> Vec<u8> {
-    let (head, body) = bytes.split_at(header_len);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut cookies: Vec<&str> = vec![];
-    for line in head_edit::lines(head) {
-        match head_edit::value(line, "cookie") {
-            Some(v) => cookies.push(v),
-            None => out.extend_from_slice(line),
-        }
-    }
-    if let Some(rest) = strip_cookie(&cookies.join("; "), name) {
-        out.extend_from_slice(format!("Cookie: {rest}\r\n").as_bytes());
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(body);
-    out
+/// The `Cookie` line a request's header block should carry once cookie `name` is taken out
+/// of its Cookie headers, which become one (as Pingora's path sends them); empty when
+/// nothing is left. The Cookie lines themselves are the caller's to drop.
+pub fn remaining_cookies(head: &[u8], name: &str) -> String {
+    let cookies: Vec<&str> = head_edit::lines(head)
+        .filter_map(|line| head_edit::value(line, "cookie"))
+        .collect();
+    strip_cookie(&cookies.join("; "), name).map_or(String::new(), |rest| format!("Cookie: {rest}\r\n"))
 }
 
 /// A response's raw bytes (`header_len` bytes of header, then body bytes) with the session's
@@ -98,13 +88,13 @@ mod tests {
         assert_eq!(strip_cookie("SERVERID=x", "SERVERID"), None);
         let req = b"GET / HTTP/1.1\r\nHost: g\r\nCookie: a=1; SERVERID=g2\r\ncookie: b=2\r\n\r\nBODY";
         let head_len = req.len() - 4;
-        let out = strip_in_request(req, head_len, "SERVERID");
-        assert_eq!(out, b"GET / HTTP/1.1\r\nHost: g\r\nCookie: a=1; b=2\r\n\r\nBODY");
-        let only = b"GET / HTTP/1.1\r\nCookie: SERVERID=g2\r\n\r\n";
+        let strip = |r: &[u8], len| head_edit::edit(r, len, &["cookie"], &remaining_cookies(&r[..len], "SERVERID")).0;
         assert_eq!(
-            strip_in_request(only, only.len(), "SERVERID"),
-            b"GET / HTTP/1.1\r\n\r\n"
+            strip(req, head_len),
+            b"GET / HTTP/1.1\r\nHost: g\r\nCookie: a=1; b=2\r\n\r\nBODY"
         );
+        let only = b"GET / HTTP/1.1\r\nCookie: SERVERID=g2\r\n\r\n";
+        assert_eq!(strip(only, only.len()), b"GET / HTTP/1.1\r\n\r\n");
     }
 
     #[test]

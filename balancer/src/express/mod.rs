@@ -181,15 +181,19 @@ impl Express {
     /// client's `Connection` header dropped (the server connection stays open for the next
     /// client, as HAProxy keeps it), the persistence cookie taken out (`sticky`).
     fn towards_server(&self, head: &[u8], req: &Plain<'_>, b: &Backend) -> Option<Vec<u8>> {
-        let mut out: Option<(Vec<u8>, usize)> = None;
+        let session = b.sticky.as_ref().filter(|_| req.cookies.any());
+        if !req.closes && session.is_none() {
+            return None;
+        }
+        let (mut drop, mut add) = (vec![], String::new());
         if req.closes {
-            out = Some(head_edit::edit(head, req.header_len, &["connection"], ""));
+            drop.push("connection");
         }
-        if let Some(st) = b.sticky.as_ref().filter(|_| req.cookies.any()) {
-            let (bytes, len) = out.as_ref().map_or((head, req.header_len), |(v, l)| (&v[..], *l));
-            out = Some((sticky::strip_in_request(bytes, len, &st.cookie), 0));
+        if let Some(st) = session {
+            drop.push("cookie");
+            add = sticky::remaining_cookies(&head[..req.header_len], &st.cookie);
         }
-        out.map(|(v, _)| v)
+        Some(head_edit::edit(head, req.header_len, &drop, &add).0)
     }
 
     /// Answers `answer` (and closes): the request ended here, counted on server `si`.
