@@ -8,6 +8,7 @@
 # Usage: [NETPULSE_BALANCER_BIN=path] bench/balancer_shapes.sh [SECONDS=8] [CONNS=50] [THREADS=1] [SHAPES="all"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/measure.sh
 SECS=${1:-8}; CONNS=${2:-50}; THREADS=${3:-1}; SHAPES=${4:-all}
 for p in wrk nginx haproxy openssl; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light haproxy openssl >/dev/null; done
 BIN=${NETPULSE_BALANCER_BIN:-}
@@ -88,8 +89,6 @@ local f = io.open("$WORK/$n.lp", "rb"); local b = f:read("*a"); f:close()
 wrk.method = "POST"; wrk.body = b; wrk.headers["Content-Type"] = "text/plain"
 LUA
 done
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-to_ms() { case $1 in *us) echo "${1%us} / 1000" | bc -l;; *ms) echo "${1%ms}";; *s) echo "${1%s} * 1000" | bc -l;; esac; }
 # measure LABEL PID URL [wrk args…]: one wrk run; prints and appends "rps p99_ms cpu_us" to sum.LABEL.
 measure() {
   local label=$1 pid=$2 url=$3; shift 3

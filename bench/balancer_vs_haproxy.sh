@@ -6,6 +6,7 @@
 # Usage: [NETPULSE_BALANCER_BIN=path] bench/balancer_vs_haproxy.sh [SECONDS=10] [CONNS=50] [THREADS=1] [ROUNDS=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/measure.sh
 SECS=${1:-10}; CONNS=${2:-50}; THREADS=${3:-1}; ROUNDS=${4:-2}
 for p in wrk nginx haproxy; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light haproxy >/dev/null; done
 # NETPULSE_BALANCER_BIN: another build to measure (an A/B of two commits); default: this tree's.
@@ -70,7 +71,6 @@ CONF
 haproxy -f "$WORK/haproxy.cfg" -db 2>"$WORK/hap.log" & pids+=($!)
 pid_haproxy=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPS/stats;csv" | grep -q '^web,b2,.*,UP,' && curl -sf "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1; done
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 run() { # label port pid
   t0=$(cpu_ticks "$3")
   wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "http://127.0.0.1:$2/" > "$WORK/wrk.$1"
@@ -83,7 +83,6 @@ run() { # label port pid
   printf '%-18s %10s req/s   p99 %8s   proxy CPU %5.1f us/request   %s\n' "$1" "$rps" "$p99" "$cpu" "$errs"
   echo "$rps $(to_ms "$p99") $cpu" >> "$WORK/sum.${1%%[0-9]*}"
 }
-to_ms() { case $1 in *us) echo "${1%us} / 1000" | bc -l;; *ms) echo "${1%ms}";; *s) echo "${1%s} * 1000" | bc -l;; esac; }
 echo "== $SECS s, $CONNS keep-alive connections, wrk 1 thread, proxies with $THREADS thread(s), $ROUNDS rounds"
 for r in $(seq "$ROUNDS"); do
   if [ $((r % 2)) = 1 ]; then run "haproxy$r" $HP $pid_haproxy; run "netpulse$r" $NP $pid_netpulse

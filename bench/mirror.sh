@@ -10,6 +10,7 @@
 # Usage: [NETPULSE_BALANCER_BIN=path] bench/mirror.sh [SECONDS=10] [CONNS=64] [LINES=1000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/measure.sh
 SECS=${1:-10}; CONNS=${2:-64}; LINES=${3:-1000}
 for p in wrk influxd curl bc; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk influxdb curl bc >/dev/null; done
 BIN=${NETPULSE_BALANCER_BIN:-}
@@ -59,7 +60,6 @@ CONF
 NPID=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$NPS/metrics" | grep -q mirror_commits && break; sleep 0.1; done
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 metric() { curl -sf "http://127.0.0.1:$NPS/metrics" | awk -v m="$1" 'index($0, m) == 1 {print $NF}' | head -1; }
 run() { # run LABEL PORT: wrk for SECS; prints the row and sets PPS
   local t0 t1 n rps non2xx cpu mb
