@@ -115,6 +115,47 @@ impl Fleet {
             .collect()
     }
 
+    /// `check_regular` over what InfluxDB holds; a failure shows why: each poll of the
+    /// target (ok, error, duration), every replica's skip counters and its log lines.
+    pub fn assert_regular(&self, targets: &[String], interval: Duration, from: u64, to: u64) -> u64 {
+        match check_regular(&self.polls(), targets, interval, from, to) {
+            Ok(worst) => worst,
+            Err((target, why)) => panic!("{why}\n{}", self.diagnose(&target, from)),
+        }
+    }
+
+    fn diagnose(&self, target: &str, from: u64) -> String {
+        let q = format!(
+            "SELECT \"duration_ms\", \"ok\", \"error\" FROM \"netpulse_poll\" WHERE \"target\" = '{target}' AND time >= {from}ms"
+        );
+        let mut out = format!(
+            "{target}'s polls (time, duration_ms, ok, error):\n{}\n",
+            self.db.query(&q)
+        );
+        for (id, d) in &self.replicas {
+            let metrics = d.get("/metrics").1;
+            let lines: Vec<&str> = (metrics.lines())
+                .filter(|l| l.starts_with("netpulse_polls_") || l.starts_with("netpulse_cluster_"))
+                .collect();
+            let log = d.log_text();
+            let tail: Vec<&str> = log
+                .lines()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            out.push_str(&format!(
+                "--- {id} owns {target}: {}\n{}\n--- {id} log (last 40 lines):\n{}\n",
+                self.owners(id).get(target).is_some_and(|o| o == id),
+                lines.join("\n"),
+                tail.join("\n")
+            ));
+        }
+        out
+    }
+
     /// Poll times (Unix ms) per target, from the `netpulse_poll` points in InfluxDB.
     pub fn polls(&self) -> HashMap<String, Vec<u64>> {
         let v = self
@@ -146,14 +187,14 @@ pub fn now_ms() -> u64 {
 }
 
 /// Every gap between consecutive polls of each target within [from, to] is one interval
-/// (± half of one): no duplicate, no missed slot. Returns the largest gap.
-pub fn assert_regular(
+/// (± half of one): no duplicate, no missed slot. Returns the largest gap, or what is wrong.
+pub fn check_regular(
     polls: &HashMap<String, Vec<u64>>,
     targets: &[String],
     interval: Duration,
     from: u64,
     to: u64,
-) -> u64 {
+) -> Result<u64, (String, String)> {
     let i = interval.as_millis() as u64;
     let mut worst = 0;
     for t in targets {
@@ -165,21 +206,24 @@ pub fn assert_regular(
             .filter(|&x| x >= from && x <= to)
             .collect();
         let expected = (to - from) / i;
-        assert!(
-            times.len() as u64 + 1 >= expected,
-            "{t}: {} polls in {} ms, expected about {expected}: {times:?}",
-            times.len(),
-            to - from
-        );
+        let fail = |why: String| Err((t.clone(), format!("{t}: {why}: {times:?}")));
+        if (times.len() as u64) + 1 < expected {
+            return fail(format!(
+                "{} polls in {} ms, expected about {expected}",
+                times.len(),
+                to - from
+            ));
+        }
         for w in times.windows(2) {
             let gap = w[1] - w[0];
             worst = worst.max(gap);
-            assert!(gap >= i / 2, "{t}: two polls {gap} ms apart (a duplicate): {times:?}");
-            assert!(
-                gap <= i + i / 2,
-                "{t}: {gap} ms without a poll (a missed slot): {times:?}"
-            );
+            if gap < i / 2 {
+                return fail(format!("two polls {gap} ms apart (a duplicate)"));
+            }
+            if gap > i + i / 2 {
+                return fail(format!("{gap} ms without a poll (a missed slot)"));
+            }
         }
     }
-    worst
+    Ok(worst)
 }
