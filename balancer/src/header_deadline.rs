@@ -10,6 +10,7 @@
 //! with a redirect to `https://`.
 
 use crate::bounded::until;
+use crate::express::request::LaneHead;
 use crate::express::{Express, Lanes, Outcome};
 use crate::frontend::{BAD_REQUEST, Frontend, REQUEST_TIMEOUT, error_page};
 use crate::request_head::{self, Head};
@@ -59,17 +60,21 @@ impl Conn for tls::TlsConn {
     }
 }
 
+/// A complete request header's pipelined rest (the next request's first bytes) and the
+/// express lane's reading of it (`request_head`).
+type Complete = (Vec<u8>, Option<LaneHead>);
+
 impl<A> HeaderDeadline<A> {
     /// Reads one request header under the deadlines, starting with `carry` (bytes a client
-    /// pipelined after the previous request); the header (with its body's first bytes) and
-    /// what belongs to the next request. `None` when the connection is to be closed (client
+    /// pipelined after the previous request); the header (with its body's first bytes),
+    /// what belongs to the next request and the lane's reading. `None` when the connection is to be closed (client
     /// gone, idle, or answered with 408 or 400).
     async fn read_header<S: Conn>(
         &self,
         stream: Stream,
         first: bool,
         carry: Vec<u8>,
-    ) -> Option<(Box<S>, Vec<u8>, Vec<u8>)> {
+    ) -> Option<(Box<S>, Vec<u8>, Complete)> {
         let mut l4 = stream.into_any().downcast::<S>().ok()?;
         let mut buf = carry;
         if !buf.is_empty()
@@ -118,22 +123,27 @@ impl<A> HeaderDeadline<A> {
         }
     }
 
-    /// What the bytes so far are (`request_head`): `Some(Some(next))` a complete header — `buf`
-    /// cut to it (and its body's first bytes), `next` the pipelined rest; `Some(None)` not yet
+    /// What the bytes so far are (`request_head`): `Some(Some((next, lane)))` a complete header
+    /// — `buf` cut to it (and its body's first bytes), `next` the pipelined rest; `Some(None)` not yet
     /// complete; `None` refused with 400 (answered here).
-    async fn judge<S: Conn>(&self, l4: &mut S, buf: &mut Vec<u8>, from: usize) -> Option<Option<Vec<u8>>> {
+    async fn judge<S: Conn>(&self, l4: &mut S, buf: &mut Vec<u8>, from: usize) -> Option<Option<Complete>> {
         let why = match request_head::examine(buf, from) {
             Head::Incomplete if buf.len() < MAX_HEADER => return Some(None),
             Head::Incomplete => "request header too large",
             Head::Bad(why) => why,
-            Head::Complete { end, body, rewritten } => {
+            Head::Complete {
+                end,
+                body,
+                rewritten,
+                lane,
+            } => {
                 // A bodyless request ends with its header: what follows is the next request.
                 let next = if body { Vec::new() } else { buf.split_off(end) };
                 if let Some(mut r) = rewritten {
                     r.extend_from_slice(&buf[end.min(buf.len())..]);
                     *buf = r;
                 }
-                return Some(Some(next));
+                return Some(Some((next, lane)));
             }
         };
         tracing::debug!(why, "request refused with 400");
@@ -177,7 +187,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
         let mut first = true;
         let mut carry = Vec::new();
         loop {
-            let (mut l4, head, next) = self.read_header::<S>(stream, first, carry).await?;
+            let (mut l4, head, (next, lane)) = self.read_header::<S>(stream, first, carry).await?;
             carry = next;
             first = false;
             if let Some(code) = self.redirect_https {
@@ -192,7 +202,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
             if let Some(x) = &self.express
                 && !*shutdown.borrow()
             {
-                match x.serve(&mut *l4, &head, &mut lanes).await {
+                match x.serve(&mut *l4, &head, lane.as_ref(), &mut lanes).await {
                     Outcome::Done { keep_alive: true } => {
                         stream = l4;
                         continue;

@@ -4,7 +4,10 @@
 //! plain port, HTTP/0.9, a malformed request line (control bytes, double spaces, a target that
 //! is not origin, absolute, authority or `*` form), two `Host` headers (the server would see
 //! one and the routing use another), conflicting `Content-Length`s, too many headers. Identical
-//! duplicate `Content-Length`s are merged into one, as HAProxy does.
+//! duplicate `Content-Length`s are merged into one, as HAProxy does. The same parse gives the
+//! express lane its reading of the header (`express::request::Scan`): one parse per request.
+
+use crate::express::request::{LaneHead, Scan};
 
 /// At most this many header fields (HAProxy's default limit is 101).
 const MAX_HEADERS: usize = 100;
@@ -16,11 +19,13 @@ pub enum Head {
     /// Refused with 400; why, for the log.
     Bad(&'static str),
     /// The header is `buf[..end]`; `body` when a body follows; `rewritten` replaces
-    /// `buf[..end]` when duplicates were merged.
+    /// `buf[..end]` when duplicates were merged; `lane` when the express lane may take it
+    /// (ranges into the header as forwarded: `rewritten` if any).
     Complete {
         end: usize,
         body: bool,
         rewritten: Option<Vec<u8>>,
+        lane: Option<LaneHead>,
     },
 }
 
@@ -107,9 +112,16 @@ pub fn examine(buf: &[u8], from: usize) -> Head {
             fixed.extend_from_slice(b"\r\n");
             fixed.extend_from_slice(folded.as_deref().unwrap_or(&buf[eol + 1..end]));
             match fields(&fixed, end) {
-                Head::Complete { end, body, rewritten } => Head::Complete {
+                // A merge rewrote the header again: the lane's ranges are not into it.
+                Head::Complete {
                     end,
                     body,
+                    rewritten,
+                    lane,
+                } => Head::Complete {
+                    end,
+                    body,
+                    lane: lane.filter(|_| rewritten.is_none()),
                     rewritten: Some(rewritten.unwrap_or(fixed)),
                 },
                 other => other,
@@ -150,14 +162,16 @@ fn fields(head: &[u8], end: usize) -> Head {
     // Uninitialised slots: this runs for every request, and zeroing them costs.
     let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(head, &mut headers) {
-        Ok(httparse::Status::Complete(_)) => {}
+    let header_len = match req.parse_with_uninit_headers(head, &mut headers) {
+        Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Head::Bad("malformed header"),
         Err(httparse::Error::TooManyHeaders) => return Head::Bad("too many header fields"),
         Err(_) => return Head::Bad("malformed header field"),
-    }
+    };
     let (mut hosts, mut lengths, mut chunked) = (0, vec![], false);
+    let mut lane = Scan::new(head, req.method.unwrap_or(""), req.version.unwrap_or(0));
     for h in req.headers.iter() {
+        lane.field(h.name, h.value);
         if h.name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if h.name.eq_ignore_ascii_case("content-length") {
@@ -185,7 +199,16 @@ fn fields(head: &[u8], end: usize) -> Head {
             req.headers,
         )
     });
-    Head::Complete { end, body, rewritten }
+    let lane = match rewritten {
+        None => lane.finish(req.path.unwrap_or(""), header_len),
+        Some(_) => None,
+    };
+    Head::Complete {
+        end,
+        body,
+        rewritten,
+        lane,
+    }
 }
 
 /// The header again with one `Content-Length` where it had identical duplicates.
@@ -219,23 +242,28 @@ mod tests {
     #[test]
     fn ends_with_crlf_or_bare_lf() {
         let a = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n";
-        assert_eq!(
+        let lane = |h: &[u8]| crate::express::request::plain(h).map(|_| ());
+        assert!(matches!(
             done(a),
             Head::Complete {
                 end: 27,
                 body: false,
-                rewritten: None
+                rewritten: None,
+                lane: Some(_)
             }
-        );
+        ));
+        assert_eq!(lane(&a[..27]), Some(()));
         let b = b"GET / HTTP/1.1\nHost: x\n\n";
-        assert_eq!(
-            done(b),
-            Head::Complete {
-                end: b.len(),
-                body: false,
-                rewritten: None
-            }
-        );
+        let Head::Complete {
+            end,
+            body: false,
+            rewritten: None,
+            lane: Some(l),
+        } = done(b)
+        else {
+            panic!("{:?}", done(b))
+        };
+        assert_eq!((end, l.view(b).map(|p| p.host)), (b.len(), Some("x")));
         assert_eq!(done(b"GET / HTTP/1.1\r\nHost: x\r\n"), Head::Incomplete);
         let post = b"POST /write HTTP/1.1\r\nContent-Length: 5\r\n\r\nabcde";
         assert!(matches!(done(post), Head::Complete { body: true, .. }));
@@ -268,7 +296,8 @@ mod tests {
             Head::Complete {
                 end: 22,
                 body: false,
-                rewritten: None
+                rewritten: None,
+                lane: None
             }
         );
     }
@@ -283,11 +312,38 @@ mod tests {
 
     #[test]
     fn folded_values_are_unfolded() {
-        let Head::Complete { rewritten: Some(r), .. } = done(b"GET / HTTP/1.1\r\nX-A: one\r\n  two\r\nHost: x\r\n\r\n")
+        let Head::Complete {
+            rewritten: Some(r),
+            lane: Some(l),
+            ..
+        } = done(b"GET /f?q HTTP/1.1\r\nX-A: one\r\n  two\r\nHost: x\r\n\r\n")
         else {
             panic!()
         };
-        assert_eq!(r, b"GET / HTTP/1.1\r\nX-A: one two\r\nHost: x\r\n\r\n");
+        assert_eq!(r, b"GET /f?q HTTP/1.1\r\nX-A: one two\r\nHost: x\r\n\r\n");
+        let p = l.view(&r).expect("the lane reads the header as forwarded");
+        assert_eq!((p.path, p.host, p.header_len), ("/f", "x", r.len()));
+    }
+
+    #[test]
+    fn the_lane_reads_what_the_front_door_parsed() {
+        for req in [
+            &b"GET /a?b HTTP/1.1\r\nHost: db\r\nCookie: S=s1\r\nConnection: close\r\n\r\n"[..],
+            b"POST /write?db=t HTTP/1.1\r\nHost: db\r\nContent-Length: 4\r\n\r\ncpu ",
+            b"POST /w HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"GET / HTTP/1.0\r\n\r\n",
+            b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        ] {
+            let Head::Complete { end, body, lane, .. } = done(req) else {
+                panic!()
+            };
+            let kept = if body { req } else { &req[..end] };
+            let ours = lane
+                .and_then(|l| l.view(kept))
+                .map(|p| (p.path, p.host, p.body, p.closes));
+            let alone = crate::express::request::plain(kept).map(|p| (p.path, p.host, p.body, p.closes));
+            assert_eq!(ours, alone, "{}", String::from_utf8_lossy(req));
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The balancer's own HTTP/1 code on the request path, with `httparse` as the differential
-//! oracle: the front door (`request_head.rs`) and the express lane's request test and response
-//! framing (`express/http1.rs`), compiled here from the balancer's sources.
+//! oracle: the front door (`request_head.rs`) with the express lane's reading of the request
+//! it parses (`express/request.rs`), and the lane's response framing (`express/http1.rs`),
+//! compiled here from the balancer's sources in the balancer's module layout.
 #![no_main]
 
 #[path = "../../balancer/src/request_head.rs"]
@@ -11,6 +12,15 @@ mod request_head;
 #[allow(dead_code)]
 mod http1;
 
+#[path = "../../balancer/src/express/request.rs"]
+#[allow(dead_code)]
+pub mod request;
+
+/// `request_head` reaches the lane's scanner as `crate::express::request`.
+mod express {
+    pub(crate) use super::request;
+}
+
 use libfuzzer_sys::fuzz_target;
 use request_head::{Head, examine};
 
@@ -18,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
     let split = data.first().map_or(0, |b| *b as usize % (data.len().max(1)));
     // Examined as if the bytes came in two reads, as the front door sees them.
     let _ = examine(&data[..split], 0);
-    if let Head::Complete { end, rewritten, .. } = examine(data, split) {
+    if let Head::Complete { end, rewritten, lane, .. } = examine(data, split) {
         assert!(end <= data.len());
         let head = rewritten.as_deref().unwrap_or(&data[..end]);
         // What passes the front door is a complete request for httparse too.
@@ -30,9 +40,16 @@ fuzz_target!(|data: &[u8]| {
         }
         // A request the express lane takes is one httparse parses the same way.
         // (its path is the target without the query: what routing matches)
-        if let Some(p) = http1::plain(head) {
+        let alone = request::plain(head);
+        if let Some(p) = &alone {
             let target = req.path.expect("a target");
             assert_eq!(p.path, target.split('?').next().unwrap(), "{target:?}");
+        }
+        // The lane's reading taken from the front door's parse is the one of a parse alone.
+        let shared = lane.as_ref().and_then(|l| l.view(head));
+        let key = |p: &request::Plain<'_>| (p.path.to_string(), p.host.to_string(), p.body, p.closes, p.header_len);
+        if rewritten.is_none() || shared.is_some() {
+            assert_eq!(shared.as_ref().map(key), alone.as_ref().map(key), "{:?}", String::from_utf8_lossy(head));
         }
     }
     // Response framing on arbitrary server bytes, full and as a HEAD answer.

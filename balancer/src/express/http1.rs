@@ -1,7 +1,6 @@
-//! HTTP/1 framing for the express lane, on bytes as they arrive: whether a request header
-//! is plain enough for the lane, where a response header ends and how its body is framed
-//! (Content-Length, chunked, until close), where a chunked body ends, and whether a server
-//! connection is still in step afterwards. No I/O here; failures are [`FramingError`].
+//! HTTP/1 response framing for the express lane, on bytes as they arrive: where a response
+//! header ends and how its body is framed (Content-Length, chunked, until close), where a
+//! chunked body ends, and whether a server connection is still in step afterwards. No I/O here; failures are [`FramingError`].
 
 /// Why a server's response cannot be forwarded by the lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -16,112 +15,6 @@ pub enum FramingError {
     ConflictingLength,
     #[error("a malformed chunk")]
     BadChunk,
-}
-
-/// What an express request looks like, from its header.
-pub struct Plain<'a> {
-    pub head: bool,
-    /// GET or HEAD: a response a cache could store.
-    pub get_or_head: bool,
-    pub path: &'a str,
-    pub host: &'a str,
-    /// Where the header ends in the bytes given (the body's first bytes follow).
-    pub header_len: usize,
-    /// Content-Length of the body (0: none).
-    pub body: u64,
-    /// The client closes after this request (`Connection: close`).
-    pub closes: bool,
-    /// The `Cookie` header values, for sticky sessions.
-    pub cookies: CookieLines<'a>,
-}
-
-/// Up to four `Cookie` header values of a request.
-#[derive(Default, Clone, Copy)]
-pub struct CookieLines<'a>(pub [Option<&'a [u8]>; 4]);
-
-impl<'a> CookieLines<'a> {
-    /// The value of cookie `name`, if any.
-    pub fn get(&self, name: &str) -> Option<&'a str> {
-        let name = name.as_bytes();
-        self.0
-            .iter()
-            .flatten()
-            .flat_map(|v| v.split(|&c| c == b';'))
-            .find_map(|c| {
-                let c = c.trim_ascii();
-                let eq = c.iter().position(|&x| x == b'=')?;
-                (&c[..eq] == name).then(|| std::str::from_utf8(c[eq + 1..].trim_ascii()).ok())?
-            })
-    }
-
-    pub fn any(&self) -> bool {
-        self.0[0].is_some()
-    }
-}
-
-/// `Some` when the request can take the express lane: any method but CONNECT, HTTP/1.1,
-/// a body only by Content-Length (not chunked), no upgrade or `Expect`, origin-form target;
-/// `head` is one complete header followed by no more than its body's first bytes.
-pub fn plain(head: &[u8]) -> Option<Plain<'_>> {
-    // Uninitialised header slots: zeroing 64 of them for every request is avoidable work.
-    let mut headers = [const { std::mem::MaybeUninit::<httparse::Header<'_>>::uninit() }; 64];
-    let mut req = httparse::Request::new(&mut []);
-    let httparse::Status::Complete(n) = req.parse_with_uninit_headers(head, &mut headers).ok()? else {
-        return None;
-    };
-    let method = req.method?;
-    let version = req.version?;
-    // HTTP/1.0 clients get HTTP/1.1 answers on Pingora's path, as HAProxy gives them.
-    if method == "CONNECT" || version == 0 {
-        return None;
-    }
-    let (mut host, mut body, mut cookies, mut nc) = ("", None, CookieLines::default(), 0);
-    let mut closes = false;
-    for h in req.headers.iter() {
-        let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"host") {
-            host = std::str::from_utf8(h.value).ok()?;
-        } else if name.eq_ignore_ascii_case(b"content-length") {
-            let v = h.value.trim_ascii();
-            if v.is_empty() || v.len() > 18 || !v.iter().all(u8::is_ascii_digit) || body.is_some() {
-                return None;
-            }
-            body = Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')));
-        } else if name.eq_ignore_ascii_case(b"cookie") {
-            *cookies.0.get_mut(nc)? = Some(h.value);
-            nc += 1;
-        } else if name.eq_ignore_ascii_case(b"connection") {
-            let has = |t: &[u8]| {
-                h.value
-                    .split(|&c| c == b',')
-                    .any(|x| x.trim_ascii().eq_ignore_ascii_case(t))
-            };
-            if has(b"upgrade") {
-                return None;
-            }
-            closes = has(b"close");
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding")
-            || name.eq_ignore_ascii_case(b"upgrade")
-            || name.eq_ignore_ascii_case(b"expect")
-        {
-            return None;
-        }
-    }
-    let body = body.unwrap_or(0);
-    let target = req.path?;
-    if !target.starts_with('/') || (head.len() - n) as u64 > body {
-        return None;
-    }
-    Some(Plain {
-        head: method == "HEAD",
-        get_or_head: method == "GET" || method == "HEAD",
-        path: target.split_once('?').map_or(target, |(p, _)| p),
-        host,
-        header_len: n,
-        body,
-        closes,
-        cookies,
-    })
 }
 
 /// How the response body ends.
@@ -314,42 +207,6 @@ pub fn progress(framing: &Framing, chunks: &mut ChunkScanner, new: &[u8], body: 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn only_plain_requests_take_the_lane() {
-        let ok = plain(b"GET /ping?x=1 HTTP/1.1\r\nHost: db\r\n\r\n").unwrap();
-        assert_eq!(
-            (ok.path, ok.host, ok.head, ok.body, ok.closes),
-            ("/ping", "db", false, 0, false)
-        );
-        assert!(
-            plain(b"HEAD / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n")
-                .unwrap()
-                .head
-        );
-        let post = plain(b"POST /write?db=x HTTP/1.1\r\nContent-Length: 5\r\n\r\ncpu ").unwrap();
-        assert_eq!((post.body, post.header_len), (5, 48));
-        assert!(plain(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().closes);
-        let c = plain(b"GET / HTTP/1.1\r\nCookie: a=1; SERVERID=g2\r\nCookie: b=2\r\n\r\n").unwrap();
-        assert_eq!(
-            (c.cookies.get("SERVERID"), c.cookies.get("b"), c.cookies.get("x")),
-            (Some("g2"), Some("2"), None)
-        );
-        for no in [
-            &b"POST /write HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
-            b"POST /w HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
-            b"POST /w HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
-            b"POST /w HTTP/1.1\r\nContent-Length: 1\r\n\r\nabGET / HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
-            b"CONNECT h:443 HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.0\r\n\r\n",
-            b"GET http://x/ HTTP/1.1\r\n\r\n",
-            b"GET / HTTP/1.1\r\nHost: x\r\n",
-            b"GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n",
-        ] {
-            assert!(plain(no).is_none(), "{}", String::from_utf8_lossy(no));
-        }
-    }
 
     #[test]
     fn response_framing() {

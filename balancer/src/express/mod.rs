@@ -10,15 +10,17 @@
 //! the header's read have been taken from the client the lane answers failures itself (502,
 //! 408), as Pingora would: such a request cannot be sent again.
 
-mod http1;
+pub mod http1;
 mod lanes;
+pub mod request;
 
 use crate::bounded::within;
 use crate::frontend::{BAD_GATEWAY, ErrorAnswer, Frontend, GATEWAY_TIMEOUT, REQUEST_TIMEOUT, error_page};
 use crate::pool::{Backend, Pool};
 use crate::{head_edit, sticky};
-use http1::{ChunkScanner, Framing, FramingError, Plain, Response, plain, progress, response};
+use http1::{ChunkScanner, Framing, FramingError, Response, progress, response};
 pub use lanes::Lanes;
+use request::{LaneHead, Plain};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -66,12 +68,12 @@ const BODY_READ: usize = 64 * 1024;
 
 impl Express {
     /// Serves one request whose complete header is `head` (with its body's first bytes),
-    /// if it is for the express lane.
-    pub async fn serve<C>(&self, client: &mut C, head: &[u8], lanes: &mut Lanes) -> Outcome
+    /// if it is for the express lane (`lane`: the front door found it plain).
+    pub async fn serve<C>(&self, client: &mut C, head: &[u8], lane: Option<&LaneHead>, lanes: &mut Lanes) -> Outcome
     where
         C: AsyncRead + AsyncWrite + Unpin,
     {
-        let Some(req) = plain(head) else {
+        let Some(req) = lane.and_then(|l| l.view(head)) else {
             return Outcome::Pingora;
         };
         let bi = self.frontend.route(req.path, req.host);
