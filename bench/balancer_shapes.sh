@@ -5,11 +5,11 @@
 # line-protocol bodies, sticky GET (cookie of a known server), new-session GET (cookie inserted),
 # close-per-request GET, TLS keep-alive GET, TLS new handshake per request (ECDSA P-256).
 # Prints req/s, p99 and proxy CPU per request for each, and the ratios netpulse/HAProxy.
-# Usage: [NETPULSE_BALANCER_BIN=path] bench/balancer_shapes.sh [SECONDS=8] [CONNS=50] [THREADS=1] [SHAPES="all"]
+# Usage: [NETPULSE_BALANCER_BIN=path] [ROUNDS=1] bench/balancer_shapes.sh [SECONDS=8] [CONNS=50] [THREADS=1] [SHAPES="all"]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/measure.sh
-SECS=${1:-8}; CONNS=${2:-50}; THREADS=${3:-1}; SHAPES=${4:-all}
+SECS=${1:-8}; CONNS=${2:-50}; THREADS=${3:-1}; SHAPES=${4:-all}; ROUNDS=${ROUNDS:-1}
 for p in wrk nginx haproxy openssl; do command -v $p >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk nginx-light haproxy openssl >/dev/null; done
 BIN=${NETPULSE_BALANCER_BIN:-}
 if [ -z "$BIN" ]; then cargo build --release -q -p netpulse-balancer; BIN=target/release/netpulse-balancer; fi
@@ -79,7 +79,7 @@ for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$NS/stats;csv" | grep -q '^grafana,g2,.*,UP,' && curl -sf "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1
 done
 # Line-protocol bodies for the POST shapes, and the wrk scripts that send them.
-body() { local i=0; while [ "$(wc -c < "$1" 2>/dev/null || echo 0)" -lt "$2" ]; do
+body() { local i=0; : > "$1"; while [ "$(wc -c < "$1")" -lt "$2" ]; do
   for j in $(seq 100); do echo "ifHCInOctets,host=sw$i,ifName=Gi0/$j value=$((i * j))i 1764892800000000000"; done >> "$1"; i=$((i + 1)); done
   head -c "$2" "$1" > "$1.cut"; mv "$1.cut" "$1"; }
 body "$WORK/8k.lp" 8192; body "$WORK/256k.lp" 262144
@@ -104,23 +104,31 @@ measure() {
   printf '  %-9s %10s req/s   p99 %8s   CPU %6.1f us/req   %s\n' "$label" "$rps" "$p99" "$cpu" "$errs"
   echo "$rps $(to_ms "$p99") $cpu" > "$WORK/sum.$label"
 }
-# shape NAME PATH SCHEME [wrk args…]: both proxies, alternating who goes first, then the ratios.
+# shape NAME PATH SCHEME [wrk args…]: both proxies, alternating who goes first, ROUNDS times;
+# the median of the rounds' ratios (this 2-core machine moves single runs by ±10 %).
 first=haproxy
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 shape() {
   local name=$1 path=$2 scheme=$3; shift 3
   case " $SHAPES " in *" all "*|*" $name "*) ;; *) return;; esac
   echo "== $name"
-  local hport=$HP nport=$NP
+  local hport=$HP nport=$NP r
   if [ "$scheme" = https ]; then hport=$HT; nport=$NT; fi
-  for who in $first $([ $first = haproxy ] && echo netpulse || echo haproxy); do
-    if [ $who = haproxy ]; then measure haproxy $pid_haproxy "$scheme://127.0.0.1:$hport$path" "$@"
-    else measure netpulse $pid_netpulse "$scheme://127.0.0.1:$nport$path" "$@"; fi
+  : > "$WORK/rounds"
+  for r in $(seq "$ROUNDS"); do
+    for who in $first $([ $first = haproxy ] && echo netpulse || echo haproxy); do
+      if [ $who = haproxy ]; then measure haproxy $pid_haproxy "$scheme://127.0.0.1:$hport$path" "$@"
+      else measure netpulse $pid_netpulse "$scheme://127.0.0.1:$nport$path" "$@"; fi
+    done
+    first=$([ $first = haproxy ] && echo netpulse || echo haproxy)
+    read -r hr hp hc < "$WORK/sum.haproxy"; read -r nr np nc < "$WORK/sum.netpulse"
+    echo "$(echo "$nr / $hr" | bc -l) $(echo "$np / $hp" | bc -l) $(echo "$nc / $hc" | bc -l)" >> "$WORK/rounds"
   done
-  first=$([ $first = haproxy ] && echo netpulse || echo haproxy)
-  read -r hr hp hc < "$WORK/sum.haproxy"; read -r nr np nc < "$WORK/sum.netpulse"
-  printf '%-14s req/s %.2fx   p99 %.2fx   CPU/req %.2fx\n' "$name" "$(echo "$nr / $hr" | bc -l)" "$(echo "$np / $hp" | bc -l)" "$(echo "$nc / $hc" | bc -l)" | tee -a "$WORK/table"
+  printf '%-14s req/s %.2fx   p99 %.2fx   CPU/req %.2fx\n' "$name" \
+    "$(cut -d' ' -f1 "$WORK/rounds" | median)" "$(cut -d' ' -f2 "$WORK/rounds" | median)" \
+    "$(cut -d' ' -f3 "$WORK/rounds" | median)" | tee -a "$WORK/table"
 }
-echo "== $SECS s per run, $CONNS connections, wrk 1 thread, proxies with $THREADS thread(s), the same haproxy.cfg"
+echo "== $SECS s per run, $ROUNDS round(s), $CONNS connections, wrk 1 thread, proxies with $THREADS thread(s), the same haproxy.cfg"
 shape get        /              http
 shape post8k     /write?db=net  http -s "$WORK/post8k.lua"
 shape post256k   /write?db=net  http -s "$WORK/post256k.lua"
@@ -129,5 +137,5 @@ shape newsession /s/d/home      http
 shape close      /              http -H "Connection: close"
 shape tls        /              https
 shape tlsnew     /              https -H "Connection: close"
-echo "== ratios netpulse/HAProxy (targets: req/s >= 1.10, p99 <= 1.0, CPU/req <= 1.0)"
+echo "== ratios netpulse/HAProxy, median of $ROUNDS round(s) (targets: req/s >= 1.10, p99 <= 1.0, CPU/req <= 1.0)"
 cat "$WORK/table"
