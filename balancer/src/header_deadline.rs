@@ -9,7 +9,7 @@
 //! On a plain listener of a frontend with `redirect_https`, every request is answered here
 //! with a redirect to `https://`.
 
-use crate::bounded::until;
+use crate::bounded::{until, within};
 use crate::express::request::LaneHead;
 use crate::express::{Express, Lanes, Outcome};
 use crate::frontend::{BAD_REQUEST, Frontend, REQUEST_TIMEOUT, error_page};
@@ -30,6 +30,8 @@ use tokio::time::Instant;
 const READ: usize = 16 * 1024;
 /// A request header larger than this is refused with 400 (HAProxy's limit is its 16 KiB buffer).
 const MAX_HEADER: usize = 64 * 1024;
+/// How long a TLS connection's close_notify may take to leave.
+const CLOSE_NOTIFY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub struct HeaderDeadline<A> {
     pub inner: Arc<A>,
@@ -46,6 +48,13 @@ pub struct HeaderDeadline<A> {
 /// A connection the HTTP/1 loop serves: TCP, or TLS over it; both take back bytes read ahead.
 pub trait Conn: pingora_core::protocols::IO + Sized + 'static {
     fn put_back(&mut self, data: &[u8]);
+
+    /// Before the connection is dropped after a last answer. TCP: nothing (the close says
+    /// it all). TLS overrides it: without close_notify a client cannot tell a complete
+    /// answer from a cut one (OpenSSL reports "unexpected eof").
+    fn close(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 impl Conn for L4Stream {
@@ -57,6 +66,11 @@ impl Conn for L4Stream {
 impl Conn for tls::TlsConn {
     fn put_back(&mut self, data: &[u8]) {
         self.rewind(data)
+    }
+
+    async fn close(&mut self) {
+        // Bounded: a client that reads nothing must not hold the task.
+        let _ = within(CLOSE_NOTIFY, pingora_core::protocols::Shutdown::shutdown(self)).await;
     }
 }
 
@@ -105,11 +119,15 @@ impl<A> HeaderDeadline<A> {
                 // Nothing sent at all (a browser's preconnect, or an idle kept-alive
                 // connection): closed silently, as HAProxy's `http-ignore-probes` does; a
                 // 408 there shows up as a failed page load.
-                None if buf.is_empty() => return None,
+                None if buf.is_empty() => {
+                    l4.close().await;
+                    return None;
+                }
                 None => {
                     self.frontend.counters.ereq.fetch_add(1, Ordering::Relaxed);
                     let _ = l4.write_all(&error_page(REQUEST_TIMEOUT)).await;
                     let _ = l4.flush().await;
+                    l4.close().await;
                     return None;
                 }
             }
@@ -150,6 +168,7 @@ impl<A> HeaderDeadline<A> {
         self.frontend.counters.ereq.fetch_add(1, Ordering::Relaxed);
         let _ = l4.write_all(&error_page(BAD_REQUEST)).await;
         let _ = l4.flush().await;
+        l4.close().await;
         None
     }
 }
@@ -193,7 +212,11 @@ impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
             if let Some(code) = self.redirect_https {
                 let (answer, status, keep_alive) = redirect::answer(&head, code, !*shutdown.borrow());
                 self.frontend.counters.intercept(status);
-                if l4.write_all(&answer).await.is_err() || l4.flush().await.is_err() || !keep_alive {
+                if l4.write_all(&answer).await.is_err() || l4.flush().await.is_err() {
+                    return None;
+                }
+                if !keep_alive {
+                    l4.close().await;
                     return None;
                 }
                 stream = l4;
@@ -203,11 +226,19 @@ impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
                 && !*shutdown.borrow()
             {
                 match x.serve(&mut *l4, &head, lane.as_ref(), &mut lanes).await {
-                    Outcome::Done { keep_alive: true } => {
+                    Outcome::Done { keep_alive: true, .. } => {
                         stream = l4;
                         continue;
                     }
-                    Outcome::Done { keep_alive: false } => return None,
+                    Outcome::Done {
+                        keep_alive: false,
+                        whole,
+                    } => {
+                        if whole {
+                            l4.close().await;
+                        }
+                        return None;
+                    }
                     Outcome::Pingora => {}
                 }
             }

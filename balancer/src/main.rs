@@ -114,7 +114,7 @@ fn resolvable(cfg: BalancerConfig, path: &std::path::Path) -> Result<BalancerCon
 
 /// Every TLS frontend's certificates are read and checked as the running balancer would:
 /// unreadable, unparsable, a key that does not match, expired or not yet valid — each an
-/// error naming the file; one expiring within 30 days is a warning.
+/// error naming the file; one expiring within 30 days is a warning. Ticket-key files too.
 fn certificates(cfg: &BalancerConfig, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
     let now = tls::certs::now();
     for (i, f) in cfg.frontends.iter().enumerate() {
@@ -136,6 +136,11 @@ fn certificates(cfg: &BalancerConfig, warnings: &mut Vec<String>, errors: &mut V
                     }
                 }
             }
+        }
+        if let Some(keys) = &t.ticket_keys
+            && let Err(e) = tls::tickets::TicketKeys::load(keys)
+        {
+            errors.push(format!("`frontends[{i}].tls.ticket_keys`: {e}"));
         }
     }
 }

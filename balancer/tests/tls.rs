@@ -6,93 +6,12 @@
 
 mod common;
 
-use common::{Balancer, Haproxy, Upstream, bin, csv_rows, free_port, get, servers};
-use std::path::{Path, PathBuf};
+use common::tls::{cert, check_tls, curl, s_client, s_client_request, tempdir, tls_frontend};
+use common::{Balancer, Haproxy, Upstream, csv_rows, free_port, get, servers};
+use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// A self-signed ECDSA P-256 certificate for `name` (SAN), key in the same PEM file
-/// (HAProxy's layout), written to `dir/file`.
-fn cert(dir: &Path, file: &str, name: &str) -> PathBuf {
-    let (c, k) = (dir.join(format!("{file}.crt.tmp")), dir.join(format!("{file}.key.tmp")));
-    let out = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-nodes",
-        ])
-        .arg("-keyout")
-        .arg(&k)
-        .arg("-out")
-        .arg(&c)
-        .args(["-days", "30", "-subj", &format!("/CN={name}")])
-        .args(["-addext", &format!("subjectAltName=DNS:{name}")])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let pem = format!(
-        "{}{}",
-        std::fs::read_to_string(&c).unwrap(),
-        std::fs::read_to_string(&k).unwrap()
-    );
-    let path = dir.join(file);
-    std::fs::write(&path, pem).unwrap();
-    let _ = (std::fs::remove_file(c), std::fs::remove_file(k));
-    path
-}
-
-fn tempdir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("np-tls-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// curl over TLS to `name` (resolved to 127.0.0.1), trusting `ca`: (status, HTTP version, body).
-fn curl(port: u16, name: &str, ca: &Path, path: &str, extra: &[&str]) -> (u16, String, String) {
-    let out = Command::new("curl")
-        .args(["-sS", "--max-time", "10", "--cacert"])
-        .arg(ca)
-        .args(["--resolve", &format!("{name}:{port}:127.0.0.1")])
-        .args(["-w", "\n%{http_code} %{http_version}"])
-        .args(extra)
-        .arg(format!("https://{name}:{port}{path}"))
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, tail) = text.rsplit_once('\n').unwrap_or(("", &text));
-    let mut tail = tail.split(' ');
-    let status = tail.next().and_then(|s| s.parse().ok()).unwrap_or(0);
-    let version = tail.next().unwrap_or("").to_string();
-    (status, version, body.to_string())
-}
-
-/// `openssl s_client` with `args`; its whole output (the session, the certificate subject).
-fn s_client(port: u16, args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn tls_frontend(dir: &Path, alpn: &str) -> String {
-    format!(
-        "[server]\nthreads = 2\n[stats]\nlisten = \"127.0.0.1:{{stats}}\"\n[runtime]\nsocket = \"{{dir}}/rt.sock\"\n[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:{{port}}\"]\nbackend = \"web\"\ntls = {{ cert = \"{}\", alpn = {alpn} }}\n",
-        dir.display()
-    )
-}
 
 #[test]
 fn terminates_tls_with_sni_alpn_and_resumption() {
@@ -218,22 +137,7 @@ fn check_names_the_bad_certificate_file() {
     let kp = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
     let old = dir.join("old.pem");
     std::fs::write(&old, params.self_signed(&kp).unwrap().pem() + &kp.serialize_pem()).unwrap();
-    let check = |tls: &str| {
-        let cfg = dir.join("b.toml");
-        std::fs::write(
-            &cfg,
-            format!("[[frontends]]\nname = \"web\"\nlisten = [\"127.0.0.1:1\"]\nbackend = \"web\"\ntls = {tls}\n[[backends]]\nname = \"web\"\nservers = [ {{ name = \"s\", address = \"127.0.0.1:2\" }} ]\n"),
-        )
-        .unwrap();
-        let out = Command::new(bin())
-            .arg("-c")
-            .arg("--config")
-            .arg(&cfg)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
-        (out.status.code(), text)
-    };
+    let check = |tls: &str| check_tls(&dir, tls);
     let (code, text) = check(&format!("{{ cert = \"{}\" }}", good.display()));
     assert_eq!(code, Some(0), "{text}");
     let (code, text) = check(&format!("{{ cert = \"{}\" }}", old.display()));
@@ -402,4 +306,60 @@ fn killing_a_backend_loses_no_tls_request() {
     let failed = common::failures_under_load(client, || b.kill());
     assert_eq!(failed, 0, "TLS requests failed while a server died");
     assert!(a.hits() + c.hits() > 0);
+}
+
+/// A raw HTTP server answering by path: `/cut` a body shorter than its Content-Length,
+/// `/eof` a close-delimited body (HTTP/1.0), else a 2-byte body; `n` connections at most.
+fn raw_server(n: usize) -> u16 {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for c in l.incoming().take(n) {
+            let Ok(mut c) = c else { continue };
+            let mut req = Vec::new();
+            let mut b = [0; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match c.read(&mut b) {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => req.extend_from_slice(&b[..k]),
+                }
+            }
+            let answer: &[u8] = if req.starts_with(b"GET /cut") {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"
+            } else if req.starts_with(b"GET /eof") {
+                b"HTTP/1.0 200 OK\r\n\r\nwhole"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+            };
+            let _ = c.write_all(answer);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_whole_answer_ends_with_close_notify_and_a_cut_one_without() {
+    let dir = tempdir("notify");
+    let pem = cert(&dir, "site.pem", "grafana.test");
+    let server = raw_server(50);
+    let bal = Balancer::with_config(&format!(
+        "{}[[backends]]\nname = \"web\"\nservers = [ {{ name = \"s\", address = \"127.0.0.1:{server}\" }} ]\n",
+        tls_frontend(&pem, "[\"http/1.1\"]")
+    ));
+    let ask = |req: &str| s_client_request(bal.port, &["-servername", "grafana.test"], req);
+    const NO_NOTIFY: &str = "unexpected eof";
+    // The express lane, Pingora's path (HTTP/1.0), a close-delimited body, a 400 here.
+    for (req, want) in [
+        ("GET /ok HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "\r\n\r\nok"),
+        ("GET /ok HTTP/1.0\r\nHost: x\r\n\r\n", "\r\n\r\nok"),
+        ("GET /eof HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\nwhole"),
+        ("GET nope HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400"),
+    ] {
+        let out = ask(req);
+        assert!(out.contains(want) && !out.contains(NO_NOTIFY), "{req:?}: {out}");
+    }
+    // A body cut by the server: no close_notify vouches for it.
+    let out = ask("GET /cut HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(out.contains("\r\n\r\nabc") && out.contains(NO_NOTIFY), "{out}");
 }

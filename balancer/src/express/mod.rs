@@ -35,8 +35,10 @@ pub struct Express {
 }
 
 pub enum Outcome {
-    /// Answered; whether the client connection may carry another request.
-    Done { keep_alive: bool },
+    /// Answered; whether the client connection may carry another request, and whether the
+    /// client got the whole answer (else its connection must end abortively: over TLS a
+    /// close_notify would vouch for a cut body).
+    Done { keep_alive: bool, whole: bool },
     /// Not for the express lane, or it failed before anything reached the client: the
     /// request (header bytes untouched) goes to Pingora.
     Pingora,
@@ -145,7 +147,10 @@ impl Express {
             Err(Failed::ClientTimeout) => return self.refuse(client, b, si, REQUEST_TIMEOUT, false).await,
             Err(Failed::ClientGone) => {
                 self.finish(b, si, 0, (0, 0), false);
-                return Outcome::Done { keep_alive: false };
+                return Outcome::Done {
+                    keep_alive: false,
+                    whole: false,
+                };
             }
             // The body is gone from the client: nobody can send it again.
             Err(failed) if rest > 0 => {
@@ -168,7 +173,7 @@ impl Express {
         if req.closes {
             (buf, resp.header_len) = head_edit::edit(&buf, resp.header_len, &["connection"], "Connection: close\r\n");
         }
-        let (sent, clean) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
+        let (sent, clean, whole) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
         self.finish(b, si, resp.status, (req.body, sent), false);
         if clean && !resp.closes {
             lanes.keep((bi, si), up);
@@ -176,6 +181,7 @@ impl Express {
         // A server's `Connection: close` went to the client as it is: it won't send more.
         Outcome::Done {
             keep_alive: clean && !resp.closes && !req.closes && resp.framing != Framing::Close,
+            whole,
         }
     }
 
@@ -216,7 +222,10 @@ impl Express {
         self.finish(b, si, answer.0, (0, 0), server_error);
         let _ = within(self.frontend.client_timeout, client.write_all(&error_page(answer))).await;
         let _ = within(self.frontend.client_timeout, client.flush()).await;
-        Outcome::Done { keep_alive: false }
+        Outcome::Done {
+            keep_alive: false,
+            whole: true,
+        }
     }
 
     /// Sends the request over `kept` (or a new connection, also when writing to `kept`
@@ -305,7 +314,7 @@ impl Express {
     }
 
     /// Sends the response on to the client; (body bytes sent, whether both connections are
-    /// still in step for another request).
+    /// still in step for another request, whether the client got the whole response).
     async fn forward<C>(
         &self,
         client: &mut C,
@@ -313,7 +322,7 @@ impl Express {
         mut buf: Vec<u8>,
         resp: &Response,
         limit: Duration,
-    ) -> (u64, bool)
+    ) -> (u64, bool, bool)
     where
         C: AsyncWrite + Unpin,
     {
@@ -323,22 +332,24 @@ impl Express {
         let client_limit = self.frontend.client_timeout;
         loop {
             if !matches!(within(client_limit, client.write_all(&buf)).await, Some(Ok(()))) {
-                return (body, false);
+                return (body, false, false);
             }
             if done {
                 break;
             }
             buf.clear();
             // The end of a close-delimited body is the server closing.
-            if !matches!(self.read_more(up, &mut buf, limit).await, Ok(n) if n > 0) {
-                let _ = within(client_limit, client.flush()).await;
-                return (body, false);
+            let read = self.read_more(up, &mut buf, limit).await;
+            if !matches!(read, Ok(n) if n > 0) {
+                let flushed = matches!(within(client_limit, client.flush()).await, Some(Ok(())));
+                let ended = resp.framing == Framing::Close && matches!(read, Ok(0));
+                return (body, false, flushed && ended);
             }
             body += buf.len() as u64;
             (done, in_step) = progress(&resp.framing, &mut chunks, &buf, body);
         }
         let flushed = matches!(within(client_limit, client.flush()).await, Some(Ok(())));
-        (body, flushed && in_step)
+        (body, flushed && in_step, flushed)
     }
 
     /// The counters Pingora's `logging` and `fail_to_proxy` hooks keep for a finished request.

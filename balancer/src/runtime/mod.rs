@@ -37,6 +37,7 @@ const HELP: &[&str] = &[
     "  show info                               : report information about the running process",
     "  show mirror                             : mirrored servers: queue, oldest write, written, dropped",
     "  show ssl cert [<certfile>]              : certificates loaded (all, or one in detail)",
+    "  show tls-keys [<id>]                    : TLS ticket key files (all, or one file's keys by name)",
     "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
     "  show stat [<iid> <type> <sid>]          : report counters for each proxy and server",
     "  help [<command>]                        : list matching or all commands",
@@ -54,6 +55,11 @@ enum Outcome {
 }
 
 impl Cli {
+    fn acceptors(&self) -> Vec<&crate::tls::Acceptor> {
+        let fronts = self.stats.live.frontends.iter();
+        fronts.filter_map(|f| f.tls.as_deref()).collect()
+    }
+
     fn backend(&self, name: &str) -> Option<(usize, &Backend)> {
         let pool = &self.stats.live.pool;
         pool.backend(name).map(|i| (i, &pool.backends[i]))
@@ -111,9 +117,10 @@ impl Cli {
             ["show", "servers", "state", rest @ ..] => self.servers_state(rest.first().copied()),
             ["show", "mirror"] => text(self.show_mirror()),
             ["show", "ssl", "cert", file @ ..] => {
-                let fronts = self.stats.live.frontends.iter();
-                let acceptors: Vec<&crate::tls::Acceptor> = fronts.filter_map(|f| f.tls.as_deref()).collect();
-                crate::tls::show::certs(&acceptors, file.first().copied()).map(Outcome::Text)
+                crate::tls::show::certs(&self.acceptors(), file.first().copied()).map(Outcome::Text)
+            }
+            ["show", "tls-keys", id @ ..] => {
+                crate::tls::show::ticket_keys(&self.acceptors(), id.first().copied()).map(Outcome::Text)
             }
             ["get", "weight", arg] => {
                 let (_, s) = self.server(Some(arg))?;

@@ -2,13 +2,15 @@
 //! the one that answers each client by the name it asks for (SNI), modern defaults (TLS 1.2
 //! and 1.3, AEAD suites only, the server's preference order), session resumption (session
 //! ids and tickets), ALPN (h2, http/1.1), and the handshake of each accepted connection into
-//! a [`TlsConn`] the request paths read like a TCP stream. Certificates are read when the
-//! process starts, so an upgrade (`--upgrade`) is how they are replaced: the new process
-//! handshakes with the new ones while the old one finishes its connections.
+//! a [`TlsConn`] the request paths read like a TCP stream. Certificates (and ticket keys,
+//! `tickets`) are read when the process starts, so an upgrade (`--upgrade`) is how they are
+//! replaced: the new process handshakes with the new ones while the old one finishes its
+//! connections.
 
 pub mod certs;
 pub mod show;
 mod stream;
+pub mod tickets;
 
 use crate::bounded::within;
 use certs::{CertError, Loaded};
@@ -41,12 +43,24 @@ pub struct Acceptor {
     /// The whole handshake within this (the frontend's `http_request` deadline).
     timeout: Duration,
     pub loaded: Vec<Loaded>,
+    /// The `ticket_keys` file and the names (hex) of the keys in use from it, when set.
+    pub ticket_keys: Option<(std::path::PathBuf, Vec<String>)>,
+}
+
+/// Why a frontend's TLS cannot start; each names its file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    #[error(transparent)]
+    Cert(#[from] CertError),
+    #[error(transparent)]
+    TicketKeys(#[from] tickets::TicketKeysError),
 }
 
 impl Acceptor {
     /// Loads and checks `cfg`'s certificates; any problem names its file.
-    pub fn new(cfg: &Tls, timeout: Duration) -> Result<Self, CertError> {
+    pub fn new(cfg: &Tls, timeout: Duration) -> Result<Self, TlsError> {
         let loaded = certs::load(&cfg.cert, cfg.key.as_deref())?;
+        let shared = cfg.ticket_keys.as_deref().map(tickets::TicketKeys::load).transpose()?;
         // ring, not aws-lc-rs: no second C toolchain build; its only lack is post-quantum
         // key exchange, which HAProxy 2.6 (OpenSSL 3.0) does not offer either.
         #[allow(deprecated)]
@@ -61,7 +75,10 @@ impl Acceptor {
         config.ignore_client_order = true;
         config.session_storage = ServerSessionMemoryCache::new(20_000);
         // Stateless tickets: resumption survives the session cache's size and costs no lock.
-        if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
+        let ticket_keys = (cfg.ticket_keys.clone()).zip(shared.as_ref().map(tickets::TicketKeys::names));
+        if let Some(keys) = shared {
+            config.ticketer = Arc::new(keys);
+        } else if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
             config.ticketer = t;
         }
         Ok(Self {
@@ -69,6 +86,7 @@ impl Acceptor {
             counters: Arc::default(),
             timeout,
             loaded,
+            ticket_keys,
         })
     }
 

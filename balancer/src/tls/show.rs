@@ -1,5 +1,6 @@
-//! `show ssl cert [FILE]` on the runtime API, in HAProxy's shape: the files loaded, or one
-//! certificate's details (names, validity, subject). Never a key.
+//! `show ssl cert [FILE]` and `show tls-keys [ID]` on the runtime API, in HAProxy's shape:
+//! the certificate files loaded, or one certificate's details (names, validity, subject);
+//! the ticket-key files, or one file's keys in use by name. Never a key.
 
 use super::Acceptor;
 
@@ -33,4 +34,28 @@ pub fn certs(acceptors: &[&Acceptor], file: Option<&str>) -> Result<String, Stri
             .collect::<Vec<_>>()
             .join(", "),
     ))
+}
+
+/// `# id (file)` per frontend with a `ticket_keys` file; with `ID`, that file's keys in use
+/// by their names (HAProxy prints the keys themselves; netpulse never prints a secret).
+pub fn ticket_keys(acceptors: &[&Acceptor], id: Option<&str>) -> Result<String, String> {
+    let files = acceptors.iter().filter_map(|a| a.ticket_keys.as_ref());
+    let Some(id) = id else {
+        let mut out = String::from("# id (file)\n");
+        for (i, (path, _)) in files.enumerate() {
+            out.push_str(&format!("{i} ({})\n", path.display()));
+        }
+        return Ok(out);
+    };
+    let (i, (path, names)) = (files.enumerate())
+        .find(|(i, _)| id == "*" || id.parse() == Ok(*i))
+        .ok_or_else(|| format!("'{id}' is not a ticket keys file reference ('show tls-keys' lists them)"))?;
+    let mut out = format!(
+        "# id name (the keys themselves are never shown)\n# {i} ({})\n",
+        path.display()
+    );
+    for (j, n) in names.iter().enumerate() {
+        out.push_str(&format!("{i}.{j} {n}\n"));
+    }
+    Ok(out)
 }

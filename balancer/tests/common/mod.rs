@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use netpulse_testkit::Proc;
+pub mod tls;
 mod upstream;
 
 pub use netpulse_testkit::free_tcp_port as free_port;

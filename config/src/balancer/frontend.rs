@@ -62,6 +62,12 @@ pub struct Tls {
     /// `listen` address speaks TLS.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub listen: Vec<String>,
+    /// A file of session-ticket keys (HAProxy's `tls-ticket-keys` format: one base64 key of
+    /// 48 or 80 bytes per line, at least three) shared by every balancer that should resume
+    /// the others' sessions — and by the process an upgrade starts. Unset: keys of the
+    /// process's own, so resumption ends with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_keys: Option<std::path::PathBuf>,
 }
 
 fn default_alpn() -> Vec<String> {

@@ -67,12 +67,13 @@ pub fn frontend(p: &Proxy, id: u32, backends: &HashMap<&str, &Proxy>, d: &mut Di
             http_keep_alive: p.set.t_http_keep_alive.map(native::Duration),
         },
         max_body_size: None,
-        tls: p.tls.as_ref().map(|(_, crt, alpn)| native::Tls {
-            cert: crt.into(),
+        tls: p.tls.as_ref().map(|(_, b)| native::Tls {
+            cert: (&b.crt).into(),
             key: None,
             // HAProxy offers no ALPN without `alpn`: clients speak HTTP/1.1.
-            alpn: alpn.clone().unwrap_or_else(|| vec!["http/1.1".into()]),
+            alpn: b.alpn.clone().unwrap_or_else(|| vec!["http/1.1".into()]),
             listen: p.tls_binds.iter().map(|(_, a)| a.clone()).collect(),
+            ticket_keys: b.ticket_keys.as_ref().map(Into::into),
         }),
         redirect_https: p.redirect_https,
     }

@@ -46,6 +46,14 @@ pub struct Stats {
     pub admin: bool,
 }
 
+/// What a `bind … ssl` line says about TLS.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SslBind {
+    pub crt: String,
+    pub alpn: Option<Vec<String>>,
+    pub ticket_keys: Option<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct Proxy {
     pub name: String,
@@ -56,8 +64,8 @@ pub struct Proxy {
     pub binds: Vec<(usize, String)>,
     /// `bind … ssl`: (line, address).
     pub tls_binds: Vec<(usize, String)>,
-    /// The `crt` and `alpn` of the ssl binds: (line, crt, alpn).
-    pub tls: Option<(usize, String, Option<Vec<String>>)>,
+    /// The `crt`, `alpn` and `tls-ticket-keys` of the ssl binds, and the first one's line.
+    pub tls: Option<(usize, SslBind)>,
     /// `redirect scheme https [code N]` for plain-HTTP requests: the status.
     pub redirect_https: Option<u16>,
     pub default_backend: Option<(usize, String)>,
@@ -146,20 +154,23 @@ impl Proxy {
         }
     }
 
-    /// `bind ADDR[,ADDR] [ssl crt FILE|DIR] [alpn LIST] [options]`.
+    /// `bind ADDR[,ADDR] [ssl crt FILE|DIR] [alpn LIST] [tls-ticket-keys FILE] [options]`.
     fn bind(&mut self, dir: &Directive, d: &mut Diags) {
         let (at, w) = (dir.line, &dir.words);
-        let (mut ssl, mut crt, mut alpn) = (false, None::<String>, None::<Vec<String>>);
+        let (mut ssl, mut crt) = (false, None::<String>);
+        let (mut alpn, mut ticket_keys) = (None::<Vec<String>>, None::<String>);
         let mut extra = w[2.min(w.len())..].iter();
         while let Some(word) = extra.next() {
             match word.as_str() {
                 "ssl" => ssl = true,
-                "crt" | "alpn" => {
+                "crt" | "alpn" | "tls-ticket-keys" => {
                     let Some(v) = extra.next() else {
                         return d.error(at, format!("bind option '{word}' needs a value"));
                     };
                     if word == "alpn" {
                         alpn = Some(v.split(',').map(str::to_string).collect());
+                    } else if word == "tls-ticket-keys" {
+                        ticket_keys = Some(v.clone());
                     } else if crt.is_some() {
                         return d.error(
                             at,
@@ -194,15 +205,20 @@ impl Proxy {
             d.warn(at, "'crt' without 'ssl': the listener stays plain HTTP");
         }
         if ssl {
-            let this = (crt.unwrap_or_default(), alpn);
+            let this = SslBind {
+                crt: crt.unwrap_or_default(),
+                alpn,
+                ticket_keys,
+            };
             match &self.tls {
-                Some((l, c, a)) if (c, a) != (&this.0, &this.1) => {
+                Some((l, first)) if *first != this => {
                     return d.error(
                         at,
-                        format!("this frontend's ssl binds differ in 'crt' or 'alpn' from line {l}; netpulse takes one set per frontend"),
+                        format!("this frontend's ssl binds differ in 'crt', 'alpn' or 'tls-ticket-keys' from line {l}; netpulse takes one set per frontend"),
                     );
                 }
-                _ => self.tls = Some((at, this.0, this.1)),
+                Some(_) => {}
+                None => self.tls = Some((at, this)),
             }
         }
         for a in dir.arg(1).unwrap_or("").split(',') {
