@@ -2,7 +2,8 @@
 //! netpulse's TOML, one from an haproxy.cfg `tls-ticket-keys` — a file HAProxy 2.6 loads
 //! too) resume each other's sessions over TLS 1.2 and 1.3, as the process an upgrade starts
 //! resumes its predecessor's; a balancer with keys of its own does not. `show tls-keys`
-//! names the keys in use and never shows one; `-c` names a bad file and line.
+//! names the keys in use and never shows one, `set ssl tls-key` rotates them at run time;
+//! `-c` names a bad file and line.
 
 mod common;
 
@@ -109,6 +110,27 @@ fn balancers_sharing_a_ticket_keys_file_resume_each_others_sessions() {
     }
     let missing = common::runtime(&sock, "show tls-keys 7");
     assert!(missing.contains("'7' is not a ticket keys file reference"), "{missing}");
+
+    // A key set at run time (HAProxy's `set ssl tls-key`) goes last; the one before it now
+    // encrypts — the file's last key, which B has: A's new sessions still resume on B.
+    std::fs::create_dir_all(dir.join("next")).unwrap();
+    let (_, next) = keys_file(&dir.join("next"), 1);
+    let set = common::runtime(&sock, &format!("set ssl tls-key {} {}", keys.display(), next[0]));
+    assert_eq!(set.trim_end(), "TLS ticket key updated!");
+    let hex = |l: &&str| l.split_once(' ').unwrap().1.to_string();
+    let after = common::runtime(&sock, "show tls-keys #0");
+    let after: Vec<String> = after.lines().filter(|l| l.starts_with("0.")).map(|l| hex(&l)).collect();
+    let before: Vec<String> = names.iter().map(hex).collect();
+    assert_eq!(after[..2], before[1..], "the oldest key dropped");
+    assert!(!before.contains(&after[2]), "the new key last");
+    let sess = dir.join("sess-rotated");
+    assert!(request(a.port, "-tls1_3", "-sess_out", &sess).contains("New, TLSv1.3"));
+    let other = request(bt, "-tls1_3", "-sess_in", &sess);
+    assert!(other.contains("Reused, TLSv1.3"), "{other}");
+    let bad = common::runtime(&sock, "set ssl tls-key 0 c2hvcnQ=");
+    assert!(bad.contains("this listener's keys are 80"), "{bad}");
+    let log = std::fs::read_to_string(a.dir.join("log")).unwrap_or_default();
+    assert!(!log.contains(&next[0]) && !bad.contains("c2hvcnQ="), "never a key");
 }
 
 #[test]

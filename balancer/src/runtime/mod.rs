@@ -38,6 +38,7 @@ const HELP: &[&str] = &[
     "  show mirror                             : mirrored servers: queue, oldest write, written, dropped",
     "  show ssl cert [<certfile>]              : certificates loaded (all, or one in detail)",
     "  show tls-keys [<id>]                    : TLS ticket key files (all, or one file's keys by name)",
+    "  set ssl tls-key [id|file] <key>         : set the next TLS key for the <id> or <file> listener to <key>",
     "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
     "  show stat [<iid> <type> <sid>]          : report counters for each proxy and server",
     "  help [<command>]                        : list matching or all commands",
@@ -118,6 +119,10 @@ impl Cli {
             ["show", "mirror"] => text(self.show_mirror()),
             ["show", "ssl", "cert", file @ ..] => {
                 crate::tls::show::certs(&self.acceptors(), file.first().copied()).map(Outcome::Text)
+            }
+            ["set", "ssl", "tls-key", id, key] => {
+                self.admin_only()?;
+                crate::tls::show::set_ticket_key(&self.acceptors(), id, key).map(Outcome::Text)
             }
             ["show", "tls-keys", id @ ..] => {
                 crate::tls::show::ticket_keys(&self.acceptors(), id.first().copied()).map(Outcome::Text)

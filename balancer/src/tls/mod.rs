@@ -43,8 +43,8 @@ pub struct Acceptor {
     /// The whole handshake within this (the frontend's `http_request` deadline).
     timeout: Duration,
     pub loaded: Vec<Loaded>,
-    /// The `ticket_keys` file and the names (hex) of the keys in use from it, when set.
-    pub ticket_keys: Option<(std::path::PathBuf, Vec<String>)>,
+    /// The `ticket_keys` file and its keys, when set (`show tls-keys`, `set ssl tls-key`).
+    pub ticket_keys: Option<(std::path::PathBuf, Arc<tickets::TicketKeys>)>,
 }
 
 /// Why a frontend's TLS cannot start; each names its file.
@@ -60,7 +60,12 @@ impl Acceptor {
     /// Loads and checks `cfg`'s certificates; any problem names its file.
     pub fn new(cfg: &Tls, timeout: Duration) -> Result<Self, TlsError> {
         let loaded = certs::load(&cfg.cert, cfg.key.as_deref())?;
-        let shared = cfg.ticket_keys.as_deref().map(tickets::TicketKeys::load).transpose()?;
+        let shared = cfg
+            .ticket_keys
+            .as_deref()
+            .map(tickets::TicketKeys::load)
+            .transpose()?
+            .map(Arc::new);
         // ring, not aws-lc-rs: no second C toolchain build; its only lack is post-quantum
         // key exchange, which HAProxy 2.6 (OpenSSL 3.0) does not offer either.
         #[allow(deprecated)]
@@ -75,9 +80,9 @@ impl Acceptor {
         config.ignore_client_order = true;
         config.session_storage = ServerSessionMemoryCache::new(20_000);
         // Stateless tickets: resumption survives the session cache's size and costs no lock.
-        let ticket_keys = (cfg.ticket_keys.clone()).zip(shared.as_ref().map(tickets::TicketKeys::names));
+        let ticket_keys = cfg.ticket_keys.clone().zip(shared.clone());
         if let Some(keys) = shared {
-            config.ticketer = Arc::new(keys);
+            config.ticketer = keys;
         } else if let Ok(t) = rustls::crypto::ring::Ticketer::new() {
             config.ticketer = t;
         }

@@ -1,6 +1,7 @@
-//! `show ssl cert [FILE]` and `show tls-keys [ID]` on the runtime API, in HAProxy's shape:
-//! the certificate files loaded, or one certificate's details (names, validity, subject);
-//! the ticket-key files, or one file's keys in use by name. Never a key.
+//! `show ssl cert [FILE]`, `show tls-keys [ID]` and `set ssl tls-key ID KEY` on the runtime
+//! API, in HAProxy's shape: the certificate files loaded, or one certificate's details
+//! (names, validity, subject); the ticket-key files, or one file's keys in use by name; a new
+//! ticket key. Never a key shown.
 
 use super::Acceptor;
 
@@ -47,15 +48,35 @@ pub fn ticket_keys(acceptors: &[&Acceptor], id: Option<&str>) -> Result<String, 
         }
         return Ok(out);
     };
-    let (i, (path, names)) = (files.enumerate())
-        .find(|(i, _)| id == "*" || id.parse() == Ok(*i))
-        .ok_or_else(|| format!("'{id}' is not a ticket keys file reference ('show tls-keys' lists them)"))?;
+    let (i, (path, keys)) = find(acceptors, id)?;
     let mut out = format!(
         "# id name (the keys themselves are never shown)\n# {i} ({})\n",
         path.display()
     );
-    for (j, n) in names.iter().enumerate() {
+    for (j, n) in keys.names().iter().enumerate() {
         out.push_str(&format!("{i}.{j} {n}\n"));
     }
     Ok(out)
+}
+
+/// `set ssl tls-key <id|file> <base64 key>`: the key becomes the listener's last, as HAProxy
+/// sets it; answered as HAProxy answers.
+pub fn set_ticket_key(acceptors: &[&Acceptor], id: &str, key: &str) -> Result<String, String> {
+    let (_, (_, keys)) = find(acceptors, id)?;
+    keys.rotate(key)?;
+    Ok("TLS ticket key updated!\n".into())
+}
+
+type TicketFile<'a> = (
+    usize,
+    &'a (std::path::PathBuf, std::sync::Arc<super::tickets::TicketKeys>),
+);
+
+/// A ticket-key file by its `show tls-keys` id (`N` or `#N`), its path, or `*` (the first).
+fn find<'a>(acceptors: &[&'a Acceptor], id: &str) -> Result<TicketFile<'a>, String> {
+    let n = id.strip_prefix('#').unwrap_or(id).parse::<usize>().ok();
+    let files = acceptors.iter().filter_map(|a| a.ticket_keys.as_ref());
+    (files.enumerate())
+        .find(|(i, (path, _))| id == "*" || n == Some(*i) || path.to_str() == Some(id))
+        .ok_or_else(|| format!("'{id}' is not a ticket keys file reference ('show tls-keys' lists them)"))
 }

@@ -7,14 +7,17 @@
 //! the first 16 bytes name the key), at least three keys; the last three decrypt and the
 //! second-to-last encrypts. Rotation is HAProxy's too: append a key to every node's file,
 //! then upgrade each — a node that already has the new key can read tickets from one that
-//! does not yet encrypt with it. Tickets are AES-GCM sealed (the HMAC part of a key is
+//! does not yet encrypt with it — or, without an upgrade, `set ssl tls-key` on the runtime API
+//! (the new key last, the oldest dropped, as HAProxy does). Tickets are AES-GCM sealed (the HMAC part of a key is
 //! unused: GCM authenticates), the key's name is the additional data.
 
+use arc_swap::ArcSwap;
 use base64::Engine;
 use ring::aead::{AES_128_GCM, AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 use rustls::server::ProducesTickets;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// How many of the file's last keys decrypt (HAProxy's `TLS_TICKETS_NO`).
 pub const KEYS_IN_USE: usize = 3;
@@ -43,18 +46,21 @@ pub enum TicketKeysError {
 
 /// The keys in use: `keys[1]` encrypts, all three decrypt. Never printed (Debug says how many).
 pub struct TicketKeys {
-    keys: Vec<Key>,
+    keys: ArcSwap<Vec<Key>>,
     rng: SystemRandom,
 }
 
+#[derive(Clone)]
 struct Key {
     name: [u8; NAME_LEN],
-    aead: LessSafeKey,
+    aead: Arc<LessSafeKey>,
+    /// 48 or 80: the file's kind, which a key set at run time must match.
+    len: usize,
 }
 
 impl std::fmt::Debug for TicketKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TicketKeys({} keys)", self.keys.len())
+        write!(f, "TicketKeys({} keys)", self.keys.load().len())
     }
 }
 
@@ -102,18 +108,39 @@ impl TicketKeys {
                 found: raw.len(),
             });
         }
-        let keys = raw[raw.len() - KEYS_IN_USE..].iter().map(|b| Key::new(b)).collect();
+        let keys: Vec<Key> = raw[raw.len() - KEYS_IN_USE..].iter().map(|b| Key::new(b)).collect();
         Ok(Self {
-            keys,
+            keys: ArcSwap::from_pointee(keys),
             rng: SystemRandom::new(),
         })
+    }
+
+    /// `set ssl tls-key`: `b64` becomes the last key (the one that encrypts next time), the
+    /// oldest is dropped. The error never repeats the key.
+    pub fn rotate(&self, b64: &str) -> Result<(), String> {
+        let bytes = (base64::engine::general_purpose::STANDARD.decode(b64.trim()))
+            .map_err(|_| "the TLS ticket key is not base64".to_string())?;
+        let len = self.keys.load()[0].len;
+        if bytes.len() != len {
+            return Err(format!(
+                "the TLS ticket key is {} bytes once decoded; this listener's keys are {len}",
+                bytes.len()
+            ));
+        }
+        let key = Key::new(&bytes);
+        self.keys.rcu(|old| {
+            let mut next: Vec<Key> = old[1..].to_vec();
+            next.push(key.clone());
+            next
+        });
+        Ok(())
     }
 
     /// The names of the keys in use, hex, for `-c` and `show ssl cert`: which keys a node
     /// runs with can be compared across nodes without showing a key.
     pub fn names(&self) -> Vec<String> {
         let hex = |n: &[u8]| n.iter().map(|b| format!("{b:02x}")).collect::<String>();
-        self.keys.iter().map(|k| hex(&k.name)).collect()
+        self.keys.load().iter().map(|k| hex(&k.name)).collect()
     }
 }
 
@@ -129,7 +156,8 @@ impl Key {
         let key = UnboundKey::new(alg, aes).expect("the length matches the algorithm");
         Self {
             name,
-            aead: LessSafeKey::new(key),
+            aead: Arc::new(LessSafeKey::new(key)),
+            len: b.len(),
         }
     }
 }
@@ -145,7 +173,8 @@ impl ProducesTickets for TicketKeys {
 
     /// name ‖ nonce ‖ sealed(plain) ‖ tag.
     fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
-        let key = &self.keys[1];
+        let keys = self.keys.load();
+        let key = &keys[1];
         let mut nonce = [0; NONCE_LEN];
         self.rng.fill(&mut nonce).ok()?;
         let mut out = Vec::with_capacity(NAME_LEN + NONCE_LEN + plain.len() + 16);
@@ -166,7 +195,8 @@ impl ProducesTickets for TicketKeys {
         }
         let (name, rest) = cipher.split_at(NAME_LEN);
         let (nonce, sealed) = rest.split_at(NONCE_LEN);
-        let key = self.keys.iter().find(|k| k.name == name)?;
+        let keys = self.keys.load();
+        let key = keys.iter().find(|k| k.name == name)?;
         let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
         let mut body = sealed.to_vec();
         let plain = key.aead.open_in_place(nonce, Aad::from(key.name), &mut body).ok()?;
@@ -204,6 +234,25 @@ mod tests {
         // Rotated out: key 2 no longer decrypts.
         let later = parse(&file(&[key(3, 80), key(4, 80), key(5, 80)])).unwrap();
         assert_eq!(later.decrypt(&t), None);
+    }
+
+    #[test]
+    fn a_key_set_at_run_time_rotates_like_an_appended_line() {
+        let k = parse(&file(&[key(1, 80), key(2, 80), key(3, 80)])).unwrap();
+        let old = k.encrypt(b"s").unwrap();
+        k.rotate(&key(4, 80)).unwrap();
+        assert_eq!(&k.encrypt(b"s").unwrap()[..16], &[3; 16], "key 3 encrypts now");
+        assert_eq!(k.decrypt(&old).unwrap(), b"s", "key 2 still decrypts");
+        assert_eq!(k.names()[2], "04".repeat(16));
+        k.rotate(&key(5, 80)).unwrap();
+        assert_eq!(k.decrypt(&old), None, "key 2 dropped");
+        let e = k.rotate(&key(6, 48)).unwrap_err();
+        assert_eq!(
+            e,
+            "the TLS ticket key is 48 bytes once decoded; this listener's keys are 80"
+        );
+        assert_eq!(k.rotate("*").unwrap_err(), "the TLS ticket key is not base64");
+        assert_eq!(k.names()[2], "05".repeat(16), "refused keys change nothing");
     }
 
     #[test]
