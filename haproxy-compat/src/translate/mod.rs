@@ -8,6 +8,7 @@ mod frontend;
 mod global;
 mod ids;
 mod keywords;
+mod listen;
 mod proxy;
 mod values;
 
