@@ -2,10 +2,10 @@
 //! the one that answers each client by the name it asks for (SNI), modern defaults (TLS 1.2
 //! and 1.3, AEAD suites only, the server's preference order), session resumption (session
 //! ids and tickets), ALPN (h2, http/1.1), and the handshake of each accepted connection into
-//! a [`TlsConn`] the request paths read like a TCP stream. Certificates (and ticket keys,
-//! `tickets`) are read when the process starts, so an upgrade (`--upgrade`) is how they are
-//! replaced: the new process handshakes with the new ones while the old one finishes its
-//! connections.
+//! a [`TlsConn`] the request paths read like a TCP stream. Certificates and ticket keys
+//! (`tickets`) are read when the process starts, so an upgrade (`--upgrade`) is how they are
+//! replaced — the new process handshakes with the new ones while the old one finishes its
+//! connections — except that a ticket key can also be added at run time (`set ssl tls-key`).
 
 pub mod certs;
 pub mod show;

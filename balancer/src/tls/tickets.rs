@@ -136,8 +136,8 @@ impl TicketKeys {
         Ok(())
     }
 
-    /// The names of the keys in use, hex, for `-c` and `show ssl cert`: which keys a node
-    /// runs with can be compared across nodes without showing a key.
+    /// The names of the keys in use, hex, for `show tls-keys`: which keys a node runs with
+    /// can be compared across nodes without showing a key.
     pub fn names(&self) -> Vec<String> {
         let hex = |n: &[u8]| n.iter().map(|b| format!("{b:02x}")).collect::<String>();
         self.keys.load().iter().map(|k| hex(&k.name)).collect()
