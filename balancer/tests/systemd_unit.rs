@@ -58,6 +58,28 @@ fn the_unit_verifies_and_is_hardened() {
     // The process a reload starts gets no WATCHDOG_USEC from systemd: the unit sets the same.
     let wd: u64 = unit_values(&unit(), "WatchdogSec")[0].parse().unwrap();
     assert!(unit_env().contains(&("WATCHDOG_USEC".into(), (wd * 1_000_000).to_string())));
+    // The example config's mirror queues live in the unit's StateDirectory (persistent, 0700,
+    // writable under ProtectSystem=strict).
+    let example = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../config/examples/balancer.toml");
+    let cfg = netpulse_config::Loader::<netpulse_config::BalancerConfig>::new()
+        .file(&example)
+        .load()
+        .unwrap();
+    let state = format!("/var/lib/{}/", unit_values(&unit(), "StateDirectory")[0]);
+    for b in &cfg.backends {
+        if let Some(m) = &b.mirror {
+            assert!(
+                m.queue_dir.starts_with(&state),
+                "{}: queue_dir {} is outside {state}",
+                b.name,
+                m.queue_dir
+            );
+        }
+    }
+    assert!(
+        cfg.backends.iter().any(|b| b.mirror.is_some()),
+        "the example mirrors writes"
+    );
 }
 
 #[test]

@@ -50,7 +50,8 @@ pub struct Args {
     /// v3 authentication, PROTOCOL:PASSWORD (md5 sha sha224 sha256 sha384 sha512).
     #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
     pub v3_auth: Option<String>,
-    /// v3 privacy, PROTOCOL:PASSWORD (des aes128 aes192 aes256).
+    /// v3 privacy, PROTOCOL:PASSWORD (des aes128 aes192 aes256 aes192c aes256c; the `c` forms
+    /// extend keys as Cisco does).
     #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
     pub v3_priv: Option<String>,
     /// Log format on stderr.

@@ -1,7 +1,7 @@
 //! The collector's Prometheus metrics and the registry `/metrics` serves. Label sets are
 //! bounded: no per-target labels (10,000 targets must not mean 10,000 series per metric).
 
-use prometheus::{Encoder, Histogram, IntCounterVec, IntGauge, Registry, TextEncoder, histogram_opts, opts};
+use prometheus::{Encoder, Gauge, Histogram, IntCounterVec, IntGauge, Registry, TextEncoder, histogram_opts, opts};
 use std::sync::LazyLock;
 
 pub struct CollectorMetrics {
@@ -19,6 +19,9 @@ pub struct CollectorMetrics {
     pub collects: IntCounterVec,
     /// Datagrams the SNMP sockets dropped as malformed (read from the engine at each scrape).
     pub snmp_malformed: IntGauge,
+    /// The limits alert rules compare use with (`limits`: cgroup, else the machine).
+    pub cpu_limit: Gauge,
+    pub memory_limit: Gauge,
 }
 
 fn must<T>(r: prometheus::Result<T>) -> T {
@@ -72,6 +75,14 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
             "netpulse_snmp_malformed_datagrams",
             "Datagrams received on the SNMP sockets that were not matchable responses (since start)"
         ))),
+        cpu_limit: must(Gauge::with_opts(opts!(
+            "netpulse_cpu_limit_cores",
+            "CPU this process may use: its cgroup's quota (container, pod, systemd unit), else the machine's cores"
+        ))),
+        memory_limit: must(Gauge::with_opts(opts!(
+            "netpulse_memory_limit_bytes",
+            "Memory this process may use: its cgroup's memory.max, else the machine's memory"
+        ))),
         collects: must(IntCounterVec::new(
             opts!(
                 "netpulse_collect_requests_total",
@@ -92,6 +103,8 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     must(r.register(Box::new(m.pool_capacity.clone())));
     must(r.register(Box::new(m.targets.clone())));
     must(r.register(Box::new(m.collects.clone())));
+    must(r.register(Box::new(m.cpu_limit.clone())));
+    must(r.register(Box::new(m.memory_limit.clone())));
     must(crate::output::metrics::register(r));
     must(crate::cluster::metrics::register(r));
     // process_cpu_seconds_total, process_resident_memory_bytes, … (alert rules use them).
@@ -108,6 +121,9 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
 
 /// Prometheus text exposition of every collector metric.
 pub fn render() -> String {
+    let limits = crate::limits::read();
+    METRICS.cpu_limit.set(limits.cpu_cores);
+    METRICS.memory_limit.set(limits.memory_bytes);
     let mut buf = vec![];
     let _ = TextEncoder::new().encode(&METRICS.registry.gather(), &mut buf);
     String::from_utf8(buf).unwrap_or_default()

@@ -181,9 +181,13 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
         dir.join("b.toml"),
         format!(
             "[stats]\nlisten = \"127.0.0.1:{lb_stats}\"\n[[frontends]]\nname = \"influxdb\"\nlisten = [\"127.0.0.1:{lb}\"]\nbackend = \"influxdb\"\n\
+             routes = [ {{ path_prefix = \"/write\", backend = \"influxdb-write\" }} ]\n\
              [[backends]]\nname = \"influxdb\"\nhealth_check = {{ kind = \"http\", path = \"/ping\", expect_status = 204, interval = \"1s\" }}\n\
-             servers = [ {{ name = \"influx-a\", address = \"127.0.0.1:{}\" }} ]\n",
-            fleet.db.port
+             servers = [ {{ name = \"influx-a\", address = \"127.0.0.1:{port}\" }} ]\n\
+             [[backends]]\nname = \"influxdb-write\"\nmirror = {{ queue_dir = \"{mirror}\" }}\n\
+             servers = [ {{ name = \"influx-a\", address = \"127.0.0.1:{port}\" }} ]\n",
+            port = fleet.db.port,
+            mirror = dir.join("mirror").display(),
         ),
     )
     .unwrap();

@@ -26,6 +26,25 @@ fn the_balancer_example_is_valid() {
     let influx = &cfg.backends[0];
     assert_eq!(influx.health_check.as_ref().unwrap().expect_status, Some(204));
     assert_eq!(influx.servers[1].address, "127.0.0.1:18087");
-    assert_eq!(cfg.backends[1].sticky.as_ref().unwrap().cookie, "SERVERID");
+    let grafana = cfg.backends.iter().find(|b| b.name == "grafana").unwrap();
+    assert_eq!(grafana.sticky.as_ref().unwrap().cookie, "SERVERID");
+    // Writes go to every replica: /write and /api/v2/write route to the mirroring backend.
+    let write = cfg
+        .backends
+        .iter()
+        .find(|b| b.mirror.is_some())
+        .expect("a mirroring backend");
+    let servers = |b: &netpulse_config::Backend| b.servers.iter().map(|s| s.address.clone()).collect::<Vec<_>>();
+    assert_eq!(
+        servers(write),
+        servers(influx),
+        "the mirror writes to the replicas reads come from"
+    );
+    for path in ["/write", "/api/v2/write"] {
+        assert!(
+            (cfg.frontends[0].routes.iter()).any(|r| r.path_prefix == path && r.backend == write.name),
+            "{path}"
+        );
+    }
     assert_eq!(cfg.stats.listen, "0.0.0.0:8404");
 }

@@ -13,6 +13,8 @@ use std::time::Duration;
 
 pub struct Endpoint {
     client: Client<HttpConnector, Full<Bytes>>,
+    /// Requests in flight over every endpoint sharing it (`http_pool.max_connections`).
+    limit: Option<std::sync::Arc<tokio::sync::Semaphore>>,
     /// `http://host:port`, no trailing slash.
     base: String,
     read_timeout: Duration,
@@ -135,13 +137,21 @@ impl Endpoint {
         connector.set_keepalive(Some(pool.keepalive_timeout.get()));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(pool.keepalive_timeout.get())
-            .pool_max_idle_per_host(pool.max_connections_per_host)
+            .pool_max_idle_per_host(pool.max_connections_per_host.min(pool.max_connections))
             .build(connector);
         Ok(Self {
             client,
+            limit: None,
             base,
             read_timeout: pool.read_timeout.get(),
         })
+    }
+
+    /// Shares `limit` (one per process: `http_pool.max_connections`) with other endpoints: a
+    /// request holds one of its permits while it is on a connection.
+    pub fn with_limit(mut self, limit: std::sync::Arc<tokio::sync::Semaphore>) -> Self {
+        self.limit = Some(limit);
+        self
     }
 
     /// The collector's replica: its configured server and write target.
@@ -172,6 +182,10 @@ impl Endpoint {
             req.headers_mut().insert(name.clone(), value.clone());
         }
         let exchange = async {
+            let _permit = match &self.limit {
+                Some(l) => Some(l.acquire().await.map_err(|e| e.to_string())?),
+                None => None,
+            };
             let resp = self
                 .client
                 .request(req)

@@ -8,11 +8,14 @@
 //! back off behind a [`breaker::Breaker`]. What happened is reported to an [`Observer`].
 #![forbid(unsafe_code)]
 
+pub mod answer;
+pub mod aside;
 pub mod breaker;
 pub mod endpoint;
 pub mod envelope;
 pub mod gzip;
 pub mod health;
+pub mod logonce;
 pub mod queue;
 mod run;
 pub mod writer;
@@ -25,6 +28,8 @@ pub struct Outcome {
     pub written: u64,
     pub rejected: u64,
     pub too_large: u64,
+    /// Refused permanently by the server and kept aside ([`aside`]).
+    pub set_aside: u64,
 }
 
 impl std::ops::Add for Outcome {
@@ -35,6 +40,7 @@ impl std::ops::Add for Outcome {
             written: self.written + o.written,
             rejected: self.rejected + o.rejected,
             too_large: self.too_large + o.too_large,
+            set_aside: self.set_aside + o.set_aside,
         }
     }
 }

@@ -1,12 +1,19 @@
 //! One replica's writer: takes batches from its queue in order, gzips and POSTs them,
-//! and acts on the answer like a careful operator would: 2xx acknowledges; 413 splits the
-//! batch; 400/422 drops only the rejected batch (counted, never retried forever); 429/503
-//! honour Retry-After; 5xx and connection errors back off with jitter and retry; a circuit
-//! breaker stops hammering a dead replica. Nothing leaves the queue unacknowledged.
+//! and acts on the answer ([`crate::answer::classify`]) like a careful operator would: 2xx
+//! acknowledges; 413 splits the batch; 400/422 drops only the rejected batch (counted, never
+//! retried forever); a permanent refusal (unknown database, credentials) of a batch that
+//! carries its own target (a mirrored write) sets that batch aside ([`crate::aside`]) so the
+//! writes behind it go on — for the collector's fixed target it is the output's configuration
+//! and is retried; 429/503 honour Retry-After; 5xx and connection errors back off with jitter
+//! and retry; a circuit breaker stops hammering a dead replica. Nothing leaves the queue
+//! unacknowledged.
 
+use crate::answer::{Answer, classify};
+use crate::aside::{SetAside, redacted};
 use crate::breaker::Breaker;
 use crate::endpoint::{Endpoint, Target};
 use crate::gzip::gzip;
+use crate::logonce::ByCause;
 use crate::queue::{DiskQueue, Record};
 use crate::{Health, Observer, Outcome, count_points, envelope};
 use backon::{BackoffBuilder, ExponentialBuilder};
@@ -71,6 +78,11 @@ pub struct Writer {
     pub notify: Arc<Notify>,
     batch_points: u64,
     observer: Arc<dyn Observer>,
+    /// Where permanently refused batches go (mirrored writes only).
+    aside: Option<SetAside>,
+    /// When the set-aside batches are tried again.
+    next_replay: Instant,
+    logs: ByCause,
 }
 
 fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
@@ -82,16 +94,6 @@ fn backoff() -> Box<dyn Iterator<Item = Duration> + Send + Sync> {
             .without_max_times()
             .build(),
     )
-}
-
-/// InfluxDB 1.x reports partial writes as `partial write: … dropped=N`.
-fn dropped_in(body: &str) -> Option<u64> {
-    let rest = &body[body.find("dropped=")? + "dropped=".len()..];
-    rest.chars()
-        .take_while(char::is_ascii_digit)
-        .collect::<String>()
-        .parse()
-        .ok()
 }
 
 impl Writer {
@@ -114,13 +116,26 @@ impl Writer {
             backoff: backoff(),
             batch_points: batch_points.max(1),
             observer,
+            aside: None,
+            next_replay: Instant::now(),
+            logs: ByCause::default(),
         }
+    }
+
+    /// Batches a server refuses permanently are kept in `aside` and the queue goes on.
+    pub fn with_set_aside(mut self, aside: SetAside) -> Self {
+        self.aside = Some(aside);
+        self
     }
 
     /// One batch: deliver it, or say how long to wait before trying again.
     pub async fn step(&mut self) -> Step {
         if let Err(wait) = self.breaker.check() {
             return Step::Wait(wait);
+        }
+        if self.aside.is_some() && Instant::now() >= self.next_replay {
+            self.next_replay = Instant::now() + crate::aside::REPLAY_EVERY;
+            self.replay_set_aside().await;
         }
         let records = {
             let mut q = self.replica.lock();
@@ -255,35 +270,99 @@ impl Writer {
     /// One request of `points` points; `None`: 413 for several points (the caller splits).
     async fn post(&self, target: &Target, body: bytes::Bytes, points: u64) -> Result<Option<Outcome>, Retry> {
         let started = std::time::Instant::now();
-        let reply = self.endpoint.post(target, body).await;
+        let reply = self.endpoint.post(target, body.clone()).await;
         self.observer.write_seconds(started.elapsed().as_secs_f64());
         let reply = reply.map_err(|why| Retry { after: None, why })?;
-        match reply.status {
-            200..=299 => Ok(Some(Outcome {
+        let outcome = match classify(reply.status, reply.retry_after, &reply.body, points) {
+            Answer::Written => Outcome {
                 written: points,
                 ..Outcome::default()
-            })),
-            413 if points <= 1 => {
-                tracing::error!(output = %self.name, "a single line is larger than the replica accepts (413); dropped");
-                Ok(Some(Outcome {
+            },
+            Answer::Split => return Ok(None),
+            Answer::TooLarge => {
+                if let Some(quiet) = self.logs.allow("413") {
+                    tracing::error!(output = %self.name, not_logged = quiet, "a single line is larger than the replica accepts (413); dropped");
+                }
+                Outcome {
                     too_large: points,
                     ..Outcome::default()
-                }))
+                }
             }
-            413 => Ok(None),
-            400 | 422 => {
-                let rejected = dropped_in(&reply.body).unwrap_or(points).min(points);
-                tracing::error!(output = %self.name, status = reply.status, rejected, error = %reply.body.trim(), "replica rejected points; they are dropped, not retried");
-                Ok(Some(Outcome {
+            Answer::Rejected(rejected) => {
+                if let Some(quiet) = self.logs.allow(&format!("{} {}", reply.status, cause(&reply.body))) {
+                    tracing::error!(output = %self.name, status = reply.status, rejected, not_logged = quiet, error = %reply.body.trim(), "replica rejected points; they are dropped, not retried");
+                }
+                Outcome {
                     written: points - rejected,
                     rejected,
                     ..Outcome::default()
-                }))
+                }
             }
-            status => Err(Retry {
-                after: reply.retry_after,
-                why: format!("HTTP {status}: {}", reply.body.trim()),
-            }),
+            Answer::Refused { status, why } => match &self.aside {
+                Some(aside) => self.set_aside(aside, target, status, &why, &body, points),
+                None => {
+                    return Err(Retry {
+                        after: None,
+                        why: format!(
+                            "HTTP {status}: {why} (the output's configuration: fix it and the queue is delivered)"
+                        ),
+                    });
+                }
+            },
+            Answer::Retry { after, why } => return Err(Retry { after, why }),
+        };
+        Ok(Some(outcome))
+    }
+
+    /// Tries the set-aside batches again, oldest first, until one is still refused (at most a
+    /// few per round: the queue is what this writer is for).
+    async fn replay_set_aside(&mut self) {
+        let Some(aside) = &self.aside else { return };
+        for _ in 0..16 {
+            let Some((stem, target, body)) = aside.oldest() else {
+                return;
+            };
+            let points = crate::gzip::gunzip(&body).map_or(0, |p| count_points(&p));
+            match self.endpoint.post(&target, body).await {
+                Ok(r) if (200..300).contains(&r.status) => {
+                    aside.remove(&stem);
+                    tracing::info!(output = %self.name, batch = %stem, points, "a set-aside write was taken on replay");
+                    self.observer.delivered(Outcome {
+                        written: points,
+                        ..Outcome::default()
+                    });
+                }
+                _ => return,
+            }
+        }
+    }
+
+    fn set_aside(
+        &self,
+        aside: &SetAside,
+        target: &Target,
+        status: u16,
+        why: &str,
+        body: &[u8],
+        points: u64,
+    ) -> Outcome {
+        let kept = aside.keep(target, status, why, body, points);
+        let cause = format!("{status} {}", cause(why));
+        match kept {
+            Ok(file) => {
+                if let Some(quiet) = self.logs.allow(&cause) {
+                    tracing::error!(output = %self.name, status, error = %why, path = %redacted(&target.path_and_query), points, kept = %file.display(), not_logged = quiet, "the replica refuses this write permanently: set aside, the writes behind it go on");
+                }
+            }
+            Err(e) => {
+                if let Some(quiet) = self.logs.allow(&format!("keep {cause}")) {
+                    tracing::error!(output = %self.name, status, error = %why, path = %redacted(&target.path_and_query), points, dir = %aside.dir().display(), keep_error = %e, not_logged = quiet, "the replica refuses this write permanently and it could not be kept on disk: dropped");
+                }
+            }
+        }
+        Outcome {
+            set_aside: points,
+            ..Outcome::default()
         }
     }
 
@@ -319,16 +398,7 @@ impl Writer {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn partial_write_count() {
-        assert_eq!(
-            dropped_in("{\"error\":\"partial write: field type conflict: ... dropped=3\"}"),
-            Some(3)
-        );
-        assert_eq!(dropped_in("unable to parse"), None);
-    }
+/// What makes two answers the same cause in the logs: the text without its numbers.
+fn cause(body: &str) -> String {
+    body.chars().filter(|c| !c.is_ascii_digit()).take(120).collect()
 }

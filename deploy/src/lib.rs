@@ -63,14 +63,23 @@ pub fn kustomize(dir: &Path) -> String {
 /// One HTTP/1.0 request to `addr` (`IP:PORT`); the status and the body. `auth` is
 /// `user:password` for basic auth.
 pub fn http(addr: &str, method: &str, path: &str, auth: Option<&str>) -> Option<(u16, String)> {
+    http_body(addr, method, path, auth, b"")
+}
+
+/// [`http`] with a request body.
+pub fn http_body(addr: &str, method: &str, path: &str, auth: Option<&str>, body: &[u8]) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect_timeout(&addr.parse().ok()?, std::time::Duration::from_secs(3)).ok()?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).ok()?;
     let auth = auth
         .map(|a| format!("Authorization: Basic {}\r\n", base64(a.as_bytes())))
         .unwrap_or_default();
-    let req = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: 0\r\n\r\n");
+    let req = format!(
+        "{method} {path} HTTP/1.0\r\nHost: {addr}\r\n{auth}Content-Length: {}\r\n\r\n",
+        body.len()
+    );
     s.write_all(req.as_bytes()).ok()?;
+    s.write_all(body).ok()?;
     let mut out = vec![];
     s.read_to_end(&mut out).ok()?;
     let text = String::from_utf8_lossy(&out).into_owned();

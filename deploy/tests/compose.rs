@@ -6,7 +6,7 @@
 //! collectors, the balancer's stats show both InfluxDB servers UP, Prometheus has every scrape
 //! target up, and stopping one collector moves its targets to the others.
 
-use netpulse_deploy::{compose_bin, deploy_dir, http, run};
+use netpulse_deploy::{compose_bin, deploy_dir, http, http_body, run};
 use netpulse_testkit::{Proc, tempdir, wait_until};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -269,6 +269,41 @@ fn the_ha_stack_comes_up_and_moves_a_stopped_collectors_targets() {
     )
     .unwrap();
     assert!(code == 200 && body.contains("interface"), "{code} {body}");
+    // A third-party write through the balancer reaches both replicas (mirrored, queued on the
+    // balancer-queue volume), and a write InfluxDB would refuse is refused up front.
+    let lines: String = (0..10)
+        .map(|i| {
+            format!(
+                "compose_write,writer=test v={i}i {}\n",
+                1_700_000_000_000_000_000u64 + i
+            )
+        })
+        .collect();
+    let (code, body) = http_body("127.0.0.1:8086", "POST", "/write?db=telemetry", None, lines.as_bytes()).unwrap();
+    assert_eq!(code, 204, "{body}");
+    let (code, _) = http_body("127.0.0.1:8086", "POST", "/write?db=nonexist", None, lines.as_bytes()).unwrap();
+    assert_eq!(code, 404, "an unknown database is refused before it is queued");
+    for db in &dbs {
+        wait_until(
+            "the mirrored write in both replicas",
+            Duration::from_secs(30),
+            || {
+                let q = "/query?db=telemetry&q=SELECT%20count(v)%20FROM%20compose_write";
+                http(db, "GET", q, None).is_some_and(|(_, b)| b.contains("[\"1970-01-01T00:00:00Z\",10]"))
+            },
+            || {
+                format!(
+                    "{db}: {:?}",
+                    http(
+                        db,
+                        "GET",
+                        "/query?db=telemetry&q=SELECT%20count(v)%20FROM%20compose_write",
+                        None
+                    )
+                )
+            },
+        );
+    }
 
     // Prometheus scrapes every target (the balancer with the stats password).
     wait_until(

@@ -236,7 +236,31 @@ fn the_numbers_are_the_documented_ones_and_match_the_binaries() {
         .file(&bal_cfg)
         .load()
         .unwrap_or_else(|e| panic!("the ConfigMap's balancer.toml: {e}"));
-    let bc = container(find(&docs, "Deployment", "netpulse-balancer"), "balancer");
+    let bset = find(&docs, "StatefulSet", "netpulse-balancer");
+    let bc = container(bset, "balancer");
+    // Writes are mirrored, and the queues live on the replica's own volume.
+    let write = bal
+        .backends
+        .iter()
+        .find(|b| b.mirror.is_some())
+        .expect("a mirroring backend");
+    for path in ["/write", "/api/v2/write"] {
+        assert!(
+            (bal.frontends[0].routes.iter()).any(|r| r.path_prefix == path && r.backend == write.name),
+            "{path} goes to the mirroring backend {}",
+            write.name
+        );
+    }
+    let queue_dir = &write.mirror.as_ref().unwrap().queue_dir;
+    let mount = (bc["volumeMounts"].as_array().unwrap().iter())
+        .find(|m| queue_dir.starts_with(m["mountPath"].as_str().unwrap()) && m["mountPath"] != "/")
+        .unwrap_or_else(|| panic!("no volume holds {queue_dir}"));
+    assert!(
+        (bset["spec"]["volumeClaimTemplates"].as_array().unwrap().iter())
+            .any(|t| t["metadata"]["name"] == mount["name"]),
+        "the queue volume {} is a PersistentVolumeClaim of the StatefulSet",
+        mount["name"]
+    );
     let port = |l: &str| l.rsplit(':').next().unwrap().parse::<u64>().unwrap();
     assert_eq!(port_of(bc, "stats"), port(&bal.stats.listen));
     assert_eq!(port_of(bc, "influxdb"), port(&bal.frontends[0].listen[0]));

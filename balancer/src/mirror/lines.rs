@@ -86,7 +86,18 @@ fn slow(text: &str, from: usize, now: &[u8], out: &mut Vec<u8>, mut points: u32)
         let mut parsed = parse_lines(line);
         let timed = match (parsed.next(), parsed.next()) {
             (None, _) => continue, // blank or comment
-            (Some(Ok(l)), None) => l.timestamp.is_some(),
+            (Some(Ok(l)), None) => {
+                // The parser reads 1e999 as infinity; InfluxDB refuses it (and NaN).
+                let finite = (l.field_set.iter())
+                    .all(|(_, v)| !matches!(v, influxdb_line_protocol::FieldValue::F64(f) if !f.is_finite()));
+                if !finite {
+                    return Err(Invalid {
+                        line: number(),
+                        why: "invalid float: out of range".into(),
+                    });
+                }
+                l.timestamp.is_some()
+            }
             (Some(Err(e)), _) => {
                 return Err(Invalid {
                     line: number(),
@@ -265,7 +276,11 @@ fn float_text(t: &str) -> bool {
         None => (mantissa, None),
     };
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
-    digits(int) && frac.is_none_or(digits) && exp.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)))
+    let shape =
+        digits(int) && frac.is_none_or(digits) && exp.is_none_or(|e| digits(e.strip_prefix(['+', '-']).unwrap_or(e)));
+    // Only a large exponent or a very long number can leave f64's range (1e999): the parser,
+    // which refuses it, decides those.
+    shape && ((exp.is_none() && int.len() < 300) || t.parse::<f64>().is_ok_and(f64::is_finite))
 }
 
 #[cfg(test)]

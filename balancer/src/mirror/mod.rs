@@ -9,6 +9,7 @@
 //! - `lines`: validation and timestamps;
 //! - `commit`: group commit (one fsync per queue for many writes);
 //! - `open`: the queues of a backend, held by one process at a time (upgrades hand them over);
+//! - `probe`: a write's database and credentials asked of the servers once, cached;
 //! - `serve`: the HTTP side (body, gzip, answers) of one request;
 //! - `observe`: per-server counters for the stats page, `/metrics` and the runtime API.
 
@@ -16,6 +17,7 @@ mod commit;
 mod lines;
 mod observe;
 mod open;
+mod probe;
 mod serve;
 
 pub use observe::{MirrorCounters, ServerCounters, ServerView};
@@ -27,13 +29,24 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-/// Why a write was not accepted: its status and the text the writer reads.
+/// Why a write was not accepted: its status and the text the writer reads (InfluxDB's
+/// wording where InfluxDB refuses the same request).
 #[derive(Debug, thiserror::Error)]
 pub enum Refusal {
     #[error("{0}")]
     Invalid(String),
+    /// Not a write method (InfluxDB answers 405 to a `GET /write`).
+    #[error("{0}")]
+    Method(String),
+    /// What the servers answered a probe of the write's database and credentials (404, 401,
+    /// 403): refused up front, as every server would refuse it later.
+    #[error("{error}")]
+    Known { status: u16, error: String },
     #[error("request body too large: more than {0} bytes")]
     TooLarge(u64),
+    /// The body stopped arriving before it was whole.
+    #[error("timeout reading the request body")]
+    Stalled,
     #[error("the mirror queue of server {0} is full; retry later")]
     Full(String),
     #[error("writes cannot be made durable now: {0}")]
@@ -44,20 +57,54 @@ impl Refusal {
     pub fn status(&self) -> u16 {
         match self {
             Refusal::Invalid(_) => 400,
+            Refusal::Method(_) => 405,
+            Refusal::Known { status, .. } => *status,
             Refusal::TooLarge(_) => 413,
+            Refusal::Stalled => 408,
             Refusal::Full(_) | Refusal::Unavailable(_) => 503,
         }
     }
 
-    /// The `reason` label it is counted under.
+    /// The `reason` label it is counted under (one of [`REASONS`]).
     pub fn reason(&self) -> &'static str {
         match self {
             Refusal::Invalid(_) => "invalid",
+            Refusal::Method(_) => "method",
+            Refusal::Known { status: 404, .. } => "unknown_database",
+            Refusal::Known { .. } => "unauthorized",
             Refusal::TooLarge(_) => "too_large",
+            Refusal::Stalled => "stalled",
             Refusal::Full(_) => "full",
             Refusal::Unavailable(_) => "unavailable",
         }
     }
+}
+
+/// Every refusal reason, in the order the counters keep them.
+pub const REASONS: [&str; 8] = [
+    "invalid",
+    "method",
+    "unknown_database",
+    "unauthorized",
+    "too_large",
+    "stalled",
+    "full",
+    "unavailable",
+];
+
+/// Each server of `b` as the probe asks it (a short read timeout: a probe decides nothing when
+/// a server is slow).
+fn probe_endpoints(b: &netpulse_config::Backend) -> Vec<netpulse_delivery::endpoint::Endpoint> {
+    let pool = netpulse_config::HttpPoolConfig {
+        connect_timeout: netpulse_config::Duration(b.timeouts.connect.get()),
+        read_timeout: netpulse_config::Duration(Duration::from_secs(2)),
+        ..netpulse_config::HttpPoolConfig::default()
+    };
+    (b.servers.iter())
+        .filter_map(|s| {
+            netpulse_delivery::endpoint::Endpoint::new(&s.name, &format!("http://{}", s.address), &pool).ok()
+        })
+        .collect()
 }
 
 /// Every mirroring backend, by pool index.
@@ -75,6 +122,8 @@ impl Mirrors {
                     backend: b.name.clone(),
                     cfg: m.clone(),
                     servers: b.servers.iter().map(|s| (s.name.clone(), s.address.clone())).collect(),
+                    probe: probe::Probe::new(probe_endpoints(b)),
+                    logs: Default::default(),
                     connect_timeout: b.timeouts.connect.get(),
                     server_timeout: b.timeouts.server.get(),
                     open: OnceLock::new(),
@@ -105,6 +154,9 @@ pub struct Mirror {
     cfg: MirrorConfig,
     /// (name, address) of each server, in config order.
     servers: Vec<(String, String)>,
+    probe: probe::Probe,
+    /// Refused writes are logged once a minute per reason.
+    logs: netpulse_delivery::logonce::ByCause,
     connect_timeout: Duration,
     server_timeout: Duration,
     /// The queues, once this process holds them (`open`).
@@ -118,6 +170,31 @@ pub struct Mirror {
     /// Shutting down: the queues are being handed over.
     closing: AtomicBool,
     inflight: AtomicUsize,
+}
+
+/// Appends one write to every server's queue or, when one refuses it (a full disk), to none:
+/// a write answered 503 must not reach one server and not the other. Room was checked, so no
+/// queue's bound drops anything here.
+fn append_everywhere(
+    replicas: &[netpulse_delivery::writer::Replica],
+    payload: &[u8],
+    points: u32,
+) -> Result<(), Refusal> {
+    let mut done = Vec::with_capacity(replicas.len());
+    for r in replicas {
+        match r.lock().append_now(payload, points) {
+            Ok(mark) => done.push((r, mark)),
+            Err(e) => {
+                for (r, mark) in done {
+                    if let Err(undo) = r.lock().undo(mark) {
+                        tracing::error!(server = %r.name, error = %undo, "a refused write could not be taken back from the queue");
+                    }
+                }
+                return Err(Refusal::Unavailable(e.to_string()));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Counts a write inside [`Mirror::accept`] (the hand-over waits for them).
@@ -163,12 +240,7 @@ impl Mirror {
                     return Err(Refusal::Full(r.name.clone()));
                 }
             }
-            for r in &open.replicas {
-                // Room was checked: the bound drops nothing here.
-                r.lock()
-                    .append(payload, points)
-                    .map_err(|e| Refusal::Unavailable(e.to_string()))?;
-            }
+            append_everywhere(&open.replicas, payload, points)?;
             self.commit.appended()
         };
         match tokio::time::timeout(self.server_timeout, self.commit.durable(seq)).await {

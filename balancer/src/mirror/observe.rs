@@ -14,6 +14,8 @@ pub struct ServerCounters {
     pub rejected: AtomicU64,
     pub too_large: AtomicU64,
     pub corrupt: AtomicU64,
+    /// Refused permanently by the server (unknown database, credentials) and kept aside.
+    pub set_aside: AtomicU64,
     /// 0 closed, 1 open, 2 half-open.
     pub breaker: AtomicI64,
 }
@@ -23,6 +25,7 @@ impl Observer for ServerCounters {
         self.written.fetch_add(o.written, Ordering::Relaxed);
         self.rejected.fetch_add(o.rejected, Ordering::Relaxed);
         self.too_large.fetch_add(o.too_large, Ordering::Relaxed);
+        self.set_aside.fetch_add(o.set_aside, Ordering::Relaxed);
     }
 
     fn write_seconds(&self, _seconds: f64) {}
@@ -39,36 +42,19 @@ impl Observer for ServerCounters {
 pub struct MirrorCounters {
     pub accepted_writes: AtomicU64,
     pub accepted_points: AtomicU64,
-    /// 400: not line protocol.
-    pub refused_invalid: AtomicU64,
-    /// 413: above `max_body`.
-    pub refused_too_large: AtomicU64,
-    /// 503: a server's queue is full.
-    pub refused_full: AtomicU64,
-    /// 503: the queues are not open or a write could not be made durable.
-    pub refused_unavailable: AtomicU64,
+    /// Refused writes by reason, in the order of [`super::REASONS`].
+    refused: [AtomicU64; super::REASONS.len()],
 }
 
 impl MirrorCounters {
     pub fn refused(&self, r: &super::Refusal) {
-        let c = match r {
-            super::Refusal::Invalid(_) => &self.refused_invalid,
-            super::Refusal::TooLarge(_) => &self.refused_too_large,
-            super::Refusal::Full(_) => &self.refused_full,
-            super::Refusal::Unavailable(_) => &self.refused_unavailable,
-        };
-        c.fetch_add(1, Ordering::Relaxed);
+        let i = super::REASONS.iter().position(|x| *x == r.reason()).unwrap_or(0);
+        self.refused[i].fetch_add(1, Ordering::Relaxed);
     }
 
     /// (reason, count) of the refusals.
-    pub fn refusals(&self) -> [(&'static str, u64); 4] {
-        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        [
-            ("invalid", l(&self.refused_invalid)),
-            ("too_large", l(&self.refused_too_large)),
-            ("full", l(&self.refused_full)),
-            ("unavailable", l(&self.refused_unavailable)),
-        ]
+    pub fn refusals(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        (super::REASONS.iter().zip(&self.refused)).map(|(r, n)| (*r, n.load(Ordering::Relaxed)))
     }
 }
 
@@ -84,6 +70,8 @@ pub struct ServerView {
     pub dropped_rejected: u64,
     pub dropped_too_large: u64,
     pub dropped_corrupt: u64,
+    /// Points the server refused permanently, kept in its `set-aside/` folder.
+    pub set_aside: u64,
     pub breaker: &'static str,
 }
 
@@ -99,6 +87,7 @@ impl ServerView {
             dropped_rejected: l(&c.rejected),
             dropped_too_large: l(&c.too_large),
             dropped_corrupt: l(&c.corrupt),
+            set_aside: l(&c.set_aside),
             breaker: match c.breaker.load(Ordering::Relaxed) {
                 1 => "open",
                 2 => "half_open",

@@ -6,6 +6,7 @@
 use super::{Mirror, Mirrors};
 use async_trait::async_trait;
 use netpulse_config::HttpPoolConfig;
+use netpulse_delivery::aside::SetAside;
 use netpulse_delivery::breaker::Breaker;
 use netpulse_delivery::endpoint::Endpoint;
 use netpulse_delivery::queue::DiskQueue;
@@ -73,7 +74,7 @@ async fn run(m: Arc<Mirror>, mut shutdown: ShutdownWatch) {
             return;
         }
     };
-    let writers = match writers(&m, &replicas) {
+    let writers = match writers(&m, &dir, &replicas) {
         Ok(w) => w,
         Err(e) => {
             tracing::error!(backend = %m.backend, error = %e, "mirror servers unusable");
@@ -157,7 +158,7 @@ fn open_queues(m: &Mirror, dir: &Path) -> Result<Vec<Replica>, String> {
     Ok(out)
 }
 
-fn writers(m: &Mirror, replicas: &[Replica]) -> Result<Vec<Writer>, String> {
+fn writers(m: &Mirror, dir: &Path, replicas: &[Replica]) -> Result<Vec<Writer>, String> {
     let pool = HttpPoolConfig {
         connect_timeout: netpulse_config::Duration(m.connect_timeout),
         read_timeout: netpulse_config::Duration(m.server_timeout),
@@ -171,6 +172,12 @@ fn writers(m: &Mirror, replicas: &[Replica]) -> Result<Vec<Writer>, String> {
     (replicas.iter().zip(&m.servers).zip(&m.server_counters))
         .map(|((r, (name, address)), c)| {
             let endpoint = Endpoint::new(name, &format!("http://{address}"), &pool)?;
+            // A write the server refuses permanently is kept beside its queue, bounded to a
+            // quarter of the queue's bound.
+            let aside = SetAside::new(
+                dir.join(name).join("set-aside"),
+                (m.cfg.queue_max_bytes.0 / 4).max(1 << 20),
+            );
             Ok(Writer::new(
                 r.clone(),
                 endpoint,
@@ -178,7 +185,8 @@ fn writers(m: &Mirror, replicas: &[Replica]) -> Result<Vec<Writer>, String> {
                 Breaker::new(&breaker),
                 m.cfg.batch_size,
                 c.clone(),
-            ))
+            )
+            .with_set_aside(aside))
         })
         .collect()
 }

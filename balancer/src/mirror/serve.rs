@@ -1,7 +1,10 @@
 //! One request to a mirroring backend, on Pingora's session: the body read whole up to
 //! `max_body` (Content-Length or chunked; gzip decoded within the same bound), checked and
 //! stamped, the write's path, query and `Authorization` kept, then [`Mirror::accept`], and
-//! InfluxDB's answers: `204`, or a JSON `{"error": …}` with 400, 413 or 503 (`Retry-After`).
+//! InfluxDB's answers: `204`, or a JSON `{"error": …}` with 400, 401/403/404 (what the servers
+//! answered the probe), 405, 408, 413 or 503 (`Retry-After`). What InfluxDB would refuse is
+//! refused here, before anything is queued: a method other than POST, a v1 write without `db`
+//! or a v2 write without `bucket`, a database or credentials the servers refuse (`probe`).
 
 use super::{Mirror, Refusal, lines};
 use bytes::Bytes;
@@ -29,13 +32,17 @@ pub async fn serve(session: &mut Session, m: &Mirror) -> pingora_error::Result<(
         }
         Err(r) => {
             m.counters.refused(&r);
-            tracing::debug!(backend = %m.backend, reason = r.reason(), error = %r, "mirrored write refused");
+            if let Some(quiet) = m.logs.allow(r.reason()) {
+                tracing::warn!(backend = %m.backend, status = r.status(), reason = r.reason(), error = %r, not_logged = quiet, "mirrored write refused (one line a minute per reason)");
+            }
             let body = Bytes::from(serde_json::json!({ "error": r.to_string() }).to_string());
             let mut resp = ResponseHeader::build(r.status(), Some(4))?;
             resp.insert_header("content-type", "application/json")?;
             resp.insert_header("content-length", body.len().to_string())?;
-            if r.status() == 503 {
-                resp.insert_header("retry-after", "1")?;
+            match r.status() {
+                503 => resp.insert_header("retry-after", "1")?,
+                405 => resp.insert_header("allow", "POST")?,
+                _ => {}
             }
             if !session.is_body_done() {
                 // The rest of the body was not read: this connection cannot carry another request.
@@ -77,12 +84,13 @@ async fn take(session: &mut Session, m: &Mirror) -> Result<(Vec<u8>, u32), Refus
         a.set_sensitive(true);
         target.headers.push((http::header::AUTHORIZATION, a));
     }
+    addressed(&req.method, &target.path_and_query)?;
+    m.probe.check(&target).await?;
     let mut body = Vec::with_capacity(declared.unwrap_or(0).min(max) as usize);
-    while let Some(chunk) = session
-        .read_request_body()
-        .await
-        .map_err(|e| Refusal::Invalid(format!("reading the request body: {e}")))?
-    {
+    while let Some(chunk) = session.read_request_body().await.map_err(|e| match e.etype() {
+        pingora_error::ErrorType::ReadTimedout => Refusal::Stalled,
+        _ => Refusal::Invalid(format!("reading the request body: {e}")),
+    })? {
         if body.len() as u64 + chunk.len() as u64 > max {
             return Err(Refusal::TooLarge(max));
         }
@@ -126,4 +134,44 @@ async fn take(session: &mut Session, m: &Mirror) -> Result<(Vec<u8>, u32), Refus
     let points = lines::stamp(&body, now / unit, &mut stamped).map_err(|e| Refusal::Invalid(e.to_string()))?;
     payload.extend_from_slice(&gzip(&stamped));
     Ok((payload, points))
+}
+
+/// What InfluxDB refuses before reading a write: another method than POST (405), a v1 write
+/// without `db`, a v2 write without `bucket` (400, InfluxDB's words).
+fn addressed(method: &http::Method, path_and_query: &str) -> Result<(), Refusal> {
+    if method != http::Method::POST {
+        return Err(Refusal::Method(format!("method {method} not allowed: writes are POST")));
+    }
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let has = |k: &str| {
+        query
+            .split('&')
+            .any(|kv| kv.split_once('=').is_some_and(|(n, v)| n == k && !v.is_empty()))
+    };
+    let path = path.trim_end_matches('/');
+    if path.ends_with("/api/v2/write") {
+        if !has("bucket") {
+            return Err(Refusal::Invalid("bucket not found: a v2 write needs ?bucket=".into()));
+        }
+    } else if path.ends_with("/write") && !has("db") {
+        return Err(Refusal::Invalid("database is required".into()));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_influxdb_refuses_before_the_body() {
+        let post = http::Method::POST;
+        assert!(addressed(&post, "/write?db=telemetry").is_ok());
+        assert!(addressed(&post, "/write?db=telemetry&precision=s").is_ok());
+        assert!(addressed(&post, "/api/v2/write?org=o&bucket=b").is_ok());
+        for bad in ["/write", "/write?db=", "/write?precision=s", "/api/v2/write?org=o"] {
+            assert_eq!(addressed(&post, bad).unwrap_err().status(), 400, "{bad}");
+        }
+        assert_eq!(addressed(&http::Method::GET, "/write?db=x").unwrap_err().status(), 405);
+    }
 }

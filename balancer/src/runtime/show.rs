@@ -11,13 +11,13 @@ impl Cli {
     /// One line per mirrored server; `-` where this process does not hold the queues.
     pub(super) fn show_mirror(&self) -> String {
         let mut out = String::from(
-            "# backend server queued_points queue_bytes oldest_s written dropped_rejected dropped_too_large dropped_corrupt breaker\n",
+            "# backend server queued_points queue_bytes oldest_s written dropped_rejected dropped_too_large dropped_corrupt set_aside breaker\n",
         );
         let dash = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
         for m in self.stats.live.mirrors.all() {
             for v in m.view() {
                 out.push_str(&format!(
-                    "{} {} {} {} {} {} {} {} {} {}\n",
+                    "{} {} {} {} {} {} {} {} {} {} {}\n",
                     m.backend,
                     v.server,
                     dash(v.queued_points),
@@ -27,6 +27,7 @@ impl Cli {
                     v.dropped_rejected,
                     v.dropped_too_large,
                     v.dropped_corrupt,
+                    v.set_aside,
                     v.breaker
                 ));
             }

@@ -52,11 +52,12 @@ families! {
     MirrorOldest = "netpulse_balancer_mirror_oldest_seconds", GAUGE, SV, "Age of the oldest write waiting in the server's mirror queue.";
     MirrorWritten = "netpulse_balancer_mirror_points_written_total", COUNTER, SV, "Mirrored points the server acknowledged.";
     MirrorDropped = "netpulse_balancer_mirror_points_dropped_total", COUNTER, &["backend", "server", "reason"], "Mirrored points given up for the server: rejected (400/422), too_large (413 on one line), corrupt (queue records cut).";
+    MirrorSetAside = "netpulse_balancer_mirror_points_set_aside_total", COUNTER, SV, "Mirrored points the server refused permanently (unknown database, credentials: 401/403/404/405), kept in its queue's set-aside/ folder so the writes behind them go on.";
     MirrorBreaker = "netpulse_balancer_mirror_circuit_breaker_state", GAUGE, SV, "The mirror writer's circuit breaker: 0 closed, 1 open, 2 half-open.";
     MirrorAccepted = "netpulse_balancer_mirror_writes_accepted_total", COUNTER, BE, "Writes answered 204: durable in every server's queue.";
     MirrorAcceptedPoints = "netpulse_balancer_mirror_points_accepted_total", COUNTER, BE, "Points of the accepted writes.";
     MirrorCommits = "netpulse_balancer_mirror_commits_total", COUNTER, BE, "Group commits: one fsync per server queue for every write accepted since the last.";
-    MirrorRefused = "netpulse_balancer_mirror_writes_refused_total", COUNTER, &["backend", "reason"], "Writes refused: invalid (400), too_large (413), full (503), unavailable (503).";
+    MirrorRefused = "netpulse_balancer_mirror_writes_refused_total", COUNTER, &["backend", "reason"], "Writes refused: invalid (400), method (405), unknown_database (404), unauthorized (401/403), too_large (413), stalled (408), full (503), unavailable (503).";
 }
 
 /// Reads the pool into the families at each scrape.
@@ -178,6 +179,7 @@ fn mirror(s: &mut Scrape, m: &crate::mirror::Mirror) {
             s.add(F::MirrorOldest, &l, v.oldest_s.unwrap_or(0.0));
         }
         s.add(F::MirrorWritten, &l, v.written as f64);
+        s.add(F::MirrorSetAside, &l, v.set_aside as f64);
         for (reason, n) in [
             ("rejected", v.dropped_rejected),
             ("too_large", v.dropped_too_large),

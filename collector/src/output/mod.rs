@@ -210,6 +210,8 @@ impl OutputSet {
 
     /// A writer per output.
     pub fn writers(&self, cfg: &CollectorConfig) -> Result<Vec<Writer>, OutputError> {
+        // `http_pool.max_connections`: a bound on the requests of all outputs at once.
+        let limit = Arc::new(tokio::sync::Semaphore::new(cfg.http_pool.max_connections.max(1)));
         self.outputs
             .iter()
             .zip(&cfg.outputs.influxdb)
@@ -223,7 +225,7 @@ impl OutputSet {
                     })?;
                 Ok(Writer::new(
                     o.replica.clone(),
-                    endpoint,
+                    endpoint.with_limit(limit.clone()),
                     Framing::Fixed(target),
                     crate::breaker::Breaker::new(&cfg.circuit_breaker),
                     c.batch_size,

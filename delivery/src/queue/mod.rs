@@ -11,16 +11,20 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(test)]
+mod full_disk_tests;
 mod read;
 mod record;
 #[cfg(test)]
 mod recovery_tests;
 mod space;
+mod undo;
 
 pub use record::MAX_RECORD;
 use record::{HEADER, read_ack, scan, write_ack};
 
 pub use record::{Scan, scan_bytes};
+pub use undo::Mark;
 
 /// Position of a record: (segment id, byte offset). Ordered like the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]

@@ -156,11 +156,26 @@ pub fn read_ack(dir: &Path) -> std::io::Result<Result<Option<Cursor>, String>> {
     }
 }
 
-/// Atomic replace: a crash leaves the old or the new position, never a torn one.
+/// Atomic replace: a crash leaves the old or the new position, never a torn one. On a full
+/// disk the replacement cannot be created, so the position is written over the old one in
+/// place: fixed width, inside the blocks the file already has, so it needs no new space (a torn
+/// overwrite, which a crash could leave, is not trusted on open and only replays records).
 pub fn write_ack(dir: &Path, c: Cursor) -> std::io::Result<()> {
+    let text = format!("{:020} {:020}\n", c.segment, c.offset);
     let tmp = dir.join("ack.tmp");
-    std::fs::write(&tmp, format!("{} {}\n", c.segment, c.offset))?;
-    std::fs::rename(tmp, dir.join("ack"))
+    match std::fs::write(&tmp, &text).and_then(|()| std::fs::rename(&tmp, dir.join("ack"))) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(28) => {
+            let _ = std::fs::remove_file(&tmp);
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(dir.join("ack"))
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .map_err(|_| e)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 #[cfg(test)]

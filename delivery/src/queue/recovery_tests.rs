@@ -70,7 +70,7 @@ fn an_unreadable_ack_replays_from_the_oldest_record() {
         assert_eq!(payloads(&mut q), want(0..8), "{tag}: nothing skipped");
         assert_eq!(
             std::fs::read_to_string(d.join("ack")).unwrap(),
-            "1 0\n",
+            format!("{:020} {:020}\n", 1, 0),
             "{tag}: rewritten"
         );
     }

@@ -16,11 +16,13 @@ impl DiskQueue {
         self.ack = upto;
         self.trim_ages();
         self.pending_points = self.pending_points.saturating_sub(points);
-        write_ack(&self.dir, upto).map_err(self.io("write ack file"))?;
+        // Delivered segments go before the ack is recorded: on a full disk their room is what
+        // lets it be recorded (a crash between replays from the oldest left, never skips).
         while self.segments.len() > 1 && self.segments[0].id < upto.segment {
             let gone = self.segments.pop_front().expect("checked");
             std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("remove segment"))?;
         }
+        write_ack(&self.dir, upto).map_err(self.io("write ack file"))?;
         // Everything delivered: the delivered bytes of the segment being appended to go too, so
         // a replica that keeps up holds almost nothing on disk (a shared disk has room for the
         // one that does not).

@@ -35,6 +35,20 @@ fn the_first_bad_line_is_named() {
 }
 
 #[test]
+fn numbers_out_of_range_are_refused_as_influxdb_refuses_them() {
+    for body in [
+        "m v=1e999\n",
+        "m v=-1e999\n",
+        "m a=1,v=1E+400 5\n",
+        &format!("m v={}\n", "9".repeat(400)),
+    ] {
+        let e = run(body, 1).unwrap_err();
+        assert!(e.why.contains("out of range"), "{body}: {e}");
+    }
+    assert_eq!(run("m v=1e300\n", 7).unwrap().1, 1);
+}
+
+#[test]
 fn uncommon_shapes_go_to_the_parser_and_keep_its_answer() {
     for body in [
         "m\\ x,t\\,a=b\\ c f\\=g=1i 5\n",   // escapes
