@@ -187,6 +187,9 @@ impl ProxyHttp for Proxy {
         peer.options.connection_timeout = Some(b.connect_timeout);
         peer.options.read_timeout = Some(b.server_timeout);
         peer.options.write_timeout = Some(b.server_timeout);
+        // Pooled connections are closed after idling this long (a deleted or rarely used
+        // server holds no descriptors for ever), as the express lane's pool does.
+        peer.options.idle_timeout = Some(std::time::Duration::from_secs(30));
         Ok(Box::new(peer))
     }
 

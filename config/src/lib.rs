@@ -32,3 +32,4 @@ pub use load::{Check, Layered, Loader, Problems, SEED_ENV};
 pub use proxy_ids::{ProxyId, proxy_ids};
 pub use resolve::{resolve_host_port, resolve_servers};
 pub use units::{ByteSize, Duration, Secret};
+pub use validate::{NAME_MAX, haproxy_name};

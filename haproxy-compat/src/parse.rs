@@ -140,10 +140,8 @@ fn header(kind: &Kind, args: &[String]) -> Result<Header, String> {
     if needs_name && name.is_none() {
         return Err("this section needs a name".into());
     }
-    if let Some(n) = &name
-        && !n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-    {
-        return Err(format!("invalid character in name {n:?}"));
+    if let Some(n) = &name {
+        netpulse_config::haproxy_name("proxy", n)?;
     }
     if *kind == Kind::Global && (name.is_some() || from.is_some()) {
         return Err("'global' takes no arguments".into());

@@ -5,7 +5,8 @@
 //! close per request. Each worker runs its own single-threaded runtime (`work_stealing =
 //! false`), so a thread's pool only ever serves tasks of the runtime its sockets belong to.
 
-use std::cell::RefCell;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// (backend, server) indices.
@@ -13,9 +14,45 @@ type Key = (usize, usize);
 
 /// Idle connections kept per server and worker thread; more are closed.
 const POOLED_PER_SERVER: usize = 32;
+/// An idle connection unused this long is closed (HAProxy purges its idle pools too): a server
+/// that is gone, deleted or rarely used does not hold descriptors on either side for ever.
+const IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// One worker thread's idle connections. Only that thread takes and keeps them; the mutex lets
+/// [`forget_server`] close a deleted server's connections from the runtime API's thread.
+type Pool = Mutex<Vec<(Key, TcpStream, Instant)>>;
+
+/// Every worker thread's pool, so a deleted server's connections can be closed everywhere.
+static POOLS: Mutex<Vec<Weak<Pool>>> = Mutex::new(Vec::new());
 
 thread_local! {
-    static IDLE: RefCell<Vec<(Key, TcpStream)>> = const { RefCell::new(Vec::new()) };
+    static IDLE: Arc<Pool> = {
+        let pool = Arc::new(Pool::default());
+        let mut all = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+        all.retain(|w| w.strong_count() > 0);
+        all.push(Arc::downgrade(&pool));
+        pool
+    };
+}
+
+fn with_idle<T>(f: impl FnOnce(&mut Vec<(Key, TcpStream, Instant)>) -> T) -> Option<T> {
+    IDLE.try_with(|pool| {
+        let mut idle = pool.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        idle.retain(|(_, _, since)| now.duration_since(*since) < IDLE_FOR);
+        f(&mut idle)
+    })
+    .ok()
+}
+
+/// Closes every idle connection to `key` in every worker thread (`del server`).
+pub fn forget_server(key: Key) {
+    let all = POOLS.lock().unwrap_or_else(|p| p.into_inner());
+    for pool in all.iter().filter_map(Weak::upgrade) {
+        pool.lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(k, _, _)| *k != key);
+    }
 }
 
 /// Upstream connections of one client connection, by (backend, server).
@@ -30,8 +67,8 @@ impl Lanes {
             let up = self.0.swap_remove(i).1;
             return alive(&up).then_some(up);
         }
-        IDLE.with_borrow_mut(|idle| {
-            while let Some(i) = idle.iter().rposition(|(k, _)| *k == key) {
+        with_idle(|idle| {
+            while let Some(i) = idle.iter().rposition(|(k, _, _)| *k == key) {
                 let up = idle.swap_remove(i).1;
                 if alive(&up) {
                     return Some(up);
@@ -39,6 +76,7 @@ impl Lanes {
             }
             None
         })
+        .flatten()
     }
 
     /// Keeps `up` for this client's next request.
@@ -51,11 +89,11 @@ impl Drop for Lanes {
     fn drop(&mut self) {
         let mine = std::mem::take(&mut self.0);
         // A thread being torn down has no pool left: the connections just close.
-        let _ = IDLE.try_with(|idle| {
-            let mut idle = idle.borrow_mut();
+        with_idle(|idle| {
+            let now = Instant::now();
             for (key, up) in mine {
-                if idle.iter().filter(|(k, _)| *k == key).count() < POOLED_PER_SERVER {
-                    idle.push((key, up));
+                if idle.iter().filter(|(k, _, _)| *k == key).count() < POOLED_PER_SERVER {
+                    idle.push((key, up, now));
                 }
             }
         });
@@ -90,5 +128,27 @@ mod tests {
         drop(server_side);
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         assert!(Lanes::default().take((0, 1)).is_none());
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_deleted_servers_idle_connections_are_closed() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let up = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (mut server_side, _) = l.accept().await.unwrap();
+        let mut lanes = Lanes::default();
+        lanes.keep((7, 3), up);
+        drop(lanes);
+        // From another thread, as the runtime API does it.
+        std::thread::spawn(|| forget_server((7, 3))).join().unwrap();
+        let mut buf = [0u8; 1];
+        let n = tokio::time::timeout(
+            Duration::from_secs(2),
+            tokio::io::AsyncReadExt::read(&mut server_side, &mut buf),
+        )
+        .await
+        .expect("the server sees the close")
+        .unwrap();
+        assert_eq!(n, 0, "closed, not kept");
+        assert!(Lanes::default().take((7, 3)).is_none());
     }
 }

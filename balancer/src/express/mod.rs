@@ -11,7 +11,7 @@
 //! 408), as Pingora would: such a request cannot be sent again.
 
 pub mod http1;
-mod lanes;
+pub mod lanes;
 pub mod request;
 
 use crate::bounded::within;

@@ -147,8 +147,9 @@ impl Backend {
     }
 
     /// HAProxy's `del server`: only a server in maintenance without requests in flight.
-    pub fn remove_server(&self, name: &str) -> Result<(), String> {
-        let (_, s) = self.server_named(name).ok_or("No such server.")?;
+    /// Returns its index (its pooled connections are then closed by the caller).
+    pub fn remove_server(&self, name: &str) -> Result<usize, String> {
+        let (j, s) = self.server_named(name).ok_or("No such server.")?;
         if s.admin() != Admin::Maint {
             return Err("Only servers in maintenance mode can be deleted.".into());
         }
@@ -156,7 +157,7 @@ impl Backend {
             return Err("Server still has connections attached to it, cannot remove it.".into());
         }
         s.removed.store(true, Ordering::Relaxed);
-        Ok(())
+        Ok(j)
     }
 
     pub fn up_servers(&self) -> usize {
@@ -202,7 +203,7 @@ pub(super) mod tests {
         assert!(b.add_server(&c).is_err(), "same name");
         assert_eq!(b.servers[1].admin(), Admin::Maint);
         assert!(b.remove_server("s0").is_err(), "s0 is READY");
-        assert_eq!(b.remove_server("new"), Ok(()));
+        assert!(b.remove_server("new").is_ok());
         assert_eq!(b.live_servers().count(), 1);
     }
 }

@@ -157,6 +157,7 @@ impl Cli {
                         "A mirroring backend's servers come from the configuration (each has its queue).".into(),
                     );
                 }
+                netpulse_config::haproxy_name("server", name)?;
                 let cfg = server_config(name, addr, opts)?;
                 let j = b.add_server(&cfg)?;
                 if let Some(hc) = b.health_check.clone().filter(|_| b.servers[j].checked) {
@@ -168,8 +169,15 @@ impl Cli {
             ["del", "server", arg] => {
                 self.admin_only()?;
                 let (b, name) = arg.split_once('/').ok_or("Require 'backend/server'.")?;
-                let (_, b) = self.backend(b).ok_or("No such backend.")?;
-                b.remove_server(name)?;
+                let (bi, b) = self.backend(b).ok_or("No such backend.")?;
+                if self.stats.live.mirrors.get(bi).is_some() {
+                    // Its writer and queue would go on: refused, as `add server` is.
+                    return Err(
+                        "A mirroring backend's servers come from the configuration (each has its queue); they cannot be deleted at run time.".into(),
+                    );
+                }
+                let j = b.remove_server(name)?;
+                crate::express::lanes::forget_server((bi, j));
                 tracing::warn!(backend = %b.name, server = %name, "server deleted on the runtime API");
                 text("Server deleted.\n".into())
             }

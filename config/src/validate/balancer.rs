@@ -76,6 +76,8 @@ fn backend(i: &str, b: &Backend, out: &mut Problems) {
                 at("name"),
                 format!("{:?}: server names must be unique in a backend and non-empty", s.name),
             ));
+        } else if let Err(why) = super::haproxy_name("server", &s.name) {
+            out.push((at("name"), why));
         }
         if !host_port(&s.address) {
             out.push((

@@ -38,8 +38,48 @@ fn host_port(s: &str) -> bool {
         && !host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }
 
+/// Longest proxy or server name taken (HAProxy's CLI line and the stats CSV stay readable).
+pub const NAME_MAX: usize = 100;
+
+/// HAProxy's rule for proxy and server names: letters, digits, `-`, `_`, `.` and `:`, not
+/// empty; at most [`NAME_MAX`] characters. A `,` would break the stats CSV's columns, a `/`
+/// a `backend/server` argument of the runtime API. `Err` says why, naming the name.
+pub fn haproxy_name(kind: &str, name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err(format!("Invalid {kind} name: empty."));
+    }
+    if name.chars().count() > NAME_MAX {
+        return Err(format!(
+            "Invalid {kind} name: {} characters (at most {NAME_MAX}).",
+            name.chars().count()
+        ));
+    }
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "-_.:".contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "Invalid character '{}' in {kind} name '{}' (letters, digits, '-', '_', '.' and ':' only).",
+            c.escape_default(),
+            name.escape_default()
+        )),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn names_follow_haproxys_rule() {
+        for ok in ["influx-a", "s1", "web_2.prod:east"] {
+            assert!(super::haproxy_name("server", ok).is_ok(), "{ok}");
+        }
+        for bad in ["a,b,c", "../etc", "\"q\"", "", "a b", "x/y", &"n".repeat(5000)] {
+            let e = super::haproxy_name("server", bad).unwrap_err();
+            assert!(e.starts_with("Invalid"), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn host_port_takes_ips_and_dns_names_only() {
         for ok in [
