@@ -36,3 +36,32 @@ fn every_type_error_unknown_key_and_bad_env_value_is_reported_together() {
     }
     assert_eq!(err.lines().filter(|l| l.contains(": `")).count(), 5, "{err}");
 }
+
+#[test]
+fn target_values_that_would_flood_an_agent_are_refused_naming_the_field() {
+    let dir = std::env::temp_dir().join(format!("np-bounds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("collector.toml");
+    let modules: Vec<String> = (0..5000).map(|_| "\"system\"".to_string()).collect();
+    std::fs::write(
+        &file,
+        format!(
+            "[collector]\ninterval = \"0s\"\n\
+             [[targets]]\nname = \"a\"\naddress = \"udp://192.0.2.1\"\ncommunity = \"public\"\ninterval = \"0s\"\ntimeout = \"0s\"\nmax_repetitions = 0\n\
+             [[targets]]\nname = \"b\"\naddress = \"udp://192.0.2.2\"\ncommunity = \"public\"\nmodules = [{}]\n",
+            modules.join(",")
+        ),
+    )
+    .unwrap();
+    let err = Loader::<CollectorConfig>::new().file(&file).load().unwrap_err().to_string();
+    for want in [
+        "`collector.interval`: 0s: must be between 100ms and 24h",
+        "`targets[0].interval`: 0s: must be between 100ms and 24h",
+        "`targets[0].timeout`: 0s: must be longer than 0s",
+        "`targets[0].max_repetitions`: must be between 1 and 10000",
+        "`targets[1].modules`: 5000 modules: at most 64",
+        "`targets[1].modules`: module \"system\" is listed more than once",
+    ] {
+        assert!(err.contains(want), "missing {want:?} in:\n{err}");
+    }
+}

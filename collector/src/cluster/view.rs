@@ -10,7 +10,7 @@
 use super::assign;
 use super::store::{Member, View};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The member view and what follows from it, behind the cluster's lock.
@@ -39,6 +39,7 @@ impl Shared {
     /// The persisted share of an earlier run, if any (a start without Redis uses it).
     pub fn load(dir: &str, me: &str) -> Self {
         let file = PathBuf::from(dir).join("cluster.json");
+        private(Path::new(dir), &file);
         let p: Persisted = (std::fs::read(&file).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .unwrap_or_default();
@@ -113,11 +114,19 @@ impl Shared {
             targets: self.runtime.clone(),
         };
         let write = || -> std::io::Result<()> {
+            use std::io::Write;
+            use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
             if let Some(dir) = self.file.parent() {
-                std::fs::create_dir_all(dir)?;
+                std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
             }
             let tmp = self.file.with_extension("tmp");
-            std::fs::write(&tmp, serde_json::to_vec(&p).unwrap_or_default())?;
+            let _ = std::fs::remove_file(&tmp);
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)?;
+            f.write_all(&serde_json::to_vec(&p).unwrap_or_default())?;
             std::fs::rename(tmp, &self.file)
         };
         if let Err(e) = write() {
@@ -126,9 +135,41 @@ impl Shared {
     }
 }
 
+/// The state folder and its file hold run-time communities and v3 passwords: 0700 and 0600,
+/// made so on start when an earlier version (or a hand) left them open.
+fn private(dir: &Path, file: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for (path, mode) in [(dir, 0o700), (file, 0o600)] {
+        let Ok(meta) = std::fs::metadata(path) else { continue };
+        if meta.permissions().mode() & 0o077 != 0 {
+            match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
+                Ok(()) => tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the cluster state was readable by others: made private"),
+                Err(e) => tracing::error!(path = %path.display(), error = %e, "the cluster state is readable by others and cannot be made private"),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_state_is_private_and_made_so_on_start() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("np-cluster-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let mut s = Shared::load(dir.to_str().unwrap(), "me");
+        s.runtime.insert("sw".into(), "{\"community\":\"secret\"}".into());
+        s.persist();
+        assert_eq!((mode(&dir), mode(&dir.join("cluster.json"))), (0o700, 0o600));
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(dir.join("cluster.json"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        let again = Shared::load(dir.to_str().unwrap(), "me");
+        assert_eq!((mode(&dir), mode(&dir.join("cluster.json"))), (0o700, 0o600));
+        assert_eq!(again.runtime.len(), 1);
+    }
 
     fn view(ids: &[(&str, bool)]) -> View {
         View {

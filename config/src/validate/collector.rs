@@ -19,8 +19,12 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
             out.push((p(&["collector", key]), "must be at least 1".into()));
         }
     }
-    if c.interval.get().is_zero() {
-        out.push((p(&["collector", "interval"]), "must be longer than 0s".into()));
+    // The total bound on the outputs' requests (delivery's Endpoint::with_limit).
+    if cfg.http_pool.max_connections == 0 {
+        out.push((p(&["http_pool", "max_connections"]), "must be at least 1".into()));
+    }
+    if !(INTERVAL_MIN..=INTERVAL_MAX).contains(&c.interval.get()) {
+        out.push((p(&["collector", "interval"]), format!("{}: must be between 100ms and 24h", c.interval)));
     }
     if c.jitter.is_some_and(|j| j >= c.interval) && !c.interval.get().is_zero() {
         out.push((
@@ -202,6 +206,7 @@ fn targets(cfg: &CollectorConfig, out: &mut Problems) {
         if t.modules.is_empty() {
             out.push((at("modules"), "lists no module".into()));
         }
+        target_bounds(t, &at, out);
         for (k, v) in &t.tags {
             if k.is_empty() || v.is_empty() || matches!(k.as_str(), "target" | "agent_host") {
                 out.push((
@@ -213,5 +218,44 @@ fn targets(cfg: &CollectorConfig, out: &mut Problems) {
         if t.walk_limit == 0 {
             out.push((at("walk_limit"), "must be at least 1".into()));
         }
+    }
+}
+
+/// Shortest and longest poll interval (global and per target): below it one agent is polled
+/// many times a second; above it rates and dashboards lose their meaning.
+pub const INTERVAL_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+pub const INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(86_400);
+/// Most modules a target lists (each is a set of walks of the agent).
+pub const MODULES_MAX: usize = 64;
+
+/// Per-target values that would flood an agent or never finish: each names its field.
+fn target_bounds(t: &crate::collector::TargetConfig, at: &dyn Fn(&str) -> Vec<String>, out: &mut Problems) {
+    if let Some(i) = t.interval
+        && !(INTERVAL_MIN..=INTERVAL_MAX).contains(&i.get())
+    {
+        out.push((at("interval"), format!("{i}: must be between 100ms and 24h")));
+    }
+    if let Some(d) = t.timeout
+        && (d.get().is_zero() || d.get() > std::time::Duration::from_secs(60))
+    {
+        out.push((at("timeout"), format!("{d}: must be longer than 0s and at most 60s")));
+    }
+    if t.retries.is_some_and(|r| r > 10) {
+        out.push((at("retries"), "must be at most 10".into()));
+    }
+    if let Some(d) = t.poll_deadline
+        && d.get().is_zero()
+    {
+        out.push((at("poll_deadline"), "must be longer than 0s".into()));
+    }
+    if t.max_repetitions.is_some_and(|m| !(1..=10_000).contains(&m)) {
+        out.push((at("max_repetitions"), "must be between 1 and 10000".into()));
+    }
+    if t.modules.len() > MODULES_MAX {
+        out.push((at("modules"), format!("{} modules: at most {MODULES_MAX}", t.modules.len())));
+    }
+    let mut seen = HashSet::new();
+    if let Some(twice) = t.modules.iter().find(|m| !seen.insert(m.as_str())) {
+        out.push((at("modules"), format!("module {twice:?} is listed more than once")));
     }
 }
