@@ -53,7 +53,11 @@ fn target_values_that_would_flood_an_agent_are_refused_naming_the_field() {
         ),
     )
     .unwrap();
-    let err = Loader::<CollectorConfig>::new().file(&file).load().unwrap_err().to_string();
+    let err = Loader::<CollectorConfig>::new()
+        .file(&file)
+        .load()
+        .unwrap_err()
+        .to_string();
     for want in [
         "`collector.interval`: 0s: must be between 100ms and 24h",
         "`targets[0].interval`: 0s: must be between 100ms and 24h",

@@ -143,8 +143,12 @@ fn private(dir: &Path, file: &Path) {
         let Ok(meta) = std::fs::metadata(path) else { continue };
         if meta.permissions().mode() & 0o077 != 0 {
             match std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)) {
-                Ok(()) => tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the cluster state was readable by others: made private"),
-                Err(e) => tracing::error!(path = %path.display(), error = %e, "the cluster state is readable by others and cannot be made private"),
+                Ok(()) => {
+                    tracing::warn!(path = %path.display(), mode = format!("{mode:o}"), "the cluster state was readable by others: made private")
+                }
+                Err(e) => {
+                    tracing::error!(path = %path.display(), error = %e, "the cluster state is readable by others and cannot be made private")
+                }
             }
         }
     }

@@ -24,7 +24,10 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
         out.push((p(&["http_pool", "max_connections"]), "must be at least 1".into()));
     }
     if !(INTERVAL_MIN..=INTERVAL_MAX).contains(&c.interval.get()) {
-        out.push((p(&["collector", "interval"]), format!("{}: must be between 100ms and 24h", c.interval)));
+        out.push((
+            p(&["collector", "interval"]),
+            format!("{}: must be between 100ms and 24h", c.interval),
+        ));
     }
     if c.jitter.is_some_and(|j| j >= c.interval) && !c.interval.get().is_zero() {
         out.push((
@@ -252,7 +255,10 @@ fn target_bounds(t: &crate::collector::TargetConfig, at: &dyn Fn(&str) -> Vec<St
         out.push((at("max_repetitions"), "must be between 1 and 10000".into()));
     }
     if t.modules.len() > MODULES_MAX {
-        out.push((at("modules"), format!("{} modules: at most {MODULES_MAX}", t.modules.len())));
+        out.push((
+            at("modules"),
+            format!("{} modules: at most {MODULES_MAX}", t.modules.len()),
+        ));
     }
     let mut seen = HashSet::new();
     if let Some(twice) = t.modules.iter().find(|m| !seen.insert(m.as_str())) {
