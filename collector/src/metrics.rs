@@ -43,7 +43,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
         polls_skipped: must(IntCounterVec::new(
             opts!(
                 "netpulse_polls_skipped_total",
-                "Scheduled polls not started, by reason (still_running, circuit_open)"
+                "Polls not started, by reason (still_running, circuit_open, missed_slot, stopping, deleted)"
             ),
             &["reason"],
         )),

@@ -86,6 +86,7 @@ async fn shutdown(
     }
     tracing::info!(grace = ?grace, "stopping: no new polls; finishing in-flight polls and flushing queues");
     let _ = stop.send(true);
+    core.admission.close(); // polls waiting for a slot are dropped, not started
     while core.busy() && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }

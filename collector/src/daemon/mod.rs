@@ -2,6 +2,7 @@
 //! breakers, one writer task per output, the HTTP API, SIGHUP reload, SIGTERM drain and
 //! sd_notify. One target's poll never waits on another's; one output never on another.
 
+pub mod admission;
 pub mod api;
 mod lifecycle;
 pub mod scheduler;
@@ -42,7 +43,9 @@ pub struct Core {
     cfg: RwLock<Arc<CollectorConfig>>,
     pub engine: Arc<SnmpEngine>,
     pub ops: Arc<Semaphore>,
-    slots: Arc<Semaphore>,
+    /// The poll slots (`max_concurrent_targets`): earliest deadline first, unproven targets
+    /// bounded to half (`admission`).
+    pub admission: Arc<admission::Admission>,
     pub collect_slots: Arc<Semaphore>,
     /// Held while a collect decides "join or take a slot" and registers its polls, so two
     /// collects for the same target can never both miss each other's poll.
@@ -96,7 +99,7 @@ impl Core {
         METRICS.targets.set(entries.len() as i64);
         Ok(Arc::new(Self {
             ops: Arc::new(Semaphore::new(cfg.collector.max_concurrent_operations)),
-            slots: Arc::new(Semaphore::new(cfg.collector.max_concurrent_targets)),
+            admission: admission::Admission::new(cfg.collector.max_concurrent_targets),
             collect_slots: Arc::new(Semaphore::new(cfg.api.max_concurrent_collects.max(1))),
             collect_admission: std::sync::Mutex::new(()),
             engine: Arc::new(engine),
@@ -134,9 +137,22 @@ impl Core {
         self.started.elapsed().as_millis() as u64 - self.beat.load(Ordering::Relaxed) < 10_000
     }
 
-    /// Starts a poll of `entry` (only `modules`, if given), or joins the one running.
-    /// The poll runs to its end even if every caller goes away.
+    /// Starts a poll of `entry` (only `modules`, if given), or joins the one running —
+    /// for `POST /collect`: it waits for a slot up to the poll deadline.
     pub fn poll(self: &Arc<Self>, entry: &Arc<Entry>, modules: Option<Vec<String>>) -> state::PollFuture {
+        let deadline = tokio::time::Instant::now() + self.config().snmp.poll_deadline.get();
+        self.poll_by(entry, modules, deadline)
+    }
+
+    /// Starts a poll that must have a slot before `deadline` (its target's next slot, for a
+    /// scheduled poll), or joins the one running. The poll runs to its end even if every
+    /// caller goes away, unless its target is deleted.
+    pub fn poll_by(
+        self: &Arc<Self>,
+        entry: &Arc<Entry>,
+        modules: Option<Vec<String>>,
+        deadline: tokio::time::Instant,
+    ) -> state::PollFuture {
         let key = modules.as_ref().map_or_else(|| "*".to_string(), |m| m.join(","));
         let mut inflight = entry.inflight.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(f) = inflight.get(&key) {
@@ -145,7 +161,18 @@ impl Core {
         let (core, e, k) = (self.clone(), entry.clone(), key.clone());
         // The task removes its own key; we hold the map's lock until the key is in it.
         let task = tokio::spawn(async move {
-            let _slot = core.slots.clone().acquire_owned().await;
+            let mut retired = e.retired();
+            let slot = tokio::select! {
+                s = core.admission.acquire(e.unproven(), deadline) => s.map_err(|r| match r {
+                    admission::Refused::Missed => "missed_slot",
+                    admission::Refused::Closed => "stopping",
+                }),
+                _ = retired.wait_for(|r| *r) => Err("deleted"),
+            };
+            let _slot = match slot {
+                Ok(s) => s,
+                Err(reason) => return core.not_polled(&e, reason, k),
+            };
             let mut target = e.target();
             if let Some(mods) = modules {
                 let mut t = (*target).clone();
@@ -153,36 +180,35 @@ impl Core {
                 target = Arc::new(t);
             }
             let started = Instant::now();
-            let outcome = poll(
-                &core.engine,
-                &target,
-                core.ops.clone(),
-                core.config().collector.batch_size,
-            )
-            .await;
+            let batch = core.config().collector.batch_size;
+            let outcome = tokio::select! {
+                o = poll(&core.engine, &target, core.ops.clone(), batch) => o,
+                // A deleted target's poll is abandoned: its slot goes to live targets.
+                _ = retired.wait_for(|r| *r) => return core.not_polled(&e, "deleted", k),
+            };
             core.finish(&e, &target, outcome, started.elapsed(), k)
         });
         let name = entry.target().name.to_string();
         let fut = async move {
-            task.await.unwrap_or_else(|err| {
-                Arc::new(PollOutcome {
-                    target: name.as_str().into(),
-                    points: vec![],
-                    modules: vec![crate::poll::ModuleOutcome {
-                        module: "*".into(),
-                        error: Some(format!("poll task failed: {err}")),
-                        duration: Duration::ZERO,
-                        varbinds: 0,
-                        requests: 0,
-                        timed_out: false,
-                    }],
-                })
-            })
+            task.await
+                .unwrap_or_else(|err| failed_outcome(&name, format!("poll task failed: {err}")))
         }
         .boxed()
         .shared();
         inflight.insert(key, fut.clone());
         fut
+    }
+
+    /// A poll that never ran (no slot before its deadline, stopping, target deleted).
+    fn not_polled(&self, e: &Entry, reason: &'static str, key: String) -> Arc<PollOutcome> {
+        METRICS.polls_skipped.with_label_values(&[reason]).inc();
+        e.inflight.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        let why = match reason {
+            "missed_slot" => "no poll slot free before the deadline (the collector is overloaded)",
+            "stopping" => "the collector is stopping",
+            _ => "the target was deleted",
+        };
+        failed_outcome(&e.target().name, format!("not polled: {why}"))
     }
 
     /// Books a finished poll: metrics, breaker, last poll, and the points into every output.
@@ -231,6 +257,7 @@ impl Core {
                 at: SystemTime::now(),
                 duration: took,
                 ok: failed == 0,
+                answered: !all_failed,
                 error: outcome.errors().next(),
                 points: outcome.points.len(),
             });
@@ -263,11 +290,26 @@ impl Core {
         Arc::new(outcome)
     }
 
-    fn busy(&self) -> bool {
+    pub(crate) fn busy(&self) -> bool {
         self.targets
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .values()
             .any(|e| e.busy())
     }
+}
+
+fn failed_outcome(target: &str, error: String) -> Arc<PollOutcome> {
+    Arc::new(PollOutcome {
+        target: target.into(),
+        points: vec![],
+        modules: vec![crate::poll::ModuleOutcome {
+            module: "*".into(),
+            error: Some(error),
+            duration: Duration::ZERO,
+            varbinds: 0,
+            requests: 0,
+            timed_out: false,
+        }],
+    })
 }

@@ -3,7 +3,9 @@
 //! a restarted collector keeps its phase, and in cluster mode a new owner polls at the old
 //! owner's times (no gap, no extra poll at a hand-over). Each firing is moved by a random
 //! `jitter` within its slot. A poll still running when the next is due is skipped and
-//! counted, as is one refused by an open breaker.
+//! counted, as is one refused by an open breaker. A due poll waits for one of the poll slots
+//! until its next slot at most (`admission`: earliest deadline first, failing targets held
+//! to half of the slots), so a live target is polled at its interval whatever else fails.
 //!
 //! Cluster mode: only targets this replica owns fire; each firing first takes the target's
 //! permit (`cluster::Cluster::decide`). A target gained by a change of the assignment gets a
@@ -131,7 +133,8 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                     continue;
                 }
                 match &core.cluster {
-                    None => drop(core.poll(&entry, None)),
+                    // Worthless once the next slot comes: that is its deadline for a slot.
+                    None => drop(core.poll_by(&entry, None, at(next))),
                     Some(c) => permitted(&core, c, &name, false),
                 }
             }
@@ -167,7 +170,7 @@ fn permitted(core: &Arc<Core>, c: &Arc<Cluster>, name: &str, catch_up: bool) {
                     core.engine.seed_engine(&target.address.host, target.address.port, e);
                 }
             }
-            drop(core.poll(&entry, None));
+            drop(core.poll_by(&entry, None, Instant::now() + target.interval));
         }
     });
 }

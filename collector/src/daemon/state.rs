@@ -16,6 +16,8 @@ pub struct LastPoll {
     pub at: SystemTime,
     pub duration: Duration,
     pub ok: bool,
+    /// Some module got an answer (a partial poll proves the agent alive).
+    pub answered: bool,
     pub error: Option<String>,
     pub points: usize,
 }
@@ -31,6 +33,8 @@ pub struct Entry {
     pub state: Mutex<TargetState>,
     /// Polls running now, by module set (`*` = the target's modules): callers share them.
     pub inflight: Mutex<HashMap<String, PollFuture>>,
+    /// Set when the target is deleted: its waiting and running polls give up.
+    retired: tokio::sync::watch::Sender<bool>,
 }
 
 impl Entry {
@@ -43,6 +47,7 @@ impl Entry {
                 next_poll: None,
             }),
             inflight: Mutex::new(HashMap::new()),
+            retired: tokio::sync::watch::channel(false).0,
         }
     }
 
@@ -52,6 +57,23 @@ impl Entry {
 
     pub fn state(&self) -> std::sync::MutexGuard<'_, TargetState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Deleted: polls waiting for a slot or running are dropped.
+    pub fn retire(&self) {
+        self.retired.send_replace(true);
+    }
+
+    pub fn retired(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.retired.subscribe()
+    }
+
+    /// Not (yet) known to answer: never polled, the last poll got nothing back, or the
+    /// breaker is not closed. Such a target waits in the unproven queue (at most half of the
+    /// poll slots), so a burst of silent targets cannot hold every slot for their timeouts.
+    pub fn unproven(&self) -> bool {
+        let mut st = self.state();
+        st.breaker.state() != crate::breaker::State::Closed || st.last.as_ref().is_none_or(|l| !l.answered)
     }
 
     pub fn busy(&self) -> bool {

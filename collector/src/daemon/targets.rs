@@ -77,7 +77,13 @@ impl Core {
         let mut map = self.targets.write().unwrap_or_else(|p| p.into_inner());
         let names: std::collections::HashSet<String> = targets.iter().map(|t| t.name.to_string()).collect();
         let removed = map.keys().filter(|n| !names.contains(*n)).count();
-        map.retain(|n, _| names.contains(n));
+        map.retain(|n, e| {
+            let keep = names.contains(n);
+            if !keep {
+                e.retire();
+            }
+            keep
+        });
         for mut t in targets {
             match map.get(&*t.name) {
                 Some(entry) => {

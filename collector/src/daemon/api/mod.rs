@@ -52,23 +52,8 @@ pub async fn serve(core: Arc<Core>, listener: tokio::net::TcpListener, mut stop:
 
 async fn route(core: Arc<Core>, req: Request<Incoming>) -> reply::Resp {
     match (req.method(), req.uri().path()) {
-        (&Method::GET, "/health") => {
-            if core.alive() {
-                json_resp(StatusCode::OK, json!({"status": "ok"}))
-            } else {
-                json_resp(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    json!({"status": "stalled", "reason": "the scheduler loop has not run for 10s"}),
-                )
-            }
-        }
-        (&Method::GET, "/ready") => match core.outputs.saturated() {
-            None => json_resp(StatusCode::OK, json!({"status": "ready"})),
-            Some((output, reason)) => json_resp(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({"status": "not_ready", "output": output, "reason": reason}),
-            ),
-        },
+        (&Method::GET, "/health") => health(&core),
+        (&Method::GET, "/ready") => ready(&core),
         (&Method::GET, "/metrics") => {
             METRICS.snmp_malformed.set(core.engine.malformed_datagrams() as i64);
             METRICS
@@ -170,4 +155,48 @@ fn targets(core: &Core) -> Value {
         })
         .collect();
     json!({ "replica": core.replica, "targets": list })
+}
+
+/// Liveness: the scheduler loop runs. The slot figures are for the operator; an overloaded
+/// collector is alive (restarting it would not help), so it is `/ready` that fails.
+fn health(core: &Core) -> reply::Resp {
+    let missed = core.admission.missed_last_minute();
+    let scheduler = json!({
+        "slots": core.config().collector.max_concurrent_targets,
+        "slots_in_use": core.admission.in_use(),
+        "polls_waiting": core.admission.waiting(),
+        "missed_slots_last_minute": {"answering": missed.0, "unproven": missed.1},
+    });
+    if core.alive() {
+        json_resp(StatusCode::OK, json!({"status": "ok", "scheduler": scheduler}))
+    } else {
+        json_resp(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "stalled", "reason": "the scheduler loop has not run for 10s", "scheduler": scheduler}),
+        )
+    }
+}
+
+/// Readiness: every output can take points, and targets that answer get their slots (silent
+/// ones missing theirs is their agents' fault, not this collector's: `/health` counts them).
+fn ready(core: &Core) -> reply::Resp {
+    if let Some((output, reason)) = core.outputs.saturated() {
+        return json_resp(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "not_ready", "output": output, "reason": reason}),
+        );
+    }
+    let (missed, _) = core.admission.missed_last_minute();
+    if missed > 0 {
+        let reason = format!(
+            "the scheduler missed {missed} polls of answering targets in the last minute: more polls are due than \
+             collector.max_concurrent_targets ({}) slots can run",
+            core.config().collector.max_concurrent_targets
+        );
+        return json_resp(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({"status": "not_ready", "scheduler": "missing slots", "reason": reason}),
+        );
+    }
+    json_resp(StatusCode::OK, json!({"status": "ready"}))
 }
