@@ -81,3 +81,48 @@ fn the_daemon_speaks_the_units_notify_protocol() {
         p.log_text()
     );
 }
+
+/// A stalled scheduler stops the watchdog pings (so systemd restarts the collector), and
+/// `/health` says so.
+#[test]
+fn the_watchdog_is_pinged_only_while_the_scheduler_runs() {
+    let dir = tempdir("notify-stall");
+    let cfg = dir.join("collector.toml");
+    std::fs::write(&cfg, "[collector]\ninterval = \"1h\"\n").unwrap();
+    let notify = NotifySocket::bind(&dir);
+    let api = free_tcp_port();
+    let mut cmd = Command::new(collector_bin());
+    cmd.arg("--config")
+        .arg(&cfg)
+        .env("NETPULSE_API__LISTEN", format!("127.0.0.1:{api}"))
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "400000")
+        .env("NETPULSE_FAULT_STALL_SCHEDULER", "2");
+    let mut p = Proc::spawn("netpulse-collector", cmd, &dir.join("log"));
+    notify.wait_for("READY=1", Duration::from_secs(20));
+    notify.wait_for("WATCHDOG=1", Duration::from_secs(2));
+    // Stalled at 2 s, not alive after 10 s more: the pings stop by ~12 s.
+    let started = std::time::Instant::now();
+    let mut last_ping = started;
+    while started.elapsed() < Duration::from_secs(16) {
+        if let Some(m) = notify.recv(Duration::from_millis(500))
+            && m.contains("WATCHDOG=1")
+        {
+            last_ping = std::time::Instant::now();
+        }
+    }
+    let quiet = started.elapsed() - last_ping.duration_since(started);
+    assert!(
+        quiet >= Duration::from_secs(3),
+        "pings went on while the scheduler was stalled"
+    );
+    assert!(
+        last_ping.duration_since(started) >= Duration::from_secs(5),
+        "pings stopped too early"
+    );
+    let (status, body) = netpulse_testkit::http::http(api, "GET", "/health", b"");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("stalled"), "{body}");
+    assert!(p.log_text().contains("no more watchdog pings"));
+    p.kill();
+}

@@ -20,7 +20,7 @@ impl Cluster {
             Ok(view) => {
                 self.reachable();
                 METRICS.members.set(view.members.len() as i64);
-                let version = view.targets_version.clone();
+                let version = view.targets_version;
                 let changed = {
                     let mut s = self.view.write().unwrap_or_else(|p| p.into_inner());
                     let changed = s.update(view, &self.id, ttl);
@@ -33,9 +33,9 @@ impl Cluster {
                     tracing::info!(?members, "cluster assignment changed");
                     self.assignment.send_modify(|g| *g += 1);
                 }
-                self.sync_targets(&version).await;
+                self.sync_targets(version).await;
             }
-            Err(e) => self.unreachable(&e),
+            Err(e) => self.trouble(&e),
         }
     }
 
@@ -50,6 +50,7 @@ impl Cluster {
     /// Graceful stop, last step: the last rate states, then out of the member set.
     pub async fn leave(&self) {
         self.flush_states().await;
+        self.view.write().unwrap_or_else(|p| p.into_inner()).persist_if_dirty();
         if let Err(e) = self.store.leave(&self.id).await {
             tracing::warn!(error = %e, "could not leave the member set; the others wait member_ttl");
         }
@@ -72,7 +73,10 @@ pub async fn run(cluster: Arc<Cluster>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
             _ = beat.tick() => cluster.beat().await,
             _ = cluster.beat_now.notified() => cluster.beat().await,
-            _ = flush.tick() => cluster.flush_states().await,
+            _ = flush.tick() => {
+                cluster.flush_states().await;
+                cluster.view.write().unwrap_or_else(|p| p.into_inner()).persist_if_dirty();
+            }
         }
     }
 }

@@ -53,8 +53,15 @@ pub struct Cluster {
     pub assignment: watch::Sender<u64>,
     /// Bumped when the run-time targets change.
     pub targets_changed: watch::Sender<u64>,
-    /// 0: not known yet, 1: answers, 2: unreachable.
+    /// Redis as the heartbeat finds it: 0 not known yet, 1 answers, 2 unreachable, 3
+    /// answers with errors (out of memory, read-only…). Changes are logged once.
     redis: AtomicU8,
+    /// When a call last failed.
+    troubled: Mutex<Option<std::time::Instant>>,
+    /// The last Redis error (for `/cluster`).
+    redis_error: Mutex<Option<String>>,
+    /// Run-time target changes, one at a time (`targets::changing`).
+    changes: tokio::sync::Mutex<()>,
     /// Ask the heartbeat loop to beat now (a permit found this replica not a member).
     beat_now: Notify,
     /// This owner's term (fence) per target, from its last granted permit.
@@ -86,6 +93,9 @@ impl Cluster {
             assignment: watch::channel(0).0,
             targets_changed: watch::channel(0).0,
             redis: AtomicU8::new(0),
+            redis_error: Mutex::new(None),
+            troubled: Mutex::new(None),
+            changes: tokio::sync::Mutex::new(()),
             beat_now: Notify::new(),
             fences: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
@@ -129,7 +139,6 @@ impl Cluster {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(target.to_string(), fence);
-                self.reachable();
                 let state = takeover.and_then(|t| {
                     if !t.from.is_empty() {
                         METRICS.takeovers.inc();
@@ -140,7 +149,6 @@ impl Cluster {
                 Decision::Poll { state }
             }
             Ok(Permit::Recent) => {
-                self.reachable();
                 METRICS.permits_denied.inc();
                 Decision::Skip
             }
@@ -151,7 +159,7 @@ impl Cluster {
                 Decision::Poll { state: None }
             }
             Err(e) => {
-                self.unreachable(&e);
+                self.trouble(&e);
                 Decision::Poll { state: None }
             }
         }
@@ -197,22 +205,56 @@ impl Cluster {
                     }
                 }
             }
-            Err(e) => self.unreachable(&e),
+            Err(e) => self.trouble(&e),
         }
     }
 
+    /// The heartbeat got through: Redis is up if nothing else failed for `member_ttl`
+    /// (only the heartbeat says so, and only after a clean period: under OOM the heartbeat
+    /// passes and permits fail, which must not make the state flap).
     fn reachable(&self) {
-        if self.redis.swap(1, Ordering::Relaxed) != 1 {
-            METRICS.redis_up.set(1);
+        let last = *self.troubled.lock().unwrap_or_else(|p| p.into_inner());
+        if last.is_some_and(|t| t.elapsed() < self.cfg.member_ttl.get()) {
+            return;
         }
+        let was = self.redis.swap(1, Ordering::Relaxed);
+        if was != 1 {
+            METRICS.redis_up.set(1);
+            if was > 1 {
+                tracing::info!("Redis answers again");
+            }
+        }
+        *self.redis_error.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    /// Logged once per outage, not per call.
-    fn unreachable(&self, e: &StoreError) {
-        if self.redis.swap(2, Ordering::Relaxed) != 2 {
+    /// A call failed: unreachable, or answering with errors. Logged once per change of
+    /// state, not per call.
+    fn trouble(&self, e: &StoreError) {
+        let state = if e.answered() { 3 } else { 2 };
+        *self.troubled.lock().unwrap_or_else(|p| p.into_inner()) = Some(std::time::Instant::now());
+        *self.redis_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(e.to_string());
+        if self.redis.swap(state, Ordering::Relaxed) != state {
             METRICS.redis_up.set(0);
-            tracing::error!(error = %e, "Redis unreachable: polling the last known share of the targets until it answers again");
+            if state == 3 {
+                tracing::error!(error = %e, "Redis answers with errors: polling the last known share of the targets until it accepts writes again");
+            } else {
+                tracing::error!(error = %e, "Redis unreachable: polling the last known share of the targets until it answers again");
+            }
         }
         self.view.write().unwrap_or_else(|p| p.into_inner()).outage();
+    }
+
+    /// Redis as `/cluster` shows it: (state, last error).
+    pub fn redis_state(&self) -> (&'static str, Option<String>) {
+        let state = match self.redis.load(Ordering::Relaxed) {
+            0 => "unknown",
+            1 => "up",
+            2 => "unreachable",
+            _ => "errors",
+        };
+        (
+            state,
+            self.redis_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        )
     }
 }

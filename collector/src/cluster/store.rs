@@ -7,8 +7,8 @@
 //! - `P:members` sorted set: member id → expiry (ms); `P:member:ID` hash: incarnation,
 //!   state (`active`/`draining`), last heartbeat, targets owned.
 //! - `P:t:TARGET` hash: `last` permit time, `owner` (`id#incarnation`), `fence`, `rates`.
-//! - `P:targets` hash: run-time targets (name → JSON); `P:targets:version`: a token that
-//!   changes with every change.
+//! - `P:targets` hash: run-time targets (name → JSON); `P:targets:version`: a number that
+//!   every change increments (in the same script as the change: Redis orders the changes).
 //! - `P:collect:TARGET` lock and `P:collect:TARGET:result` of a shared `POST /collect`.
 
 use super::metrics::METRICS;
@@ -27,6 +27,21 @@ pub enum StoreError {
     Reply(String),
 }
 
+impl StoreError {
+    /// Redis answered, with an error (out of memory, a read-only replica, a script
+    /// error): it is reachable but refuses, which calls for a different fix than a
+    /// network outage.
+    pub fn answered(&self) -> bool {
+        match self {
+            Self::Timeout(_) => false,
+            Self::Redis(e) => {
+                !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal())
+            }
+            Self::Reply(_) => true,
+        }
+    }
+}
+
 /// One member as the heartbeat reply shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -42,7 +57,7 @@ pub struct Member {
 pub struct View {
     pub now_ms: u64,
     /// The run-time targets' version token ("0": none written, or Redis lost them).
-    pub targets_version: String,
+    pub targets_version: u64,
     pub members: Vec<Member>,
 }
 
@@ -131,6 +146,28 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 ";
 
+/// Run-time target changes, atomically with the new version: KEYS hash, version;
+/// ARGV keep-ms, then (name, json-or-empty) pairs (empty: delete). Returns the version, then
+/// per change whether the name existed before. A version that is not a number (an older
+/// collector's token) counts as 0.
+const SET_TARGETS: &str = r"
+local v = (tonumber(redis.call('GET', KEYS[2])) or 0) + 1
+local out = {v}
+for i = 2, #ARGV, 2 do
+  local existed = redis.call('HEXISTS', KEYS[1], ARGV[i])
+  if ARGV[i + 1] == '' then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  else
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+  out[#out + 1] = existed
+end
+redis.call('SET', KEYS[2], v)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+return out
+";
+
 /// How long run-time targets outlive the last heartbeat of the fleet.
 const TARGETS_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -142,6 +179,7 @@ pub struct Store {
     permit: Script,
     save_states: Script,
     unlock: Script,
+    set_targets: Script,
 }
 
 impl Store {
@@ -161,6 +199,7 @@ impl Store {
             permit: Script::new(PERMIT),
             save_states: Script::new(SAVE_STATES),
             unlock: Script::new(UNLOCK),
+            set_targets: Script::new(SET_TARGETS),
         })
     }
 
@@ -212,7 +251,7 @@ impl Store {
             .await?;
         let mut it = reply.iter();
         let now_ms = num(it.next())?;
-        let targets_version = text(it.next())?;
+        let targets_version = version_number(Some(&text(it.next())?));
         let mut members = vec![];
         while let Some(idv) = it.next() {
             members.push(Member {
@@ -309,35 +348,35 @@ impl Store {
         Ok(reply.into_iter().map(|w| w == 1).collect())
     }
 
-    /// The run-time targets: (version token, name → JSON).
-    pub async fn targets(&self) -> Result<(String, BTreeMap<String, String>), StoreError> {
+    /// The run-time targets: (version, name → JSON), read atomically.
+    pub async fn targets(&self) -> Result<(u64, BTreeMap<String, String>), StoreError> {
         let (h, v) = (self.key(&["targets"]), self.key(&["targets", "version"]));
         self.run(|mut c| async move {
             let (map, version): (BTreeMap<String, String>, Option<String>) =
-                redis::pipe().hgetall(&h).get(&v).query_async(&mut c).await?;
-            Ok((version.unwrap_or_else(|| "0".into()), map))
+                redis::pipe().atomic().hgetall(&h).get(&v).query_async(&mut c).await?;
+            Ok((version_number(version.as_deref()), map))
         })
         .await
     }
 
-    /// Writes (`Some`) or deletes (`None`) run-time targets and sets a new version token.
-    pub async fn set_targets(&self, changes: &[(String, Option<String>)], version: &str) -> Result<(), StoreError> {
-        let (h, v) = (self.key(&["targets"]), self.key(&["targets", "version"]));
-        self.run(|mut c| async move {
-            let mut p = redis::pipe();
-            p.atomic();
-            for (name, json) in changes {
-                match json {
-                    Some(j) => p.hset(&h, name, j).ignore(),
-                    None => p.hdel(&h, name).ignore(),
-                };
-            }
-            p.set(&v, version).ignore();
-            let keep = TARGETS_KEEP.as_millis() as i64;
-            p.pexpire(&h, keep).ignore().pexpire(&v, keep).ignore();
-            p.query_async::<()>(&mut c).await
-        })
-        .await
+    /// Writes (`Some`) or deletes (`None`) run-time targets and increments the version, in
+    /// one script. Returns the new version and, per change, whether the name existed.
+    pub async fn set_targets(&self, changes: &[(String, Option<String>)]) -> Result<(u64, Vec<bool>), StoreError> {
+        let keys = [self.key(&["targets"]), self.key(&["targets", "version"])];
+        let reply: Vec<i64> = self
+            .run(|mut c| async move {
+                let mut inv = self.set_targets.prepare_invoke();
+                inv.key(&keys[..]).arg(TARGETS_KEEP.as_millis() as u64);
+                for (name, json) in changes {
+                    inv.arg(name).arg(json.as_deref().unwrap_or(""));
+                }
+                inv.invoke_async(&mut c).await
+            })
+            .await?;
+        let Some((&v, existed)) = reply.split_first() else {
+            return Err(StoreError::Reply("set_targets: empty reply".into()));
+        };
+        Ok((v.max(0) as u64, existed.iter().map(|e| *e == 1).collect()))
     }
 
     /// Takes the shared-collect lock of `target` for `ttl`; false when another holds it.
@@ -391,6 +430,11 @@ impl Store {
         self.run(|mut c| async move { redis::cmd("GET").arg(&r).query_async(&mut c).await })
             .await
     }
+}
+
+/// The run-time targets' version as Redis holds it (absent, or an older collector's token: 0).
+pub fn version_number(v: Option<&str>) -> u64 {
+    v.and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 
 fn text(v: Option<&Value>) -> Result<String, StoreError> {

@@ -1,8 +1,11 @@
 //! Targets added (`PUT /targets/NAME`) and removed (`DELETE /targets/NAME`) at run time.
-//! Redis holds them (name → the target as JSON) with a version token that every change
-//! replaces; each replica compares the token at each heartbeat and reloads when it differs,
-//! so every replica sees a change within one heartbeat. A Redis that lost them (restarted
-//! empty) is re-seeded from the replicas' copies.
+//! Redis holds them (name → the target as JSON) with a version number that every change
+//! increments in the same script: Redis orders the changes, and its answer decides created
+//! or replaced, deleted or not found — so the answers are linearizable per name whichever
+//! replica took them. A replica applies its own changes at once (in Redis's order: one
+//! change at a time, `changing`), and the others' when a heartbeat shows a version it has
+//! not seen (within one heartbeat). A Redis that lost them (restarted empty) is re-seeded
+//! from the replicas' copies.
 
 use super::Cluster;
 use super::store::StoreError;
@@ -17,62 +20,63 @@ impl Cluster {
             .collect()
     }
 
-    fn new_version(&self) -> String {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        format!("{}-{nanos:x}", self.id)
+    /// Whether `name` is a run-time target (this replica's view).
+    pub fn has_runtime_target(&self, name: &str) -> bool {
+        self.shared().runtime.contains_key(name)
     }
 
-    /// Stores `json` (one target, already validated) as `name`, for every replica.
-    pub async fn put_target(&self, name: &str, json: String) -> Result<(), StoreError> {
-        self.change(vec![(name.to_string(), Some(json))]).await
+    /// Held while a change is stored and applied, and while another replica's changes are
+    /// applied: this replica applies changes in the order Redis took them.
+    pub async fn changing(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.changes.lock().await
     }
 
-    /// Removes `name`; false when it was not a run-time target.
+    /// Stores `json` (one target, already validated) as `name`, for every replica; whether
+    /// it existed. The caller holds `changing` until it has applied the change.
+    pub async fn put_target(&self, name: &str, json: String) -> Result<bool, StoreError> {
+        self.change(name, Some(json)).await
+    }
+
+    /// Removes `name`; false when it was not a run-time target (Redis decides).
     pub async fn delete_target(&self, name: &str) -> Result<bool, StoreError> {
-        if !self.shared().runtime.contains_key(name) {
-            return Ok(false);
-        }
-        self.change(vec![(name.to_string(), None)]).await.map(|()| true)
+        self.change(name, None).await
     }
 
-    async fn change(&self, changes: Vec<(String, Option<String>)>) -> Result<(), StoreError> {
-        let version = self.new_version();
-        self.store.set_targets(&changes, &version).await?;
-        {
-            let mut s = self.view.write().unwrap_or_else(|p| p.into_inner());
-            for (name, json) in changes {
-                match json {
-                    Some(j) => s.runtime.insert(name, j),
-                    None => s.runtime.remove(&name),
-                };
-            }
-            s.runtime_version = version;
-            s.persist();
-        }
-        self.targets_changed.send_modify(|g| *g += 1);
-        Ok(())
-    }
-
-    /// Follows the version token a heartbeat saw.
-    pub(super) async fn sync_targets(&self, seen: &str) {
-        let (mine, local) = {
-            let s = self.shared();
-            (s.runtime_version.clone(), s.runtime.clone())
+    async fn change(&self, name: &str, json: Option<String>) -> Result<bool, StoreError> {
+        let (version, existed) = self.store.set_targets(&[(name.to_string(), json.clone())]).await?;
+        let mut s = self.view.write().unwrap_or_else(|p| p.into_inner());
+        match json {
+            Some(j) => s.runtime.insert(name.to_string(), j),
+            None => s.runtime.remove(name),
         };
-        if seen == mine {
+        // Another replica's change in between: ours is applied, theirs is fetched at the
+        // next heartbeat (a version we do not hold makes it fetch).
+        s.runtime_version = if version == s.runtime_version + 1 { version } else { 0 };
+        s.runtime_seq += 1;
+        s.dirty = true;
+        Ok(existed.first().copied().unwrap_or(false))
+    }
+
+    /// Follows the version a heartbeat saw.
+    pub(super) async fn sync_targets(&self, seen: u64) {
+        let (mine, seq, local) = {
+            let s = self.shared();
+            (s.runtime_version, s.runtime_seq, s.runtime.clone())
+        };
+        if seen == mine && seen != 0 {
             return;
         }
-        if seen == "0" {
+        if seen == 0 {
             if !local.is_empty() {
                 tracing::warn!(
                     targets = local.len(),
                     "Redis has no run-time targets: writing ours back"
                 );
+                let _held = self.changing().await;
                 let all: Vec<_> = local.into_iter().map(|(k, v)| (k, Some(v))).collect();
-                if let Err(e) = self.store.set_targets(&all, &mine).await {
-                    self.unreachable(&e);
+                match self.store.set_targets(&all).await {
+                    Ok((v, _)) => self.view.write().unwrap_or_else(|p| p.into_inner()).runtime_version = v,
+                    Err(e) => self.trouble(&e),
                 }
             }
             return;
@@ -81,13 +85,16 @@ impl Cluster {
             Ok((version, map)) => {
                 {
                     let mut s = self.view.write().unwrap_or_else(|p| p.into_inner());
+                    if s.runtime_seq != seq {
+                        return; // a change of ours landed meanwhile: fetch again next beat
+                    }
                     s.runtime = map;
                     s.runtime_version = version;
-                    s.persist();
+                    s.dirty = true;
                 }
                 self.targets_changed.send_modify(|g| *g += 1);
             }
-            Err(e) => self.unreachable(&e),
+            Err(e) => self.trouble(&e),
         }
     }
 }

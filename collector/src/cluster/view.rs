@@ -23,9 +23,16 @@ pub struct Shared {
     /// While an outage is not over: when Redis answered again (None: not yet).
     outage: Option<Option<Instant>>,
     pub draining_since: Option<Instant>,
-    /// Run-time targets (name → JSON) and the version token they came with.
+    /// Run-time targets (name → JSON) and the version they came with (0: not known to
+    /// match any version in Redis — loaded from the file, or a change of another replica
+    /// landed between two of ours).
     pub runtime: BTreeMap<String, String>,
-    pub runtime_version: String,
+    pub runtime_version: u64,
+    /// Changes applied here (a fetch that started before one must not overwrite it).
+    pub runtime_seq: u64,
+    /// Not yet written to the file (written by the membership loop, at most every 200 ms:
+    /// a change costs no file write of every target).
+    pub dirty: bool,
     file: PathBuf,
 }
 
@@ -54,11 +61,9 @@ impl Shared {
             assign,
             outage: None,
             draining_since: None,
-            runtime_version: if p.targets.is_empty() {
-                "0".into()
-            } else {
-                "file".into()
-            },
+            runtime_version: 0,
+            runtime_seq: 0,
+            dirty: false,
             runtime: p.targets,
             file,
         }
@@ -108,6 +113,13 @@ impl Shared {
     }
 
     /// Best effort: a start without Redis falls back to polling everything without it.
+    /// Writes the file if something changed since the last write.
+    pub fn persist_if_dirty(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            self.persist();
+        }
+    }
+
     pub fn persist(&self) {
         let p = Persisted {
             members: self.assign.clone(),
@@ -178,7 +190,7 @@ mod tests {
     fn view(ids: &[(&str, bool)]) -> View {
         View {
             now_ms: 1,
-            targets_version: "0".into(),
+            targets_version: 0,
             members: (ids.iter())
                 .map(|(id, draining)| Member {
                     id: id.to_string(),

@@ -46,6 +46,7 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
     let mut int = signal(SignalKind::interrupt()).map_err(|e| DaemonError::Setup(e.to_string()))?;
     let watchdog = netpulse_sdnotify::watchdog_interval();
     let mut dog = tokio::time::interval(watchdog.unwrap_or(Duration::from_secs(3600)));
+    let mut stalled = false;
     tracing::info!(listen = %listen, targets = core.targets.read().map(|t| t.len()).unwrap_or(0), outputs = core.outputs.outputs.len(), "netpulse-collector running");
     netpulse_sdnotify::ready();
     loop {
@@ -60,11 +61,25 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
             }
             _ = term.recv() => break,
             _ = int.recv() => break,
-            _ = dog.tick(), if watchdog.is_some() => netpulse_sdnotify::watchdog(),
+            _ = dog.tick(), if watchdog.is_some() => watchdog_ping(&core, &mut stalled),
         }
     }
     shutdown(core, stop_tx, wstop_tx, tasks, writers).await;
     Ok(())
+}
+
+/// The systemd watchdog is pinged only while the liveness `/health` reports holds: a
+/// stalled scheduler stops the pings, and systemd restarts the collector.
+fn watchdog_ping(core: &Core, stalled: &mut bool) {
+    let alive = core.alive();
+    if alive {
+        netpulse_sdnotify::watchdog();
+    } else if !*stalled {
+        tracing::error!(
+            "the scheduler loop has not run for 10s: no more watchdog pings (systemd restarts the collector)"
+        );
+    }
+    *stalled = !alive;
 }
 
 async fn shutdown(
@@ -121,6 +136,7 @@ async fn follow_runtime_targets(core: Arc<Core>, mut stop: watch::Receiver<bool>
                 if r.is_err() {
                     return;
                 }
+                let _held = c.changing().await; // not between a change of ours and its apply
                 core.apply_runtime_targets();
             }
         }

@@ -58,6 +58,8 @@ pub struct Core {
     pub cluster: Option<Arc<Cluster>>,
     /// The module registry of the running configuration (for targets added at run time).
     registry: RwLock<Arc<Registry>>,
+    /// The config-file targets' names and the config without targets (run-time changes).
+    index: RwLock<Arc<targets::ConfigIndex>>,
     started: Instant,
     beat: AtomicU64,
 }
@@ -109,6 +111,7 @@ impl Core {
             replica,
             cluster,
             registry: RwLock::new(Arc::new(registry.clone())),
+            index: RwLock::new(Arc::new(targets::ConfigIndex::of(&cfg))),
             cfg: RwLock::new(Arc::new(cfg)),
             started: Instant::now(),
             beat: AtomicU64::new(0),

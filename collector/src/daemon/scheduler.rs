@@ -69,6 +69,7 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
         | 1;
     // Each target's current slot (Unix ms).
     let mut due: HashMap<String, u64> = HashMap::new();
+    let stall_at = fault_stall();
     loop {
         let mut heap = BinaryHeap::new();
         {
@@ -92,6 +93,10 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             }
         }
         loop {
+            if stall_at.is_some_and(|t| Instant::now() >= t) {
+                tracing::warn!("NETPULSE_FAULT_STALL_SCHEDULER: the scheduler loop stops here");
+                std::future::pending::<()>().await;
+            }
             core.heartbeat();
             let next = heap.peek().map(|Reverse((at, _))| *at);
             let wake = next.map_or(Instant::now() + Duration::from_secs(1), |n| {
@@ -140,6 +145,13 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
             }
         }
     }
+}
+
+/// Fault injection for the watchdog test and the drills: `NETPULSE_FAULT_STALL_SCHEDULER=SECS`
+/// stops the scheduler loop that long after start, as a deadlock would.
+fn fault_stall() -> Option<Instant> {
+    let secs: u64 = std::env::var("NETPULSE_FAULT_STALL_SCHEDULER").ok()?.parse().ok()?;
+    Some(Instant::now() + Duration::from_secs(secs))
 }
 
 /// Recomputes this replica's share; returns the targets it gained.

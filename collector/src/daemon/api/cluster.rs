@@ -36,7 +36,8 @@ pub fn cluster(core: &Core) -> Resp {
         json!({
             "mode": "cluster",
             "replica": c.id,
-            "redis": if c.redis_up() { "up" } else { "unreachable" },
+            "redis": c.redis_state().0,
+            "redis_error": c.redis_state().1,
             "members": list,
             "assignment": assignment,
         }),
@@ -71,8 +72,13 @@ async fn change(core: Arc<Core>, req: Request<Incoming>, name: String) -> Result
             let why = format!("{name:?} is a target of the configuration file; remove it there");
             return Err(Refusal::new(StatusCode::CONFLICT, why));
         }
+        let held = c.changing().await;
         return match c.delete_target(&name).await.map_err(unavailable)? {
-            true => Ok(json_resp(StatusCode::OK, json!({ "deleted": name }))),
+            true => {
+                let _ = core.apply_runtime_change(&name, None);
+                drop(held);
+                Ok(json_resp(StatusCode::OK, json!({ "deleted": name })))
+            }
             false => Err(Refusal::new(
                 StatusCode::NOT_FOUND,
                 format!("no run-time target {name:?}"),
@@ -91,9 +97,12 @@ async fn change(core: Arc<Core>, req: Request<Incoming>, name: String) -> Result
             i.message,
         )
     })?;
-    let existed = c.runtime_targets().iter().any(|(n, _)| *n == name);
-    c.put_target(&name, json).await.map_err(unavailable)?;
-    core.apply_runtime_targets();
+    let held = c.changing().await;
+    let existed = c.put_target(&name, json.clone()).await.map_err(unavailable)?;
+    if let Err(e) = core.apply_runtime_change(&name, Some(&json)) {
+        tracing::error!(target = %name, error = %e, "run-time target stored but not applied");
+    }
+    drop(held);
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(json_resp(status, json!({ "stored": name })))
 }
