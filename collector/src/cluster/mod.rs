@@ -7,7 +7,7 @@
 //! replica keeps polling its last known share and claims nothing new until Redis has
 //! answered for `member_ttl` again.
 //!
-//! - `store`: the keys and scripts in Redis; `assign`: who owns what;
+//! - `store`: the keys in Redis, `scripts` the Lua run there; `assign`: who owns what;
 //! - `view`: the member view, who owns what, the persisted share; `membership`: the
 //!   heartbeat loop and the graceful stop;
 //! - `targets`: targets added and removed at run time; `collect`: one poll for concurrent
@@ -18,6 +18,7 @@ mod collect;
 pub mod membership;
 pub mod metrics;
 pub mod state;
+mod scripts;
 pub mod store;
 mod targets;
 mod view;
