@@ -154,6 +154,7 @@ fn stats_of(
         frontends,
         proxies: netpulse_config::proxy_ids(cfg),
         started: std::time::Instant::now(),
+        threads: cfg.server.worker_threads(),
     };
     let s = &cfg.stats;
     let settings = stats::Settings {

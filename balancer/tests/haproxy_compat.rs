@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 const CFG: &str = r#"
 global
+  nbthread 2
   stats socket "${ADMIN_SOCK}" mode 600 level admin
 defaults base
   mode http
@@ -191,6 +192,49 @@ fn same_haproxy_cfg_same_behaviour_as_haproxy() {
             .collect()
     };
     assert_eq!(key(&hcsv), key(&ncsv));
+
+    // Rates and counts as HAProxy computes them: after the same burst, both show a request
+    // and connection rate on the frontend and servers; what netpulse does not track is empty,
+    // never a constant; `show info` counts connections and requests apart.
+    for side in [&hap, &np] {
+        bodies(side.port, "/", &[], 40);
+        let csv = get(side.stats, "/stats;csv", &[]).2;
+        let rows = csv_rows(&csv);
+        let fe = rows
+            .iter()
+            .find(|r| r["pxname"] == "web" && r["svname"] == "FRONTEND")
+            .unwrap();
+        let num = |r: &std::collections::HashMap<String, String>, k: &str| r[k].parse::<u64>().unwrap_or(0);
+        assert!(
+            num(fe, "req_rate_max") >= 10 && num(fe, "rate_max") >= 1,
+            "port {}: {fe:?}",
+            side.port
+        );
+        assert!(num(fe, "req_rate_max") <= num(fe, "req_tot"), "{fe:?}");
+        let servers = rows.iter().filter(|r| r["pxname"] == "web" && r["type"] == "2");
+        assert!(
+            servers.map(|r| num(r, "rate_max")).sum::<u64>() >= 10,
+            "port {}",
+            side.port
+        );
+        for k in ["dreq", "dresp", "cli_abrt", "srv_abrt"] {
+            assert!(fe[k].is_empty() || fe[k].parse::<u64>().is_ok(), "{k}: {fe:?}");
+        }
+        let info = runtime(&side.sock, "show info");
+        let field = |k: &str| {
+            info.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}: ")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert_eq!(field("Nbthread"), "2", "port {}", side.port);
+        let (reqs, conns) = (
+            field("CumReq").parse::<u64>().unwrap(),
+            field("CumConns").parse::<u64>().unwrap(),
+        );
+        assert!(reqs >= 40 && conns >= 1, "port {}: {info}", side.port);
+        assert!(field("Maxconn").parse::<u64>().unwrap() > 0, "{info}");
+    }
 
     // Failover: c dies; both route only to a and b, without an error, once it is DOWN.
     ups[2].kill();

@@ -316,7 +316,7 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
 
     // The HPA's custom metric, as prometheus-adapter computes it, returns data per scraped pod
     // (the adapter's label matchers and group-by replaced by the scrape's `instance`).
-    let adapter = std::fs::read_to_string(deploy("k8s/base/prometheus-adapter.yaml")).unwrap();
+    let adapter = std::fs::read_to_string(deploy("k8s/components/monitoring/prometheus-adapter.yaml")).unwrap();
     let q = adapter_query(&adapter)
         .replace("{<<.LabelMatchers>>}", "")
         .replace("<<.GroupBy>>", "instance");
@@ -353,13 +353,16 @@ fn adapter_query(adapter: &str) -> String {
 /// series the collector exports; its bounds and behaviour are the documented ones.
 #[test]
 fn the_hpa_and_its_adapter_rule_use_the_metrics_the_collector_exports() {
-    let hpa = std::fs::read_to_string(deploy("k8s/base/collector-hpa.yaml")).unwrap();
-    let adapter = std::fs::read_to_string(deploy("k8s/base/prometheus-adapter.yaml")).unwrap();
-    let pods_metric = hpa
-        .split("type: Pods\n      pods:\n        metric:\n          name: ")
-        .nth(1)
-        .and_then(|r| r.lines().next())
+    // The base scales on CPU and memory; the monitoring component adds the Pods metric.
+    let base = std::fs::read_to_string(deploy("k8s/base/collector-hpa.yaml")).unwrap();
+    let component = std::fs::read_to_string(deploy("k8s/components/monitoring/kustomization.yaml")).unwrap();
+    let adapter = std::fs::read_to_string(deploy("k8s/components/monitoring/prometheus-adapter.yaml")).unwrap();
+    let pods_metric = (component.split("type: Pods").nth(1))
+        .and_then(|r| r.split("metric:").nth(1))
+        .and_then(|r| r.lines().nth(1))
+        .and_then(|l| l.trim().strip_prefix("name: "))
         .expect("a Pods metric");
+    let hpa = base + &component;
     assert_eq!(pods_metric, "telemetry_collection_duration_seconds");
     assert!(
         adapter.contains(&format!("as: \"{pods_metric}\"")),

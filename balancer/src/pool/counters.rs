@@ -26,6 +26,10 @@ pub struct Counters {
     pub sessions: AtomicU64,
     pub sessions_cur: AtomicI64,
     pub sessions_max: AtomicI64,
+    /// Requests per second (a server's or backend's `rate`, a frontend's `req_rate`).
+    pub req_rate: super::freq::Freq,
+    /// Client connections per second (a frontend's `rate`).
+    pub sess_rate: super::freq::Freq,
 }
 
 /// A client connection counted in while it lasts.
@@ -54,6 +58,7 @@ impl Counters {
         let Ok(prev) = taken else { return false };
         self.max.fetch_max(prev + 1, Ordering::Relaxed);
         self.total.fetch_add(1, Ordering::Relaxed);
+        self.req_rate.hit();
         true
     }
 
@@ -84,12 +89,14 @@ impl Counters {
         let now = self.sessions_cur.fetch_add(1, Ordering::Relaxed) + 1;
         self.sessions_max.fetch_max(now, Ordering::Relaxed);
         self.sessions.fetch_add(1, Ordering::Relaxed);
+        self.sess_rate.hit();
         Session(self)
     }
 
     /// A request answered by the frontend itself with `code`.
     pub fn intercept(&self, code: u16) {
         self.total.fetch_add(1, Ordering::Relaxed);
+        self.req_rate.hit();
         self.intercepted.fetch_add(1, Ordering::Relaxed);
         self.status(code);
     }

@@ -13,6 +13,7 @@
 mod addr;
 mod backend;
 mod counters;
+mod freq;
 mod queue;
 mod select;
 mod server;

@@ -37,12 +37,17 @@ impl Cli {
 
     pub(super) fn info(&self) -> String {
         let up = self.stats.live.started.elapsed().as_secs();
-        let (cur, cum): (i64, u64) = self.stats.live.frontends.iter().fold((0, 0), |(c, t), f| {
-            (
-                c + f.counters.cur.load(Ordering::Relaxed).max(0),
-                t + f.counters.total.load(Ordering::Relaxed),
-            )
+        // Connections (HAProxy's sessions) and requests are counted apart.
+        let [cur, conns, reqs] = self.stats.live.frontends.iter().fold([0u64; 3], |[c, n, r], f| {
+            [
+                c + f.counters.sessions_cur.load(Ordering::Relaxed).max(0) as u64,
+                n + f.counters.sessions.load(Ordering::Relaxed),
+                r + f.counters.total.load(Ordering::Relaxed),
+            ]
         });
+        // No connection limit of its own: the file descriptors bound it, two per proxied
+        // connection (HAProxy derives its default maxconn from `ulimit -n` the same way).
+        let maxconn = rlimit_nofile() / 2;
         let tls = self
             .stats
             .live
@@ -59,9 +64,9 @@ impl Cli {
         let reuse_pct = (ssl_reused * 100).checked_div(ssl_cum).unwrap_or(0);
         let node = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         format!(
-            "Name: netpulse-balancer\nVersion: {v}\nRelease_date: -\nNbthread: {threads}\nNbproc: 1\nProcess_num: 1\nPid: {pid}\nUptime: {d}d {h}h{m:02}m{s:02}s\nUptime_sec: {up}\nMaxconn: 0\nCurrConns: {cur}\nCumConns: {cum}\nCumReq: {cum}\nMaxpipes: 0\nPipesUsed: 0\nTasks: 0\nRun_queue: 0\nnode: {node}\nStopping: 0\nListeners: {listeners}\nCurrSslConns: {ssl_cur}\nCumSslConns: {ssl_cum}\nSslFrontendSessionReuse_pct: {reuse_pct}\n",
+            "Name: netpulse-balancer\nVersion: {v}\nRelease_date: -\nNbthread: {threads}\nNbproc: 1\nProcess_num: 1\nPid: {pid}\nUptime: {d}d {h}h{m:02}m{s:02}s\nUptime_sec: {up}\nMaxconn: {maxconn}\nCurrConns: {cur}\nCumConns: {conns}\nCumReq: {reqs}\nMaxpipes: 0\nPipesUsed: 0\nTasks: 0\nRun_queue: 0\nnode: {node}\nStopping: 0\nListeners: {listeners}\nCurrSslConns: {ssl_cur}\nCumSslConns: {ssl_cum}\nSslFrontendSessionReuse_pct: {reuse_pct}\n",
             v = env!("CARGO_PKG_VERSION"),
-            threads = std::thread::available_parallelism().map_or(1, |n| n.get()),
+            threads = self.stats.live.threads,
             pid = std::process::id(),
             d = up / 86400,
             h = up % 86400 / 3600,
@@ -146,5 +151,19 @@ impl Cli {
             }
         }
         Ok(Outcome::Text(out))
+    }
+}
+
+/// The soft limit of open files.
+fn rlimit_nofile() -> u64 {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes into the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut r) } == 0 {
+        r.rlim_cur
+    } else {
+        0
     }
 }

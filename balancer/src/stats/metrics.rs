@@ -226,6 +226,7 @@ mod tests {
             frontends: vec![],
             proxies: vec![],
             started: std::time::Instant::now(),
+            threads: 1,
         });
         let reg = prometheus::Registry::new();
         reg.register(Box::new(PoolMetrics::new(live.clone()))).unwrap();

@@ -41,6 +41,8 @@ pub struct Live {
     /// named, HAProxy's `listen stats`): the rows come in this order, as HAProxy's do.
     pub proxies: Vec<ProxyId>,
     pub started: Instant,
+    /// Worker threads (`show info`'s Nbthread).
+    pub threads: usize,
 }
 
 fn n(a: &AtomicU64) -> String {
@@ -48,6 +50,8 @@ fn n(a: &AtomicU64) -> String {
 }
 
 fn counters(r: &mut Row, c: &Counters) {
+    r.insert("rate", c.req_rate.rate().to_string());
+    r.insert("rate_max", c.req_rate.max().to_string());
     r.insert("scur", c.current().to_string());
     r.insert("smax", c.max.load(Ordering::Relaxed).to_string());
     r.insert("stot", n(&c.total));
@@ -131,9 +135,12 @@ impl Live {
             r.insert("ssl_failed_handshake", n(&t.failed));
         }
         counters(&mut r, c);
-        for k in ["dreq", "dresp", "rate", "rate_max", "req_rate", "req_rate_max"] {
-            r.insert(k, "0".into());
-        }
+        // A frontend's `rate` is connections per second, `req_rate` requests per second.
+        // dreq/dresp (denied by ACLs) stay empty: the balancer has no deny rules.
+        r.insert("rate", c.sess_rate.rate().to_string());
+        r.insert("rate_max", c.sess_rate.max().to_string());
+        r.insert("req_rate", c.req_rate.rate().to_string());
+        r.insert("req_rate_max", c.req_rate.max().to_string());
         r.insert("ereq", n(&c.ereq));
         r.insert("req_tot", n(&c.total));
         // A FRONTEND row counts client connections (HAProxy's sessions); requests are req_tot.
@@ -150,7 +157,10 @@ fn server_row(b: &Backend, si: usize, iid: &str) -> Row {
     let hc = b.health_check.as_ref();
     let mut r = row(&b.name, &s.name, iid, si + 1, "2");
     counters(&mut r, &s.counters);
-    for k in ["qcur", "qmax", "dresp", "rate", "rate_max", "cli_abrt", "srv_abrt"] {
+    // Requests wait in the backend's queue, never a server's: a server's queue is empty.
+    // dresp, cli_abrt and srv_abrt are not tracked: empty, as HAProxy leaves what it
+    // does not know.
+    for k in ["qcur", "qmax"] {
         r.insert(k, "0".into());
     }
     if let Some(m) = s.maxconn {

@@ -12,8 +12,8 @@
 //! - `P:collect:TARGET` lock and `P:collect:TARGET:result` of a shared `POST /collect`.
 
 use super::metrics::METRICS;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use super::scripts::{HEARTBEAT, PERMIT, SAVE_STATES, SET_TARGETS, UNLOCK};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Script, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -81,7 +81,6 @@ pub enum Permit {
     /// This replica is not a live member (expired, or an older incarnation).
     NotMember,
 }
-
 
 /// How long run-time targets outlive the last heartbeat of the fleet.
 const TARGETS_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
