@@ -93,7 +93,7 @@ def collector_config(lay: Layout, i: int) -> Path:
         "[collector]", f'interval = "{lay.interval_s}s"', 'jitter = "1s"', "",
         "[api]", f'listen = "127.0.0.1:{lay.collector_api(i)}"', "",
         "[cluster]", f'redis_url = "redis://127.0.0.1:{lay.redis}/0"', f'replica_id = "collector-{i + 1}"',
-        'heartbeat = "1s"', 'member_ttl = "5s"', "",
+        f'heartbeat = "{lay.heartbeat_s}s"', f'member_ttl = "{lay.member_ttl_s}s"', "",
         "[circuit_breaker]", 'recovery_timeout = "10s"', "",
     ]
     for j in range(2):

@@ -14,7 +14,8 @@ and read/write load through the balancer, each measured from the data the replic
   replicas hold the same points;
 - alert: what Prometheus raised (firing, or pending when the outage was shorter than `for`).
 
-Exit status 1 when anything was lost (or a drill could not run)."""
+Each column has a bound (`bounds`, printed under the table); exit status 1 when any is
+exceeded, or a drill could not run."""
 
 import os
 import signal
@@ -23,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from . import bounds
 from . import components as c
 from . import observe as o
 from .load import Load
@@ -43,6 +45,13 @@ class Row:
     recover: str = "-"
     alert: str = "-"
     note: str = ""
+    # What the bounds need beyond the table's cells.
+    polled: int = 0
+    acked: int = 0
+    owned: int = 0
+    takeover_s: float = None
+    recover_s: float = None
+    set_aside: int = 0
 
 
 class Alerts:
@@ -148,13 +157,16 @@ def measure(stack, load: Load, alerts: Alerts, row: Row, t0: float, t_end: float
     # One more interval, so points being written at the end are in both replicas.
     time.sleep(lay.interval_s + 2)
     t1 = time.time()
-    row.recover = f"{t1 - lay.interval_s - 2 - t_end:.0f} s" if ok else f"not within 240 s ({why})"
+    if ok:
+        row.recover_s = t1 - lay.interval_s - 2 - t_end
+    row.recover = f"{row.recover_s:.0f} s" if ok else f"not within 240 s ({why})"
     a, b = (poll_points(lay, lay.influx(i), t0, t_end + lay.interval_s) for i in range(2))
     a, b = a or {}, b or {}
     interval_ms = lay.interval_s * 1000
     union = {t: sorted(set(a.get(t, [])) | set(b.get(t, []))) for t in set(a) | set(b)}
     n = lambda d: sum(len(v) for v in d.values())  # noqa: E731
     row.polls = f"{n(a)}/{n(b)} of {n(union)}"
+    row.polled = n(union)
     for ts in union.values():
         m, d = gaps(ts, interval_ms)
         row.missed += m
@@ -167,6 +179,7 @@ def measure(stack, load: Load, alerts: Alerts, row: Row, t0: float, t_end: float
     acked = 5 * len(done)
     have = [o.influx_count(lay.influx(i), f"SELECT count(seq) FROM drill_load WHERE seq <= {last}") for i in range(2)]
     row.client = f"{have[0]}/{have[1]} of {acked}"
+    row.acked = len([s for s, at in load.acked if t0 <= at <= t1])
     row.given_up = int(disk_full_drops(lay) - drops0)
     row.lost = max(0, diff - row.given_up) + sum(max(0, acked - h) for h in have)
     row.failed = load.failures_between(t0, t1)
@@ -184,17 +197,20 @@ def owned_by(stack, replica: str) -> list:
     return []
 
 
-def takeover(stack, names: list, since: float, timeout: float = 120) -> str:
+def takeover(stack, row: Row, names: list, since: float, timeout: float = 120) -> None:
     """Seconds until every target in `names` has a point newer than `since` (in influx-a)."""
     lay = stack.lay
+    row.owned = len(names)
     deadline = time.time() + timeout
     while time.time() < deadline:
         pts = poll_points(lay, lay.influx(0), since, time.time() + 60) or {}
         if all(pts.get(t) for t in names):
-            newest = max(min(pts[t]) for t in names) / 1000
-            return f"{newest - since:.1f} s"
+            row.takeover_s = max(min(pts[t]) for t in names) / 1000 - since
+            row.takeover = f"{row.takeover_s:.1f} s"
+            return
         time.sleep(0.5)
-    return f"> {timeout:.0f} s"
+    row.takeover_s = float(timeout)
+    row.takeover = f"> {timeout:.0f} s"
 
 
 def run(stack, short: bool = False, only: list = ()) -> int:
@@ -213,6 +229,7 @@ def run(stack, short: bool = False, only: list = ()) -> int:
         ("balancer backend killed", lambda r: backend_killed(stack, r, outage)),
         ("balancer upgraded in place", lambda r: balancer_upgraded(stack, r)),
         ("disk of one queue full", lambda r: queue_disk_full(stack, r, outage)),
+        ("a poisoned write", lambda r: poisoned_write(stack, r)),
     ]
     try:
         for name, drill in drills:
@@ -230,15 +247,23 @@ def run(stack, short: bool = False, only: list = ()) -> int:
                 continue
             rows.append(measure(stack, load, alerts, row, t0, t_end, drops0))
             print("  " + line(rows[-1]), flush=True)
+            for why in bounds.violations(rows[-1], lay):
+                print(f"  OUT OF BOUNDS: {why}", flush=True)
     finally:
         load.stop()
         alerts.stop()
     print()
     print(table(rows))
-    bad = [r for r in rows if r.lost != 0]
-    print(f"\n{'NOTHING LOST' if not bad else 'LOST: ' + ', '.join(r.drill for r in bad)}"
-          f" — {len(load.acked)} client writes acknowledged, {len(load.failed_writes) + len(load.failed_reads)} requests failed in all")
-    return 1 if bad else 0
+    print("\nBounds:" + bounds.__doc__.split("README quotes them):", 1)[1].rstrip())
+    bad = {r.drill: (["could not run: " + r.note] if r.lost < 0 else bounds.violations(r, lay)) for r in rows}
+    bad = {d: v for d, v in bad.items() if v}
+    for d, v in bad.items():
+        print(f"OUT OF BOUNDS: {d}: {'; '.join(v)}")
+    lost = [r.drill for r in rows if r.lost != 0]
+    print(f"\n{'NOTHING LOST' if not lost else 'LOST: ' + ', '.join(lost)}"
+          f" — {len(load.acked)} client writes acknowledged, {len(load.failed_writes) + len(load.failed_reads)} requests failed in all;"
+          f" {'every bound held' if not bad else f'{len(bad)} drill(s) out of bounds'}")
+    return 1 if bad or not rows else 0
 
 
 HEAD = ("drill", "poll points a/b of all", "client points a/b of acked", "lost", "given up", "dup",
@@ -274,7 +299,7 @@ def collector_killed(stack, row: Row, outage: int) -> float:
     names = owned_by(stack, victim)
     killed = time.time()
     stack.procs[victim].signal(signal.SIGKILL)
-    row.takeover = takeover(stack, names, killed)
+    takeover(stack, row, names, killed)
     # Down 1.5 outages: long enough for the rules' one-minute alerts (NetpulseCollectorDown).
     time.sleep(max(0.0, 1.5 * outage - (time.time() - killed)))
     c.collector(stack.procs, stack.lay, 1)
@@ -287,7 +312,7 @@ def collector_restarted(stack, row: Row) -> float:
     p = stack.procs[victim]
     stopped = time.time()
     p.stop(grace=60)
-    row.takeover = takeover(stack, names, stopped)
+    takeover(stack, row, names, stopped)
     c.collector(stack.procs, stack.lay, 2)
     return time.time()
 
@@ -343,3 +368,28 @@ def queue_disk_full(stack, row: Row, outage: int) -> float:
         return time.time()
     finally:
         stack.cleanup.append(lambda: subprocess.run(["umount", "-l", str(qdir)]))
+
+
+def poisoned_write(stack, row: Row) -> float:
+    """A write to a database that exists when the balancer asks (so it is accepted and queued)
+    but is gone from influx-b when its writer delivers: influx-b answers 404, a permanent
+    refusal. The batch is set aside (counted) and the healthy writes behind it go on."""
+    lay = stack.lay
+    for i in range(2):
+        o.post(lay.influx(i), "/query", b"q=CREATE+DATABASE+poison")
+    status, text = o.post(lay.influx_front, "/write?db=poison", b"poison v=1i\n")
+    if status != 204:
+        raise RuntimeError(f"the first write to db=poison got {status}: {text}")
+    before = o.metric_sum(o.metrics(lay.stats), "netpulse_balancer_mirror_points_set_aside_total")
+    o.post(lay.influx(1), "/query", b"q=DROP+DATABASE+poison")
+    for _ in range(3):
+        o.post(lay.influx_front, "/write?db=poison", b"poison v=2i\n")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        now = o.metric_sum(o.metrics(lay.stats), "netpulse_balancer_mirror_points_set_aside_total")
+        if now > before:
+            break
+        time.sleep(0.5)
+    row.set_aside = int(now - before)
+    row.note = f"{row.set_aside} points set aside"
+    return time.time()

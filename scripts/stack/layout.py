@@ -22,6 +22,9 @@ class Layout:
     offset: int = 0
     collectors: int = 3
     interval_s: int = 10
+    # The collectors' cluster timing (components.py writes it into their configs).
+    heartbeat_s: int = 1
+    member_ttl_s: int = 5
     bins: Path = Path("target/release")
     extra: dict = field(default_factory=dict)
 
