@@ -119,7 +119,6 @@ fn add_frontend(
         let express = express.then(|| express::Express {
             pool: pool.clone(),
             frontend: fe.clone(),
-            mirrored: (0..pool.backends.len()).map(|i| mirrors.get(i).is_some()).collect(),
         });
         let proxy = proxy::Proxy {
             pool: pool.clone(),

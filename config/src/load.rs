@@ -135,8 +135,31 @@ impl<T: Layered> Loader<T> {
             })?),
             None => None,
         };
+        let fig = self.layers(file_text.as_deref())?;
+        let mut cfg: T = fig.extract().map_err(|first| self.extract_errors(&fig, first, file_text.as_deref()))?;
+        for r in &self.replaces {
+            (r.apply)(&mut cfg);
+        }
+        let mut problems = cfg.validate();
+        for check in &self.checks {
+            problems.extend(check(&cfg));
+        }
+        if problems.is_empty() {
+            Ok(cfg)
+        } else {
+            Err(ConfigErrors(
+                problems
+                    .into_iter()
+                    .map(|(path, msg)| self.error(&path, msg, file_text.as_deref()))
+                    .collect(),
+            ))
+        }
+    }
+
+    /// Defaults < file < seed variables < `NETPULSE_*` variables < flags, as one figment.
+    fn layers(&self, file_text: Option<&str>) -> Result<Figment, ConfigErrors> {
         let mut fig = Figment::new();
-        if let (Some(p), Some(text)) = (&self.file, &file_text) {
+        if let (Some(p), Some(text)) = (&self.file, file_text) {
             if let Err(e) = text.parse::<toml::Table>() {
                 let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1).unwrap_or(1);
                 let msg = e.message().to_string();
@@ -175,56 +198,42 @@ impl<T: Layered> Loader<T> {
         for (key, _, value) in &self.flags {
             fig = fig.merge(Serialized::default(key, value.clone()));
         }
-        let mut cfg: T = fig.extract().map_err(|first| {
-            // figment stops at the first error: each setting alone finds them all.
-            let every = (fig.extract::<figment::value::Value>().ok())
-                .map(|v| crate::isolate::every_error::<T>(&v))
-                .filter(|e| !e.is_empty());
-            let errs: Vec<figment::Error> = every.unwrap_or_else(|| first.into_iter().collect());
-            ConfigErrors(
-                errs.into_iter()
-                    .map(|e| {
-                        let mut path = e.path.clone();
-                        let message = match &e.kind {
-                            Kind::UnknownField(field, expected) => {
-                                if path.last() != Some(field) {
-                                    path.push(field.clone());
-                                }
-                                let hint = closest(field, expected)
-                                    .map(|s| format!(" (did you mean `{s}`?)"))
-                                    .unwrap_or_default();
-                                format!("unknown key{hint}")
+        Ok(fig)
+    }
+
+    /// Every error of the layers' values, each with its origin (figment stops at the first:
+    /// each setting alone finds them all).
+    fn extract_errors(&self, fig: &Figment, first: figment::Error, file_text: Option<&str>) -> ConfigErrors {
+        let every = (fig.extract::<figment::value::Value>().ok())
+            .map(|v| crate::isolate::every_error::<T>(&v))
+            .filter(|e| !e.is_empty());
+        let errs: Vec<figment::Error> = every.unwrap_or_else(|| first.into_iter().collect());
+        ConfigErrors(
+            errs.into_iter()
+                .map(|e| {
+                    let mut path = e.path.clone();
+                    let message = match &e.kind {
+                        Kind::UnknownField(field, expected) => {
+                            if path.last() != Some(field) {
+                                path.push(field.clone());
                             }
-                            Kind::MissingField(field) => {
-                                if path.last().map(String::as_str) != Some(field.as_ref()) {
-                                    path.push(field.to_string());
-                                }
-                                "required key is missing".to_string()
+                            let hint = closest(field, expected)
+                                .map(|s| format!(" (did you mean `{s}`?)"))
+                                .unwrap_or_default();
+                            format!("unknown key{hint}")
+                        }
+                        Kind::MissingField(field) => {
+                            if path.last().map(String::as_str) != Some(field.as_ref()) {
+                                path.push(field.to_string());
                             }
-                            other => other.to_string(),
-                        };
-                        self.error(&path, message, file_text.as_deref())
-                    })
-                    .collect(),
-            )
-        })?;
-        for r in &self.replaces {
-            (r.apply)(&mut cfg);
-        }
-        let mut problems = cfg.validate();
-        for check in &self.checks {
-            problems.extend(check(&cfg));
-        }
-        if problems.is_empty() {
-            Ok(cfg)
-        } else {
-            Err(ConfigErrors(
-                problems
-                    .into_iter()
-                    .map(|(path, msg)| self.error(&path, msg, file_text.as_deref()))
-                    .collect(),
-            ))
-        }
+                            "required key is missing".to_string()
+                        }
+                        other => other.to_string(),
+                    };
+                    self.error(&path, message, file_text)
+                })
+                .collect(),
+        )
     }
 
     fn error(&self, path: &[String], message: String, file_text: Option<&str>) -> ConfigError {

@@ -3,7 +3,7 @@
 //! configuration's names the way `haproxy -c` does, naming each server that does not resolve.
 //! IPv4 is preferred where a name has both families.
 
-use crate::BalancerConfig;
+use crate::balancer::BalancerConfig;
 use std::net::{SocketAddr, ToSocketAddrs};
 
 /// `HOST:PORT` or `IP:PORT` resolved to one address.

@@ -1,4 +1,5 @@
-//! A message about one line of a configuration file: `file:line: text`.
+//! A message about one line of a configuration file (`file:line: text`), and the errors and
+//! warnings of one file as the translation collects them.
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
@@ -20,6 +21,22 @@ impl Diagnostic {
 impl std::fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}: {}", self.file, self.line, self.message)
+    }
+}
+
+/// Errors and warnings of one file.
+pub struct Diags {
+    pub file: String,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Diags {
+    pub(crate) fn error(&mut self, line: usize, m: impl Into<String>) {
+        self.errors.push(Diagnostic::new(&self.file, line, m));
+    }
+    pub(crate) fn warn(&mut self, line: usize, m: impl Into<String>) {
+        self.warnings.push(Diagnostic::new(&self.file, line, m));
     }
 }
 

@@ -48,7 +48,7 @@ pub fn load(path: &Path) -> Result<Translation, Error> {
 /// Translates haproxy.cfg text; `file` names it in messages.
 pub fn translate_str(text: &str, file: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Translation, Error> {
     let (sections, errors) = parse::sections(text, file, env);
-    let mut d = translate::Diags {
+    let mut d = diag::Diags {
         file: file.to_string(),
         errors,
         warnings: vec![],

@@ -2,8 +2,9 @@
 bounds are stated once, here, and printed under the table (README quotes them):
 
 - lost: 0 in every drill.
-- given up: 0, except "disk of one queue full" (a full disk gives the oldest points of the dead
-  replica's queue up, counted; more than 0 there proves the drill filled the disk).
+- given up: 0, except "disk of one queue full", where it must be more than 0: the disk is sized
+  to fill during the outage, and the oldest points of the dead replica's queue are given up,
+  counted (influx-a loses nothing).
 - dup: 0 (permits keep each slot to one poll, also across hand-overs).
 - missed polls: 0, except in drills that stop a collector: at most 2 per target it owned (its
   slots inside the takeover window).

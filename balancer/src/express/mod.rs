@@ -30,8 +30,6 @@ use tokio::net::TcpStream;
 pub struct Express {
     pub pool: Arc<Pool>,
     pub frontend: Arc<Frontend>,
-    /// Backends whose requests are mirrored (`mirror/`), by index: never the lane's.
-    pub mirrored: Vec<bool>,
 }
 
 pub enum Outcome {
@@ -81,7 +79,7 @@ impl Express {
         let bi = self.frontend.route(req.path, req.host);
         let b = &self.pool.backends[bi];
         let too_large = self.frontend.max_body.is_some_and(|m| req.body > m);
-        if self.mirrored[bi] || too_large {
+        if b.mirrored || too_large {
             return Outcome::Pingora;
         }
         // A sticky session goes to its server if that one may take it (slot counted in, as

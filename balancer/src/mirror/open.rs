@@ -164,9 +164,8 @@ fn writers(m: &Mirror, dir: &Path, replicas: &[Replica]) -> Result<Vec<Writer>, 
         read_timeout: netpulse_config::Duration(m.server_timeout),
         ..HttpPoolConfig::default()
     };
-    // A server back after an outage is tried again within seconds: its queue is waiting.
     let breaker = netpulse_config::CircuitBreakerConfig {
-        recovery_timeout: netpulse_config::Duration(Duration::from_secs(5)),
+        recovery_timeout: m.cfg.recovery_timeout,
         ..Default::default()
     };
     (replicas.iter().zip(&m.servers).zip(&m.server_counters))

@@ -22,6 +22,9 @@ pub struct Backend {
     pub sticky: Option<Sticky>,
     pub balance: Balance,
     pub all_backups: bool,
+    /// Every request goes to every server through a queue each (`mirror/`): never the express
+    /// lane's, servers only from the configuration. The one answer to "is it mirrored?".
+    pub mirrored: bool,
     /// Smooth weighted round-robin state (nginx's algorithm), one per server (`select`).
     pub(super) current: Mutex<Vec<i64>>,
     pub counters: Counters,
@@ -52,6 +55,7 @@ impl Backend {
             sticky: c.sticky.clone(),
             balance: c.balance,
             all_backups: c.all_backups,
+            mirrored: c.mirror.is_some(),
             current: Mutex::new(vec![0; c.servers.len()]),
             counters: Counters::default(),
             last_change: Mutex::new(Instant::now()),

@@ -2,7 +2,7 @@
 //! connection or many after `prompt` (as `hatop` does). It reads and changes the shared
 //! [`Pool`](crate::pool::Pool): server admin states and weights take effect on the next request.
 
-use crate::pool::{Admin, Backend, Server};
+use crate::pool::{Backend, Server};
 use crate::stats::Stats;
 use async_trait::async_trait;
 use netpulse_config::RuntimeLevel;
@@ -46,6 +46,7 @@ const HELP: &[&str] = &[
     "  quit                                    : disconnect",
 ];
 
+mod admin;
 mod show;
 
 /// What one command line did.
@@ -96,6 +97,11 @@ impl Cli {
 
     fn execute(&self, line: &str) -> Result<Outcome, String> {
         let w: Vec<&str> = line.split_whitespace().collect();
+        if admin::is_admin(&w) {
+            // The level is checked once, for every command that changes something.
+            self.admin_only()?;
+            return self.admin(&w);
+        }
         let text = |s: String| Ok(Outcome::Text(s));
         match w.as_slice() {
             [] => text(String::new()),
@@ -120,10 +126,6 @@ impl Cli {
             ["show", "ssl", "cert", file @ ..] => {
                 crate::tls::show::certs(&self.acceptors(), file.first().copied()).map(Outcome::Text)
             }
-            ["set", "ssl", "tls-key", id, key] => {
-                self.admin_only()?;
-                crate::tls::show::set_ticket_key(&self.acceptors(), id, key).map(Outcome::Text)
-            }
             ["show", "tls-keys", id @ ..] => {
                 crate::tls::show::ticket_keys(&self.acceptors(), id.first().copied()).map(Outcome::Text)
             }
@@ -134,66 +136,6 @@ impl Cli {
                     s.weight.load(Ordering::Relaxed),
                     s.initial_weight
                 ))
-            }
-            ["disable" | "enable", "server", arg @ ..] => {
-                self.admin_only()?;
-                let (b, s) = self.server(arg.first().copied())?;
-                let to = if w[0] == "disable" { Admin::Maint } else { Admin::Ready };
-                b.set_admin(s, to, "runtime API");
-                text(String::new())
-            }
-            ["set", "weight", arg, v] => {
-                self.admin_only()?;
-                let (_, s) = self.server(Some(arg))?;
-                Self::set_weight(s, v)?;
-                text(String::new())
-            }
-            ["add", "server", arg, addr, opts @ ..] => {
-                self.admin_only()?;
-                let (b, name) = arg.split_once('/').ok_or("Require 'backend/server'.")?;
-                let (bi, b) = self.backend(b).ok_or("No such backend.")?;
-                if self.stats.live.mirrors.get(bi).is_some() {
-                    return Err(
-                        "A mirroring backend's servers come from the configuration (each has its queue).".into(),
-                    );
-                }
-                netpulse_config::haproxy_name("server", name)?;
-                let cfg = server_config(name, addr, opts)?;
-                let j = b.add_server(&cfg)?;
-                if let Some(hc) = b.health_check.clone().filter(|_| b.servers[j].checked) {
-                    crate::health::spawn_server_loop(self.stats.live.pool.clone(), bi, j, hc, None);
-                }
-                tracing::warn!(backend = %b.name, server = %name, "server added on the runtime API (in maintenance until enabled)");
-                text("New server registered.\n".into())
-            }
-            ["del", "server", arg] => {
-                self.admin_only()?;
-                let (b, name) = arg.split_once('/').ok_or("Require 'backend/server'.")?;
-                let (bi, b) = self.backend(b).ok_or("No such backend.")?;
-                if self.stats.live.mirrors.get(bi).is_some() {
-                    // Its writer and queue would go on: refused, as `add server` is.
-                    return Err(
-                        "A mirroring backend's servers come from the configuration (each has its queue); they cannot be deleted at run time.".into(),
-                    );
-                }
-                let j = b.remove_server(name)?;
-                crate::express::lanes::forget_server((bi, j));
-                tracing::warn!(backend = %b.name, server = %name, "server deleted on the runtime API");
-                text("Server deleted.\n".into())
-            }
-            ["set", "server", arg, what, rest @ ..] => {
-                self.admin_only()?;
-                let (b, s) = self.server(Some(arg))?;
-                match (*what, rest.first().copied()) {
-                    ("state", Some("ready")) => b.set_admin(s, Admin::Ready, "runtime API"),
-                    ("state", Some("drain")) => b.set_admin(s, Admin::Drain, "runtime API"),
-                    ("state", Some("maint")) => b.set_admin(s, Admin::Maint, "runtime API"),
-                    ("state", _) => return Err("'set server <srv> state' expects 'ready', 'drain' and 'maint'.".into()),
-                    ("weight", Some(v)) => Self::set_weight(s, v)?,
-                    ("weight", None) => return Err("'set server <srv> weight' expects an integer argument.".into()),
-                    _ => return Err("'set server <srv>' only supports 'state' and 'weight' here.".into()),
-                }
-                text(String::new())
             }
             _ => Err(format!(
                 "Unknown command, but maybe one of the following ones is a better match:\n{}\n",

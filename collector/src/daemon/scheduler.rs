@@ -113,38 +113,45 @@ pub async fn run(core: Arc<Core>, mut shutdown: watch::Receiver<bool>) {
                     break;
                 }
                 heap.pop();
-                let entry = core.entry(&name);
-                let Some(entry) = entry else { continue };
-                let interval = entry.target().interval;
-                let slot = due.get(&name).copied().unwrap_or_else(unix_ms);
-                let mut next = slot + interval.as_millis() as u64;
-                if next < unix_ms() {
-                    next = next_slot(&name, interval, unix_ms()); // fell behind: no burst
-                }
-                due.insert(name.clone(), next);
-                let cfg_jitter = core.config().collector.jitter();
-                let fire_at = at(next) + jitter(cfg_jitter.min(interval / 2), &mut rng);
-                heap.push(Reverse((fire_at, name.clone())));
-                entry.state().next_poll = Some(SystemTime::now() + fire_at.saturating_duration_since(Instant::now()));
-                if core.cluster.as_ref().is_some_and(|c| !c.owns(&name)) {
-                    continue;
-                }
-                if entry.busy() {
-                    METRICS.polls_skipped.with_label_values(&["still_running"]).inc();
-                    continue;
-                }
-                if entry.state().breaker.check().is_err() {
-                    METRICS.polls_skipped.with_label_values(&["circuit_open"]).inc();
-                    continue;
-                }
-                match &core.cluster {
-                    // Worthless once the next slot comes: that is its deadline for a slot.
-                    None => drop(core.poll_by(&entry, None, at(next))),
-                    Some(c) => permitted(&core, c, &name, false),
+                if let Some(next) = fire_one(&core, &name, &mut due, &mut rng) {
+                    heap.push(Reverse((next, name)));
                 }
             }
         }
     }
+}
+
+/// A due target: its next slot booked (returned: when it fires next), then its poll started
+/// unless it is another replica's, still running, or its breaker is open.
+fn fire_one(core: &Arc<Core>, name: &str, due: &mut HashMap<String, u64>, rng: &mut u64) -> Option<Instant> {
+    let entry = core.entry(name)?;
+    let interval = entry.target().interval;
+    let slot = due.get(name).copied().unwrap_or_else(unix_ms);
+    let mut next = slot + interval.as_millis() as u64;
+    if next < unix_ms() {
+        next = next_slot(name, interval, unix_ms()); // fell behind: no burst
+    }
+    due.insert(name.to_string(), next);
+    let cfg_jitter = core.config().collector.jitter();
+    let fire_at = at(next) + jitter(cfg_jitter.min(interval / 2), rng);
+    entry.state().next_poll = Some(SystemTime::now() + fire_at.saturating_duration_since(Instant::now()));
+    if core.cluster.as_ref().is_some_and(|c| !c.owns(name)) {
+        return Some(fire_at);
+    }
+    if entry.busy() {
+        METRICS.polls_skipped.with_label_values(&["still_running"]).inc();
+        return Some(fire_at);
+    }
+    if entry.state().breaker.check().is_err() {
+        METRICS.polls_skipped.with_label_values(&["circuit_open"]).inc();
+        return Some(fire_at);
+    }
+    match &core.cluster {
+        // Worthless once the next slot comes: that is its deadline for a slot.
+        None => drop(core.poll_by(&entry, None, at(next))),
+        Some(c) => permitted(core, c, name, false),
+    }
+    Some(fire_at)
 }
 
 /// Fault injection for the watchdog test and the drills: `NETPULSE_FAULT_STALL_SCHEDULER=SECS`

@@ -60,6 +60,9 @@ pub struct Mirror {
     pub batch_size: u64,
     /// How long a server's writer lets a small batch fill.
     pub flush_interval: Duration,
+    /// How long a server's writer waits, its breaker open, before trying again: short, since
+    /// the server's queue is waiting (the collector's outputs use `[circuit_breaker]`).
+    pub recovery_timeout: Duration,
 }
 
 impl Default for Mirror {
@@ -72,6 +75,7 @@ impl Default for Mirror {
             validate: true,
             batch_size: 5000,
             flush_interval: Duration::from_millis(100),
+            recovery_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! cookie, servers with their `server`/`default-server` keywords, and one health check per
 //! backend (the first checked server's; a differing one is warned about).
 
-use super::Diags;
+use crate::diag::Diags;
 use super::keywords::server_words;
 use super::proxy::Proxy;
 use super::values;

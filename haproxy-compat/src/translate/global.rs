@@ -1,7 +1,7 @@
 //! The `global` section: `nbthread`, `stats socket` (the runtime API); everything else is
 //! warned about (known, not used) or refused (unknown, with a suggestion).
 
-use super::Diags;
+use crate::diag::Diags;
 use super::values;
 use crate::diag::did_you_mean;
 use crate::parse::Section;

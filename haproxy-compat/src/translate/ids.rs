@@ -1,6 +1,6 @@
 //! Proxy ids as HAProxy 2.6 numbers proxies, so the stats and runtime API show the same ids.
 
-use super::Diags;
+use crate::diag::Diags;
 
 /// HAProxy 2.6's proxy ids for the proxy sections in declaration order (`check_config_validity`):
 /// an `id` is kept (a second use of one is an error, as in HAProxy); the others take the

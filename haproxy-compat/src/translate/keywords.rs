@@ -1,7 +1,7 @@
 //! The keywords haproxy.cfg may hold in a proxy section and on a server line, as netpulse
 //! sees them: used, known but ignored (a warning), or unknown (an error with a suggestion).
 
-use super::Diags;
+use crate::diag::Diags;
 use crate::diag::did_you_mean;
 
 /// Proxy keywords HAProxy knows that netpulse accepts with a warning (they change nothing here).

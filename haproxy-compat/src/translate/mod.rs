@@ -12,27 +12,11 @@ mod listen;
 mod proxy;
 mod values;
 
-use crate::diag::Diagnostic;
+use crate::diag::Diags;
 use crate::parse::{Kind, Section};
 use netpulse_config::BalancerConfig;
 use proxy::{Proxy, Settings};
 use std::collections::HashMap;
-
-/// Errors and warnings of one file.
-pub struct Diags {
-    pub file: String,
-    pub errors: Vec<Diagnostic>,
-    pub warnings: Vec<Diagnostic>,
-}
-
-impl Diags {
-    fn error(&mut self, line: usize, m: impl Into<String>) {
-        self.errors.push(Diagnostic::new(&self.file, line, m));
-    }
-    fn warn(&mut self, line: usize, m: impl Into<String>) {
-        self.warnings.push(Diagnostic::new(&self.file, line, m));
-    }
-}
 
 pub fn run(sections: &[Section], d: &mut Diags) -> BalancerConfig {
     let mut cfg = BalancerConfig::default();

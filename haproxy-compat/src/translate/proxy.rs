@@ -2,7 +2,7 @@
 //! `Proxy`: what netpulse uses, a warning naming each directive it ignores, an error for
 //! each it cannot honour or does not know.
 
-use super::Diags;
+use crate::diag::Diags;
 use super::acl::{self, Acls};
 use super::keywords::{IGNORED, OPTIONS_NATIVE, USED, server_words};
 use super::values::{self, time};
