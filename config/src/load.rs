@@ -136,7 +136,9 @@ impl<T: Layered> Loader<T> {
             None => None,
         };
         let fig = self.layers(file_text.as_deref())?;
-        let mut cfg: T = fig.extract().map_err(|first| self.extract_errors(&fig, first, file_text.as_deref()))?;
+        let mut cfg: T = fig
+            .extract()
+            .map_err(|first| self.extract_errors(&fig, first, file_text.as_deref()))?;
         for r in &self.replaces {
             (r.apply)(&mut cfg);
         }

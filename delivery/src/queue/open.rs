@@ -163,7 +163,9 @@ fn undelivered(
         }
         let from = if id == resume.segment { resume.offset } else { 0 };
         let (records, points) = s.after(from);
-        let len = std::fs::metadata(seg_path(dir, id)).map_err(io(dir, "scan segment"))?.len();
+        let len = std::fs::metadata(seg_path(dir, id))
+            .map_err(io(dir, "scan segment"))?
+            .len();
         if Some(id) == last && s.end < len {
             // A torn tail (crash mid-append): cut it so appends continue after valid data.
             OpenOptions::new()

@@ -2,10 +2,10 @@
 //! cookie, servers with their `server`/`default-server` keywords, and one health check per
 //! backend (the first checked server's; a differing one is warned about).
 
-use crate::diag::Diags;
 use super::keywords::server_words;
 use super::proxy::Proxy;
 use super::values;
+use crate::diag::Diags;
 use netpulse_config::{self as native, CheckKind};
 
 pub fn backend(p: &Proxy, id: u32, d: &mut Diags) -> native::Backend {

@@ -2,8 +2,8 @@
 //! condition's disjunctive normal form), binds, and the client and header timeouts; also the
 //! stats-only `listen` section as the stats listener.
 
-use crate::diag::Diags;
 use super::proxy::Proxy;
+use crate::diag::Diags;
 use netpulse_config::{self as native, BalancerConfig, Route};
 use std::collections::HashMap;
 

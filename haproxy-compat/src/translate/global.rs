@@ -1,8 +1,8 @@
 //! The `global` section: `nbthread`, `stats socket` (the runtime API); everything else is
 //! warned about (known, not used) or refused (unknown, with a suggestion).
 
-use crate::diag::Diags;
 use super::values;
+use crate::diag::Diags;
 use crate::diag::did_you_mean;
 use crate::parse::Section;
 use netpulse_config::{self as native, BalancerConfig};

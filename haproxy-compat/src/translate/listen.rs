@@ -1,9 +1,9 @@
 //! What a frontend listens on and how, from its proxy section: `bind` lines (plain or
 //! `ssl` with `crt`, `alpn`, `tls-ticket-keys`) and `redirect scheme https` for the plain ones.
 
-use crate::diag::Diags;
 use super::proxy::{Proxy, SslBind};
 use super::values;
+use crate::diag::Diags;
 use crate::parse::Directive;
 
 impl Proxy {

@@ -2,10 +2,10 @@
 //! `Proxy`: what netpulse uses, a warning naming each directive it ignores, an error for
 //! each it cannot honour or does not know.
 
-use crate::diag::Diags;
 use super::acl::{self, Acls};
 use super::keywords::{IGNORED, OPTIONS_NATIVE, USED, server_words};
 use super::values::{self, time};
+use crate::diag::Diags;
 use crate::diag::did_you_mean;
 use crate::parse::{Directive, Kind};
 use netpulse_config::Balance;
