@@ -24,7 +24,8 @@ pub struct CollectorMetrics {
     pub memory_limit: Gauge,
 }
 
-fn must<T>(r: prometheus::Result<T>) -> T {
+/// A metric definition that cannot fail (constant names and labels), for every metrics file.
+pub(crate) fn must<T>(r: prometheus::Result<T>) -> T {
     r.expect("metric definitions are valid")
 }
 

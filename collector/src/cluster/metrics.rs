@@ -1,6 +1,7 @@
 //! Cluster metrics: members seen, targets owned, takeovers, permits denied, whether Redis
 //! answers and how fast. No per-target or per-member labels.
 
+use crate::metrics::must;
 use prometheus::{Histogram, IntCounter, IntGauge, Registry, histogram_opts, opts};
 use std::sync::LazyLock;
 
@@ -12,10 +13,6 @@ pub struct ClusterMetrics {
     pub redis_up: IntGauge,
     pub redis_seconds: Histogram,
     pub stale_writes: IntCounter,
-}
-
-fn must<T>(r: prometheus::Result<T>) -> T {
-    r.expect("metric definitions are valid")
 }
 
 pub static METRICS: LazyLock<ClusterMetrics> = LazyLock::new(|| ClusterMetrics {
