@@ -60,7 +60,6 @@ impl SetAside {
             .recursive(true)
             .mode(0o700)
             .create(&self.dir)?;
-        self.make_room(gzipped.len() as u64)?;
         let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis());
@@ -77,6 +76,8 @@ impl SetAside {
         );
         let body = self.dir.join(format!("{stem}.lp.gz"));
         let record = envelope::seal(target, gzipped).map_err(std::io::Error::other)?;
+        // Room for all three files of the batch, whole older batches removed.
+        self.make_room((gzipped.len() + meta.len() + record.len()) as u64)?;
         // The record last: its presence is what makes a batch one to replay.
         let written = std::fs::write(&body, gzipped)
             .and_then(|()| std::fs::write(self.dir.join(format!("{stem}.json")), meta))
@@ -127,19 +128,22 @@ impl SetAside {
         }
     }
 
-    /// Removes the oldest kept batches until `incoming` more bytes fit in the bound.
+    /// Removes the oldest batches (all their files) until `incoming` more bytes fit.
     fn make_room(&self, incoming: u64) -> std::io::Result<()> {
-        let mut files: Vec<(String, u64)> = std::fs::read_dir(&self.dir)?
-            .flatten()
-            .filter_map(|e| Some((e.file_name().into_string().ok()?, e.metadata().ok()?.len())))
-            .collect();
-        files.sort();
-        let mut total: u64 = files.iter().map(|f| f.1).sum();
-        for (name, len) in files {
+        let mut batches: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        for e in std::fs::read_dir(&self.dir)?.flatten() {
+            let (Ok(name), Ok(meta)) = (e.file_name().into_string(), e.metadata()) else {
+                continue;
+            };
+            let stem = name.split('.').next().unwrap_or(&name).to_string();
+            *batches.entry(stem).or_default() += meta.len();
+        }
+        let mut total: u64 = batches.values().sum();
+        for (stem, len) in batches {
             if total + incoming <= self.max_bytes {
                 break;
             }
-            std::fs::remove_file(self.dir.join(&name))?;
+            self.remove(&stem);
             total -= len;
         }
         Ok(())

@@ -171,26 +171,27 @@ impl Endpoint {
         Ok((endpoint, target))
     }
 
-    /// POSTs a gzip body. `Err` is a transport failure (refused, reset, timeout).
-    pub async fn post(&self, target: &Target, gzipped: Bytes) -> Result<Reply, String> {
+    /// POSTs a gzip body. `Err` is a request that got no answer (`SendError` says whose
+    /// side failed and whether another try can succeed).
+    pub async fn post(&self, target: &Target, gzipped: Bytes) -> Result<Reply, SendError> {
         let mut req = hyper::Request::post(format!("{}{}", self.base, target.path_and_query))
             .header(CONTENT_TYPE, "text/plain; charset=utf-8")
             .header(CONTENT_ENCODING, "gzip")
             .body(Full::new(gzipped))
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SendError::Request(e.to_string()))?;
         for (name, value) in &target.headers {
             req.headers_mut().insert(name.clone(), value.clone());
         }
         let exchange = async {
             let _permit = match &self.limit {
-                Some(l) => Some(l.acquire().await.map_err(|e| e.to_string())?),
+                Some(l) => Some(l.acquire().await.map_err(|e| SendError::Closed(e.to_string()))?),
                 None => None,
             };
             let resp = self
                 .client
                 .request(req)
                 .await
-                .map_err(|e| format!("{e}: {}", source_chain(&e)))?;
+                .map_err(|e| SendError::Transport(format!("{e}: {}", source_chain(&e))))?;
             let status = resp.status().as_u16();
             let retry_after = resp
                 .headers()
@@ -198,7 +199,9 @@ impl Endpoint {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .map(Duration::from_secs);
-            let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+            let body = (resp.into_body().collect().await)
+                .map_err(|e| SendError::Transport(format!("reading the answer: {e}")))?
+                .to_bytes();
             let body = String::from_utf8_lossy(&body[..body.len().min(2048)]).into_owned();
             Ok(Reply {
                 status,
@@ -208,12 +211,53 @@ impl Endpoint {
         };
         tokio::time::timeout(self.read_timeout, exchange)
             .await
-            .map_err(|_| format!("no answer within {:?}", self.read_timeout))?
+            .map_err(|_| SendError::Timeout(self.read_timeout))?
     }
 
     /// `http://host:port` of the server.
     pub fn base(&self) -> &str {
         &self.base
+    }
+}
+
+/// A write request that got no answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Ours: the request could not be built from its target (a header or path it cannot carry).
+    #[error("cannot build the request: {0}")]
+    Request(String),
+    /// Ours: the writes' connection bound was closed (the process is stopping; the batch
+    /// stays queued for the next start).
+    #[error("no write slot: {0}")]
+    Closed(String),
+    /// The network's or the server's: refused, reset, cut short.
+    #[error("{0}")]
+    Transport(String),
+    /// The server's: no whole answer within the read timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// Whose side a failure is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// This process: another try of the same request fails the same way.
+    Ours,
+    /// The network or the server: a later try can succeed.
+    Theirs,
+}
+
+impl SendError {
+    pub fn side(&self) -> Side {
+        match self {
+            Self::Request(_) | Self::Closed(_) => Side::Ours,
+            Self::Transport(_) | Self::Timeout(_) => Side::Theirs,
+        }
+    }
+
+    /// Whether sending the same request again can succeed (after a restart, for `Closed`).
+    pub fn retryable(&self) -> bool {
+        !matches!(self, Self::Request(_))
     }
 }
 
@@ -233,6 +277,30 @@ fn source_chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_failure_knows_its_side_and_whether_to_retry() {
+        let pool = HttpPoolConfig {
+            connect_timeout: netpulse_config::Duration(Duration::from_millis(500)),
+            ..HttpPoolConfig::default()
+        };
+        // Nothing listens on port 1: refused, the other side's failure, worth another try.
+        let e = Endpoint::new("x", "http://127.0.0.1:1", &pool).unwrap();
+        let target = Target {
+            path_and_query: "/write?db=x".into(),
+            headers: vec![],
+        };
+        let err = e.post(&target, Bytes::new()).await.unwrap_err();
+        assert!(matches!(err, SendError::Transport(_)), "{err:?}");
+        assert_eq!((err.side(), err.retryable()), (Side::Theirs, true));
+        let ours = SendError::Request("bad header".into());
+        assert_eq!((ours.side(), ours.retryable()), (Side::Ours, false));
+        assert!(
+            SendError::Closed("stopping".into()).retryable(),
+            "kept for the next start"
+        );
+        assert_eq!(SendError::Timeout(Duration::from_secs(1)).side(), Side::Theirs);
+    }
 
     #[test]
     fn base64_and_query() {

@@ -272,7 +272,21 @@ impl Writer {
         let started = std::time::Instant::now();
         let reply = self.endpoint.post(target, body.clone()).await;
         self.observer.write_seconds(started.elapsed().as_secs_f64());
-        let reply = reply.map_err(|why| Retry { after: None, why })?;
+        let reply = match reply {
+            Ok(r) => r,
+            // A request that cannot be sent as it is never will be: set aside where the writer
+            // can (status 0: no answer), like a server's permanent refusal.
+            Err(e) if !e.retryable() && self.aside.is_some() => {
+                let aside = self.aside.as_ref().expect("checked");
+                return Ok(Some(self.set_aside(aside, target, 0, &e.to_string(), &body, points)));
+            }
+            Err(e) => {
+                return Err(Retry {
+                    after: None,
+                    why: e.to_string(),
+                });
+            }
+        };
         let outcome = match classify(reply.status, reply.retry_after, &reply.body, points) {
             Answer::Written => Outcome {
                 written: points,
