@@ -133,6 +133,15 @@ fn ready_says_when_a_queue_cannot_take_points() {
     let cfg = config(&dir, &disk, netpulse_testkit::free_tcp_port(), db.port, agent.port);
     let d = Daemon::start(&cfg, &[]);
     assert_eq!(d.get("/ready").0, 200);
+    // Something else takes the rest of the disk: once the queues have given up what they
+    // hold, a poll's points fit nowhere.
+    let filler = disk.0.join("filler");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        while f.write_all(&[0u8; 4096]).is_ok() {}
+        let _ = f.sync_all();
+    }
     let started = Instant::now();
     let body = loop {
         let (st, _) = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
@@ -149,4 +158,10 @@ fn ready_says_when_a_queue_cannot_take_points() {
     };
     assert!(body.contains("cannot take points"), "{body}");
     assert!(body.contains("\"output\""), "{body}");
+    // Room again: the queues take points again, without a restart or a remount.
+    std::fs::remove_file(&filler).unwrap();
+    d.wait_for("/ready again once the disk has room", Duration::from_secs(30), |d| {
+        let _ = http_with(d.api, "POST", "/collect", &[], br#"{"wait":true}"#);
+        d.get("/ready").0 == 200
+    });
 }
