@@ -1,6 +1,7 @@
 //! The collector's Prometheus metrics and the registry `/metrics` serves. Label sets are
 //! bounded: no per-target labels (10,000 targets must not mean 10,000 series per metric).
 
+use crate::prom::must;
 use prometheus::{Encoder, Gauge, Histogram, IntCounterVec, IntGauge, Registry, TextEncoder, histogram_opts, opts};
 use std::sync::LazyLock;
 
@@ -22,11 +23,6 @@ pub struct CollectorMetrics {
     /// The limits alert rules compare use with (`limits`: cgroup, else the machine).
     pub cpu_limit: Gauge,
     pub memory_limit: Gauge,
-}
-
-/// A metric definition that cannot fail (constant names and labels), for every metrics file.
-pub(crate) fn must<T>(r: prometheus::Result<T>) -> T {
-    r.expect("metric definitions are valid")
 }
 
 pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {

@@ -1,7 +1,7 @@
 //! Cluster metrics: members seen, targets owned, takeovers, permits denied, whether Redis
 //! answers and how fast. No per-target or per-member labels.
 
-use crate::metrics::must;
+use crate::prom::must;
 use prometheus::{Histogram, IntCounter, IntGauge, Registry, histogram_opts, opts};
 use std::sync::LazyLock;
 
