@@ -147,11 +147,17 @@ fn fire_one(core: &Arc<Core>, name: &str, due: &mut HashMap<String, u64>, rng: &
         return Some(fire_at);
     }
     match &core.cluster {
-        // Worthless once the next slot comes: that is its deadline for a slot.
-        None => drop(core.poll_by(&entry, None, at(next))),
+        None => drop(core.poll_by(&entry, None, slot_deadline(at(next), interval))),
         Some(c) => permitted(core, c, name, false),
     }
     Some(fire_at)
+}
+
+/// A due poll's deadline for a slot: just before its next slot. It is worthless once the next
+/// one is due, and gone by then, so the next firing finds the target free rather than "still
+/// running" (which would skip every other slot of a target that waits).
+fn slot_deadline(next: Instant, interval: Duration) -> Instant {
+    next - (interval / 10).min(Duration::from_millis(100))
 }
 
 /// Fault injection for the watchdog test and the drills: `NETPULSE_FAULT_STALL_SCHEDULER=SECS`
@@ -189,7 +195,11 @@ fn permitted(core: &Arc<Core>, c: &Arc<Cluster>, name: &str, catch_up: bool) {
                     core.engine.seed_engine(&target.address.host, target.address.port, e);
                 }
             }
-            drop(core.poll_by(&entry, None, Instant::now() + target.interval));
+            drop(core.poll_by(
+                &entry,
+                None,
+                slot_deadline(Instant::now() + target.interval, target.interval),
+            ));
         }
     });
 }
