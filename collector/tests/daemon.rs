@@ -25,14 +25,6 @@ fn output(name: &str, port: u16, dir: &Path) -> String {
     )
 }
 
-fn metric(d: &Daemon, name: &str) -> f64 {
-    let (_, text) = d.get("/metrics");
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[test]
 fn three_intervals_reach_both_replicas_and_the_api_answers() {
     let agent = Snmpd::start("np-daemon");
@@ -51,7 +43,7 @@ fn three_intervals_reach_both_replicas_and_the_api_answers() {
     );
     let d = Daemon::start(&write(&dir, &cfg), &[]);
     d.wait_for("three polls of each target", Duration::from_secs(15), |d| {
-        metric(d, "netpulse_polls_total{result=\"ok\"}") >= 6.0
+        d.metric("netpulse_polls_total{result=\"ok\"}") >= 6.0
     });
     let t = d.target("sw1");
     assert_eq!(t["breaker"], "closed");
@@ -142,7 +134,7 @@ fn breaker_opens_on_a_dead_agent_and_closes_when_it_returns() {
     d.wait_for("the breaker to open", Duration::from_secs(10), |d| {
         d.target("flaky")["breaker"] == "open"
     });
-    assert_eq!(metric(&d, "netpulse_circuit_breaker_open_targets"), 1.0);
+    assert_eq!(d.metric("netpulse_circuit_breaker_open_targets"), 1.0);
     let before = d.target("steady")["last_poll"]["time"].clone();
     std::thread::sleep(Duration::from_millis(1200));
     assert_ne!(
@@ -150,7 +142,7 @@ fn breaker_opens_on_a_dead_agent_and_closes_when_it_returns() {
         before,
         "other targets keep their schedule"
     );
-    assert!(metric(&d, "netpulse_polls_skipped_total{reason=\"circuit_open\"}") >= 1.0);
+    assert!(d.metric("netpulse_polls_skipped_total{reason=\"circuit_open\"}") >= 1.0);
     agent.restart();
     let mut seen_half_open = false;
     d.wait_for("the breaker to close", Duration::from_secs(15), |d| {
@@ -159,7 +151,7 @@ fn breaker_opens_on_a_dead_agent_and_closes_when_it_returns() {
         s == "closed"
     });
     assert!(seen_half_open, "went through half_open");
-    assert_eq!(metric(&d, "netpulse_circuit_breaker_open_targets"), 0.0);
+    assert_eq!(d.metric("netpulse_circuit_breaker_open_targets"), 0.0);
     let log = d.log_text();
     assert!(
         log.matches("target circuit breaker changed state").count() >= 3,

@@ -31,14 +31,6 @@ fn config(dir: &Path, influx: u16, live: u16, silent: u16, silent_count: usize) 
     c
 }
 
-fn metric(d: &Daemon, name: &str) -> f64 {
-    let (_, text) = d.get("/metrics");
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
-}
-
 #[test]
 fn a_live_target_is_polled_at_its_interval_among_thousands_of_silent_ones() {
     let agent = Snmpd::start("np-fair");
@@ -74,7 +66,7 @@ fn a_live_target_is_polled_at_its_interval_among_thousands_of_silent_ones() {
     std::fs::write(&file, config(&dir, influx.port, agent.port, silent.port, SILENT / 2)).unwrap();
     d.child.signal("HUP");
     d.wait_for("the removed targets' polls dropped", Duration::from_secs(10), |d| {
-        metric(d, "netpulse_polls_skipped_total{reason=\"deleted\"}") > 0.0
+        d.metric("netpulse_polls_skipped_total{reason=\"deleted\"}") > 0.0
     });
     let started = Instant::now();
     d.child.signal("TERM");
@@ -123,5 +115,5 @@ fn ready_fails_while_answering_targets_miss_their_slots() {
         body.contains("missing slots") && body.contains("max_concurrent_targets (1)"),
         "{body}"
     );
-    assert!(metric(&d, "netpulse_polls_skipped_total{reason=\"missed_slot\"}") > 0.0);
+    assert!(d.metric("netpulse_polls_skipped_total{reason=\"missed_slot\"}") > 0.0);
 }

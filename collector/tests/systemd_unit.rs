@@ -42,6 +42,22 @@ fn the_unit_verifies_and_is_hardened() {
     assert!(!unit_values(&unit(), "StateDirectory").is_empty());
 }
 
+/// The collector on `cfg` as systemd starts the unit: a notify socket, a 0.4 s watchdog, and
+/// `env`; (the socket, the API port, the process).
+fn under_systemd(dir: &std::path::Path, cfg: &std::path::Path, env: &[(&str, &str)]) -> (NotifySocket, u16, Proc) {
+    let notify = NotifySocket::bind(dir);
+    let api = free_tcp_port();
+    let mut cmd = Command::new(collector_bin());
+    cmd.arg("--config")
+        .arg(cfg)
+        .env("NETPULSE_API__LISTEN", format!("127.0.0.1:{api}"))
+        .env("NOTIFY_SOCKET", &notify.path)
+        .env("WATCHDOG_USEC", "400000")
+        .envs(env.iter().copied());
+    let p = Proc::spawn("netpulse-collector", cmd, &dir.join("log"));
+    (notify, api, p)
+}
+
 #[test]
 fn the_daemon_speaks_the_units_notify_protocol() {
     let agent = Snmpd::start("np-notify");
@@ -55,15 +71,7 @@ fn the_daemon_speaks_the_units_notify_protocol() {
         ),
     )
     .unwrap();
-    let notify = NotifySocket::bind(&dir);
-    let api = free_tcp_port();
-    let mut cmd = Command::new(collector_bin());
-    cmd.arg("--config")
-        .arg(&cfg)
-        .env("NETPULSE_API__LISTEN", format!("127.0.0.1:{api}"))
-        .env("NOTIFY_SOCKET", &notify.path)
-        .env("WATCHDOG_USEC", "400000");
-    let mut p = Proc::spawn("netpulse-collector", cmd, &dir.join("log"));
+    let (notify, api, mut p) = under_systemd(&dir, &cfg, &[]);
     notify.wait_for("READY=1", Duration::from_secs(20));
     assert!(
         wait_tcp(api, Duration::from_millis(10)),
@@ -89,16 +97,7 @@ fn the_watchdog_is_pinged_only_while_the_scheduler_runs() {
     let dir = tempdir("notify-stall");
     let cfg = dir.join("collector.toml");
     std::fs::write(&cfg, "[collector]\ninterval = \"1h\"\n").unwrap();
-    let notify = NotifySocket::bind(&dir);
-    let api = free_tcp_port();
-    let mut cmd = Command::new(collector_bin());
-    cmd.arg("--config")
-        .arg(&cfg)
-        .env("NETPULSE_API__LISTEN", format!("127.0.0.1:{api}"))
-        .env("NOTIFY_SOCKET", &notify.path)
-        .env("WATCHDOG_USEC", "400000")
-        .env("NETPULSE_FAULT_STALL_SCHEDULER", "2");
-    let mut p = Proc::spawn("netpulse-collector", cmd, &dir.join("log"));
+    let (notify, api, mut p) = under_systemd(&dir, &cfg, &[("NETPULSE_FAULT_STALL_SCHEDULER", "2")]);
     notify.wait_for("READY=1", Duration::from_secs(20));
     notify.wait_for("WATCHDOG=1", Duration::from_secs(2));
     // Stalled at 2 s, not alive after 10 s more: the pings stop by ~12 s.

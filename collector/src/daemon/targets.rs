@@ -25,15 +25,18 @@ pub(super) fn build(
         if cfg.targets.iter().any(|t| &t.name == name) {
             continue;
         }
-        let built = serde_json::from_str::<TargetConfig>(json)
-            .map_err(|e| e.to_string())
-            .and_then(|tc| Target::from_config(&tc, cfg, registry));
-        match built {
+        match runtime_target(json, cfg, registry) {
             Ok(t) => targets.push(t),
             Err(e) => tracing::error!(target = %name, error = %e, "run-time target ignored"),
         }
     }
     Ok(targets)
+}
+
+/// A run-time target as Redis holds it (its JSON), built for polling.
+fn runtime_target(json: &str, cfg: &CollectorConfig, registry: &Registry) -> Result<Target, String> {
+    let tc = serde_json::from_str::<TargetConfig>(json).map_err(|e| e.to_string())?;
+    Target::from_config(&tc, cfg, registry)
 }
 
 /// Inserts `t`, or replaces the target of its name (keeping its counter history); true when
@@ -149,8 +152,7 @@ impl Core {
             Some(j) => {
                 let cfg = self.config();
                 let registry = self.registry.read().unwrap_or_else(|p| p.into_inner()).clone();
-                let tc = serde_json::from_str::<TargetConfig>(j).map_err(|e| e.to_string())?;
-                Some((Target::from_config(&tc, &cfg, &registry)?, cfg))
+                Some((runtime_target(j, &cfg, &registry)?, cfg))
             }
         };
         let mut map = self.targets.write().unwrap_or_else(|p| p.into_inner());

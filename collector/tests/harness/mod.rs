@@ -352,6 +352,16 @@ impl Daemon {
         Self { api, child, log }
     }
 
+    /// The sum of the `/metrics` samples whose line starts with `prefix` (a name, or a name
+    /// and labels).
+    pub fn metric(&self, prefix: &str) -> f64 {
+        let (_, text) = self.get("/metrics");
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
     pub fn get(&self, path: &str) -> (u16, String) {
         http(self.api, "GET", path, b"")
     }
