@@ -113,10 +113,6 @@ impl Cluster {
         format!("{}#{}", self.id, self.incarnation)
     }
 
-    pub fn redis_up(&self) -> bool {
-        self.redis.load(Ordering::Relaxed) == 1
-    }
-
     /// Whether this replica polls `target` on schedule now.
     pub fn owns(&self, target: &str) -> bool {
         self.shared().owns(target, &self.id, self.drain_window())

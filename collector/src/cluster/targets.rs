@@ -20,11 +20,6 @@ impl Cluster {
             .collect()
     }
 
-    /// Whether `name` is a run-time target (this replica's view).
-    pub fn has_runtime_target(&self, name: &str) -> bool {
-        self.shared().runtime.contains_key(name)
-    }
-
     /// Held while a change is stored and applied, and while another replica's changes are
     /// applied: this replica applies changes in the order Redis took them.
     pub async fn changing(&self) -> tokio::sync::MutexGuard<'_, ()> {
