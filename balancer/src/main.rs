@@ -6,27 +6,8 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-mod bounded;
-mod express;
-mod frontend;
-mod head_edit;
-mod header_deadline;
-mod health;
-mod listeners;
-mod mirror;
-mod notify;
-mod pool;
-mod proxy;
-mod redirect;
-mod request_head;
-mod runtime;
-mod services;
-mod stats;
-mod sticky;
-mod tls;
-
 use clap::Parser;
-use netpulse_config::{BalancerConfig, Loader};
+use netpulse_balancer::{check, services};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -58,91 +39,11 @@ struct Args {
     #[arg(long, value_name = "PATH", default_value = "/tmp/netpulse-balancer-upgrade.sock")]
     upgrade_sock: String,
     /// Log format on stderr.
-    #[arg(long, env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    #[arg(long, env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = netpulse_config::LOG_FORMATS)]
     log_format: String,
-}
-
-fn load(args: &Args) -> Result<BalancerConfig, String> {
-    if let Some(h) = &args.haproxy {
-        if args.config.is_some() {
-            return Err("give either --config (native) or -f (haproxy.cfg), not both".into());
-        }
-        return match netpulse_haproxy_compat::load(h) {
-            Ok(t) => {
-                for w in &t.warnings {
-                    eprintln!("[WARNING] {w}");
-                }
-                resolvable(t.config, h)
-            }
-            Err(netpulse_haproxy_compat::Error::Invalid { errors, warnings }) => {
-                for w in &warnings {
-                    eprintln!("[WARNING] {w}");
-                }
-                Err(errors
-                    .iter()
-                    .map(|e| format!("[ALERT] {e}"))
-                    .collect::<Vec<_>>()
-                    .join("\n"))
-            }
-            Err(e) => Err(e.to_string()),
-        };
-    }
-    let Some(path) = &args.config else {
-        return Err("give a configuration with --config FILE".into());
-    };
-    let cfg = Loader::<BalancerConfig>::new()
-        .file(path)
-        .load()
-        .map_err(|e| e.to_string())?;
-    resolvable(cfg, path)
-}
-
-/// Like `haproxy -c`, the check resolves server names too: an unchecked server whose name does
-/// not resolve is an invalid configuration; a checked one a warning (it starts DOWN).
-fn resolvable(cfg: BalancerConfig, path: &std::path::Path) -> Result<BalancerConfig, String> {
-    let (mut warnings, mut errors) = netpulse_config::resolve_servers(&cfg);
-    certificates(&cfg, &mut warnings, &mut errors);
-    for w in &warnings {
-        eprintln!("[WARNING] {}: {w}", path.display());
-    }
-    if errors.is_empty() {
-        return Ok(cfg);
-    }
-    let lines = errors.iter().map(|e| format!("[ALERT] {}: {e}", path.display()));
-    Err(lines.collect::<Vec<_>>().join("\n"))
-}
-
-/// Every TLS frontend's certificates are read and checked as the running balancer would:
-/// unreadable, unparsable, a key that does not match, expired or not yet valid — each an
-/// error naming the file; one expiring within 30 days is a warning. Ticket-key files too.
-fn certificates(cfg: &BalancerConfig, warnings: &mut Vec<String>, errors: &mut Vec<String>) {
-    let now = tls::certs::now();
-    for (i, f) in cfg.frontends.iter().enumerate() {
-        let Some(t) = &f.tls else { continue };
-        let at = format!("frontends[{i}].tls.cert");
-        match tls::certs::load(&t.cert, t.key.as_deref()) {
-            Err(e) => errors.push(format!("`{at}`: {e}")),
-            Ok(loaded) => {
-                for l in loaded {
-                    if let Some(e) = l.invalid_at(now) {
-                        errors.push(format!("`{at}`: {e}"));
-                    } else if l.not_after < now + 30 * 86_400 {
-                        let days = (l.not_after - now) / 86_400;
-                        warnings.push(format!(
-                            "`{at}`: {}: the certificate expires in {days} days ({})",
-                            l.path.display(),
-                            l.validity.1
-                        ));
-                    }
-                }
-            }
-        }
-        if let Some(keys) = &t.ticket_keys
-            && let Err(e) = tls::tickets::TicketKeys::load(keys)
-        {
-            errors.push(format!("`frontends[{i}].tls.ticket_keys`: {e}"));
-        }
-    }
+    /// Log filter (tracing EnvFilter syntax); RUST_LOG also works.
+    #[arg(long, value_name = "FILTER", env = "NETPULSE_LOG")]
+    log_level: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -150,20 +51,9 @@ fn main() -> ExitCode {
     // Pingora's connectors log at ERROR when a pooled connection is still held by its idle
     // watcher (it then connects anew): hundreds a second under load, harmless. Real connect
     // failures reach the proxy as errors, which it logs and counts itself.
-    let filter = std::env::var("RUST_LOG")
-        .unwrap_or_else(|_| "info,pingora_core=warn,pingora_proxy=warn,pingora_core::connectors=off".into());
-    use std::io::IsTerminal;
-    // Colours only on a terminal: a log file or journald gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    if args.log_format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-    let cfg = match load(&args) {
+    let quiet = "info,pingora_core=warn,pingora_proxy=warn,pingora_core::connectors=off";
+    netpulse_config::init_logging(&args.log_format, args.log_level.as_deref(), quiet);
+    let cfg = match check::load(args.config.as_deref(), args.haproxy.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("netpulse-balancer: invalid configuration:\n{e}");
@@ -186,15 +76,11 @@ fn main() -> ExitCode {
         println!("Configuration file is valid");
         return ExitCode::SUCCESS;
     }
-    match run(cfg, &args) {
+    match services::run(cfg, args.upgrade, &args.upgrade_sock) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("netpulse-balancer: {e:#}");
             ExitCode::from(1)
         }
     }
-}
-
-fn run(cfg: BalancerConfig, args: &Args) -> anyhow::Result<()> {
-    services::run(cfg, args.upgrade, &args.upgrade_sock)
 }

@@ -7,7 +7,8 @@ use crate::frontend::{
     self, BAD_GATEWAY, BAD_REQUEST, CONNECT_REFUSED, CONNECT_TIMEOUT, ErrorAnswer, Frontend, GATEWAY_TIMEOUT,
     INTERNAL_ERROR, NO_SERVER, PAYLOAD_TOO_LARGE, REQUEST_TIMEOUT,
 };
-use crate::pool::Pool;
+use crate::pool::{Ask, Slot};
+use crate::state::State;
 use crate::sticky;
 use async_trait::async_trait;
 use pingora_core::upstreams::peer::HttpPeer;
@@ -19,9 +20,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 pub struct Proxy {
-    pub pool: Arc<Pool>,
-    /// Backends that mirror every request to every server (InfluxDB writes).
-    pub mirrors: Arc<crate::mirror::Mirrors>,
+    /// The pool, and the backends that mirror every request to every server (InfluxDB writes).
+    pub state: Arc<State>,
     /// Shared with the express lane (`express.rs`).
     pub frontend: Arc<Frontend>,
 }
@@ -29,12 +29,14 @@ pub struct Proxy {
 #[derive(Default)]
 pub struct Ctx {
     backend: usize,
+    /// The server of the latest attempt.
     server: Option<usize>,
+    /// Its request slot, until the attempt fails or the request ends.
+    slot: Option<Slot>,
     tried: Vec<usize>,
     attempts: u32,
     /// Cookie value to insert in the response (a new or redispatched sticky session).
     set_cookie: Option<String>,
-    server_open: bool,
     body_bytes: u64,
 }
 
@@ -55,7 +57,7 @@ impl Proxy {
     /// Counts one more attempt of this request (backend and server `wretr`) if `retries`
     /// allows it.
     fn take_retry(&self, ctx: &mut Ctx) -> bool {
-        let b = &self.pool.backends[ctx.backend];
+        let b = &self.state.pool.backends[ctx.backend];
         if ctx.attempts >= b.retries {
             return false;
         }
@@ -67,11 +69,9 @@ impl Proxy {
         true
     }
 
+    /// A failed attempt gives its server's slot back (dropped); the request stays counted.
     fn release(&self, ctx: &mut Ctx) {
-        if let (true, Some(s)) = (ctx.server_open, ctx.server) {
-            self.pool.backends[ctx.backend].release(s);
-            ctx.server_open = false;
-        }
+        ctx.slot = None;
     }
 }
 
@@ -99,7 +99,7 @@ impl ProxyHttp for Proxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut Ctx) -> Result<bool> {
         self.frontend.counters.begin();
         // HAProxy's `timeout client` for body reads; the wait for the next kept-alive request
-        // is header_deadline's (`timeout http-keep-alive`).
+        // is the front door's (`timeout http-keep-alive`).
         session.set_read_timeout(Some(self.frontend.client_timeout));
         if let Some(max) = self.frontend.max_body
             && let Some(len) = session
@@ -120,8 +120,8 @@ impl ProxyHttp for Proxy {
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
         ctx.backend = self.frontend.route(path, host);
-        self.pool.backends[ctx.backend].counters.begin();
-        if let Some(m) = self.mirrors.get(ctx.backend) {
+        self.state.pool.backends[ctx.backend].counters.begin();
+        if let Some(m) = self.state.mirrors.get(ctx.backend) {
             crate::mirror::serve(session, m).await?;
             return Ok(true);
         }
@@ -129,57 +129,23 @@ impl ProxyHttp for Proxy {
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut Ctx) -> Result<Box<HttpPeer>> {
-        let b = &self.pool.backends[ctx.backend];
-        let mut chosen = None;
-        if ctx.tried.is_empty()
-            && let Some(st) = &b.sticky
-            && let Some(v) = cookie_value(session.req_header(), &st.cookie)
-        {
-            match b.sticky_server(&v) {
-                Some(i) => chosen = Some(i),
-                None if !b.redispatch => {
-                    return Err(Error::explain(ErrorType::HTTPStatus(503), "sticky server unavailable"));
-                }
-                // Its server is gone: redispatched, and the new server's cookie is set below.
-                None => {
-                    b.counters.redispatches.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
-        let retry_same = !ctx.tried.is_empty() && !b.redispatch;
-        // A balanced pick takes its server slot atomically (maxconn); sticky and same-server
-        // retries are counted in below.
-        let (chosen, slot_taken) = match (chosen, retry_same) {
-            (Some(i), _) => (Some(i), false),
-            (None, true) => (ctx.server, false),
-            (None, false) => {
-                let mut i = b.acquire(&ctx.tried);
-                if i.is_none() && ctx.tried.is_empty() && b.wait_first_checks().await {
-                    i = b.acquire(&ctx.tried);
-                }
-                if i.is_none() && b.has_full_server() {
-                    i = b.pick_queued(&ctx.tried).await;
-                }
-                if let (Some(i), Some(_)) = (i, &b.sticky) {
-                    ctx.set_cookie = Some(b.servers[i].cookie.clone());
-                }
-                (i, true)
-            }
+        let b = &self.state.pool.backends[ctx.backend];
+        let cookie = (b.sticky.as_ref()).and_then(|st| cookie_value(session.req_header(), &st.cookie));
+        let ask = Ask {
+            session: cookie.as_deref(),
+            tried: &ctx.tried,
+            patient: true,
         };
-        let Some(i) = chosen else {
-            return Err(Error::explain(ErrorType::HTTPStatus(503), "no server available"));
-        };
-        if !ctx.tried.is_empty() && b.redispatch && ctx.server != Some(i) {
-            b.counters.redispatches.fetch_add(1, Ordering::Relaxed);
-            b.servers[i].counters.redispatches.fetch_add(1, Ordering::Relaxed);
+        let slot = (self.state.pool.choose(ctx.backend, ask).await)
+            .map_err(|e| Error::explain(ErrorType::HTTPStatus(503), e.to_string()))?;
+        let i = slot.server();
+        if slot.new_session() {
+            ctx.set_cookie = Some(b.servers[i].cookie.clone());
         }
         ctx.tried.push(i);
         ctx.server = Some(i);
+        ctx.slot = Some(slot);
         let s = &b.servers[i];
-        if !slot_taken {
-            s.counters.begin();
-        }
-        ctx.server_open = true;
         // Unresolved names belong to checked servers, which are DOWN and never picked; should one
         // be reached anyway, port 0 is refused at once and the request retries elsewhere.
         let addr = s.addr.get().unwrap_or(std::net::SocketAddr::from(([0, 0, 0, 0], 0)));
@@ -200,7 +166,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut Ctx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        let b = &self.pool.backends[ctx.backend];
+        let b = &self.state.pool.backends[ctx.backend];
         if let Some(s) = ctx.server {
             b.servers[s].counters.econ.fetch_add(1, Ordering::Relaxed);
         }
@@ -237,7 +203,7 @@ impl ProxyHttp for Proxy {
             && session.response_written().is_none();
         if safe && self.take_retry(ctx) {
             if let Some(s) = ctx.server {
-                self.pool.backends[ctx.backend].servers[s]
+                self.state.pool.backends[ctx.backend].servers[s]
                     .counters
                     .eresp
                     .fetch_add(1, Ordering::Relaxed);
@@ -274,7 +240,7 @@ impl ProxyHttp for Proxy {
         ctx: &mut Ctx,
     ) -> Result<()> {
         // `indirect`: the server never sees the persistence cookie.
-        if let Some(st) = &self.pool.backends[ctx.backend].sticky {
+        if let Some(st) = &self.state.pool.backends[ctx.backend].sticky {
             let joined: Vec<String> = req
                 .headers
                 .get_all("cookie")
@@ -292,7 +258,7 @@ impl ProxyHttp for Proxy {
     }
 
     async fn response_filter(&self, session: &mut Session, resp: &mut ResponseHeader, ctx: &mut Ctx) -> Result<()> {
-        if let (Some(v), Some(st)) = (ctx.set_cookie.take(), &self.pool.backends[ctx.backend].sticky) {
+        if let (Some(v), Some(st)) = (ctx.set_cookie.take(), &self.state.pool.backends[ctx.backend].sticky) {
             let method = &session.req_header().method;
             let headers = resp.headers.iter().map(|(k, v)| (k.as_str().as_bytes(), v.as_bytes()));
             let private = (method == "GET" || method == "HEAD") && sticky::cacheable(resp.status.as_u16(), headers);
@@ -309,7 +275,7 @@ impl ProxyHttp for Proxy {
         let (code, why) = error_answer(e);
         // The server's own eresp is counted in `logging`, which sees every finished request.
         if ctx.server.is_some() && (code == 502 || code == 504) {
-            self.pool.backends[ctx.backend]
+            self.state.pool.backends[ctx.backend]
                 .counters
                 .eresp
                 .fetch_add(1, Ordering::Relaxed);
@@ -332,15 +298,13 @@ impl ProxyHttp for Proxy {
         }
         let code = session.response_written().map_or(0, |r| r.status.as_u16());
         let bytes = (session.body_bytes_read() as u64, session.body_bytes_sent() as u64);
-        let server = ctx.server.filter(|_| ctx.server_open);
-        self.pool.backends[ctx.backend].finish(
+        self.state.pool.backends[ctx.backend].finish(
             &self.frontend.counters,
-            server,
+            ctx.slot.take(),
             code,
             bytes,
             e.is_some() && code >= 500,
         );
-        ctx.server_open = false;
     }
 }
 

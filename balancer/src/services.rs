@@ -1,8 +1,9 @@
 //! The Pingora server built from a validated config: one listening service per frontend
-//! (header deadline → express lane → Pingora's proxy), and the background services: listener
+//! (the front door → express lane or Pingora's proxy), and the background services: listener
 //! options, health checks, the stats listener and the runtime API. Runs until shut down.
 
-use crate::{express, frontend, header_deadline, health, listeners, mirror, notify, pool, proxy, runtime, stats, tls};
+use crate::state::{FrontendState, State};
+use crate::{door, express, frontend, health, listeners, mirror, notify, pool, proxy, runtime, stats, tls};
 use anyhow::Context;
 use netpulse_config::{BalancerConfig, Frontend as FrontendConfig};
 use pingora_core::server::Server;
@@ -28,29 +29,12 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
     };
     let mut server = Server::new_with_opt_and_conf(opt, conf);
     server.bootstrap();
-    let pool = Arc::new(pool::Pool::new(&cfg));
-    let mirrors = Arc::new(mirror::Mirrors::new(&cfg));
-    let mut frontend_counters = vec![];
-    for f in &cfg.frontends {
-        let fe = Arc::new(frontend_of(f, &pool)?);
-        let acceptor = (f.tls.as_ref())
-            .map(|t| tls::Acceptor::new(t, fe.http_request).map(Arc::new))
-            .transpose()
-            .with_context(|| format!("frontend {:?}: TLS", f.name))?;
-        for l in acceptor.iter().flat_map(|a| &a.loaded) {
-            if let Some(problem) = l.invalid_at(tls::certs::now()) {
-                tracing::warn!(frontend = %f.name, "{problem}: clients will refuse it");
-            }
-        }
-        frontend_counters.push(stats::FrontendStats {
-            name: f.name.clone(),
-            counters: fe.counters.clone(),
-            tls: acceptor.clone(),
-        });
-        add_frontend(&mut server, f, fe, (&pool, &mirrors), acceptor, cfg.server.express);
+    let state = Arc::new(state_of(&cfg)?);
+    for (f, fe) in cfg.frontends.iter().zip(&state.frontends) {
+        add_frontend(&mut server, f, fe, &state, cfg.server.express);
     }
     let queues = mirror::Service {
-        mirrors: mirrors.clone(),
+        mirrors: state.mirrors.clone(),
     };
     server.add_service(GenBackgroundService::new("mirror queues".into(), Arc::new(queues)));
     let addrs = (cfg.frontends.iter()).flat_map(|f| f.listeners().into_iter().filter_map(|(l, _)| l.parse().ok()));
@@ -62,13 +46,15 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
     server.add_service(GenBackgroundService::new("systemd notify".into(), Arc::new(ready)));
     let defer = listeners::DeferAccept { addrs, seconds: 5 };
     server.add_service(GenBackgroundService::new("listener options".into(), Arc::new(defer)));
-    let checker = health::Checker { pool: pool.clone() };
+    let checker = health::Checker {
+        pool: state.pool.clone(),
+    };
     server.add_service(GenBackgroundService::new("health checks".into(), Arc::new(checker)));
-    let stats = Arc::new(stats_of(&cfg, pool, mirrors, frontend_counters));
+    let stats = Arc::new(stats_of(&cfg, state.clone()));
     if let Some(path) = &cfg.runtime.socket {
         let mode = u32::from_str_radix(&cfg.runtime.mode, 8).context("validated socket mode")?;
         let cli = Arc::new(runtime::Cli {
-            stats: stats.clone(),
+            state: state.clone(),
             level: cfg.runtime.level,
         });
         let rt = runtime::Runtime {
@@ -81,6 +67,29 @@ pub fn run(cfg: BalancerConfig, upgrade: bool, upgrade_sock: &str) -> anyhow::Re
     server.add_service(GenBackgroundService::new("stats".into(), stats));
     tracing::info!(frontends = cfg.frontends.len(), backends = cfg.backends.len(), stats = %cfg.stats.listen, "netpulse-balancer starting");
     server.run_forever();
+}
+
+/// The live state: the pool, mirror queues and every frontend with its TLS acceptor.
+fn state_of(cfg: &BalancerConfig) -> anyhow::Result<State> {
+    let pool = Arc::new(pool::Pool::new(cfg));
+    let mut frontends = vec![];
+    for f in &cfg.frontends {
+        let fe = Arc::new(frontend_of(f, &pool)?);
+        let acceptor = (f.tls.as_ref())
+            .map(|t| tls::Acceptor::new(t, fe.http_request).map(Arc::new))
+            .transpose()
+            .with_context(|| format!("frontend {:?}: TLS", f.name))?;
+        for l in acceptor.iter().flat_map(|a| &a.loaded) {
+            if let Some(problem) = l.invalid_at(tls::certs::now()) {
+                tracing::warn!(frontend = %f.name, "{problem}: clients will refuse it");
+            }
+        }
+        frontends.push(FrontendState {
+            frontend: fe,
+            tls: acceptor,
+        });
+    }
+    Ok(State::new(cfg, pool, frontends))
 }
 
 /// A frontend as both request paths use it, its backends resolved to pool indices.
@@ -99,17 +108,10 @@ fn frontend_of(f: &FrontendConfig, pool: &pool::Pool) -> anyhow::Result<frontend
     })
 }
 
-/// The listening services of one frontend: header deadline (after the TLS handshake on
+/// The listening services of one frontend: the front door (after the TLS handshake on
 /// its TLS listeners), then the express lane (when on), then Pingora's proxy. Plain and TLS
 /// listeners are two services sharing the frontend and its counters.
-fn add_frontend(
-    server: &mut Server,
-    f: &FrontendConfig,
-    fe: Arc<frontend::Frontend>,
-    (pool, mirrors): (&Arc<pool::Pool>, &Arc<mirror::Mirrors>),
-    acceptor: Option<Arc<tls::Acceptor>>,
-    express: bool,
-) {
+fn add_frontend(server: &mut Server, f: &FrontendConfig, fe: &FrontendState, state: &Arc<State>, express: bool) {
     let listeners = f.listeners();
     for tls in [false, true] {
         let addrs: Vec<&str> = (listeners.iter()).filter(|(_, t)| *t == tls).map(|(a, _)| *a).collect();
@@ -117,19 +119,18 @@ fn add_frontend(
             continue;
         }
         let express = express.then(|| express::Express {
-            pool: pool.clone(),
-            frontend: fe.clone(),
+            state: state.clone(),
+            frontend: fe.frontend.clone(),
         });
         let proxy = proxy::Proxy {
-            pool: pool.clone(),
-            mirrors: mirrors.clone(),
-            frontend: fe.clone(),
+            state: state.clone(),
+            frontend: fe.frontend.clone(),
         };
-        let app = header_deadline::HeaderDeadline {
+        let app = door::Door {
             inner: Arc::new(pingora_proxy::http_proxy(&server.configuration, proxy)),
-            frontend: fe.clone(),
+            frontend: fe.frontend.clone(),
             express,
-            tls: if tls { acceptor.clone() } else { None },
+            tls: if tls { fe.tls.clone() } else { None },
             redirect_https: if tls { None } else { f.redirect_https },
         };
         let name = format!("frontend {}{}", f.name, if tls { " (TLS)" } else { "" });
@@ -141,20 +142,7 @@ fn add_frontend(
     }
 }
 
-fn stats_of(
-    cfg: &BalancerConfig,
-    pool: Arc<pool::Pool>,
-    mirrors: Arc<mirror::Mirrors>,
-    frontends: Vec<stats::FrontendStats>,
-) -> stats::Stats {
-    let live = stats::Live {
-        pool,
-        mirrors,
-        frontends,
-        proxies: netpulse_config::proxy_ids(cfg),
-        started: std::time::Instant::now(),
-        threads: cfg.server.worker_threads(),
-    };
+fn stats_of(cfg: &BalancerConfig, state: Arc<State>) -> stats::Stats {
     let s = &cfg.stats;
     let settings = stats::Settings {
         listen: s.listen.clone(),
@@ -164,5 +152,5 @@ fn stats_of(
         realm: s.realm.clone(),
         admin: s.admin,
     };
-    stats::Stats::new(live, settings)
+    stats::Stats::new(state, settings)
 }

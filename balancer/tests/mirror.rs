@@ -318,7 +318,7 @@ fn a_corrupt_queue_tail_is_cut_and_logged_and_the_rest_delivered() {
     bal.restart();
     converge(&a, &b, "c", "v", 10, Duration::from_secs(30));
     assert!(
-        bal.log().contains("torn or corrupt mirror queue records cut off"),
+        bal.log().contains("torn or corrupt queue records cut off"),
         "{}",
         bal.log()
     );

@@ -55,7 +55,7 @@ pub struct Args {
     #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
     pub v3_priv: Option<String>,
     /// Log format on stderr.
-    #[arg(long, value_name = "FORMAT", env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    #[arg(long, value_name = "FORMAT", env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = netpulse_config::LOG_FORMATS)]
     pub log_format: String,
     /// Log filter (tracing EnvFilter syntax); RUST_LOG also works.
     #[arg(long, value_name = "FILTER", env = "NETPULSE_LOG")]
@@ -63,24 +63,8 @@ pub struct Args {
 }
 
 pub fn init_logging(args: &Args) {
-    use tracing_subscriber::EnvFilter;
-    let filter = args
-        .log_level
-        .clone()
-        .or_else(|| std::env::var("RUST_LOG").ok())
-        .unwrap_or_else(|| "info,async_snmp=off".into()); // its errors reach the operator as ours, with the target name
-    let filter = EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    use std::io::IsTerminal;
-    // Colours only on a terminal: a log file or journald gets plain text.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    if args.log_format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
+    // async-snmp's errors reach the operator as ours, with the target name.
+    netpulse_config::init_logging(&args.log_format, args.log_level.as_deref(), "info,async_snmp=off");
 }
 
 fn flag_error(flag: &str, message: String) -> ConfigErrors {

@@ -1,6 +1,8 @@
 //! netpulse-delivery: getting line protocol into InfluxDB replicas without losing it, one
 //! implementation for the collector's outputs and the balancer's write mirroring.
 //!
+//! Both binaries assemble a replica (queue, then writer) through [`replicas`].
+//!
 //! Data flow: appenders put records in a replica's [`queue::DiskQueue`] (group-committed) →
 //! that replica's [`writer::Writer`] peeks them in order, gzips ([`gzip`]) and POSTs them
 //! through an [`endpoint::Endpoint`] to a [`endpoint::Target`] (fixed, or carried by each
@@ -17,6 +19,7 @@ pub mod gzip;
 pub mod health;
 pub mod logonce;
 pub mod queue;
+pub mod replicas;
 mod run;
 pub mod writer;
 

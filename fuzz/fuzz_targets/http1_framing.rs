@@ -1,28 +1,25 @@
 //! The balancer's own HTTP/1 code on the request path, with `httparse` as the differential
-//! oracle: the front door (`request_head.rs`) with the express lane's reading of the request
-//! it parses (`express/request.rs`), and the lane's response framing (`express/http1.rs`),
+//! oracle: the front door's reading of a head (`door/head.rs`) with the express lane's view of
+//! the request it parses (`door/lane.rs`), and the lane's response framing (`express/http1.rs`),
 //! compiled here from the balancer's sources in the balancer's module layout.
 #![no_main]
-
-#[path = "../../balancer/src/request_head.rs"]
-#[allow(dead_code)]
-mod request_head;
 
 #[path = "../../balancer/src/express/http1.rs"]
 #[allow(dead_code)]
 mod http1;
 
-#[path = "../../balancer/src/express/request.rs"]
-#[allow(dead_code)]
-pub mod request;
-
-/// `request_head` reaches the lane's scanner as `crate::express::request`.
-mod express {
-    pub(crate) use super::request;
+/// The balancer's `door` module, its two parts (paths relative to `fuzz_targets/door/`).
+mod door {
+    #[path = "../../../balancer/src/door/head.rs"]
+    #[allow(dead_code)]
+    pub mod head;
+    #[path = "../../../balancer/src/door/lane.rs"]
+    #[allow(dead_code)]
+    pub mod lane;
 }
 
 use libfuzzer_sys::fuzz_target;
-use request_head::{Head, examine};
+use door::head::{Head, examine};
 
 fuzz_target!(|data: &[u8]| {
     let split = data.first().map_or(0, |b| *b as usize % (data.len().max(1)));
@@ -40,14 +37,14 @@ fuzz_target!(|data: &[u8]| {
         }
         // A request the express lane takes is one httparse parses the same way.
         // (its path is the target without the query: what routing matches)
-        let alone = request::plain(head);
+        let alone = door::lane::plain(head);
         if let Some(p) = &alone {
             let target = req.path.expect("a target");
             assert_eq!(p.path, target.split('?').next().unwrap(), "{target:?}");
         }
         // The lane's reading taken from the front door's parse is the one of a parse alone.
         let shared = lane.as_ref().and_then(|l| l.view(head));
-        let key = |p: &request::Plain<'_>| (p.path.to_string(), p.host.to_string(), p.body, p.closes, p.header_len);
+        let key = |p: &door::lane::Plain<'_>| (p.path.to_string(), p.host.to_string(), p.body, p.closes, p.header_len);
         if rewritten.is_none() || shared.is_some() {
             assert_eq!(shared.as_ref().map(key), alone.as_ref().map(key), "{:?}", String::from_utf8_lossy(head));
         }

@@ -12,15 +12,15 @@
 
 pub mod http1;
 pub mod lanes;
-pub mod request;
 
 use crate::bounded::within;
+use crate::door::lane::{LaneHead, Plain};
 use crate::frontend::{BAD_GATEWAY, ErrorAnswer, Frontend, GATEWAY_TIMEOUT, REQUEST_TIMEOUT, error_page};
-use crate::pool::{Backend, Pool};
+use crate::pool::{Ask, Backend, Slot};
+use crate::state::State;
 use crate::{head_edit, sticky};
 use http1::{ChunkScanner, Framing, FramingError, Response, progress, response};
 pub use lanes::Lanes;
-use request::{LaneHead, Plain};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -28,7 +28,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 pub struct Express {
-    pub pool: Arc<Pool>,
+    pub state: Arc<State>,
     pub frontend: Arc<Frontend>,
 }
 
@@ -77,42 +77,33 @@ impl Express {
             return Outcome::Pingora;
         };
         let bi = self.frontend.route(req.path, req.host);
-        let b = &self.pool.backends[bi];
+        let b = &self.state.pool.backends[bi];
         let too_large = self.frontend.max_body.is_some_and(|m| req.body > m);
         if b.mirrored || too_large {
             return Outcome::Pingora;
         }
-        // A sticky session goes to its server if that one may take it (slot counted in, as
-        // Pingora does, past maxconn); one whose server is gone is Pingora's (redispatch or
-        // 503). A balanced pick takes the server's slot (maxconn) and counts the pick.
-        // Either is undone on a hand-over, where Pingora counts the request itself.
+        // The pool chooses as for Pingora, but impatiently: a session whose server is gone, or
+        // no free server, is Pingora's (redispatch, the queue or 503). A hand-over takes back
+        // every count, as Pingora counts the request itself.
         let session = b.sticky.as_ref().and_then(|st| req.cookies.get(&st.cookie));
-        let (si, sticky) = match session {
-            Some(v) => match b.sticky_server(v) {
-                Some(i) => {
-                    b.servers[i].counters.begin();
-                    (i, true)
-                }
-                None => return Outcome::Pingora,
-            },
-            None => match b.acquire(&[]) {
-                Some(i) => (i, false),
-                None => return Outcome::Pingora,
-            },
+        let ask = Ask {
+            session,
+            ..Ask::default()
         };
+        let Ok(slot) = self.state.pool.choose(bi, ask).await else {
+            return Outcome::Pingora;
+        };
+        let si = slot.server();
         self.frontend.counters.begin();
         b.counters.begin();
-        let undo = |b: &Backend| {
+        let undo = |b: &Backend, slot: Slot| {
             self.frontend.counters.cancel();
             b.counters.cancel();
-            match sticky {
-                true => b.servers[si].counters.cancel(),
-                false => b.cancel_pick(si),
-            }
+            slot.hand_over();
         };
         // `indirect`: the server never sees the persistence cookie; a new session gets its
         // server's cookie in the response (`sticky`).
-        let new_session = b.sticky.as_ref().filter(|_| !sticky);
+        let new_session = b.sticky.as_ref().filter(|_| slot.new_session());
         let sent_head = self.towards_server(head, &req, b);
         let sent_head = sent_head.as_deref().unwrap_or(head);
         // The body bytes still in the client's socket: once any is read, no hand-over.
@@ -127,24 +118,24 @@ impl Express {
                 match self.exchange(b, si, None, sent_head, &req, (client, 0)).await {
                     Some(x) => x,
                     None => {
-                        undo(b);
+                        undo(b, slot);
                         return Outcome::Pingora;
                     }
                 }
             }
             Some(x) => x,
             None => {
-                undo(b);
+                undo(b, slot);
                 return Outcome::Pingora;
             }
         };
         let mut resp = match parsed {
             Ok(r) => r,
             // A server slower than its timeout is not asked twice: 504 here, as Pingora would.
-            Err(Failed::TimedOut) => return self.refuse(client, b, si, GATEWAY_TIMEOUT, true).await,
-            Err(Failed::ClientTimeout) => return self.refuse(client, b, si, REQUEST_TIMEOUT, false).await,
+            Err(Failed::TimedOut) => return self.refuse(client, b, slot, GATEWAY_TIMEOUT, true).await,
+            Err(Failed::ClientTimeout) => return self.refuse(client, b, slot, REQUEST_TIMEOUT, false).await,
             Err(Failed::ClientGone) => {
-                self.finish(b, si, 0, (0, 0), false);
+                self.finish(b, slot, 0, (0, 0), false);
                 return Outcome::Done {
                     keep_alive: false,
                     whole: false,
@@ -153,13 +144,13 @@ impl Express {
             // The body is gone from the client: nobody can send it again.
             Err(failed) if rest > 0 => {
                 tracing::debug!(backend = %b.name, error = %failed, "express lane: the server failed a streamed request");
-                return self.refuse(client, b, si, BAD_GATEWAY, true).await;
+                return self.refuse(client, b, slot, BAD_GATEWAY, true).await;
             }
             // Nothing reached the client yet and the request is whole: Pingora tries again
             // (a kept connection the server had closed, a bad answer) and owns the error page.
             Err(failed) => {
                 tracing::debug!(backend = %b.name, error = %failed, "express lane hands the request to Pingora");
-                undo(b);
+                undo(b, slot);
                 return Outcome::Pingora;
             }
         };
@@ -172,7 +163,7 @@ impl Express {
             (buf, resp.header_len) = head_edit::edit(&buf, resp.header_len, &["connection"], "Connection: close\r\n");
         }
         let (sent, clean, whole) = self.forward(client, &mut up, buf, &resp, b.server_timeout).await;
-        self.finish(b, si, resp.status, (req.body, sent), false);
+        self.finish(b, slot, resp.status, (req.body, sent), false);
         if clean && !resp.closes {
             lanes.keep((bi, si), up);
         }
@@ -202,12 +193,12 @@ impl Express {
         Some(head_edit::edit(head, req.header_len, &drop, &add).0)
     }
 
-    /// Answers `answer` (and closes): the request ended here, counted on server `si`.
+    /// Answers `answer` (and closes): the request ended here, counted on its `slot`'s server.
     async fn refuse<C>(
         &self,
         client: &mut C,
         b: &Backend,
-        si: usize,
+        slot: Slot,
         answer: ErrorAnswer,
         server_error: bool,
     ) -> Outcome
@@ -217,7 +208,7 @@ impl Express {
         if server_error {
             b.counters.eresp.fetch_add(1, Ordering::Relaxed);
         }
-        self.finish(b, si, answer.0, (0, 0), server_error);
+        self.finish(b, slot, answer.0, (0, 0), server_error);
         let _ = within(self.frontend.client_timeout, client.write_all(&error_page(answer))).await;
         let _ = within(self.frontend.client_timeout, client.flush()).await;
         Outcome::Done {
@@ -351,8 +342,8 @@ impl Express {
     }
 
     /// The counters Pingora's `logging` and `fail_to_proxy` hooks keep for a finished request.
-    fn finish(&self, b: &Backend, si: usize, code: u16, bytes: (u64, u64), server_error: bool) {
-        b.finish(&self.frontend.counters, Some(si), code, bytes, server_error);
+    fn finish(&self, b: &Backend, slot: Slot, code: u16, bytes: (u64, u64), server_error: bool) {
+        b.finish(&self.frontend.counters, Some(slot), code, bytes, server_error);
     }
 }
 

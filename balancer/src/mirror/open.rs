@@ -6,10 +6,8 @@
 use super::{Mirror, Mirrors};
 use async_trait::async_trait;
 use netpulse_config::HttpPoolConfig;
-use netpulse_delivery::aside::SetAside;
-use netpulse_delivery::breaker::Breaker;
 use netpulse_delivery::endpoint::Endpoint;
-use netpulse_delivery::queue::DiskQueue;
+use netpulse_delivery::replicas;
 use netpulse_delivery::writer::{Framing, Replica, Writer};
 use pingora_core::server::ShutdownWatch;
 use pingora_core::services::background::BackgroundService;
@@ -145,15 +143,15 @@ fn try_lock(dir: &Path) -> std::io::Result<Option<File>> {
 fn open_queues(m: &Mirror, dir: &Path) -> Result<Vec<Replica>, String> {
     let mut out = vec![];
     for (i, (name, _)) in m.servers.iter().enumerate() {
-        let (q, rec) = DiskQueue::open(&dir.join(name), m.cfg.queue_max_bytes.0).map_err(|e| e.to_string())?;
-        if rec.records > 0 {
-            tracing::info!(backend = %m.backend, server = %name, writes = rec.records, points = rec.points, "mirror queue recovered: delivery resumes");
-        }
-        if rec.corrupt > 0 {
-            tracing::warn!(backend = %m.backend, server = %name, stretches = rec.corrupt, "torn or corrupt mirror queue records cut off");
-            m.server_counters[i].corrupt.fetch_add(rec.corrupt, Ordering::Relaxed);
-        }
-        out.push(Replica::new(name.clone(), q));
+        let spec = replicas::QueueSpec {
+            kind: "mirror server",
+            name,
+            dir: dir.join(name),
+            max_bytes: m.cfg.queue_max_bytes.0,
+        };
+        let (replica, rec) = replicas::open_queue(&spec).map_err(|e| e.to_string())?;
+        m.server_counters[i].corrupt.fetch_add(rec.corrupt, Ordering::Relaxed);
+        out.push(replica);
     }
     Ok(out)
 }
@@ -170,22 +168,20 @@ fn writers(m: &Mirror, dir: &Path, replicas: &[Replica]) -> Result<Vec<Writer>, 
     };
     (replicas.iter().zip(&m.servers).zip(&m.server_counters))
         .map(|((r, (name, address)), c)| {
-            let endpoint = Endpoint::new(name, &format!("http://{address}"), &pool)?;
-            // A write the server refuses permanently is kept beside its queue, bounded to a
-            // quarter of the queue's bound.
-            let aside = SetAside::new(
-                dir.join(name).join("set-aside"),
-                (m.cfg.queue_max_bytes.0 / 4).max(1 << 20),
-            );
-            Ok(Writer::new(
-                r.clone(),
-                endpoint,
-                Framing::Enveloped,
-                Breaker::new(&breaker),
-                m.cfg.batch_size,
-                c.clone(),
-            )
-            .with_set_aside(aside))
+            let spec = replicas::WriterSpec {
+                endpoint: Endpoint::new(name, &format!("http://{address}"), &pool)?,
+                framing: Framing::Enveloped,
+                breaker: breaker.clone(),
+                batch_points: m.cfg.batch_size,
+                observer: c.clone(),
+                // A write the server refuses permanently is kept beside its queue, bounded to
+                // a quarter of the queue's bound.
+                set_aside: Some((
+                    dir.join(name).join("set-aside"),
+                    (m.cfg.queue_max_bytes.0 / 4).max(1 << 20),
+                )),
+            };
+            Ok(replicas::writer(r, spec))
         })
         .collect()
 }

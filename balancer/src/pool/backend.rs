@@ -4,6 +4,7 @@
 
 use super::counters::Counters;
 use super::server::{Admin, Server};
+use super::slot::Slot;
 use append_only_vec::AppendOnlyVec;
 use netpulse_config::{Backend as BackendConfig, Balance, HealthCheck, ServerConfig, Sticky};
 use std::sync::Mutex;
@@ -68,8 +69,8 @@ impl Backend {
 
     /// Accounts a finished request on its frontend `fe`, this backend and the server it
     /// reached (if any): ends it, counts its status and body bytes (in, out) and, for the
-    /// server, a response error; then gives the server's slot back.
-    pub fn finish(&self, fe: &Counters, server: Option<usize>, code: u16, bytes: (u64, u64), server_error: bool) {
+    /// server, a response error; then gives the server's slot back (dropping it).
+    pub fn finish(&self, fe: &Counters, slot: Option<Slot>, code: u16, bytes: (u64, u64), server_error: bool) {
         let (bin, bout) = bytes;
         for c in [fe, &self.counters] {
             c.end();
@@ -77,15 +78,14 @@ impl Backend {
             c.bytes_in.fetch_add(bin, Ordering::Relaxed);
             c.bytes_out.fetch_add(bout, Ordering::Relaxed);
         }
-        if let Some(i) = server {
-            let sc = &self.servers[i].counters;
+        if let Some(slot) = slot {
+            let sc = &self.servers[slot.server()].counters;
             sc.status(code);
             sc.bytes_in.fetch_add(bin, Ordering::Relaxed);
             sc.bytes_out.fetch_add(bout, Ordering::Relaxed);
             if server_error {
                 sc.eresp.fetch_add(1, Ordering::Relaxed);
             }
-            self.release(i);
         }
     }
 

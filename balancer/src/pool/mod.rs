@@ -8,7 +8,8 @@
 //! - `server`: one server's state and its HAProxy status text;
 //! - `backend`: a backend's servers, accounting of finished requests, run-time changes;
 //! - `select`: which server takes the next request (smooth WRR, leastconn, backups);
-//! - `queue`: request slots under `maxconn` and the backend queue that waits for one.
+//! - `queue`: request slots under `maxconn` and the backend queue that waits for one;
+//! - `slot`: the one way both request paths choose a server, and the slot that gives it back.
 
 mod addr;
 mod backend;
@@ -17,11 +18,13 @@ mod freq;
 mod queue;
 mod select;
 mod server;
+mod slot;
 
 pub use addr::ServerAddr;
 pub use backend::Backend;
 pub use counters::{Counters, STATUS_CLASSES};
 pub use server::{Admin, CheckResult, CheckStatus, Server};
+pub use slot::{Ask, NoSlot, Slot};
 
 use netpulse_config::BalancerConfig;
 

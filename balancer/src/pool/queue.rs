@@ -28,14 +28,6 @@ impl Backend {
         }
     }
 
-    /// Takes back the pick of server `i` (`acquire`) for a request handed to another path,
-    /// which picks and counts it itself: the pick, the request and the slot.
-    pub fn cancel_pick(&self, i: usize) {
-        self.servers[i].lbtot.fetch_sub(1, Ordering::Relaxed);
-        self.servers[i].counters.total.fetch_sub(1, Ordering::Relaxed);
-        self.release(i);
-    }
-
     /// Whether a server would take the request but for its `maxconn`.
     pub fn has_full_server(&self) -> bool {
         (self.servers.iter()).any(|s| s.maxconn.is_some() && s.available() && !s.eligible())
@@ -73,12 +65,11 @@ mod tests {
     use super::super::backend::tests::backend;
 
     #[tokio::test]
-    async fn a_full_server_is_waited_for_and_cancel_gives_the_slot_back() {
+    async fn without_maxconn_no_server_is_full_and_the_queue_picks_at_once() {
         let b = backend(&[1], false);
         b.servers[0].counters.begin();
         assert_eq!(b.acquire(&[]), Some(0), "no maxconn: never full");
-        b.cancel_pick(0);
-        assert_eq!(b.servers[0].lbtot.load(std::sync::atomic::Ordering::Relaxed), 0);
+        b.release(0);
         assert!(!b.has_full_server());
         assert_eq!(b.pick_queued(&[]).await, Some(0));
         assert_eq!(b.queue_len(), 0);

@@ -48,7 +48,7 @@ impl Cli {
                 let cfg = server_config(name, addr, opts)?;
                 let j = b.add_server(&cfg)?;
                 if let Some(hc) = b.health_check.clone().filter(|_| b.servers[j].checked) {
-                    crate::health::spawn_server_loop(self.stats.live.pool.clone(), bi, j, hc, None);
+                    crate::health::spawn_server_loop(self.state.pool.clone(), bi, j, hc, None);
                 }
                 tracing::warn!(backend = %b.name, server = %name, "server added on the runtime API (in maintenance until enabled)");
                 text("New server registered.\n".into())

@@ -3,7 +3,7 @@
 //! [`Pool`](crate::pool::Pool): server admin states and weights take effect on the next request.
 
 use crate::pool::{Backend, Server};
-use crate::stats::Stats;
+use crate::state::State;
 use async_trait::async_trait;
 use netpulse_config::RuntimeLevel;
 use pingora_core::server::ShutdownWatch;
@@ -21,7 +21,7 @@ pub struct Runtime {
 
 /// The command interpreter, shared by every connection.
 pub struct Cli {
-    pub stats: Arc<Stats>,
+    pub state: Arc<State>,
     pub level: RuntimeLevel,
 }
 
@@ -58,12 +58,12 @@ enum Outcome {
 
 impl Cli {
     fn acceptors(&self) -> Vec<&crate::tls::Acceptor> {
-        let fronts = self.stats.live.frontends.iter();
+        let fronts = self.state.frontends.iter();
         fronts.filter_map(|f| f.tls.as_deref()).collect()
     }
 
     fn backend(&self, name: &str) -> Option<(usize, &Backend)> {
-        let pool = &self.stats.live.pool;
+        let pool = &self.state.pool;
         pool.backend(name).map(|i| (i, &pool.backends[i]))
     }
 
@@ -115,7 +115,7 @@ impl Cli {
             ["show", "info", ..] => text(self.info()),
             ["show", "stat", rest @ ..] => self.show_stat(rest),
             ["show", "backend"] => {
-                let names: Vec<&str> = (self.stats.live.proxies.iter())
+                let names: Vec<&str> = (self.state.proxies.iter())
                     .filter(|p| p.backend.is_some() || p.stats)
                     .map(|p| p.name.as_str())
                     .collect();

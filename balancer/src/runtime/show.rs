@@ -14,7 +14,7 @@ impl Cli {
             "# backend server queued_points queue_bytes oldest_s written dropped_rejected dropped_too_large dropped_corrupt set_aside breaker\n",
         );
         let dash = |v: Option<u64>| v.map_or("-".to_string(), |n| n.to_string());
-        for m in self.stats.live.mirrors.all() {
+        for m in self.state.mirrors.all() {
             for v in m.view() {
                 out.push_str(&format!(
                     "{} {} {} {} {} {} {} {} {} {} {}\n",
@@ -36,21 +36,20 @@ impl Cli {
     }
 
     pub(super) fn info(&self) -> String {
-        let up = self.stats.live.started.elapsed().as_secs();
+        let up = self.state.started.elapsed().as_secs();
         // Connections (HAProxy's sessions) and requests are counted apart.
-        let [cur, conns, reqs] = self.stats.live.frontends.iter().fold([0u64; 3], |[c, n, r], f| {
+        let [cur, conns, reqs] = self.state.frontends.iter().fold([0u64; 3], |[c, n, r], f| {
             [
-                c + f.counters.sessions_cur.load(Ordering::Relaxed).max(0) as u64,
-                n + f.counters.sessions.load(Ordering::Relaxed),
-                r + f.counters.total.load(Ordering::Relaxed),
+                c + f.counters().sessions_cur.load(Ordering::Relaxed).max(0) as u64,
+                n + f.counters().sessions.load(Ordering::Relaxed),
+                r + f.counters().total.load(Ordering::Relaxed),
             ]
         });
         // No connection limit of its own: the file descriptors bound it, two per proxied
         // connection (HAProxy derives its default maxconn from `ulimit -n` the same way).
         let maxconn = rlimit_nofile() / 2;
         let tls = self
-            .stats
-            .live
+            .state
             .frontends
             .iter()
             .filter_map(|f| Some(&f.tls.as_ref()?.counters));
@@ -66,14 +65,14 @@ impl Cli {
         format!(
             "Name: netpulse-balancer\nVersion: {v}\nRelease_date: -\nNbthread: {threads}\nNbproc: 1\nProcess_num: 1\nPid: {pid}\nUptime: {d}d {h}h{m:02}m{s:02}s\nUptime_sec: {up}\nMaxconn: {maxconn}\nCurrConns: {cur}\nCumConns: {conns}\nCumReq: {reqs}\nMaxpipes: 0\nPipesUsed: 0\nTasks: 0\nRun_queue: 0\nnode: {node}\nStopping: 0\nListeners: {listeners}\nCurrSslConns: {ssl_cur}\nCumSslConns: {ssl_cum}\nSslFrontendSessionReuse_pct: {reuse_pct}\n",
             v = env!("CARGO_PKG_VERSION"),
-            threads = self.stats.live.threads,
+            threads = self.state.threads,
             pid = std::process::id(),
             d = up / 86400,
             h = up % 86400 / 3600,
             m = up % 3600 / 60,
             s = up % 60,
             node = node.trim(),
-            listeners = self.stats.live.frontends.len(),
+            listeners = self.state.frontends.len(),
         )
     }
 
@@ -89,7 +88,7 @@ impl Cli {
             [] => (-1, -1, -1),
             _ => return Err("show stat: expects <iid> <type> <sid>.".into()),
         };
-        let csv = self.stats.csv_where(|r| {
+        let csv = crate::stats::csv_where(&self.state, |r| {
             let kind = match r["svname"].as_str() {
                 "FRONTEND" => 1,
                 "BACKEND" => 2,
@@ -104,7 +103,7 @@ impl Cli {
 
     pub(super) fn servers_state(&self, only: Option<&str>) -> Result<Outcome, String> {
         let mut out = format!("1\n{STATE_HEADER}\n");
-        let pool = &self.stats.live.pool;
+        let pool = &self.state.pool;
         if let Some(b) = only
             && pool.backend(b).is_none()
         {
@@ -136,7 +135,7 @@ impl Cli {
                 let health = hc.map_or(0, |c| if h.up { c.rise + c.fall - 1 - h.streak } else { h.streak });
                 out.push_str(&format!(
                     "{be} {bn} {sid} {sn} {ip} {op} {admin} {uw} {iw} {since} {status} {result} {health} {cs} 0 0 0 - {port} - 0 0 - - 0\n",
-                    be = self.stats.live.backend_iid(bi),
+                    be = self.state.backend_iid(bi),
                     bn = b.name,
                     sid = si + 1,
                     sn = s.name,

@@ -2,8 +2,8 @@
 //! `action=ready|drain|maint` (also HAProxy's older `enable`/`disable`), URL-encoded. The
 //! outcome is HAProxy's `st=` code for the 303 redirect: DONE, PART, NONE or ERRP.
 
-use super::rows::Live;
 use crate::pool::Admin;
+use crate::state::State;
 
 fn decode(s: &str) -> String {
     let b = s.as_bytes();
@@ -29,7 +29,7 @@ fn decode(s: &str) -> String {
 }
 
 /// Applies the form to the backend whose proxy id is `b`.
-pub fn apply(live: &Live, body: &[u8]) -> &'static str {
+pub fn apply(state: &State, body: &[u8]) -> &'static str {
     let form = String::from_utf8_lossy(body);
     let (mut backend, mut servers, mut action) = (None, vec![], None);
     for (k, v) in form.split('&').filter_map(|kv| kv.split_once('=')) {
@@ -46,10 +46,10 @@ pub fn apply(live: &Live, body: &[u8]) -> &'static str {
         Some("maint" | "disable") => Admin::Maint,
         _ => return "ERRP",
     };
-    let Some(b) = (live.proxies.iter())
+    let Some(b) = (state.proxies.iter())
         .find(|p| Some(p.id) == backend)
         .and_then(|p| p.backend)
-        .map(|i| &live.pool.backends[i])
+        .map(|i| &state.pool.backends[i])
     else {
         return "ERRP";
     };

@@ -3,8 +3,8 @@
 //! counters at each scrape, so a scrape costs one walk over the servers and no registry.
 //! Pingora's own metrics (default registry) follow.
 
-use super::rows::Live;
 use crate::pool::STATUS_CLASSES;
+use crate::state::State;
 use prometheus::core::{Collector, Desc};
 use prometheus::proto::{Counter, Gauge, LabelPair, Metric, MetricFamily, MetricType};
 use std::sync::Arc;
@@ -62,12 +62,12 @@ families! {
 
 /// Reads the pool into the families at each scrape.
 pub struct PoolMetrics {
-    live: Arc<Live>,
+    state: Arc<State>,
     descs: Vec<Desc>,
 }
 
 impl PoolMetrics {
-    pub fn new(live: Arc<Live>) -> Self {
+    pub fn new(state: Arc<State>) -> Self {
         let descs = FAMILIES
             .iter()
             .map(|f| {
@@ -75,7 +75,7 @@ impl PoolMetrics {
                 Desc::new(f.name.into(), f.help.into(), labels, Default::default()).expect("valid metric family")
             })
             .collect();
-        Self { live, descs }
+        Self { state, descs }
     }
 }
 
@@ -135,7 +135,7 @@ impl Collector for PoolMetrics {
 
     fn collect(&self) -> Vec<MetricFamily> {
         let mut s = Scrape::new();
-        for b in &self.live.pool.backends {
+        for b in &self.state.pool.backends {
             for (_, sv) in b.live_servers() {
                 let l = [b.name.as_str(), sv.name.as_str()];
                 let up = sv.is_up() && sv.admin() != crate::pool::Admin::Maint;
@@ -156,11 +156,11 @@ impl Collector for PoolMetrics {
             s.count(F::BackendRedispatches, &l, &b.counters.redispatches);
             s.add(F::BackendQueue, &l, b.queue_len() as f64);
         }
-        for m in self.live.mirrors.all() {
+        for m in self.state.mirrors.all() {
             mirror(&mut s, m);
         }
-        for f in &self.live.frontends {
-            let (l, c) = ([f.name.as_str()], &f.counters);
+        for f in &self.state.frontends {
+            let (l, c) = ([f.name()], f.counters());
             s.count(F::FrontendRequests, &l, &c.total);
             s.add(F::FrontendCurrent, &l, c.current() as f64);
             s.count(F::FrontendErrors, &l, &c.ereq);
@@ -220,17 +220,10 @@ mod tests {
             }],
             ..Default::default()
         };
-        let live = Arc::new(Live {
-            pool: Arc::new(crate::pool::Pool::new(&cfg)),
-            mirrors: Arc::default(),
-            frontends: vec![],
-            proxies: vec![],
-            started: std::time::Instant::now(),
-            threads: 1,
-        });
+        let state = Arc::new(State::new(&cfg, Arc::new(crate::pool::Pool::new(&cfg)), vec![]));
         let reg = prometheus::Registry::new();
-        reg.register(Box::new(PoolMetrics::new(live.clone()))).unwrap();
-        live.pool.backends[0].servers[0].counters.begin();
+        reg.register(Box::new(PoolMetrics::new(state.clone()))).unwrap();
+        state.pool.backends[0].servers[0].counters.begin();
         let text = prometheus::TextEncoder::new().encode_to_string(&reg.gather()).unwrap();
         assert!(
             text.contains("netpulse_balancer_server_requests_total{backend=\"b\",server=\"s\"} 1"),
@@ -239,7 +232,7 @@ mod tests {
         assert!(text.contains("# TYPE netpulse_balancer_server_up gauge"));
         assert!(text.contains("netpulse_balancer_server_up{backend=\"b\",server=\"s\"} 1"));
         assert!(text.contains("netpulse_balancer_server_responses_total{backend=\"b\",code=\"2xx\",server=\"s\"} 0"));
-        live.pool.backends[0].servers[0].counters.begin();
+        state.pool.backends[0].servers[0].counters.begin();
         let text = prometheus::TextEncoder::new().encode_to_string(&reg.gather()).unwrap();
         assert!(text.contains("netpulse_balancer_server_requests_total{backend=\"b\",server=\"s\"} 2"));
     }

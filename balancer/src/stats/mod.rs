@@ -14,7 +14,9 @@ mod metrics;
 mod rows;
 
 pub use http::basic;
-pub use rows::{FrontendStats, Live, Row};
+pub use rows::Row;
+
+use crate::state::State;
 
 use async_trait::async_trait;
 use http::Answer;
@@ -34,30 +36,29 @@ pub struct Settings {
     pub admin: bool,
 }
 
+/// HAProxy's CSV of the rows `keep` accepts (`show stat IID TYPE SID` filters too).
+pub fn csv_where(state: &State, keep: impl Fn(&Row) -> bool) -> String {
+    export::csv(rows::rows(state).into_iter().filter(|r| keep(r)))
+}
+
 pub struct Stats {
-    pub live: Arc<Live>,
+    pub state: Arc<State>,
     settings: Settings,
     /// The pool's families, registered once.
     metrics: ::prometheus::Registry,
 }
 
 impl Stats {
-    pub fn new(live: Live, settings: Settings) -> Self {
-        let live = Arc::new(live);
+    pub fn new(state: Arc<State>, settings: Settings) -> Self {
         let metrics = ::prometheus::Registry::new();
         metrics
-            .register(Box::new(metrics::PoolMetrics::new(live.clone())))
+            .register(Box::new(metrics::PoolMetrics::new(state.clone())))
             .expect("the pool's families are registered once");
         Self {
-            live,
+            state,
             settings,
             metrics,
         }
-    }
-
-    /// HAProxy's CSV of the rows `keep` accepts (`show stat IID TYPE SID` filters too).
-    pub fn csv_where(&self, keep: impl Fn(&Row) -> bool) -> String {
-        export::csv(self.live.rows().into_iter().filter(|r| keep(r)))
     }
 
     /// The pool's families, then the default registry's: Pingora's, and the process metrics
@@ -89,22 +90,22 @@ impl Stats {
             if !s.admin {
                 return Answer::new(403, "text/plain", "admin actions are disabled (stats admin)\n");
             }
-            let st = admin::apply(&self.live, &req.body);
+            let st = admin::apply(&self.state, &req.body);
             let mut a = Answer::new(303, "text/plain", "");
             a.location = Some(format!("{uri};st={st}"));
             return a;
         }
-        let uptime_s = self.live.started.elapsed().as_secs();
+        let uptime_s = self.state.started.elapsed().as_secs();
         match base.strip_prefix(uri) {
             Some(";csv") => Answer::new(
                 200,
                 "text/plain; charset=utf-8",
-                self.csv_where(|r| scope.is_none_or(|s| r["pxname"] == s)),
+                csv_where(&self.state, |r| scope.is_none_or(|s| r["pxname"] == s)),
             ),
             Some(";json") => Answer::new(
                 200,
                 "application/json",
-                export::json(self.live.rows(), uptime_s).to_string(),
+                export::json(rows::rows(&self.state), uptime_s).to_string(),
             ),
             Some("" | "/") => {
                 let page = html::Page {
@@ -113,7 +114,11 @@ impl Stats {
                     uptime_s,
                     admin: s.admin,
                 };
-                Answer::new(200, "text/html; charset=utf-8", html::page(&self.live.rows(), &page))
+                Answer::new(
+                    200,
+                    "text/html; charset=utf-8",
+                    html::page(&rows::rows(&self.state), &page),
+                )
             }
             _ if base == "/metrics" => Answer::new(200, "text/plain; version=0.0.4", self.prometheus()),
             _ => Answer::new(404, "text/plain", "not found\n"),

@@ -1,13 +1,12 @@
 //! The stats rows, one per frontend, server and backend as HAProxy's `show stat` has them
-//! (field names of its CSV header), read from the live pool in proxy id order. Every view
+//! (field names of its CSV header), read from the balancer's `State` in proxy id order. Every view
 //! (CSV, JSON, HTML, the runtime API) is made from these rows.
 
-use crate::pool::{Backend, Counters, Pool};
-use netpulse_config::{Balance, ProxyId};
+use crate::pool::{Backend, Counters};
+use crate::state::{FrontendState, State};
+use netpulse_config::Balance;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 /// HAProxy 2.6's `show stat` / `;csv` header, verbatim (Debian haproxy 2.6.12).
 pub const CSV_HEADER: &str = "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,bout,dreq,dresp,ereq,econ,eresp,wretr,wredis,status,weight,act,bck,chkfail,chkdown,lastchg,downtime,qlimit,pid,iid,sid,throttle,lbtot,tracked,type,rate,rate_lim,rate_max,check_status,check_code,check_duration,hrsp_1xx,hrsp_2xx,hrsp_3xx,hrsp_4xx,hrsp_5xx,hrsp_other,hanafail,req_rate,req_rate_max,req_tot,cli_abrt,srv_abrt,comp_in,comp_out,comp_byp,comp_rsp,lastsess,last_chk,last_agt,qtime,ctime,rtime,ttime,agent_status,agent_code,agent_duration,check_desc,agent_desc,check_rise,check_fall,check_health,agent_rise,agent_fall,agent_health,addr,cookie,mode,algo,conn_rate,conn_rate_max,conn_tot,intercepted,dcon,dses,wrew,connect,reuse,cache_lookups,cache_hits,srv_icur,src_ilim,qtime_max,ctime_max,rtime_max,ttime_max,eint,idle_conn_cur,safe_conn_cur,used_conn_cur,need_conn_est,uweight,agg_server_status,agg_server_check_status,agg_check_status,-,ssl_sess,ssl_reused_sess,ssl_failed_handshake,h2_headers_rcvd,h2_data_rcvd,h2_settings_rcvd,h2_rst_stream_rcvd,h2_goaway_rcvd,h2_detected_conn_protocol_errors,h2_detected_strm_protocol_errors,h2_rst_stream_resp,h2_goaway_resp,h2_open_connections,h2_backend_open_streams,h2_total_connections,h2_backend_total_streams,h1_open_connections,h1_open_streams,h1_total_connections,h1_total_streams,h1_bytes_in,h1_bytes_out,h1_spliced_bytes_in,h1_spliced_bytes_out,";
@@ -21,28 +20,6 @@ pub fn fields() -> Vec<&'static str> {
         .trim_end_matches(',')
         .split(',')
         .collect()
-}
-
-/// A frontend's counters, and its TLS listeners' certificates and handshake counters when
-/// it has any.
-pub struct FrontendStats {
-    pub name: String,
-    pub counters: Arc<Counters>,
-    pub tls: Option<Arc<crate::tls::Acceptor>>,
-}
-
-/// What the rows are read from: the pool, the frontends' counters and every proxy by id.
-pub struct Live {
-    pub pool: Arc<Pool>,
-    /// Mirroring backends: their servers' rows carry their queues.
-    pub mirrors: Arc<crate::mirror::Mirrors>,
-    pub frontends: Vec<FrontendStats>,
-    /// Every proxy by id (frontends, backends, and the stats listener's own proxy when
-    /// named, HAProxy's `listen stats`): the rows come in this order, as HAProxy's do.
-    pub proxies: Vec<ProxyId>,
-    pub started: Instant,
-    /// Worker threads (`show info`'s Nbthread).
-    pub threads: usize,
 }
 
 fn n(a: &AtomicU64) -> String {
@@ -94,62 +71,56 @@ fn row(pxname: &str, svname: &str, iid: &str, sid: usize, ty: &str) -> Row {
     r
 }
 
-impl Live {
-    pub fn rows(&self) -> Vec<Row> {
-        let mut rows = vec![];
-        for p in &self.proxies {
-            let iid = p.id.to_string();
-            if let Some(fi) = p.frontend {
-                rows.push(self.frontend_row(fi, &iid));
-            }
-            if let Some(bi) = p.backend {
-                let b = &self.pool.backends[bi];
-                let mut servers: Vec<Row> = b.live_servers().map(|(si, _)| server_row(b, si, &iid)).collect();
-                if let Some(m) = self.mirrors.get(bi) {
-                    for (r, v) in servers.iter_mut().zip(m.view()) {
-                        mirror_fields(r, &v);
-                    }
+/// Every row, in proxy id order.
+pub fn rows(state: &State) -> Vec<Row> {
+    let mut rows = vec![];
+    for p in &state.proxies {
+        let iid = p.id.to_string();
+        if let Some(fi) = p.frontend {
+            rows.push(frontend_row(&state.frontends[fi], &iid));
+        }
+        if let Some(bi) = p.backend {
+            let b = &state.pool.backends[bi];
+            let mut servers: Vec<Row> = b.live_servers().map(|(si, _)| server_row(b, si, &iid)).collect();
+            if let Some(m) = state.mirrors.get(bi) {
+                for (r, v) in servers.iter_mut().zip(m.view()) {
+                    mirror_fields(r, &v);
                 }
-                rows.extend(servers);
-                rows.push(backend_row(b, &iid));
             }
-            if p.stats {
-                stats_proxy_rows(&p.name, &iid, &mut rows);
-            }
+            rows.extend(servers);
+            rows.push(backend_row(b, &iid));
         }
-        rows
-    }
-
-    /// The id of backend `bi`'s proxy.
-    pub fn backend_iid(&self, bi: usize) -> u32 {
-        self.proxies.iter().find(|p| p.backend == Some(bi)).map_or(0, |p| p.id)
-    }
-
-    fn frontend_row(&self, fi: usize, iid: &str) -> Row {
-        let FrontendStats { name, counters: c, tls } = &self.frontends[fi];
-        let mut r = row(name, "FRONTEND", iid, 0, "0");
-        r.insert("intercepted", n(&c.intercepted));
-        if let Some(t) = tls.as_ref().map(|a| &a.counters) {
-            r.insert("ssl_sess", n(&t.sessions));
-            r.insert("ssl_reused_sess", n(&t.reused));
-            r.insert("ssl_failed_handshake", n(&t.failed));
+        if p.stats {
+            stats_proxy_rows(&p.name, &iid, &mut rows);
         }
-        counters(&mut r, c);
-        // A frontend's `rate` is connections per second, `req_rate` requests per second.
-        // dreq/dresp (denied by ACLs) stay empty: the balancer has no deny rules.
-        r.insert("rate", c.sess_rate.rate().to_string());
-        r.insert("rate_max", c.sess_rate.max().to_string());
-        r.insert("req_rate", c.req_rate.rate().to_string());
-        r.insert("req_rate_max", c.req_rate.max().to_string());
-        r.insert("ereq", n(&c.ereq));
-        r.insert("req_tot", n(&c.total));
-        // A FRONTEND row counts client connections (HAProxy's sessions); requests are req_tot.
-        r.insert("stot", n(&c.sessions));
-        r.insert("scur", c.sessions_cur.load(Ordering::Relaxed).max(0).to_string());
-        r.insert("smax", c.sessions_max.load(Ordering::Relaxed).to_string());
-        r.insert("status", "OPEN".into());
-        r
     }
+    rows
+}
+
+fn frontend_row(f: &FrontendState, iid: &str) -> Row {
+    let (c, tls) = (f.counters(), &f.tls);
+    let mut r = row(f.name(), "FRONTEND", iid, 0, "0");
+    r.insert("intercepted", n(&c.intercepted));
+    if let Some(t) = tls.as_ref().map(|a| &a.counters) {
+        r.insert("ssl_sess", n(&t.sessions));
+        r.insert("ssl_reused_sess", n(&t.reused));
+        r.insert("ssl_failed_handshake", n(&t.failed));
+    }
+    counters(&mut r, c);
+    // A frontend's `rate` is connections per second, `req_rate` requests per second.
+    // dreq/dresp (denied by ACLs) stay empty: the balancer has no deny rules.
+    r.insert("rate", c.sess_rate.rate().to_string());
+    r.insert("rate_max", c.sess_rate.max().to_string());
+    r.insert("req_rate", c.req_rate.rate().to_string());
+    r.insert("req_rate_max", c.req_rate.max().to_string());
+    r.insert("ereq", n(&c.ereq));
+    r.insert("req_tot", n(&c.total));
+    // A FRONTEND row counts client connections (HAProxy's sessions); requests are req_tot.
+    r.insert("stot", n(&c.sessions));
+    r.insert("scur", c.sessions_cur.load(Ordering::Relaxed).max(0).to_string());
+    r.insert("smax", c.sessions_max.load(Ordering::Relaxed).to_string());
+    r.insert("status", "OPEN".into());
+    r
 }
 
 fn server_row(b: &Backend, si: usize, iid: &str) -> Row {

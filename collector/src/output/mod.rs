@@ -8,7 +8,8 @@ pub mod metrics;
 use crate::lineproto::{Point, UnsignedMode, encode};
 use metrics::METRICS;
 use netpulse_config::{CollectorConfig, InfluxApi};
-use netpulse_delivery::queue::{self, DiskQueue};
+use netpulse_delivery::queue;
+use netpulse_delivery::replicas;
 use netpulse_delivery::writer::{Framing, Replica, Writer};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -49,19 +50,18 @@ impl OutputSet {
                 output: o.name.clone(),
                 message,
             };
-            let dir = Path::new(&o.queue_dir).join(&o.name);
-            let (q, rec) = DiskQueue::open(&dir, o.queue_max_bytes.0).map_err(|e| err(e.to_string()))?;
-            if rec.records > 0 || rec.corrupt > 0 {
-                tracing::info!(output = %o.name, records = rec.records, points = rec.points, corrupt = rec.corrupt, "queue recovered");
-            }
-            if rec.corrupt > 0 {
-                tracing::warn!(output = %o.name, records = rec.corrupt, "torn or corrupt queue records skipped");
-                METRICS
-                    .dropped
-                    .with_label_values(&[&o.name, "corrupt"])
-                    .inc_by(rec.corrupt);
-            }
-            metrics::observe_queue(&o.name, &q);
+            let spec = replicas::QueueSpec {
+                kind: "output",
+                name: &o.name,
+                dir: Path::new(&o.queue_dir).join(&o.name),
+                max_bytes: o.queue_max_bytes.0,
+            };
+            let (replica, rec) = replicas::open_queue(&spec).map_err(|e| err(e.to_string()))?;
+            METRICS
+                .dropped
+                .with_label_values(&[&o.name, "corrupt"])
+                .inc_by(rec.corrupt);
+            metrics::observe_queue(&o.name, &replica.lock());
             for reason in metrics::REASONS {
                 METRICS.dropped.with_label_values(&[o.name.as_str(), reason]); // 0 from the start
             }
@@ -73,7 +73,7 @@ impl OutputSet {
             outputs.push(Output {
                 name: o.name.clone(),
                 mode,
-                replica: Replica::new(o.name.clone(), q),
+                replica,
                 failing: Mutex::new(None),
             });
         }
@@ -223,14 +223,15 @@ impl OutputSet {
                             message,
                         }
                     })?;
-                Ok(Writer::new(
-                    o.replica.clone(),
-                    endpoint.with_limit(limit.clone()),
-                    Framing::Fixed(target),
-                    crate::breaker::Breaker::new(&cfg.circuit_breaker),
-                    c.batch_size,
-                    Arc::new(metrics::OutputObserver(o.name.clone())),
-                ))
+                let spec = replicas::WriterSpec {
+                    endpoint: endpoint.with_limit(limit.clone()),
+                    framing: Framing::Fixed(target),
+                    breaker: cfg.circuit_breaker.clone(),
+                    batch_points: c.batch_size,
+                    observer: Arc::new(metrics::OutputObserver(o.name.clone())),
+                    set_aside: None,
+                };
+                Ok(replicas::writer(&o.replica, spec))
             })
             .collect()
     }

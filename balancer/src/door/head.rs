@@ -5,9 +5,9 @@
 //! is not origin, absolute, authority or `*` form), two `Host` headers (the server would see
 //! one and the routing use another), conflicting `Content-Length`s, too many headers. Identical
 //! duplicate `Content-Length`s are merged into one, as HAProxy does. The same parse gives the
-//! express lane its reading of the header (`express::request::Scan`): one parse per request.
+//! express lane its reading of the header (`lane::Scan`): one parse per request.
 
-use crate::express::request::{LaneHead, Scan};
+use super::lane::{LaneHead, Scan};
 
 /// At most this many header fields (HAProxy's default limit is 101).
 const MAX_HEADERS: usize = 100;
@@ -242,7 +242,7 @@ mod tests {
     #[test]
     fn ends_with_crlf_or_bare_lf() {
         let a = b"GET / HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\n";
-        let lane = |h: &[u8]| crate::express::request::plain(h).map(|_| ());
+        let lane = |h: &[u8]| super::super::lane::plain(h).map(|_| ());
         assert!(matches!(
             done(a),
             Head::Complete {
@@ -341,7 +341,7 @@ mod tests {
             let ours = lane
                 .and_then(|l| l.view(kept))
                 .map(|p| (p.path, p.host, p.body, p.closes));
-            let alone = crate::express::request::plain(kept).map(|p| (p.path, p.host, p.body, p.closes));
+            let alone = super::super::lane::plain(kept).map(|p| (p.path, p.host, p.body, p.closes));
             assert_eq!(ours, alone, "{}", String::from_utf8_lossy(req));
         }
     }

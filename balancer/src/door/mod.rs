@@ -1,4 +1,9 @@
-//! HAProxy's `timeout http-request` and `timeout http-keep-alive` for every request of a
+//! The front door: every accepted connection of a frontend, as it runs — the TLS handshake
+//! (TLS listeners), then for each request: read its head (`head`: one parse, HAProxy's 400s,
+//! the express lane's reading of it in `lane`), then choose the lane (the express lane, or
+//! Pingora's proxy with the head bytes rewound).
+//!
+//! It keeps HAProxy's `timeout http-request` and `timeout http-keep-alive` for every request of a
 //! connection: the whole request header must arrive within the deadline, or the client gets
 //! 408 and is closed; an idle kept-alive connection is closed silently after the keep-alive
 //! timeout. Pingora only bounds each read (a slowloris trickling a byte per read is never
@@ -10,12 +15,12 @@
 //! with a redirect to `https://`.
 
 use crate::bounded::{until, within};
-use crate::express::request::LaneHead;
 use crate::express::{Express, Lanes, Outcome};
 use crate::frontend::{BAD_REQUEST, Frontend, REQUEST_TIMEOUT, error_page};
-use crate::request_head::{self, Head};
 use crate::{redirect, tls};
 use async_trait::async_trait;
+use head::Head;
+use lane::LaneHead;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::protocols::Stream;
 use pingora_core::protocols::http::ServerSession;
@@ -26,6 +31,9 @@ use std::sync::atomic::Ordering;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
+pub mod head;
+pub mod lane;
+
 /// Bytes asked of the client per read while its header arrives.
 const READ: usize = 16 * 1024;
 /// A request header larger than this is refused with 400 (HAProxy's limit is its 16 KiB buffer).
@@ -33,7 +41,7 @@ const MAX_HEADER: usize = 64 * 1024;
 /// How long a TLS connection's close_notify may take to leave.
 const CLOSE_NOTIFY: std::time::Duration = std::time::Duration::from_secs(1);
 
-pub struct HeaderDeadline<A> {
+pub struct Door<A> {
     pub inner: Arc<A>,
     /// Its timeouts; its counters take a 408 as a request error (`ereq`).
     pub frontend: Arc<Frontend>,
@@ -75,10 +83,10 @@ impl Conn for tls::TlsConn {
 }
 
 /// A complete request header's pipelined rest (the next request's first bytes) and the
-/// express lane's reading of it (`request_head`).
+/// express lane's reading of it (`head`).
 type Complete = (Vec<u8>, Option<LaneHead>);
 
-impl<A> HeaderDeadline<A> {
+impl<A> Door<A> {
     /// Reads one request header under the deadlines, starting with `carry` (bytes a client
     /// pipelined after the previous request); the header (with its body's first bytes),
     /// what belongs to the next request and the lane's reading. `None` when the connection is to be closed (client
@@ -141,11 +149,11 @@ impl<A> HeaderDeadline<A> {
         }
     }
 
-    /// What the bytes so far are (`request_head`): `Some(Some((next, lane)))` a complete header
+    /// What the bytes so far are (`head`): `Some(Some((next, lane)))` a complete header
     /// — `buf` cut to it (and its body's first bytes), `next` the pipelined rest; `Some(None)` not yet
     /// complete; `None` refused with 400 (answered here).
     async fn judge<S: Conn>(&self, l4: &mut S, buf: &mut Vec<u8>, from: usize) -> Option<Option<Complete>> {
-        let why = match request_head::examine(buf, from) {
+        let why = match head::examine(buf, from) {
             Head::Incomplete if buf.len() < MAX_HEADER => return Some(None),
             Head::Incomplete => "request header too large",
             Head::Bad(why) => why,
@@ -174,7 +182,7 @@ impl<A> HeaderDeadline<A> {
 }
 
 #[async_trait]
-impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
+impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for Door<A> {
     async fn process_new(self: &Arc<Self>, stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {
         let _session = self.frontend.counters.open_session();
         let h2c_or_custom = self.inner.server_options().is_some_and(|o| o.h2c || o.force_custom);
@@ -197,7 +205,7 @@ impl<A: HttpServerApp + Send + Sync + 'static> ServerApp for HeaderDeadline<A> {
     }
 }
 
-impl<A: HttpServerApp + Send + Sync + 'static> HeaderDeadline<A> {
+impl<A: HttpServerApp + Send + Sync + 'static> Door<A> {
     /// Pingora's own HTTP/1 loop (apps::ServerApp for HttpServerApp), with the header read
     /// in front of each request and plain requests taken by the express lane.
     async fn http1<S: Conn>(self: &Arc<Self>, mut stream: Stream, shutdown: &ShutdownWatch) -> Option<Stream> {

@@ -1,7 +1,7 @@
 //! Whether a request header is plain enough for the express lane, and what the lane needs
 //! of it: any method but CONNECT, HTTP/1.1, a body only by Content-Length (not chunked), no
 //! upgrade or `Expect`, an origin-form target. [`Scan`] reads the fields as the front door's
-//! one parse walks them (`request_head`), so a request header is parsed once per request;
+//! one parse walks them (`head`), so a request header is parsed once per request;
 //! [`LaneHead`] keeps what it found as byte ranges, which outlive that parse.
 
 use std::ops::Range;
