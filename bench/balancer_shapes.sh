@@ -6,6 +6,8 @@
 # close-per-request GET, TLS keep-alive GET, TLS new handshake per request (ECDSA P-256).
 # Prints req/s, p99 and proxy CPU per request for each, and the ratios netpulse/HAProxy.
 # Usage: [NETPULSE_BALANCER_BIN=path] [ROUNDS=1] bench/balancer_shapes.sh [SECONDS=8] [CONNS=50] [THREADS=1] [SHAPES="all"]
+# With BASELINE_BIN=path (another netpulse-balancer build) in HAProxy's place, the same run is an
+# A/B of two builds (before/after a change): the ratios are then NETPULSE_BALANCER_BIN/BASELINE_BIN.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/measure.sh
@@ -73,7 +75,12 @@ CONF
 HP=28191; HT=28192; HS=28193; NP=28194; NT=28195; NS=28196
 proxy_cfg $HP $HT $HS > "$WORK/haproxy.cfg"
 proxy_cfg $NP $NT $NS > "$WORK/netpulse.cfg"
-haproxy -f "$WORK/haproxy.cfg" -db 2>"$WORK/hap.log" & pids+=($!); pid_haproxy=$!
+if [ -n "${BASELINE_BIN:-}" ]; then
+  "$BASELINE_BIN" -f "$WORK/haproxy.cfg" --upgrade-sock "$WORK/up0.sock" 2>"$WORK/hap.log" & pids+=($!); pid_haproxy=$!
+  echo "== the 'haproxy' rows are BASELINE_BIN=$BASELINE_BIN"
+else
+  haproxy -f "$WORK/haproxy.cfg" -db 2>"$WORK/hap.log" & pids+=($!); pid_haproxy=$!
+fi
 "$BIN" -f "$WORK/netpulse.cfg" --upgrade-sock "$WORK/up.sock" 2>"$WORK/np.log" & pids+=($!); pid_netpulse=$!
 for _ in $(seq 100); do
   curl -sf "http://127.0.0.1:$NS/stats;csv" | grep -q '^grafana,g2,.*,UP,' && curl -sf "http://127.0.0.1:$HP/" >/dev/null && break; sleep 0.1

@@ -144,8 +144,24 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
             Ok(r) => r,
             Err(problems) => return problems,
         };
+        let registry = match registry.with_profiles_dir(cfg.collector.profiles_dir.as_deref()) {
+            Ok(r) => r,
+            Err(e) => return vec![(vec!["collector".into(), "profiles_dir".into()], e)],
+        };
         let mut problems = vec![];
+        let profiles = registry.profiles();
         for (i, t) in cfg.targets.iter().enumerate() {
+            if !matches!(t.profile.as_str(), "auto" | "none") && profiles.get(&t.profile).is_none() {
+                let known: Vec<_> = profiles.names().collect();
+                problems.push((
+                    vec!["targets".into(), i.to_string(), "profile".into()],
+                    format!(
+                        "unknown profile {:?} (auto, none, or one of: {})",
+                        t.profile,
+                        known.join(", ")
+                    ),
+                ));
+            }
             for (j, m) in t.modules.iter().enumerate() {
                 if registry.get(m).is_none() {
                     let known = Registry::builtin_names().join(", ");
@@ -159,16 +175,15 @@ pub fn load_config(args: &Args) -> Result<(CollectorConfig, Registry), ConfigErr
         problems
     }));
     let cfg = loader.load()?;
-    let registry = Registry::builtin().with_user_modules(&cfg.modules).map_err(|p| {
-        ConfigErrors(
-            p.into_iter()
-                .map(|(k, m)| netpulse_config::ConfigError {
-                    key: k.join("."),
-                    origin: "config".into(),
-                    message: m,
-                })
-                .collect(),
-        )
-    })?;
+    let problem = |key: String, message: String| netpulse_config::ConfigError {
+        key,
+        origin: "config".into(),
+        message,
+    };
+    let registry = Registry::builtin()
+        .with_user_modules(&cfg.modules)
+        .map_err(|p| ConfigErrors(p.into_iter().map(|(k, m)| problem(k.join("."), m)).collect()))?
+        .with_profiles_dir(cfg.collector.profiles_dir.as_deref())
+        .map_err(|e| ConfigErrors(vec![problem("collector.profiles_dir".into(), e)]))?;
     Ok((cfg, registry))
 }

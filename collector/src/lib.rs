@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod modules;
 pub mod output;
 pub mod poll;
+pub mod profiles;
 mod prom;
 pub mod rates;
 pub mod run;

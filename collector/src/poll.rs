@@ -3,11 +3,13 @@
 //! costs at most its own deadline; modules that finished keep their points.
 
 use crate::lineproto::{FieldValue, Name, Point};
-use crate::mapping::{Context, scalar_point, table_points};
+use crate::mapping::{Context, derived_points, derived_scalar_point, scalar_point, table_points};
 use crate::modules::Module;
+use crate::profiles::Matched;
+use crate::snmp::Value;
 use crate::snmp::walk::{get_scalars, walk_columns};
 use crate::snmp::{Limited, Oid, SnmpEngine, SnmpError, SnmpSession};
-use crate::target::Target;
+use crate::target::{ProfileChoice, Target};
 use backon::{BackoffBuilder, ExponentialBuilder};
 use futures::StreamExt;
 use std::sync::Arc;
@@ -33,6 +35,8 @@ pub struct PollOutcome {
     pub target: Name,
     pub points: Vec<Point>,
     pub modules: Vec<ModuleOutcome>,
+    /// The device profile the poll used, and why.
+    pub profile: Option<Matched>,
 }
 
 impl PollOutcome {
@@ -137,16 +141,21 @@ fn failed(target: &Target, error: String, duration: Duration) -> PollOutcome {
         target: target.name.clone(),
         points,
         modules,
+        profile: target.profile.matched(),
     }
 }
 
 /// The poll itself, over any session (tests use in-memory agents).
 pub async fn poll_session<S: SnmpSession>(session: &S, target: &Target, batch_size: usize) -> PollOutcome {
     let deadline = tokio::time::Instant::now() + target.deadline;
-    // Rates need the agent's clock to tell a restart (counters began again) from a wrap.
-    let uptime = match &target.rates {
-        Some(_) => uptime(session, deadline).await,
-        None => None,
+    let (uptime, profile) = identify(session, target, deadline).await;
+    let profiled;
+    let target = match &profile {
+        Some(m) => {
+            profiled = target.with_profile(m);
+            &profiled
+        }
+        None => target,
     };
     let runs: Vec<_> = target
         .modules
@@ -167,19 +176,55 @@ pub async fn poll_session<S: SnmpSession>(session: &S, target: &Target, batch_si
         target: target.name.clone(),
         points,
         modules,
+        profile,
     }
 }
 
-async fn uptime<S: SnmpSession>(session: &S, deadline: tokio::time::Instant) -> Option<u32> {
-    let oid = Oid::parse("1.3.6.1.2.1.1.3.0")?;
-    match tokio::time::timeout_at(deadline, session.get(&[oid])).await {
-        Ok(Ok(vbs)) => vbs.into_iter().find_map(|vb| match vb.value {
-            crate::snmp::Value::TimeTicks(t) => Some(t),
-            _ => None,
-        }),
+/// One GET before the modules, when needed: sysUpTime when rates need the agent's clock (to
+/// tell a restart, where counters began again, from a wrap), and sysObjectID while an `auto`
+/// target's profile is not chosen yet. A failed GET leaves both for the next poll.
+async fn identify<S: SnmpSession>(
+    session: &S,
+    target: &Target,
+    deadline: tokio::time::Instant,
+) -> (Option<u32>, Option<Matched>) {
+    let known = target.profile.matched();
+    let choosing = match (&target.profile, &known) {
+        (ProfileChoice::Auto { profiles, chosen }, None) => Some((profiles, chosen)),
         _ => None,
+    };
+    let mut oids = vec![];
+    oids.extend(target.rates.as_ref().and(Oid::parse(SYS_UP_TIME)));
+    oids.extend(choosing.and(Oid::parse(SYS_OBJECT_ID)));
+    if oids.is_empty() {
+        return (None, known);
     }
+    let vbs = match tokio::time::timeout_at(deadline, session.get(&oids)).await {
+        Ok(Ok(vbs)) => vbs,
+        _ => return (None, known),
+    };
+    let uptime = vbs.iter().find_map(|vb| match vb.value {
+        Value::TimeTicks(t) => Some(t),
+        _ => None,
+    });
+    let Some((profiles, chosen)) = choosing else {
+        return (uptime, known);
+    };
+    let id = vbs.iter().find_map(|vb| match &vb.value {
+        Value::ObjectId(o) => Some(o.clone()),
+        _ => None,
+    });
+    let m = match id {
+        Some(id) => profiles.choose(&id),
+        None => profiles.fallback("the agent has no sysObjectID"),
+    };
+    tracing::info!(target = %target.name, profile = %m.profile.name, why = %m.why, "device profile chosen");
+    *chosen.lock().unwrap_or_else(|p| p.into_inner()) = Some(m.clone());
+    (uptime, Some(m))
 }
+
+const SYS_UP_TIME: &str = "1.3.6.1.2.1.1.3.0";
+const SYS_OBJECT_ID: &str = "1.3.6.1.2.1.1.2.0";
 
 async fn run_module<S: SnmpSession>(
     session: &S,
@@ -264,6 +309,24 @@ async fn poll_module<S: SnmpSession>(
             rates,
         };
         points.extend(table_points(group, cols, &ctx));
+    }
+    for d in &m.derived {
+        let ctx = Context {
+            base_tags: &target.tags,
+            timestamp: now_ns(),
+            rates: None,
+        };
+        if d.scalar {
+            let oids: Vec<Oid> = d.columns.iter().map(|c| c.oid.child(0)).collect();
+            let vbs = get_scalars(s, &oids, &target.limits, requests).await?;
+            varbinds += vbs.len();
+            points.extend(derived_scalar_point(d, &vbs, &ctx));
+        } else {
+            let oids: Vec<Oid> = d.columns.iter().map(|c| c.oid.clone()).collect();
+            let cols = walk_columns(s, &oids, &target.limits, requests).await?;
+            varbinds += cols.iter().map(Vec::len).sum::<usize>();
+            points.extend(derived_points(d, cols, &ctx));
+        }
     }
     Ok((points, varbinds))
 }

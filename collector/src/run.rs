@@ -77,6 +77,11 @@ pub async fn test_mode(cfg: &CollectorConfig, targets: Vec<Target>, out: &mut im
         for p in &outcome.points {
             summary.points += usize::from(encode(p, UnsignedMode::Native, &mut buf));
         }
+        // Stdout carries the points; which profile and why goes to stderr beside the errors.
+        if let Some(m) = &outcome.profile {
+            let (name, why) = (&m.profile.name, &m.why);
+            bar.suspend(|| eprintln!("target {}: profile {name} ({why})", outcome.target));
+        }
         if !outcome.ok() {
             summary.failed += 1;
             for e in outcome.errors() {

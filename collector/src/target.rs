@@ -2,6 +2,7 @@
 
 use crate::lineproto::Name;
 use crate::modules::{Module, Registry};
+use crate::profiles::{Matched, Profiles};
 use crate::rates::RateTracker;
 use crate::snmp::walk::WalkLimits;
 use crate::snmp::{RequestPolicy, TargetSecurity};
@@ -24,6 +25,49 @@ pub struct Target {
     pub interval: Duration,
     /// Counter rate state, when `rates = true` (kept across reloads by the daemon).
     pub rates: Option<Arc<Mutex<RateTracker>>>,
+    /// The device profile (`profile`): its modules, vendor metrics and quirks join the poll.
+    pub profile: ProfileChoice,
+    /// Whether `max_repetitions` and `max_varbinds` are the target's own (a profile's quirks
+    /// then give way).
+    pub own_limits: (bool, bool),
+}
+
+/// A target's profile: none, fixed by name, or chosen by sysObjectID at the first poll that
+/// reads it (kept for the target's life; a reload chooses again).
+#[derive(Clone)]
+pub enum ProfileChoice {
+    None,
+    Fixed(Matched),
+    Auto {
+        profiles: Arc<Profiles>,
+        chosen: Arc<Mutex<Option<Matched>>>,
+    },
+}
+
+impl ProfileChoice {
+    /// The profile, if known yet.
+    pub fn matched(&self) -> Option<Matched> {
+        match self {
+            ProfileChoice::None => None,
+            ProfileChoice::Fixed(m) => Some(m.clone()),
+            ProfileChoice::Auto { chosen, .. } => chosen.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// What `/targets` shows: the profile's name, `auto` until the first answer, or `none`.
+    pub fn name(&self) -> String {
+        match (self, self.matched()) {
+            (_, Some(m)) => m.profile.name.clone(),
+            (ProfileChoice::None, _) => "none".into(),
+            _ => "auto".into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ProfileChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name())
+    }
 }
 
 impl Target {
@@ -60,6 +104,18 @@ impl Target {
                 .map(|(k, v)| (Name::from(k.as_str()), Name::from(v.as_str()))),
         );
         let max_varbinds = snmp.max_varbinds_per_request as usize;
+        let profiles = registry.profiles();
+        let profile = match tc.profile.as_str() {
+            "none" => ProfileChoice::None,
+            "auto" | "" => ProfileChoice::Auto {
+                profiles,
+                chosen: Arc::default(),
+            },
+            name => ProfileChoice::Fixed(Matched {
+                profile: profiles.get(name).ok_or_else(|| format!("unknown profile {name:?}"))?,
+                why: "set by the target's `profile`".into(),
+            }),
+        };
         Ok(Self {
             name: tc.name.as_str().into(),
             address,
@@ -80,6 +136,30 @@ impl Target {
             deadline: tc.poll_deadline.unwrap_or(snmp.poll_deadline).get(),
             interval: tc.interval.unwrap_or(cfg.collector.interval).get(),
             rates: tc.rates.then(|| Arc::new(Mutex::new(RateTracker::default()))),
+            profile,
+            own_limits: (tc.max_repetitions.is_some(), false),
         })
+    }
+
+    /// The target as one poll runs it, once its profile is known: the profile's modules
+    /// after the target's own, its vendor metrics, and its quirks where the target sets none.
+    pub fn with_profile(&self, m: &Matched) -> Target {
+        let p = &m.profile;
+        let mut t = self.clone();
+        for module in p.modules.iter().chain([&p.module]) {
+            if !t.modules.iter().any(|x| x.name == module.name) {
+                t.modules.push(module.clone());
+            }
+        }
+        let q = p.quirks;
+        if let (Some(r), false) = (q.max_repetitions, self.own_limits.0) {
+            t.limits.max_repetitions = r;
+        }
+        if let (Some(v), false) = (q.max_varbinds, self.own_limits.1) {
+            t.limits.max_varbinds = v;
+            t.policy.max_varbinds = v;
+        }
+        t.limits.allow_non_increasing |= q.allow_non_increasing.unwrap_or(false);
+        t
     }
 }

@@ -178,8 +178,13 @@ impl Core {
             };
             let mut target = e.target();
             if let Some(mods) = modules {
-                let mut t = (*target).clone();
+                // Only the modules asked for, with the profile's quirks but not its modules.
+                let mut t = match target.profile.matched() {
+                    Some(m) => target.with_profile(&m),
+                    None => (*target).clone(),
+                };
                 t.modules.retain(|m| mods.contains(&m.name));
+                t.profile = crate::target::ProfileChoice::None;
                 target = Arc::new(t);
             }
             let started = Instant::now();
@@ -314,5 +319,6 @@ fn failed_outcome(target: &str, error: String) -> Arc<PollOutcome> {
             requests: 0,
             timed_out: false,
         }],
+        profile: None,
     })
 }

@@ -78,6 +78,7 @@ fn columns(defs: &[(&str, &str, bool)]) -> Vec<Column> {
 
 pub(super) fn modules() -> Vec<Module> {
     let system = Module {
+        derived: vec![],
         name: "system".into(),
         scalars: Some(ScalarGroup {
             measurement: "system".into(),
@@ -88,6 +89,7 @@ pub(super) fn modules() -> Vec<Module> {
     let mut if_columns = columns(IF_TABLE);
     if_columns.extend(columns(IF_X_TABLE));
     let interfaces = Module {
+        derived: vec![],
         name: "interfaces".into(),
         scalars: None,
         tables: vec![TableGroup {
@@ -97,6 +99,7 @@ pub(super) fn modules() -> Vec<Module> {
         }],
     };
     let host_resources = Module {
+        derived: vec![],
         name: "host_resources".into(),
         scalars: None,
         tables: vec![
@@ -115,6 +118,7 @@ pub(super) fn modules() -> Vec<Module> {
     let mut sensor_columns = columns(ENT_SENSOR);
     sensor_columns.push(Column::new(ENT_PHYSICAL_NAME.0, ENT_PHYSICAL_NAME.1, true, false));
     let entity_sensors = Module {
+        derived: vec![],
         name: "entity_sensors".into(),
         scalars: None,
         tables: vec![TableGroup {

@@ -2,6 +2,8 @@
 //! docs/schema.md; user modules (`[[modules]]`) use numeric OIDs or the built-ins' symbolic names.
 
 mod builtin;
+pub mod derived;
+pub mod expr;
 
 use crate::snmp::Oid;
 use netpulse_config::ModuleConfig;
@@ -51,13 +53,31 @@ pub struct Module {
     pub name: String,
     pub scalars: Option<ScalarGroup>,
     pub tables: Vec<TableGroup>,
+    /// Computed into normalized measurements (a device profile's vendor metrics).
+    pub derived: Vec<derived::Derived>,
 }
 
-/// Built-in and user modules by name.
-#[derive(Debug, Clone)]
+/// A built-in module by name (device profiles name these).
+pub fn builtin_module(name: &str) -> Option<Arc<Module>> {
+    builtin::modules().into_iter().find(|m| m.name == name).map(Arc::new)
+}
+
+/// Built-in and user modules by name, and the device profiles.
+#[derive(Clone)]
 pub struct Registry {
     modules: HashMap<String, Arc<Module>>,
     symbols: HashMap<&'static str, Oid>,
+    profiles: Arc<crate::profiles::Profiles>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<_> = self.modules.keys().collect();
+        names.sort();
+        f.debug_struct("Registry")
+            .field("modules", &names)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Registry {
@@ -69,7 +89,23 @@ impl Registry {
             .into_iter()
             .map(|m| (m.name.clone(), Arc::new(m)))
             .collect();
-        Self { modules, symbols }
+        Self {
+            modules,
+            symbols,
+            profiles: crate::profiles::Profiles::builtin(),
+        }
+    }
+
+    /// The shipped profiles and the user's in `dir` (`[collector] profiles_dir`).
+    pub fn with_profiles_dir(mut self, dir: Option<&str>) -> Result<Self, String> {
+        if let Some(d) = dir {
+            self.profiles = Arc::new(crate::profiles::Profiles::with_dir(std::path::Path::new(d))?);
+        }
+        Ok(self)
+    }
+
+    pub fn profiles(&self) -> Arc<crate::profiles::Profiles> {
+        self.profiles.clone()
     }
 
     pub fn builtin_names() -> Vec<String> {
@@ -162,6 +198,7 @@ impl Registry {
             columns.iter_mut().for_each(|c| c.defines_row = true);
         }
         Ok(Module {
+            derived: vec![],
             name: def.name.clone(),
             scalars: (!scalars.is_empty()).then(|| ScalarGroup {
                 measurement: measurement.clone(),

@@ -1,6 +1,7 @@
 //! Output metrics (Prometheus, the `prometheus` crate Pingora also uses). Labels are
 //! bounded: output names come from the config, reasons from a fixed list.
 
+use crate::prom::must;
 use prometheus::{HistogramVec, IntCounterVec, IntGaugeVec, Registry, histogram_opts, opts};
 use std::sync::LazyLock;
 
@@ -52,12 +53,12 @@ pub static METRICS: LazyLock<OutputMetrics> = LazyLock::new(|| {
         &["output"],
     );
     OutputMetrics {
-        written: written.expect("valid metric"),
-        queued: queued.expect("valid metric"),
-        dropped: dropped.expect("valid metric"),
-        queue_bytes: queue_bytes.expect("valid metric"),
-        write_seconds: write_seconds.expect("valid metric"),
-        breaker: breaker.expect("valid metric"),
+        written: must(written),
+        queued: must(queued),
+        dropped: must(dropped),
+        queue_bytes: must(queue_bytes),
+        write_seconds: must(write_seconds),
+        breaker: must(breaker),
     }
 });
 

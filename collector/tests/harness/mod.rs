@@ -194,22 +194,32 @@ pub struct Snmpsim {
 impl Snmpsim {
     /// `recordings`: paths relative to snmpsim-data (`network/switch/cisco-c3560`).
     pub fn start(recordings: &[&str]) -> Self {
+        let names: Vec<String> = (recordings.iter())
+            .map(|rel| Path::new(rel).file_name().unwrap().to_string_lossy().to_string())
+            .collect();
+        Self::serve(&names[0], |data| {
+            for (rel, name) in recordings.iter().zip(&names) {
+                let out = std::fs::File::create(data.join(format!("{name}.snmprec"))).unwrap();
+                let ok = Command::new("bzcat")
+                    .arg(recording(rel))
+                    .stdout(out)
+                    .status()
+                    .unwrap()
+                    .success();
+                assert!(ok, "cannot decompress {rel}");
+            }
+        })
+    }
+
+    /// snmpsim serving the `.snmprec` files `write` puts in the folder it is given; `first`
+    /// is one of their names (the community waited for).
+    pub fn serve(first: &str, write: impl FnOnce(&Path)) -> Self {
         let dir = tempdir("snmpsim");
         let data = dir.join("data");
         let cache = dir.join("cache");
         std::fs::create_dir_all(&data).unwrap();
         std::fs::create_dir_all(&cache).unwrap();
-        for rel in recordings {
-            let name = Path::new(rel).file_name().unwrap().to_string_lossy().to_string();
-            let out = std::fs::File::create(data.join(format!("{name}.snmprec"))).unwrap();
-            let ok = Command::new("bzcat")
-                .arg(recording(rel))
-                .stdout(out)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "cannot decompress {rel}");
-        }
+        write(&data);
         // snmpsim drops privileges to nobody: its files must be readable and the cache writable.
         let _ = Command::new("chmod").args(["-R", "a+rwX"]).arg(&dir).status();
         let _ = Command::new("chmod").args(["a+rx"]).arg(std::env::temp_dir()).status();
@@ -221,17 +231,12 @@ impl Snmpsim {
             .args(["--process-user=nobody", "--process-group=nogroup"])
             .arg(format!("--logging-method=file:{}", dir.join("log").display()));
         let child = Proc::spawn("snmpsim", cmd, &dir.join("stderr"));
-        let first = Path::new(recordings[0])
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .to_string();
         let s = Self {
             port,
             dir,
             _child: child,
         };
-        wait_answering(port, &first);
+        wait_answering(port, first);
         s
     }
 }

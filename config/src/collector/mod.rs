@@ -57,6 +57,9 @@ pub struct CollectorSection {
     pub shutdown_grace: Duration,
     /// Identity of this replica in `/targets` (default: `[cluster] replica_id`, else the host name).
     pub replica_id: Option<String>,
+    /// A folder of the user's device profiles (`*.toml`), beside the shipped ones; one named
+    /// as a shipped profile replaces it.
+    pub profiles_dir: Option<String>,
 }
 
 impl CollectorConfig {
@@ -100,6 +103,7 @@ impl Default for CollectorSection {
             flush_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             replica_id: None,
+            profiles_dir: None,
         }
     }
 }

@@ -170,6 +170,9 @@ pub struct TargetConfig {
     /// v3 context name.
     pub context: Option<String>,
     pub modules: Vec<String>,
+    /// Device profile: `auto` chooses by sysObjectID (longest prefix) at the first poll, a
+    /// profile's name fixes it, `none` polls only `modules` (docs/profiles.md).
+    pub profile: String,
     /// Extra tags on every point of this target.
     pub tags: BTreeMap<String, String>,
     /// Add `<counter>_rate` fields (per second).
@@ -202,6 +205,7 @@ impl Default for TargetConfig {
             privacy: None,
             context: None,
             modules: vec!["system".into(), "interfaces".into()],
+            profile: "auto".into(),
             tags: BTreeMap::new(),
             rates: false,
             interval: None,

@@ -146,6 +146,7 @@ fn targets(core: &Core) -> Value {
                 "address": format!("udp://{}", t.address),
                 "version": t.security.version().as_str(),
                 "modules": t.modules.iter().map(|m| m.name.clone()).collect::<Vec<_>>(),
+                "profile": t.profile.name(),
                 "breaker": breaker,
                 "last_poll": last,
                 "next_poll": st.next_poll.map(rfc3339),

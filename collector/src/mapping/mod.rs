@@ -1,6 +1,10 @@
 //! SNMP values → points: type mapping (docs/schema.md), scalar groups to one point, table
 //! groups joined by row index to one point per row.
 
+mod derived;
+
+pub use derived::{derived_points, derived_scalar_point};
+
 use crate::lineproto::{FieldValue, Name, Point};
 use crate::modules::{ScalarGroup, TableGroup};
 use crate::rates::RateTracker;
