@@ -113,16 +113,18 @@ pub async fn poll(engine: &SnmpEngine, target: &Target, ops: Arc<Semaphore>, bat
             }
             outcome
         }
-        Ok(Err(e)) => failed(target, e.to_string(), started.elapsed()),
+        Ok(Err(e)) => failed(target, e.to_string(), started.elapsed(), false),
         Err(_) => failed(
             target,
             "poll deadline exceeded while connecting".into(),
             started.elapsed(),
+            false,
         ),
     }
 }
 
-fn failed(target: &Target, error: String, duration: Duration) -> PollOutcome {
+/// Every module of `target` failed with `error` (`timed_out`: the agent did not answer).
+fn failed(target: &Target, error: String, duration: Duration, timed_out: bool) -> PollOutcome {
     let modules: Vec<ModuleOutcome> = target
         .modules
         .iter()
@@ -132,7 +134,7 @@ fn failed(target: &Target, error: String, duration: Duration) -> PollOutcome {
             duration,
             varbinds: 0,
             requests: 0,
-            timed_out: false,
+            timed_out,
         })
         .collect();
     let ts = now_ns();
@@ -147,8 +149,13 @@ fn failed(target: &Target, error: String, duration: Duration) -> PollOutcome {
 
 /// The poll itself, over any session (tests use in-memory agents).
 pub async fn poll_session<S: SnmpSession>(session: &S, target: &Target, batch_size: usize) -> PollOutcome {
+    let started = Instant::now();
     let deadline = tokio::time::Instant::now() + target.deadline;
-    let (uptime, profile) = identify(session, target, deadline).await;
+    // An agent that does not answer the first GET is not asked once per module as well.
+    let (uptime, profile) = match identify(session, target, deadline).await {
+        Ok(found) => found,
+        Err(why) => return failed(target, why, started.elapsed(), true),
+    };
     let profiled;
     let target = match &profile {
         Some(m) => {
@@ -182,12 +189,13 @@ pub async fn poll_session<S: SnmpSession>(session: &S, target: &Target, batch_si
 
 /// One GET before the modules, when needed: sysUpTime when rates need the agent's clock (to
 /// tell a restart, where counters began again, from a wrap), and sysObjectID while an `auto`
-/// target's profile is not chosen yet. A failed GET leaves both for the next poll.
+/// target's profile is not chosen yet. A failed GET leaves both for the next poll; one the
+/// agent did not answer at all is the poll's answer (`Err`: why).
 async fn identify<S: SnmpSession>(
     session: &S,
     target: &Target,
     deadline: tokio::time::Instant,
-) -> (Option<u32>, Option<Matched>) {
+) -> Result<(Option<u32>, Option<Matched>), String> {
     let known = target.profile.matched();
     let choosing = match (&target.profile, &known) {
         (ProfileChoice::Auto { profiles, chosen }, None) => Some((profiles, chosen)),
@@ -197,18 +205,20 @@ async fn identify<S: SnmpSession>(
     oids.extend(target.rates.as_ref().and(Oid::parse(SYS_UP_TIME)));
     oids.extend(choosing.and(Oid::parse(SYS_OBJECT_ID)));
     if oids.is_empty() {
-        return (None, known);
+        return Ok((None, known));
     }
     let vbs = match tokio::time::timeout_at(deadline, session.get(&oids)).await {
         Ok(Ok(vbs)) => vbs,
-        _ => return (None, known),
+        Ok(Err(e)) if e.is_timeout() => return Err(e.to_string()),
+        Ok(Err(_)) => return Ok((None, known)),
+        Err(_) => return Err(format!("poll deadline of {:?} exceeded", target.deadline)),
     };
     let uptime = vbs.iter().find_map(|vb| match vb.value {
         Value::TimeTicks(t) => Some(t),
         _ => None,
     });
     let Some((profiles, chosen)) = choosing else {
-        return (uptime, known);
+        return Ok((uptime, known));
     };
     let id = vbs.iter().find_map(|vb| match &vb.value {
         Value::ObjectId(o) => Some(o.clone()),
@@ -220,7 +230,7 @@ async fn identify<S: SnmpSession>(
     };
     tracing::info!(target = %target.name, profile = %m.profile.name, why = %m.why, "device profile chosen");
     *chosen.lock().unwrap_or_else(|p| p.into_inner()) = Some(m.clone());
-    (uptime, Some(m))
+    Ok((uptime, Some(m)))
 }
 
 const SYS_UP_TIME: &str = "1.3.6.1.2.1.1.3.0";
@@ -310,23 +320,27 @@ async fn poll_module<S: SnmpSession>(
         };
         points.extend(table_points(group, cols, &ctx));
     }
-    for d in &m.derived {
-        let ctx = Context {
-            base_tags: &target.tags,
-            timestamp: now_ns(),
-            rates: None,
-        };
-        if d.scalar {
-            let oids: Vec<Oid> = d.columns.iter().map(|c| c.oid.child(0)).collect();
-            let vbs = get_scalars(s, &oids, &target.limits, requests).await?;
-            varbinds += vbs.len();
+    // A profile's scalars share one GET (split only by max_varbinds); its tables are walked.
+    let ctx = Context {
+        base_tags: &target.tags,
+        timestamp: now_ns(),
+        rates: None,
+    };
+    let scalars: Vec<Oid> = (m.derived.iter().filter(|d| d.scalar))
+        .flat_map(|d| d.columns.iter().map(|c| c.oid.child(0)))
+        .collect();
+    if !scalars.is_empty() {
+        let vbs = get_scalars(s, &scalars, &target.limits, requests).await?;
+        varbinds += vbs.len();
+        for d in m.derived.iter().filter(|d| d.scalar) {
             points.extend(derived_scalar_point(d, &vbs, &ctx));
-        } else {
-            let oids: Vec<Oid> = d.columns.iter().map(|c| c.oid.clone()).collect();
-            let cols = walk_columns(s, &oids, &target.limits, requests).await?;
-            varbinds += cols.iter().map(Vec::len).sum::<usize>();
-            points.extend(derived_points(d, cols, &ctx));
         }
+    }
+    for d in m.derived.iter().filter(|d| !d.scalar) {
+        let oids: Vec<Oid> = d.columns.iter().map(|c| c.oid.clone()).collect();
+        let cols = walk_columns(s, &oids, &target.limits, requests).await?;
+        varbinds += cols.iter().map(Vec::len).sum::<usize>();
+        points.extend(derived_points(d, cols, &ctx));
     }
     Ok((points, varbinds))
 }
@@ -399,6 +413,7 @@ mod tests {
             address: "udp://192.0.2.1".into(),
             community: Some(Secret::new("public")),
             modules: vec!["system".into()],
+            profile: "none".into(),
             ..TargetConfig::default()
         };
         Target::from_config(&tc, &CollectorConfig::default(), &Registry::builtin()).unwrap()

@@ -1,7 +1,8 @@
 //! Counter rates (`rates = true`): `<field>_rate` per second from consecutive polls.
 //! 32-bit counters that went down wrapped (unless that would mean more than half the range
 //! in one interval); 64-bit counters that went down were reset; sysUpTime going back means
-//! the agent restarted. In those cases no rate is written: never a negative or absurd spike.
+//! the agent restarted; a row whose ifCounterDiscontinuityTime changed had its counters
+//! discontinued (IF-MIB). In those cases no rate is written: never a negative or absurd spike.
 
 use crate::varint::{Reader, put};
 use std::collections::HashMap;
@@ -12,6 +13,17 @@ struct Sample {
     value: u64,
     ts_ns: i64,
     uptime: Option<u32>,
+    /// The row's discontinuity time (ifCounterDiscontinuityTime), where the agent has one;
+    /// not carried by `export` (the first interval after a takeover goes unchecked).
+    discontinuity: Option<u32>,
+}
+
+/// The agent's clocks a sample was taken under: sysUpTime, and the row's
+/// ifCounterDiscontinuityTime when it has one.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Epoch {
+    pub uptime: Option<u32>,
+    pub discontinuity: Option<u32>,
 }
 
 /// Last samples of one target's counters, keyed by (measurement, row index, field).
@@ -28,9 +40,15 @@ impl RateTracker {
         value: u64,
         bits: u32,
         ts_ns: i64,
-        uptime: Option<u32>,
+        epoch: Epoch,
     ) -> Option<f64> {
-        let cur = Sample { value, ts_ns, uptime };
+        let (uptime, discontinuity) = (epoch.uptime, epoch.discontinuity);
+        let cur = Sample {
+            value,
+            ts_ns,
+            uptime,
+            discontinuity,
+        };
         let prev = self.prev.insert(key, cur)?;
         let dt = (ts_ns - prev.ts_ns) as f64 / 1e9;
         if dt <= 0.0 {
@@ -40,6 +58,11 @@ impl RateTracker {
             && b < a
         {
             return None; // the agent restarted: counters began again
+        }
+        if let (Some(a), Some(b)) = (prev.discontinuity, discontinuity)
+            && a != b
+        {
+            return None; // the row's counters were discontinued (re-created, cleared)
         }
         let delta = if value >= prev.value {
             value - prev.value
@@ -121,7 +144,15 @@ impl RateTracker {
                 0 => None,
                 u => Some(u32::try_from(u - 1).ok()?),
             };
-            prev.insert((m, idx.to_string(), f), Sample { value, ts_ns, uptime });
+            prev.insert(
+                (m, idx.to_string(), f),
+                Sample {
+                    value,
+                    ts_ns,
+                    uptime,
+                    discontinuity: None,
+                },
+            );
         }
         self.prev = prev;
         Some(count)
@@ -134,6 +165,27 @@ const STATE_VERSION: u8 = 1;
 mod tests {
     use super::*;
 
+    fn up(uptime: Option<u32>) -> Epoch {
+        Epoch {
+            uptime,
+            discontinuity: None,
+        }
+    }
+
+    #[test]
+    fn no_rate_across_a_counter_discontinuity() {
+        const S: i64 = 1_000_000_000;
+        let mut t = RateTracker::default();
+        let at = |d: u32| Epoch {
+            uptime: Some(1000),
+            discontinuity: Some(d),
+        };
+        t.rate(k(), 100, 64, 0, at(5));
+        assert_eq!(t.rate(k(), 700, 64, 60 * S, at(5)), Some(10.0));
+        assert_eq!(t.rate(k(), 900, 64, 120 * S, at(9)), None, "the row was discontinued");
+        assert_eq!(t.rate(k(), 1500, 64, 180 * S, at(9)), Some(10.0));
+    }
+
     fn k() -> (Arc<str>, String, Arc<str>) {
         ("interface".into(), "1".into(), "ifInOctets".into())
     }
@@ -143,21 +195,21 @@ mod tests {
     #[test]
     fn rates_wraps_and_resets() {
         let mut t = RateTracker::default();
-        assert_eq!(t.rate(k(), 1000, 32, 0, Some(100)), None, "first sample");
-        assert_eq!(t.rate(k(), 7000, 32, 60 * S, Some(6100)), Some(100.0));
+        assert_eq!(t.rate(k(), 1000, 32, 0, up(Some(100))), None, "first sample");
+        assert_eq!(t.rate(k(), 7000, 32, 60 * S, up(Some(6100))), Some(100.0));
         // 32-bit wrap: 2^32 - 1000 → 5000 in 60 s = 6000 / 60.
-        t.rate(k(), (1u64 << 32) - 1000, 32, 120 * S, Some(12100));
-        assert_eq!(t.rate(k(), 5000, 32, 180 * S, Some(18100)), Some(100.0));
+        t.rate(k(), (1u64 << 32) - 1000, 32, 120 * S, up(Some(12100)));
+        assert_eq!(t.rate(k(), 5000, 32, 180 * S, up(Some(18100))), Some(100.0));
         // A drop of more than half the range is a reset, not a wrap.
-        assert_eq!(t.rate(k(), 10, 32, 240 * S, Some(24100)), None);
+        assert_eq!(t.rate(k(), 10, 32, 240 * S, up(Some(24100))), None);
         // sysUpTime going back: no rate, even though the counter grew.
-        t.rate(k(), 100, 32, 300 * S, Some(30100));
-        assert_eq!(t.rate(k(), 200, 32, 360 * S, Some(50)), None);
+        t.rate(k(), 100, 32, 300 * S, up(Some(30100)));
+        assert_eq!(t.rate(k(), 200, 32, 360 * S, up(Some(50))), None);
         // 64-bit counters that go down were reset.
         let k64 = ("interface".into(), "1".into(), "ifHCInOctets".into());
-        t.rate(k64.clone(), 1 << 40, 64, 0, None);
-        assert_eq!(t.rate(k64.clone(), 5, 64, 60 * S, None), None);
-        assert_eq!(t.rate(k64, 605, 64, 120 * S, None), Some(10.0));
+        t.rate(k64.clone(), 1 << 40, 64, 0, up(None));
+        assert_eq!(t.rate(k64.clone(), 5, 64, 60 * S, up(None)), None);
+        assert_eq!(t.rate(k64, 605, 64, 120 * S, up(None)), Some(10.0));
         t.prune(200 * S);
         assert_eq!(t.len(), 1);
     }
@@ -165,19 +217,19 @@ mod tests {
     #[test]
     fn exported_samples_continue_the_rates_elsewhere() {
         let mut a = RateTracker::default();
-        a.rate(k(), 1000, 32, 0, Some(100));
+        a.rate(k(), 1000, 32, 0, up(Some(100)));
         a.rate(
             ("interface".into(), "2".into(), "ifHCInOctets".into()),
             u64::MAX - 5,
             64,
             0,
-            None,
+            up(None),
         );
         let bytes = a.export();
         let mut b = RateTracker::default();
         assert_eq!(b.import(&bytes), Some(2));
         assert_eq!(
-            b.rate(k(), 7000, 32, 60 * S, Some(6100)),
+            b.rate(k(), 7000, 32, 60 * S, up(Some(6100))),
             Some(100.0),
             "the same rate as on a"
         );

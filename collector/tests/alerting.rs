@@ -167,8 +167,8 @@ fn alerts_fire_end_to_end_and_every_rule_metric_exists() {
     let silent = SilentAgent::start();
     let body = format!(
         "[collector]\ninterval = \"1s\"\njitter = \"0s\"\n[circuit_breaker]\nfailure_threshold = 1\n[snmp]\ntimeout = \"200ms\"\nretries = 0\n\
-         [[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n\
-         [[targets]]\nname = \"dead\"\naddress = \"udp://127.0.0.1:{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+         [[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n\
+         [[targets]]\nname = \"dead\"\naddress = \"udp://127.0.0.1:{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n",
         agent.address(),
         silent.port
     );
@@ -389,7 +389,7 @@ fn the_hpa_and_its_adapter_rule_use_the_metrics_the_collector_exports() {
     std::fs::write(
         &cfg,
         format!(
-            "[[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+            "[[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n",
             agent.address()
         ),
     )

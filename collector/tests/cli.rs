@@ -96,6 +96,16 @@ fn test_mode_prints_line_protocol_and_exit_codes() {
         "system,interfaces",
     ]);
     assert_eq!(code, 0, "{err}");
+    // Which device profile, and why, beside the points.
+    assert!(
+        err.contains("profile net-snmp (sysObjectID 1.3.6.1.4.1.8072.3.2."),
+        "{err}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("device_memory,") && l.contains("profile=net-snmp")),
+        "{out}"
+    );
     let system = out.lines().find(|l| l.starts_with("system,")).expect("a system line");
     assert!(system.contains("sysName=np-cli"), "{system}");
     assert!(

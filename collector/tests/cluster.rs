@@ -31,7 +31,7 @@ fn body(agent: &Snmpd, n: usize, extra: &str) -> String {
     );
     for name in names(n) {
         b.push_str(&format!(
-            "[[targets]]\nname = \"{name}\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n{extra}\n",
+            "[[targets]]\nname = \"{name}\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n{extra}\n",
             agent.address()
         ));
     }
@@ -145,7 +145,7 @@ fn scaling_three_to_five_and_back_moves_only_what_must_move() {
     let mut b = String::from("[collector]\ninterval = \"24h\"\njitter = \"0s\"\n");
     for i in 0..1000 {
         b.push_str(&format!(
-            "[[targets]]\nname = \"t-{i:04}\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+            "[[targets]]\nname = \"t-{i:04}\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n",
             agent.address()
         ));
     }
@@ -186,7 +186,7 @@ fn a_new_owner_continues_the_rates() {
     let _one = serial();
     let agent = Snmpd::start("np-rates");
     let b = format!(
-        "[collector]\ninterval = \"2s\"\njitter = \"0s\"\n[[targets]]\nname = \"r1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"interfaces\"]\nrates = true\n",
+        "[collector]\ninterval = \"2s\"\njitter = \"0s\"\n[[targets]]\nname = \"r1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"interfaces\"]\nprofile = \"none\"\nrates = true\n",
         agent.address()
     );
     let mut fleet = Fleet::start(2, &b);
@@ -223,7 +223,7 @@ fn concurrent_collects_on_three_replicas_are_one_poll() {
     let agent = Snmpd::start("np-collect");
     let slow = SlowAgent::start(agent.port, Duration::from_millis(400));
     let b = format!(
-        "[collector]\ninterval = \"24h\"\n[[targets]]\nname = \"slow\"\naddress = \"udp://127.0.0.1:{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+        "[collector]\ninterval = \"24h\"\n[[targets]]\nname = \"slow\"\naddress = \"udp://127.0.0.1:{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n",
         slow.port
     );
     let fleet = Fleet::start(3, &b);
@@ -263,7 +263,7 @@ fn targets_added_at_run_time_reach_every_replica() {
     let (a, b) = (fleet.get("collector-1").api, fleet.get("collector-2").api);
     let put = |port, name: &str, json: &str| http_with(port, "PUT", &format!("/targets/{name}"), &[], json.as_bytes());
     let good = format!(
-        r#"{{"address":"{}","community":"public","modules":["system"]}}"#,
+        r#"{{"address":"{}","community":"public","modules":["system"],"profile":"none"}}"#,
         agent.address()
     );
     assert_eq!(put(a, "added", &good).0, 201);
@@ -320,7 +320,7 @@ fn a_new_owner_of_a_v3_target_needs_no_discovery() {
         .find(|n| owner(n, &ids) == Some("collector-2"))
         .unwrap();
     let b = format!(
-        "[collector]\ninterval = \"2s\"\njitter = \"0s\"\n[[targets]]\nname = \"{name}\"\naddress = \"udp://127.0.0.1:{}\"\nversion = \"3\"\nuser = \"sha256_aes128\"\nauth = {{ protocol = \"sha256\", password = \"{}\" }}\npriv = {{ protocol = \"aes128\", password = \"{}\" }}\nmodules = [\"system\"]\n",
+        "[collector]\ninterval = \"2s\"\njitter = \"0s\"\n[[targets]]\nname = \"{name}\"\naddress = \"udp://127.0.0.1:{}\"\nversion = \"3\"\nuser = \"sha256_aes128\"\nauth = {{ protocol = \"sha256\", password = \"{}\" }}\npriv = {{ protocol = \"aes128\", password = \"{}\" }}\nmodules = [\"system\"]\nprofile = \"none\"\n",
         proxy.port,
         harness::AUTH_PASS,
         harness::PRIV_PASS

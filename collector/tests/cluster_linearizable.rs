@@ -95,14 +95,14 @@ fn the_checker_refuses_what_no_order_explains() {
 fn concurrent_puts_and_deletes_on_two_replicas_are_linearizable_per_name() {
     let agent = Snmpd::start("np-linear");
     let body = format!(
-        "[collector]\ninterval = \"5s\"\n[[targets]]\nname = \"sw-0\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+        "[collector]\ninterval = \"5s\"\n[[targets]]\nname = \"sw-0\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n",
         agent.address()
     );
     let fleet = Fleet::start(2, &body);
     fleet.converge(2);
     let ports = [fleet.get("collector-1").api, fleet.get("collector-2").api];
     let json = format!(
-        r#"{{"address":"{}","community":"public","modules":["system"],"interval":"60s"}}"#,
+        r#"{{"address":"{}","community":"public","modules":["system"],"profile":"none","interval":"60s"}}"#,
         agent.address()
     );
     let history: Arc<Mutex<BTreeMap<usize, Vec<Op>>>> = Arc::default();
@@ -211,7 +211,7 @@ fn concurrent_puts_and_deletes_on_two_replicas_are_linearizable_per_name() {
 fn redis_out_of_memory_is_reported_once_as_errors() {
     let agent = Snmpd::start("np-oom");
     let body = format!(
-        "[collector]\ninterval = \"1s\"\n[[targets]]\nname = \"sw-0\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n",
+        "[collector]\ninterval = \"1s\"\n[[targets]]\nname = \"sw-0\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n",
         agent.address()
     );
     let fleet = Fleet::start(1, &body);

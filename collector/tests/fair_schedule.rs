@@ -18,14 +18,14 @@ fn config(dir: &Path, influx: u16, live: u16, silent: u16, silent_count: usize) 
          [[outputs.influxdb]]\nname = \"a\"\nurl = \"http://127.0.0.1:{influx}\"\ndatabase = \"telemetry\"\n\
          queue_dir = \"{}\"\nflush_interval = \"200ms\"\n\
          [[targets]]\nname = \"live\"\naddress = \"udp://127.0.0.1:{live}\"\ncommunity = \"public\"\n\
-         modules = [\"system\"]\n",
+         modules = [\"system\"]\nprofile = \"none\"\n",
         dir.join("queue").display()
     );
     for i in 0..silent_count {
         let _ = write!(
             c,
             "[[targets]]\nname = \"dead-{i}\"\naddress = \"udp://127.0.0.1:{silent}\"\ncommunity = \"public\"\n\
-             modules = [\"system\"]\ninterval = \"10s\"\n"
+             modules = [\"system\"]\nprofile = \"none\"\ninterval = \"10s\"\n"
         );
     }
     c
@@ -99,7 +99,7 @@ fn ready_fails_while_answering_targets_miss_their_slots() {
         let _ = write!(
             c,
             "[[targets]]\nname = \"slow-{i}\"\naddress = \"udp://127.0.0.1:{}\"\ncommunity = \"public\"\n\
-             modules = [\"system\"]\n",
+             modules = [\"system\"]\nprofile = \"none\"\n",
             slow.port
         );
     }

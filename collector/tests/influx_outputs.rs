@@ -18,7 +18,7 @@ fn config(dir: &Path, agent: &Snmpd, outputs: &[(&str, String)]) -> std::path::P
         ));
     }
     c.push_str(&format!(
-        "[[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\", \"interfaces\"]\ntags = {{ site = \"lab\" }}\n",
+        "[[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\", \"interfaces\"]\nprofile = \"none\"\ntags = {{ site = \"lab\" }}\n",
         agent.address()
     ));
     let path = dir.join("collector.toml");
@@ -153,7 +153,7 @@ fn once_aligns_to_each_targets_own_interval() {
         format!(
             "[collector]\ninterval = \"60s\"\nround_interval = true\nflush_timeout = \"3s\"\n\
              [[outputs.influxdb]]\nname = \"a\"\nqueue_dir = \"{}\"\n{}\n\
-             [[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\ninterval = \"1s\"\n",
+             [[targets]]\nname = \"sw1\"\naddress = \"{}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\ninterval = \"1s\"\n",
             dir.join("queue").display(),
             v1(db.port),
             agent.address()

@@ -28,7 +28,7 @@ fn config(port: u16) -> std::path::PathBuf {
         &cfg,
         format!(
             "[collector]\ninterval = \"1h\"\n[snmp]\ntimeout = \"500ms\"\nretries = 0\n\
-             [[targets]]\nname = \"bad\"\naddress = \"udp://127.0.0.1:{port}\"\ncommunity = \"public\"\nmodules = [\"system\"]\n"
+             [[targets]]\nname = \"bad\"\naddress = \"udp://127.0.0.1:{port}\"\ncommunity = \"public\"\nmodules = [\"system\"]\nprofile = \"none\"\n"
         ),
     )
     .unwrap();

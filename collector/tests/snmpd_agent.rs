@@ -103,8 +103,52 @@ async fn v2c_and_v1_poll_system_and_interfaces() {
         }
         assert!(!measurement(&out, "hr_storage").is_empty());
         let selfp = measurement(&out, "netpulse_poll");
-        assert_eq!(selfp.len(), 3);
+        assert_eq!(selfp.len(), 4, "three modules and the profile's");
         assert!(selfp.iter().all(|p| p.field("ok") == Some(&FieldValue::Bool(true))));
+    }
+}
+
+/// net-snmp's own agent gets the `net-snmp` profile: a device_cpu point per hrProcessorLoad the
+/// agent has (snmpd computes them after its first minute of samples), and memory whose total is
+/// UCD's memTotalReal as snmpget reads it.
+#[tokio::test]
+async fn net_snmp_gets_its_profile_and_ucd_health() {
+    let agent = Snmpd::start("np-agent-prof");
+    let get = |oid: &str| {
+        let o = std::process::Command::new("snmpget")
+            .args(["-v2c", "-c", "public", "-Ovq", "-m", ""])
+            .arg(agent.address().trim_start_matches("udp://"))
+            .arg(oid)
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&o.stdout).to_string();
+        text.split_whitespace().next().and_then(|v| v.parse::<i64>().ok())
+    };
+    let engine = SnmpEngine::new(2).await.unwrap();
+    let out = poll_once(&engine, &v2c(&agent, &["system"])).await;
+    assert!(out.ok(), "{:?}", out.errors().collect::<Vec<_>>());
+    let m = out.profile.as_ref().expect("a profile");
+    assert_eq!(m.profile.name, "net-snmp", "{}", m.why);
+    assert!(m.why.contains("starts with 1.3.6.1.4.1.8072.3.2"), "{}", m.why);
+    let total_kb = get("1.3.6.1.4.1.2021.4.5.0").expect("memTotalReal");
+    let mem = measurement(&out, "device_memory");
+    assert_eq!(mem.len(), 1);
+    assert_eq!(mem[0].tag("profile"), Some("net-snmp"));
+    assert_eq!(mem[0].field("total_bytes"), Some(&FieldValue::Int(total_kb * 1024)));
+    let walk = std::process::Command::new("snmpwalk")
+        .args(["-v2c", "-c", "public", "-On", "-m", ""])
+        .arg(agent.address().trim_start_matches("udp://"))
+        .arg("1.3.6.1.2.1.25.3.3.1.2")
+        .output()
+        .unwrap();
+    let processors = (String::from_utf8_lossy(&walk.stdout).lines())
+        .filter(|l| l.contains(" = INTEGER: "))
+        .count();
+    let cpu = measurement(&out, "device_cpu");
+    assert_eq!(cpu.len(), processors, "a point per processor load the agent has");
+    for p in cpu {
+        assert_eq!(p.tag("profile"), Some("net-snmp"));
+        assert!(matches!(p.field("utilization"), Some(FieldValue::Float(u)) if (0.0..=100.0).contains(u)));
     }
 }
 

@@ -25,28 +25,8 @@ pub struct Cli {
     pub level: RuntimeLevel,
 }
 
-const HELP: &[&str] = &[
-    "  add server <bk>/<srv>                   : create a new server",
-    "  del server <bk>/<srv>                   : remove a dynamically added server",
-    "  disable server (DEPRECATED)             : disable a server for maintenance (use 'set server' instead)",
-    "  enable server  (DEPRECATED)             : enable a disabled server (use 'set server' instead)",
-    "  get weight <bk>/<srv>                   : report a server's current weight",
-    "  set server <bk>/<srv> [opts]            : change a server's state or weight",
-    "  set weight <bk>/<srv>  (DEPRECATED)     : change a server's weight (use 'set server' instead)",
-    "  show backend                            : list backends in the current running config",
-    "  show info                               : report information about the running process",
-    "  show mirror                             : mirrored servers: queue, oldest write, written, dropped",
-    "  show ssl cert [<certfile>]              : certificates loaded (all, or one in detail)",
-    "  show tls-keys [<id>]                    : TLS ticket key files (all, or one file's keys by name)",
-    "  set ssl tls-key [id|file] <key>         : set the next TLS key for the <id> or <file> listener to <key>",
-    "  show servers state [<backend>]          : dump volatile server information (all or for a single backend)",
-    "  show stat [<iid> <type> <sid>]          : report counters for each proxy and server",
-    "  help [<command>]                        : list matching or all commands",
-    "  prompt                                  : toggle interactive mode with prompt",
-    "  quit                                    : disconnect",
-];
-
 mod admin;
+mod commands;
 mod show;
 
 /// What one command line did.
@@ -97,51 +77,28 @@ impl Cli {
 
     fn execute(&self, line: &str) -> Result<Outcome, String> {
         let w: Vec<&str> = line.split_whitespace().collect();
-        if admin::is_admin(&w) {
-            // The level is checked once, for every command that changes something.
-            self.admin_only()?;
-            return self.admin(&w);
+        if w.is_empty() {
+            return Ok(Outcome::Text(String::new()));
         }
-        let text = |s: String| Ok(Outcome::Text(s));
-        match w.as_slice() {
-            [] => text(String::new()),
-            ["prompt"] => Ok(Outcome::Prompt),
-            ["quit"] => Ok(Outcome::Quit),
-            ["help", ..] => text(format!(
-                "The following commands are valid at this level:\n{}\n",
-                HELP.join("\n")
-            )),
-            ["set", "timeout", "cli", _] => text(String::new()),
-            ["show", "info", ..] => text(self.info()),
-            ["show", "stat", rest @ ..] => self.show_stat(rest),
-            ["show", "backend"] => {
-                let names: Vec<&str> = (self.state.proxies.iter())
-                    .filter(|p| p.backend.is_some() || p.stats)
-                    .map(|p| p.name.as_str())
-                    .collect();
-                text(format!("# name\n{}\n", names.join("\n")))
-            }
-            ["show", "servers", "state", rest @ ..] => self.servers_state(rest.first().copied()),
-            ["show", "mirror"] => text(self.show_mirror()),
-            ["show", "ssl", "cert", file @ ..] => {
-                crate::tls::show::certs(&self.acceptors(), file.first().copied()).map(Outcome::Text)
-            }
-            ["show", "tls-keys", id @ ..] => {
-                crate::tls::show::ticket_keys(&self.acceptors(), id.first().copied()).map(Outcome::Text)
-            }
-            ["get", "weight", arg] => {
-                let (_, s) = self.server(Some(arg))?;
-                text(format!(
-                    "{} (initial {})\n",
-                    s.weight.load(Ordering::Relaxed),
-                    s.initial_weight
-                ))
-            }
-            _ => Err(format!(
+        let Some((command, args)) = commands::find(&w) else {
+            return Err(format!(
                 "Unknown command, but maybe one of the following ones is a better match:\n{}\n",
-                HELP.join("\n")
-            )),
+                commands::help()
+            ));
+        };
+        // The level is checked once, for every command that changes something.
+        if command.admin {
+            self.admin_only()?;
         }
+        (command.run)(self, args)
+    }
+
+    fn show_backend(&self) -> String {
+        let names: Vec<&str> = (self.state.proxies.iter())
+            .filter(|p| p.backend.is_some() || p.stats)
+            .map(|p| p.name.as_str())
+            .collect();
+        format!("# name\n{}\n", names.join("\n"))
     }
 }
 

@@ -78,7 +78,15 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// `<name>_rate` for a counter value, when rates are on and a rate is meaningful.
-    fn rate(&self, measurement: &Name, index: &str, name: &Name, v: &Value) -> Option<(Name, FieldValue)> {
+    /// `discontinuity`: the row's ifCounterDiscontinuityTime, when the agent has it.
+    fn rate(
+        &self,
+        measurement: &Name,
+        index: &str,
+        name: &Name,
+        v: &Value,
+        discontinuity: Option<u32>,
+    ) -> Option<(Name, FieldValue)> {
         let (tracker, uptime) = self.rates?;
         let (value, bits) = match v {
             Value::Counter32(c) => (u64::from(*c), 32),
@@ -91,7 +99,7 @@ impl Context<'_> {
             value,
             bits,
             self.timestamp,
-            uptime,
+            crate::rates::Epoch { uptime, discontinuity },
         )?;
         Some((Name::from(format!("{name}_rate")), FieldValue::Float(r)))
     }
@@ -122,11 +130,14 @@ pub fn scalar_point(group: &ScalarGroup, vbs: &[VarBind], ctx: &Context) -> Opti
             }
         } else if let Some(f) = field_value(&vb.value) {
             fields.push((obj.name.clone(), f));
-            fields.extend(ctx.rate(&group.measurement, "", &obj.name, &vb.value));
+            fields.extend(ctx.rate(&group.measurement, "", &obj.name, &vb.value, None));
         }
     }
     (!fields.is_empty() || !tags.is_empty()).then(|| finish(&group.measurement, tags, fields, ctx))
 }
+
+/// The IF-MIB column whose change marks a discontinuity of the row's counters.
+const DISCONTINUITY: &str = "ifCounterDiscontinuityTime";
 
 #[derive(Default)]
 struct Row {
@@ -137,14 +148,24 @@ struct Row {
 /// One point per row of a walked table group; `columns` is in `group.columns` order.
 pub fn table_points(group: &TableGroup, columns: Vec<WalkColumn>, ctx: &Context) -> Vec<Point> {
     let mut rows: BTreeMap<Vec<u32>, Row> = BTreeMap::new();
+    // IF-MIB: a row whose counters were discontinued gets no rate across the change.
+    let discontinuity: BTreeMap<Vec<u32>, u32> = (group.columns.iter().zip(&columns))
+        .filter(|(c, _)| &*c.name == DISCONTINUITY)
+        .flat_map(|(_, values)| values.iter())
+        .filter_map(|(i, v)| match v {
+            Value::TimeTicks(t) => Some((i.clone(), *t)),
+            _ => None,
+        })
+        .collect();
     // Row-defining columns first, so lookup columns only label rows that exist.
     let (defining, lookup): (Vec<_>, Vec<_>) = group.columns.iter().zip(columns).partition(|(c, _)| c.defines_row);
     for (pass, list) in [defining, lookup].into_iter().enumerate() {
         for (col, values) in list {
             for (index, value) in values {
-                let rate = ctx
-                    .rates
-                    .and_then(|_| ctx.rate(&group.measurement, &dotted(&index), &col.name, &value));
+                let rate = ctx.rates.and_then(|_| {
+                    let disc = discontinuity.get(&index).copied();
+                    ctx.rate(&group.measurement, &dotted(&index), &col.name, &value, disc)
+                });
                 let row = if pass == 0 {
                     rows.entry(index).or_default()
                 } else {

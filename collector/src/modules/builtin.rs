@@ -41,6 +41,7 @@ const IF_X_TABLE: &[(&str, &str, bool)] = &[
     ("ifHCOutBroadcastPkts", "1.3.6.1.2.1.31.1.1.1.13", false),
     ("ifHighSpeed", "1.3.6.1.2.1.31.1.1.1.15", false),
     ("ifAlias", "1.3.6.1.2.1.31.1.1.1.18", true),
+    ("ifCounterDiscontinuityTime", "1.3.6.1.2.1.31.1.1.1.19", false),
 ];
 
 const HR_PROCESSOR: &[(&str, &str, bool)] = &[("hrProcessorLoad", "1.3.6.1.2.1.25.3.3.1.2", false)];

@@ -241,7 +241,7 @@ mod tests {
     #[test]
     fn builtins_and_symbols() {
         let r = Registry::builtin();
-        assert_eq!(r.get("interfaces").unwrap().tables[0].columns.len(), 25);
+        assert_eq!(r.get("interfaces").unwrap().tables[0].columns.len(), 26);
         assert_eq!(r.resolve("ifHCInOctets").unwrap().to_string(), "1.3.6.1.2.1.31.1.1.1.6");
         assert_eq!(r.resolve(".1.3.6.1.4.1.9").unwrap().to_string(), "1.3.6.1.4.1.9");
         assert!(r.resolve("noSuchThing").is_none());
