@@ -4,7 +4,7 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use netpulse_collector::lineproto::{UnsignedMode, encode};
 use netpulse_collector::mapping::{Context, table_points};
-use netpulse_collector::modules::Registry;
+use netpulse_collector::registry::Registry;
 use netpulse_collector::snmp::{Value, decode_community_response};
 use std::hint::black_box;
 

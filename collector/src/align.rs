@@ -61,7 +61,7 @@ mod tests {
             ..Default::default()
         };
         let cfg = netpulse_config::CollectorConfig::default();
-        let target = Target::from_config(&tc, &cfg, &crate::modules::Registry::builtin()).unwrap();
+        let target = Target::from_config(&tc, &cfg, &crate::registry::Registry::builtin()).unwrap();
         let mut pts = vec![Point {
             measurement: "m".into(),
             tags: vec![],

@@ -2,7 +2,7 @@
 //! become the top configuration layer.
 
 use clap::Parser;
-use netpulse_collector::modules::Registry;
+use netpulse_collector::registry::Registry;
 use netpulse_config::{
     AuthProtocol, CollectorConfig, ConfigErrors, Loader, PrivProtocol, Secret, SnmpVersion, TargetConfig, UsmKey,
 };

@@ -20,6 +20,7 @@ pub mod poll;
 pub mod profiles;
 mod prom;
 pub mod rates;
+pub mod registry;
 pub mod run;
 pub mod snmp;
 pub mod target;

@@ -4,7 +4,7 @@ mod cli;
 
 use anyhow::Context;
 use clap::Parser;
-use netpulse_collector::modules::Registry;
+use netpulse_collector::registry::Registry;
 use netpulse_collector::target::Target;
 use std::process::ExitCode;
 

@@ -371,7 +371,7 @@ fn self_point(target: &Target, m: &ModuleOutcome, ts: i64) -> Point {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::Registry;
+    use crate::registry::Registry;
     use crate::snmp::{SnmpResult, SnmpVersion, Value, VarBind};
     use netpulse_config::{CollectorConfig, Secret, TargetConfig};
     use std::sync::atomic::{AtomicU32, Ordering};

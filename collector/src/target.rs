@@ -1,9 +1,10 @@
 //! A target ready to poll: its config resolved against defaults and the module registry.
 
 use crate::lineproto::Name;
-use crate::modules::{Module, Registry};
+use crate::modules::Module;
 use crate::profiles::{Matched, Profiles};
 use crate::rates::RateTracker;
+use crate::registry::Registry;
 use crate::snmp::walk::WalkLimits;
 use crate::snmp::{RequestPolicy, TargetSecurity};
 use netpulse_config::{CollectorConfig, SnmpVersion, TargetAddress, TargetConfig};

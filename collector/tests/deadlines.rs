@@ -4,7 +4,7 @@
 mod harness;
 
 use harness::{SilentAgent, SlowAgent, Snmpd};
-use netpulse_collector::modules::Registry;
+use netpulse_collector::registry::Registry;
 use netpulse_collector::run::poll_all;
 use netpulse_collector::target::Target;
 use netpulse_config::{CollectorConfig, Duration as Dur, Secret, TargetConfig};

@@ -8,8 +8,8 @@ mod harness;
 
 use harness::Snmpsim;
 use netpulse_collector::lineproto::{FieldValue, Point};
-use netpulse_collector::modules::Registry;
 use netpulse_collector::poll::poll;
+use netpulse_collector::registry::Registry;
 use netpulse_collector::snmp::SnmpEngine;
 use netpulse_collector::target::Target;
 use netpulse_config::{CollectorConfig, Secret, SnmpDefaults, TargetConfig};

@@ -5,8 +5,8 @@ mod harness;
 
 use harness::{AUTH_PASS, PRIV_PASS, Snmpd, V3_USERS};
 use netpulse_collector::lineproto::{FieldValue, Point};
-use netpulse_collector::modules::Registry;
 use netpulse_collector::poll::{PollOutcome, poll};
+use netpulse_collector::registry::Registry;
 use netpulse_collector::snmp::SnmpEngine;
 use netpulse_collector::target::Target;
 use netpulse_config::{

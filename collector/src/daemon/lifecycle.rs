@@ -3,7 +3,7 @@
 //! cluster mode a drain first — then in-flight polls, queues flushed within the grace.
 
 use super::{Core, DaemonError, Reloader, api, scheduler};
-use crate::modules::Registry;
+use crate::registry::Registry;
 use netpulse_config::CollectorConfig;
 use std::sync::Arc;
 use std::time::Duration;

@@ -6,7 +6,7 @@ use super::Core;
 use super::state::Entry;
 use crate::breaker::Breaker;
 use crate::metrics::METRICS;
-use crate::modules::Registry;
+use crate::registry::Registry;
 use crate::target::Target;
 use netpulse_config::{CollectorConfig, Layered, TargetConfig};
 use std::sync::Arc;

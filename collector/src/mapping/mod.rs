@@ -228,7 +228,7 @@ fn sensor_scaled(fields: &[(Name, FieldValue)]) -> Option<(Name, FieldValue)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::modules::Registry;
+    use crate::registry::Registry;
 
     #[test]
     fn sensor_readings_are_scaled() {
