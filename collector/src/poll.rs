@@ -76,6 +76,9 @@ fn now_ns() -> i64 {
 /// Polls `target` through `engine`; requests share the `ops` permits.
 pub async fn poll(engine: &SnmpEngine, target: &Target, ops: Arc<Semaphore>, batch_size: usize) -> PollOutcome {
     let started = Instant::now();
+    // A profile known from an earlier poll sets the session's quirks (its timeout) too.
+    let profiled = target.profile.matched().map(|m| target.with_profile(&m));
+    let target = profiled.as_ref().unwrap_or(target);
     let malformed_before = engine.malformed_datagrams();
     let connect = engine.session(
         &target.address.host,

@@ -28,9 +28,15 @@ pub struct Target {
     pub rates: Option<Arc<Mutex<RateTracker>>>,
     /// The device profile (`profile`): its modules, vendor metrics and quirks join the poll.
     pub profile: ProfileChoice,
-    /// Whether `max_repetitions` and `max_varbinds` are the target's own (a profile's quirks
-    /// then give way).
-    pub own_limits: (bool, bool),
+    /// Settings the target sets itself: a profile's quirks give way to them.
+    pub own: OwnSettings,
+}
+
+/// Which of the settings a profile's quirks also set the target has set itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OwnSettings {
+    pub max_repetitions: bool,
+    pub timeout: bool,
 }
 
 /// A target's profile: none, fixed by name, or chosen by sysObjectID at the first poll that
@@ -138,7 +144,10 @@ impl Target {
             interval: tc.interval.unwrap_or(cfg.collector.interval).get(),
             rates: tc.rates.then(|| Arc::new(Mutex::new(RateTracker::default()))),
             profile,
-            own_limits: (tc.max_repetitions.is_some(), false),
+            own: OwnSettings {
+                max_repetitions: tc.max_repetitions.is_some(),
+                timeout: tc.timeout.is_some(),
+            },
         })
     }
 
@@ -153,12 +162,16 @@ impl Target {
             }
         }
         let q = p.quirks;
-        if let (Some(r), false) = (q.max_repetitions, self.own_limits.0) {
+        if let (Some(r), false) = (q.max_repetitions, self.own.max_repetitions) {
             t.limits.max_repetitions = r;
         }
-        if let (Some(v), false) = (q.max_varbinds, self.own_limits.1) {
+        // `[snmp] max_varbinds_per_request` has no per-target key: the quirk only lowers it.
+        if let Some(v) = q.max_varbinds.filter(|v| *v < t.limits.max_varbinds) {
             t.limits.max_varbinds = v;
             t.policy.max_varbinds = v;
+        }
+        if let (Some(d), false) = (q.timeout, self.own.timeout) {
+            t.policy.timeout = d.get();
         }
         t.limits.allow_non_increasing |= q.allow_non_increasing.unwrap_or(false);
         t

@@ -177,3 +177,36 @@ fn short_intervals_versions_and_plain_logs() {
     assert!(!log.is_empty(), "something was logged");
     assert!(!log.contains('\u{1b}'), "no ANSI codes in a redirected log: {log:?}");
 }
+
+/// A profile of the user's is read from `profiles_dir`; a broken one is refused naming its file
+/// and line, and a target naming an unknown profile is named at its key.
+#[test]
+fn profiles_dir_is_checked_with_file_and_line() {
+    let dir = tempdir("cli-profiles");
+    let profiles = dir.join("profiles");
+    std::fs::create_dir_all(&profiles).unwrap();
+    let ok = "[[profile]]\nname = \"lab\"\nextends = [\"generic\"]\nsys_object_ids = [\"1.3.6.1.4.1.424242\"]\n";
+    std::fs::write(profiles.join("lab.toml"), ok).unwrap();
+    let file = dir.join("c.toml");
+    let config = |profile: &str| {
+        format!(
+            "[collector]\nprofiles_dir = \"{}\"\n[[targets]]\nname = \"a\"\naddress = \"udp://192.0.2.1\"\ncommunity = \"c\"\nprofile = \"{profile}\"\n",
+            profiles.display()
+        )
+    };
+    std::fs::write(&file, config("lab")).unwrap();
+    let (code, out, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::write(&file, config("nosuch")).unwrap();
+    let (code, _, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("c.toml:7: `targets[0].profile`") && err.contains("unknown profile \"nosuch\""),
+        "{err}"
+    );
+    std::fs::write(&file, config("lab")).unwrap();
+    std::fs::write(profiles.join("lab.toml"), format!("{ok}\n[[profile.metric]]\nmeasurement = \"device_cpu\"\ncolumns = {{ a = \"1.3.6\" }}\ntags = {{ cpu = \"index\" }}\nfields = {{ utilization = \"a *\" }}\n")).unwrap();
+    let (code, _, err) = run(&["--config", file.to_str().unwrap(), "--check-config"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("lab.toml:6") && err.contains("utilization"), "{err}");
+}

@@ -138,3 +138,32 @@ fn a_users_profile_named_as_a_shipped_one_replaces_it() {
     assert_eq!(p.get("zte").unwrap().origin, "mine.toml:1");
     assert!(p.get("zte").unwrap().modules.iter().any(|m| m.name == "host_resources"));
 }
+
+#[test]
+fn quirks_apply_where_the_target_sets_none() {
+    let mine = "[[profile]]\nname = \"slowpoke\"\nextends = [\"generic\"]\nsys_object_ids = [\"1.3.6.1.4.1.424242\"]\n\
+                quirks = { max_repetitions = 5, max_varbinds = 10, allow_non_increasing = true, timeout = \"7s\" }\n";
+    let profiles = Arc::new(load(mine).unwrap());
+    let matched = profiles.choose(&oid("1.3.6.1.4.1.424242.1"));
+    let cfg = netpulse_config::CollectorConfig::default();
+    let registry = crate::registry::Registry::builtin();
+    let tc = |max_repetitions| netpulse_config::TargetConfig {
+        name: "t".into(),
+        address: "udp://192.0.2.1".into(),
+        max_repetitions,
+        ..Default::default()
+    };
+    let plain = crate::target::Target::from_config(&tc(None), &cfg, &registry).unwrap();
+    let t = plain.with_profile(&matched);
+    assert_eq!(t.limits.max_repetitions, 5);
+    assert_eq!((t.limits.max_varbinds, t.policy.max_varbinds), (10, 10));
+    assert!(t.limits.allow_non_increasing);
+    assert_eq!(t.policy.timeout, std::time::Duration::from_secs(7));
+    assert!(t.modules.iter().any(|m| m.name == "profile"));
+    let own = crate::target::Target::from_config(&tc(Some(40)), &cfg, &registry).unwrap();
+    assert_eq!(
+        own.with_profile(&matched).limits.max_repetitions,
+        40,
+        "the target's own key wins"
+    );
+}
