@@ -3,13 +3,18 @@
 # snmpd agent reports 49 interfaces like a 48-port switch): ANSWERING agents (net-snmp, 100 UDP
 # ports per snmpd process) plus SILENT targets that never answer, polled for `interfaces` every
 # INTERVAL for DURATION. Samples the collector's CPU, RSS and poll counters every INTERVAL.
-# Usage: bench/daemon_load.sh ANSWERING SILENT INTERVAL_S DURATION_S
+# Usage: [NETPULSE_COLLECTOR_BIN=path] [PROFILE=auto|none|old] bench/daemon_load.sh ANSWERING SILENT INTERVAL_S DURATION_S
+#   (PROFILE: the targets' device profile; `none` polls `interfaces` alone; `old`: a binary from before profiles)
 #   scale: bench/daemon_load.sh 10000 0 60 240      soak: bench/daemon_load.sh 1000 1000 30 600
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ANSWERING=${1:-10000}; SILENT=${2:-0}; INTERVAL=${3:-60}; DURATION=${4:-240}
-cargo build --release -q -p netpulse-collector
-BIN=$PWD/target/release/netpulse-collector
+BIN=${NETPULSE_COLLECTOR_BIN:-}
+if [ -z "$BIN" ]; then cargo build --release -q -p netpulse-collector; BIN=$PWD/target/release/netpulse-collector; fi
+BIN=$(realpath "$BIN")
+PROFILE=${PROFILE:-auto}
+# Binaries from before device profiles have no `profile` key.
+PROFILE_LINE=$([ "$PROFILE" = old ] && echo "" || echo "profile = \"$PROFILE\"")
 WORK=$(mktemp -d /tmp/netpulse-load.XXXXXX)
 BASE=20000; BASE_PORT=$BASE
 source bench/netns.sh
@@ -19,7 +24,7 @@ IFACES=$(ns_interfaces)
 {
   printf '[collector]\ninterval = "%ss"\njitter = "1s"\nmax_concurrent_targets = 500\nmax_concurrent_operations = 1000\nworker_pool_size = 2\n' "$INTERVAL"
   printf '[snmp]\ntimeout = "2s"\nretries = 1\npoll_deadline = "10s"\n[api]\nlisten = "127.0.0.1:18080"\n'
-  for i in $(seq 0 $((ANSWERING - 1))); do printf '[[targets]]\nname = "a%d"\naddress = "udp://127.0.0.1:%d"\ncommunity = "public"\nmodules = ["interfaces"]\n' "$i" $((BASE + i)); done
+  for i in $(seq 0 $((ANSWERING - 1))); do printf '[[targets]]\nname = "a%d"\naddress = "udp://127.0.0.1:%d"\ncommunity = "public"\nmodules = ["interfaces"]\n%s\n' "$i" $((BASE + i)) "$PROFILE_LINE"; done
   # Silent targets: ports nobody listens on.
   for i in $(seq 0 $((SILENT - 1))); do printf '[[targets]]\nname = "s%d"\naddress = "udp://127.0.0.1:%d"\ncommunity = "public"\nmodules = ["interfaces"]\n' "$i" $((40000 + i)); done
 } > "$WORK/collector.toml"

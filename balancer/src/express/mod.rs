@@ -90,7 +90,7 @@ impl Express {
             session,
             ..Ask::default()
         };
-        let Ok(slot) = self.state.pool.choose(bi, ask).await else {
+        let Ok(slot) = self.state.pool.choose_now(bi, ask) else {
             return Outcome::Pingora;
         };
         let si = slot.server();

@@ -81,13 +81,29 @@ impl Drop for Slot {
 impl Pool {
     /// The server for a request to backend `bi`, as `ask` allows; see the module's doc.
     pub async fn choose(self: &Arc<Self>, bi: usize, ask: Ask<'_>) -> Result<Slot, NoSlot> {
+        if let Some(slot) = self.settled(bi, &ask)? {
+            return Ok(slot);
+        }
         let b = &self.backends[bi];
-        let slot = |server, how| Slot {
-            pool: self.clone(),
-            backend: bi,
-            server,
-            how,
-        };
+        let i = b.pick_slot(ask.tried, ask.patient).await.ok_or(NoSlot::NoServer)?;
+        Ok(self.picked(bi, i, ask.tried))
+    }
+
+    /// `choose` for a path that never waits (the express lane: `ask.patient` is false), without
+    /// an `await` on the hot path.
+    pub fn choose_now(self: &Arc<Self>, bi: usize, ask: Ask<'_>) -> Result<Slot, NoSlot> {
+        debug_assert!(!ask.patient, "a patient request waits: choose");
+        if let Some(slot) = self.settled(bi, &ask)? {
+            return Ok(slot);
+        }
+        let i = self.backends[bi].acquire(ask.tried).ok_or(NoSlot::NoServer)?;
+        Ok(self.picked(bi, i, ask.tried))
+    }
+
+    /// The choices made before any pick: the session's server (or why it cannot be had), and
+    /// the same server again for a retry that may not redispatch. `None`: a pick is needed.
+    fn settled(self: &Arc<Self>, bi: usize, ask: &Ask<'_>) -> Result<Option<Slot>, NoSlot> {
+        let b = &self.backends[bi];
         if ask.tried.is_empty()
             && b.sticky.is_some()
             && let Some(v) = ask.session
@@ -95,7 +111,7 @@ impl Pool {
             match b.sticky_server(v) {
                 Some(i) => {
                     b.servers[i].counters.begin();
-                    return Ok(slot(i, How::Sticky));
+                    return Ok(Some(self.slot(bi, i, How::Sticky)));
                 }
                 None if !ask.patient || !b.redispatch => return Err(NoSlot::StickyGone),
                 // Its server is gone: redispatched, and the new server's cookie is set.
@@ -104,16 +120,30 @@ impl Pool {
         }
         if let (Some(&last), false) = (ask.tried.last(), b.redispatch) {
             b.servers[last].counters.begin();
-            return Ok(slot(last, How::Again));
+            return Ok(Some(self.slot(bi, last, How::Again)));
         }
-        let i = b.pick_slot(ask.tried, ask.patient).await.ok_or(NoSlot::NoServer)?;
-        if let Some(&last) = ask.tried.last()
+        Ok(None)
+    }
+
+    /// The slot of a balanced pick of server `i`; a retry that lands elsewhere is a redispatch.
+    fn picked(self: &Arc<Self>, bi: usize, i: usize, tried: &[usize]) -> Slot {
+        if let Some(&last) = tried.last()
             && last != i
         {
+            let b = &self.backends[bi];
             b.counters.redispatches.fetch_add(1, Ordering::Relaxed);
             b.servers[i].counters.redispatches.fetch_add(1, Ordering::Relaxed);
         }
-        Ok(slot(i, How::Picked))
+        self.slot(bi, i, How::Picked)
+    }
+
+    fn slot(self: &Arc<Self>, backend: usize, server: usize, how: How) -> Slot {
+        Slot {
+            pool: self.clone(),
+            backend,
+            server,
+            how,
+        }
     }
 }
 
@@ -189,7 +219,7 @@ mod tests {
             (0, 1, 0),
             "dropped: the slot is back, the request counted"
         );
-        let s = p.choose(0, ask(None)).await.unwrap();
+        let s = p.choose_now(0, ask(None)).unwrap();
         assert!(s.new_session(), "a balanced pick on a sticky backend starts a session");
         let i = s.server();
         assert_eq!(counts(&p, i).2, 1);
@@ -214,6 +244,7 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(p.choose(0, gone(false)).await.err(), Some(NoSlot::StickyGone));
+        assert_eq!(p.choose_now(0, gone(false)).err(), Some(NoSlot::StickyGone));
         let s = p.choose(0, gone(true)).await.unwrap();
         assert_eq!((s.server(), s.new_session()), (0, true));
         assert_eq!(p.backends[0].counters.redispatches.load(Ordering::Relaxed), 1);
