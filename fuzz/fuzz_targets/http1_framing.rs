@@ -8,18 +8,17 @@
 #[allow(dead_code)]
 mod http1;
 
-/// The balancer's `door` module, its two parts (paths relative to `fuzz_targets/door/`).
-mod door {
-    #[path = "../../../balancer/src/door/head.rs"]
-    #[allow(dead_code)]
-    pub mod head;
-    #[path = "../../../balancer/src/door/lane.rs"]
-    #[allow(dead_code)]
-    pub mod lane;
-}
+// The balancer's `door/head.rs` reaches `door/lane.rs` as `super::lane`: here both sit at the
+// crate root, where `super` of `head` is the root.
+#[path = "../../balancer/src/door/head.rs"]
+#[allow(dead_code)]
+mod head;
+#[path = "../../balancer/src/door/lane.rs"]
+#[allow(dead_code)]
+mod lane;
 
 use libfuzzer_sys::fuzz_target;
-use door::head::{Head, examine};
+use head::{Head, examine};
 
 fuzz_target!(|data: &[u8]| {
     let split = data.first().map_or(0, |b| *b as usize % (data.len().max(1)));
@@ -37,14 +36,14 @@ fuzz_target!(|data: &[u8]| {
         }
         // A request the express lane takes is one httparse parses the same way.
         // (its path is the target without the query: what routing matches)
-        let alone = door::lane::plain(head);
+        let alone = lane::plain(head);
         if let Some(p) = &alone {
             let target = req.path.expect("a target");
             assert_eq!(p.path, target.split('?').next().unwrap(), "{target:?}");
         }
         // The lane's reading taken from the front door's parse is the one of a parse alone.
         let shared = lane.as_ref().and_then(|l| l.view(head));
-        let key = |p: &door::lane::Plain<'_>| (p.path.to_string(), p.host.to_string(), p.body, p.closes, p.header_len);
+        let key = |p: &lane::Plain<'_>| (p.path.to_string(), p.host.to_string(), p.body, p.closes, p.header_len);
         if rewritten.is_none() || shared.is_some() {
             assert_eq!(shared.as_ref().map(key), alone.as_ref().map(key), "{:?}", String::from_utf8_lossy(head));
         }
