@@ -150,22 +150,23 @@ fn failed(target: &Target, error: String, duration: Duration, timed_out: bool) -
     }
 }
 
-/// The poll itself, over any session (tests use in-memory agents).
+/// The poll itself, over any session (tests use in-memory agents); a known profile comes applied.
 pub async fn poll_session<S: SnmpSession>(session: &S, target: &Target, batch_size: usize) -> PollOutcome {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + target.deadline;
     // An agent that does not answer the first GET is not asked once per module as well.
+    let known = target.profile.matched().is_some(); // then `poll` applied it (for its session)
     let (uptime, profile) = match identify(session, target, deadline).await {
         Ok(found) => found,
         Err(why) => return failed(target, why, started.elapsed(), true),
     };
     let profiled;
     let target = match &profile {
-        Some(m) => {
+        Some(m) if !known => {
             profiled = target.with_profile(m);
             &profiled
         }
-        None => target,
+        _ => target,
     };
     let runs: Vec<_> = target
         .modules

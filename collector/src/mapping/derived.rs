@@ -3,7 +3,7 @@
 //! field computed by its expression over the row's numbers, tags from the index, a column or
 //! a fixed value. A row whose fields all lack a value gives no point.
 
-use super::{Context, field_value, finish, tag_value};
+use super::{Context, field_value, finish, instance_zero, tag_value};
 use crate::lineproto::{FieldValue, Point};
 use crate::modules::derived::{Derived, Keep, Kind, TagSource};
 use crate::snmp::walk::Column as WalkColumn;
@@ -40,7 +40,7 @@ pub fn derived_points(d: &Derived, columns: Vec<WalkColumn>, ctx: &Context) -> V
 pub fn derived_scalar_point(d: &Derived, vbs: &[VarBind], ctx: &Context) -> Option<Point> {
     let row: Vec<Option<Value>> = (d.columns.iter())
         .map(|c| {
-            let vb = vbs.iter().find(|vb| vb.oid.suffix_after(&c.oid) == Some(&[0][..]))?;
+            let vb = instance_zero(vbs, &c.oid)?;
             field_value(&vb.value).map(|_| vb.value.clone())
         })
         .collect();

@@ -116,12 +116,17 @@ fn finish(measurement: &Name, mut tags: Vec<(Name, Name)>, fields: Vec<(Name, Fi
     }
 }
 
+/// The answer for scalar `oid` (its `.0` instance) among `vbs`.
+fn instance_zero<'a>(vbs: &'a [VarBind], oid: &crate::snmp::Oid) -> Option<&'a VarBind> {
+    vbs.iter().find(|vb| vb.oid.suffix_after(oid) == Some(&[0][..]))
+}
+
 /// One point from a scalar group; `None` when the agent had none of its objects.
 pub fn scalar_point(group: &ScalarGroup, vbs: &[VarBind], ctx: &Context) -> Option<Point> {
     let mut tags = vec![];
     let mut fields = vec![];
     for obj in &group.objects {
-        let Some(vb) = vbs.iter().find(|vb| vb.oid.suffix_after(&obj.oid) == Some(&[0][..])) else {
+        let Some(vb) = instance_zero(vbs, &obj.oid) else {
             continue;
         };
         if obj.tag {

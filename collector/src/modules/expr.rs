@@ -108,31 +108,20 @@ impl Parser<'_> {
     }
 
     fn sum(&mut self) -> Result<Expr, String> {
-        let mut e = self.product()?;
-        loop {
-            let op = if self.eat(b'+') {
-                Op::Add
-            } else if self.eat(b'-') {
-                Op::Sub
-            } else {
-                return Ok(e);
-            };
-            e = Expr::Bin(op, Box::new(e), Box::new(self.product()?));
-        }
+        self.left_to_right(&[(b'+', Op::Add), (b'-', Op::Sub)], Self::product)
     }
 
     fn product(&mut self) -> Result<Expr, String> {
-        let mut e = self.power()?;
-        loop {
-            let op = if self.eat(b'*') {
-                Op::Mul
-            } else if self.eat(b'/') {
-                Op::Div
-            } else {
-                return Ok(e);
-            };
-            e = Expr::Bin(op, Box::new(e), Box::new(self.power()?));
+        self.left_to_right(&[(b'*', Op::Mul), (b'/', Op::Div)], Self::power)
+    }
+
+    /// Operands of `next` joined by any of `ops`, grouped from the left (`a - b - c`).
+    fn left_to_right(&mut self, ops: &[(u8, Op)], next: fn(&mut Self) -> Result<Expr, String>) -> Result<Expr, String> {
+        let mut e = next(self)?;
+        while let Some(&(_, op)) = ops.iter().find(|(c, _)| self.eat(*c)) {
+            e = Expr::Bin(op, Box::new(e), Box::new(next(self)?));
         }
+        Ok(e)
     }
 
     /// `^` binds tighter than `*` and to the right, as in arithmetic.
