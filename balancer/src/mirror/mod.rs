@@ -26,7 +26,7 @@ pub use serve::serve;
 
 use netpulse_config::{BalancerConfig, Mirror as MirrorConfig};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Why a write was not accepted: its status and the text the writer reads (InfluxDB's
@@ -128,7 +128,6 @@ impl Mirrors {
                     server_timeout: b.timeouts.server.get(),
                     open: OnceLock::new(),
                     opened: tokio::sync::Notify::new(),
-                    append: Mutex::new(()),
                     commit: commit::GroupCommit::new(),
                     counters: MirrorCounters::default(),
                     server_counters: b.servers.iter().map(|_| Arc::default()).collect(),
@@ -162,8 +161,6 @@ pub struct Mirror {
     /// The queues, once this process holds them (`open`).
     open: OnceLock<open::Open>,
     opened: tokio::sync::Notify,
-    /// Appenders one at a time: room is checked on every queue, then the write appended to all.
-    append: Mutex<()>,
     commit: Arc<commit::GroupCommit>,
     pub counters: MirrorCounters,
     server_counters: Vec<Arc<ServerCounters>>,
@@ -226,7 +223,7 @@ impl Mirror {
         let _inflight = Inflight(&self.inflight);
         let open = self.wait_open().await?;
         let seq = {
-            let _one = self.append.lock().unwrap_or_else(|p| p.into_inner());
+            let _one = self.commit.lock_appends();
             if self.closing.load(Ordering::Acquire) && open.released() {
                 return Err(Refusal::Unavailable("the balancer is handing its queues over".into()));
             }

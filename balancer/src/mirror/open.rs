@@ -112,7 +112,7 @@ async fn hand_over(m: &Mirror, open: &Open, committer: std::thread::JoinHandle<(
     }
     m.commit.stop();
     let _ = tokio::task::spawn_blocking(move || committer.join()).await;
-    let _one = m.append.lock().unwrap_or_else(|p| p.into_inner());
+    let _one = m.commit.lock_appends();
     for r in &open.replicas {
         if let Err(e) = r.lock().sync() {
             tracing::error!(server = %r.name, error = %e, "mirror queue not synced at shutdown");
@@ -150,6 +150,8 @@ fn open_queues(m: &Mirror, dir: &Path) -> Result<Vec<Replica>, String> {
             max_bytes: m.cfg.queue_max_bytes.0,
         };
         let (replica, rec) = replicas::open_queue(&spec).map_err(|e| e.to_string())?;
+        // Delivered only once durable in every server's queue (`commit`).
+        replica.lock().hold_unpublished();
         m.server_counters[i].corrupt.fetch_add(rec.corrupt, Ordering::Relaxed);
         out.push(replica);
     }

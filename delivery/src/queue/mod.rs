@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 #[cfg(test)]
 mod full_disk_tests;
 mod open;
+mod publish;
 mod read;
 mod record;
 #[cfg(test)]
@@ -88,6 +89,10 @@ pub struct DiskQueue {
     /// When records were appended: (end of the last record of a one-second window, unix ms of
     /// its first append), oldest first; entries at or before the ack are gone.
     ages: VecDeque<(Cursor, u64)>,
+    /// Held queues (`publish`): readers stop here.
+    visible: Option<Cursor>,
+    /// Held queues: the end and points of each record appended but not yet published.
+    unpublished: VecDeque<(Cursor, u32)>,
 }
 
 fn unix_ms(t: std::time::SystemTime) -> u64 {
@@ -158,6 +163,7 @@ impl DiskQueue {
             _ => self.ages.push_back((end, now)),
         }
         self.pending_points += u64::from(points);
+        self.note_unpublished(end, points);
         self.unsynced = true;
         self.enforce_bound()
     }

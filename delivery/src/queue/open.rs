@@ -94,6 +94,8 @@ impl DiskQueue {
             ack,
             pending_points: recovery.points,
             unsynced: false,
+            visible: None,
+            unpublished: VecDeque::new(),
         };
         Ok((q, recovery))
     }

@@ -27,7 +27,11 @@ impl DiskQueue {
                     offset: 0,
                 };
             }
-            if at.offset >= seg.len {
+            // A held queue's readers stop at what is published.
+            let Some(len) = self.readable(seg.id, seg.len) else {
+                break;
+            };
+            if at.offset >= len {
                 continue;
             }
             if let Some(list) = &seg.records {
@@ -35,6 +39,9 @@ impl DiskQueue {
                 let mut f = File::open(seg_path(&self.dir, seg.id)).map_err(self.io("open segment"))?;
                 let first = list.partition_point(|r| r.0 < at.offset);
                 for (i, &(off, _)) in list.iter().enumerate().skip(first) {
+                    if off >= len {
+                        break;
+                    }
                     if !out.is_empty() && (points >= max_points || bytes >= max_bytes) {
                         break 'segments;
                     }
@@ -63,8 +70,8 @@ impl DiskQueue {
             }
             let mut f = File::open(seg_path(&self.dir, seg.id)).map_err(self.io("open segment"))?;
             f.seek(SeekFrom::Start(at.offset)).map_err(self.io("seek"))?;
-            let mut r = std::io::BufReader::with_capacity(256 * 1024, f.take(seg.len - at.offset));
-            while at.offset < seg.len {
+            let mut r = std::io::BufReader::with_capacity(256 * 1024, f.take(len - at.offset));
+            while at.offset < len {
                 if !out.is_empty() && (points >= max_points || bytes >= max_bytes) {
                     break 'segments;
                 }

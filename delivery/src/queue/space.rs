@@ -75,6 +75,11 @@ impl DiskQueue {
         self.pending_points = 0;
         self.unsynced = false;
         self.ages.clear();
+        // Everything went, held appends too.
+        self.unpublished.clear();
+        if let Some(v) = &mut self.visible {
+            *v = self.ack;
+        }
         write_ack(&self.dir, self.ack).map_err(self.io("write ack file"))?;
         Ok(dropped)
     }
@@ -102,6 +107,7 @@ impl DiskQueue {
             offset: 0,
         };
         self.trim_ages();
+        self.unpublished_dropped_before_ack();
         // Removed before the ack is rewritten: on a full disk the rewrite needs the room. A
         // crash between leaves an ack naming no segment, which reopening does not trust.
         std::fs::remove_file(seg_path(&self.dir, oldest.id)).map_err(self.io("remove segment"))?;

@@ -111,3 +111,51 @@ fn full_queue_drops_oldest_and_counts() {
     assert_eq!(q.pending_points(), left);
     assert!(matches!(q.append(&vec![0; 40 * 1024], 1), Err(QueueError::TooLarge(_))));
 }
+
+#[test]
+fn a_held_queue_shows_only_what_is_published_and_takes_back_the_rest() {
+    let d = dir("held");
+    let (mut q, _) = DiskQueue::open(&d, 64 << 10).unwrap();
+    q.append_now(b"before v=0i", 1).unwrap();
+    q.hold_unpublished();
+    assert_eq!(
+        payloads(&mut q),
+        ["before v=0i"],
+        "what was there when held is readable"
+    );
+    let body = |i: usize| format!("m v={i}i,pad=\"{}\"", "x".repeat(1000));
+    // Across several segments (8 KiB each under a 64 KiB bound).
+    for i in 0..20 {
+        q.append_now(body(i).as_bytes(), 2).unwrap();
+    }
+    assert_eq!(
+        payloads(&mut q).len(),
+        1,
+        "appends are not readable before they are published"
+    );
+    let committed = q.end();
+    q.publish(committed);
+    assert_eq!(payloads(&mut q).len(), 21);
+    let (bytes, points) = (q.bytes(), q.pending_points());
+    for i in 20..30 {
+        q.append_now(body(i).as_bytes(), 2).unwrap();
+    }
+    assert_eq!(payloads(&mut q).len(), 21);
+    assert_eq!(q.cut_unpublished().unwrap(), 20);
+    assert_eq!(
+        (q.bytes(), q.pending_points()),
+        (bytes, points),
+        "nothing taken back is counted"
+    );
+    assert_eq!(q.end(), committed);
+    // Appends go on after the cut, and only published ones are ever read, also after reopening.
+    q.append_now(b"after v=1i", 1).unwrap();
+    q.publish(q.end());
+    q.sync().unwrap();
+    let got = payloads(&mut q);
+    assert_eq!((got.len(), got.last().map(String::as_str)), (22, Some("after v=1i")));
+    drop(q);
+    let (mut q, rec) = DiskQueue::open(&d, 64 << 10).unwrap();
+    assert_eq!((rec.records, rec.points, rec.corrupt), (22, 42, 0));
+    assert_eq!(payloads(&mut q).len(), 22);
+}

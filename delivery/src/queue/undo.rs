@@ -11,11 +11,11 @@ use std::io::{BufWriter, Write};
 /// Where a queue stood before an [`DiskQueue::append_now`].
 #[derive(Debug, Clone)]
 pub struct Mark {
-    segment: u64,
-    len: u64,
-    points: u64,
-    ages: Option<(Cursor, u64)>,
-    ages_len: usize,
+    pub(super) segment: u64,
+    pub(super) len: u64,
+    pub(super) points: u64,
+    pub(super) ages: Option<(Cursor, u64)>,
+    pub(super) ages_len: usize,
 }
 
 impl DiskQueue {
@@ -57,22 +57,28 @@ impl DiskQueue {
             let gone = self.segments.pop_back().expect("checked");
             std::fs::remove_file(seg_path(&self.dir, gone.id)).map_err(self.io("undo: remove segment"))?;
         }
+        let mut len = mark.len;
         if self.segments.back().is_none_or(|s| s.id != mark.segment) {
-            // The mark's segment was dropped to make room: nothing to cut in it.
+            // The mark's segment was dropped to make room: nothing of it is left to keep.
             self.segments.push_back(Segment {
                 id: mark.segment,
                 len: 0,
                 records: None,
             });
+            len = 0;
         }
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(seg_path(&self.dir, mark.segment))
             .map_err(self.io("undo: open segment"))?;
-        file.set_len(mark.len).map_err(self.io("undo: truncate"))?;
+        file.set_len(len).map_err(self.io("undo: truncate"))?;
         self.writer = BufWriter::with_capacity(256 * 1024, file);
-        self.segments.back_mut().expect("one segment").len = mark.len;
+        self.segments.back_mut().expect("one segment").len = len;
+        self.forget_unpublished_after(Cursor {
+            segment: mark.segment,
+            offset: len,
+        });
         self.pending_points = mark.points;
         self.ages.truncate(mark.ages_len);
         if let (Some(back), Some(was)) = (self.ages.back_mut(), mark.ages) {
