@@ -24,4 +24,5 @@ pub mod registry;
 pub mod run;
 pub mod snmp;
 pub mod target;
+pub mod traps;
 pub mod varint;

@@ -104,6 +104,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     must(r.register(Box::new(m.memory_limit.clone())));
     must(crate::output::metrics::register(r));
     must(crate::cluster::metrics::register(r));
+    must(crate::traps::metrics::register(r));
     // process_cpu_seconds_total, process_resident_memory_bytes, … (alert rules use them).
     must(r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())));
     // Known label values exist from the start, so rates and alerts see them before the first event.

@@ -41,6 +41,15 @@ version = "3"
 user = "netpulse"
 auth = { protocol = "sha256", password = "v3-auth-secret" }
 priv = { protocol = "aes128", password = "v3-priv-secret" }
+
+[traps]
+listen = ["127.0.0.1:1162"]
+communities = ["trap-community-secret"]
+
+[[traps.users]]
+user = "trapuser"
+auth = { protocol = "sha512", password = "trap-auth-secret" }
+priv = { protocol = "aes256", password = "trap-priv-secret" }
 "#;
 
 #[test]
@@ -55,11 +64,22 @@ fn check_config_masks_every_secret() {
         "v3-auth-secret",
         "v3-priv-secret",
         "influx-secret-pw",
+        "trap-community-secret",
+        "trap-auth-secret",
+        "trap-priv-secret",
     ] {
         assert!(!out.contains(secret) && !err.contains(secret), "{secret} leaked");
     }
     assert!(out.contains("community = \"***\""), "{out}");
     assert!(out.contains("interval = \"30s\""), "{out}");
+    assert!(
+        out.contains("[traps]") && out.contains("communities = [\"***\"]"),
+        "the trap settings are shown: {out}"
+    );
+    assert!(
+        out.contains("user = \"trapuser\"") && out.contains("dedup_window = \"10s\""),
+        "{out}"
+    );
     assert!(out.contains("max_concurrent_targets = 20"), "defaults are shown: {out}");
 }
 

@@ -5,7 +5,7 @@
 //! are skipped; a key the struct does not have fails.
 
 use netpulse_config::{
-    Backend, BalancerConfig, CollectorConfig, Frontend, InfluxOutput, Mirror, ServerConfig, TargetConfig,
+    Backend, BalancerConfig, CollectorConfig, Frontend, InfluxOutput, Mirror, ServerConfig, TargetConfig, TrapsConfig,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -136,6 +136,7 @@ fn collector_docs_print_the_structs_defaults() {
     let mut sections = cfg.clone();
     sections["targets"] = json(&TargetConfig::default());
     sections["outputs.influxdb"] = json(&InfluxOutput::default());
+    sections["traps"] = json(&TrapsConfig::default());
     let (mut bad, mut compared, mut section) = (vec![], 0, String::new());
     for line in doc("collector-config.md").lines() {
         let Some(c) = cells(line) else { continue };
@@ -148,7 +149,8 @@ fn collector_docs_print_the_structs_defaults() {
         let table: (&Value, Roundtrip) = match section.as_str() {
             "targets" => (&sections["targets"], roundtrip::<TargetConfig>),
             "outputs.influxdb" => (&sections["outputs.influxdb"], roundtrip::<InfluxOutput>),
-            "modules" => continue,
+            "traps" => (&sections["traps"], roundtrip::<TrapsConfig>),
+            "modules" | "traps.users" | "traps.names" => continue,
             s => (&cfg[s], |v| Ok(v)),
         };
         check(table, &section, &c[1], &c[2], &mut bad, &mut compared);

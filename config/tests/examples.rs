@@ -13,6 +13,8 @@ fn the_collector_example_is_valid() {
     let cfg: CollectorConfig = Loader::new().file(example("collector.toml")).load().unwrap();
     assert_eq!(cfg.collector.max_concurrent_targets, 20);
     assert!(!cfg.targets.is_empty(), "the example shows targets");
+    let traps = cfg.traps.expect("the example shows the trap receiver");
+    assert_eq!((traps.listen.len(), traps.users.len(), traps.names.len()), (2, 1, 1));
 }
 
 #[test]

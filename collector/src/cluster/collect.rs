@@ -28,6 +28,18 @@ fn fresh(text: Option<String>, asked_ms: u64) -> Option<Value> {
 }
 
 impl Cluster {
+    /// Whether this replica is the first to see a trap with this content digest within
+    /// `window`. Redis unreachable: yes — every replica writes it (duplicates, never a loss).
+    pub async fn first_to_see(&self, digest: &str, window: Duration) -> bool {
+        match self.store.first_sight(digest, window).await {
+            Ok(first) => first,
+            Err(e) => {
+                tracing::debug!(error = %e, "trap deduplication unavailable: written anyway");
+                true
+            }
+        }
+    }
+
     /// The result of a collect of `key` (`target|modules`), polled here by `local` or by
     /// the replica holding the lock; `None` when none arrived within `timeout`.
     pub async fn shared_collect<F, Fut>(&self, key: &str, timeout: Duration, local: F) -> Option<Value>

@@ -310,6 +310,23 @@ impl Store {
         .await
     }
 
+    /// Marks `digest` seen for `ttl`; true when no replica had marked it (trap deduplication).
+    pub async fn first_sight(&self, digest: &str, ttl: Duration) -> Result<bool, StoreError> {
+        let k = self.key(&["trap", digest]);
+        self.run(|mut c| async move {
+            let r: Option<String> = redis::cmd("SET")
+                .arg(&k)
+                .arg(1)
+                .arg("NX")
+                .arg("PX")
+                .arg(ttl.as_millis().max(1) as u64)
+                .query_async(&mut c)
+                .await?;
+            Ok(r.is_some())
+        })
+        .await
+    }
+
     /// Who holds the shared-collect lock of `target`, if anyone.
     pub async fn collect_holder(&self, target: &str) -> Result<Option<String>, StoreError> {
         let k = self.key(&["collect", target]);

@@ -1,4 +1,4 @@
-//! The daemon's life: start (API listener, scheduler, committer, writers, cluster
+//! The daemon's life: start (API listener, trap sockets, scheduler, committer, writers, cluster
 //! membership), signals (SIGHUP reload, SIGTERM/SIGINT stop), and the stop itself — in
 //! cluster mode a drain first — then in-flight polls, queues flushed within the grace.
 
@@ -20,8 +20,14 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
             addr: listen.clone(),
             source,
         })?;
+    let traps = super::traps::bind(&core).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some((receiver, sockets)) = traps {
+        for s in sockets {
+            tasks.spawn(super::traps::serve(core.clone(), receiver.clone(), s, stop_rx.clone()));
+        }
+    }
     tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
     tasks.spawn(api::serve(core.clone(), listener, stop_rx.clone()));
     tasks.spawn(committer(core.clone(), stop_rx.clone()));

@@ -8,6 +8,7 @@ mod lifecycle;
 pub mod scheduler;
 pub mod state;
 mod targets;
+mod traps;
 
 pub use lifecycle::run;
 

@@ -317,7 +317,7 @@ fn hash_addr(addr: &SocketAddr) -> u64 {
     h.finish()
 }
 
-fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
+pub(super) fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
     use async_snmp::AuthProtocol as A;
     match p {
         AuthProtocol::Md5 => A::Md5,
@@ -329,7 +329,7 @@ fn auth_protocol(p: AuthProtocol) -> async_snmp::AuthProtocol {
     }
 }
 
-fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
+pub(super) fn priv_protocol(p: PrivProtocol) -> async_snmp::PrivProtocol {
     use async_snmp::PrivProtocol as P;
     match p {
         PrivProtocol::Des => P::Des,

@@ -6,6 +6,7 @@ mod convert;
 mod engine;
 mod limit;
 pub mod oid;
+pub mod traps;
 pub mod walk;
 
 pub use engine::{

@@ -4,10 +4,12 @@
 mod cluster;
 mod outputs;
 mod target;
+mod traps;
 
 pub use cluster::ClusterConfig;
 pub use outputs::{InfluxApi, InfluxOutput, Outputs};
 pub use target::{AuthProtocol, PrivProtocol, SnmpVersion, TargetAddress, TargetConfig, UsmKey};
+pub use traps::{TrapName, TrapRateLimit, TrapUser, TrapsConfig, engine_id_bytes};
 
 use crate::units::{ByteSize, Duration, Secret};
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,9 @@ pub struct CollectorConfig {
     /// configured target is polled by this process (env `REDIS_URL` turns it on).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster: Option<ClusterConfig>,
+    /// The SNMP trap and inform receiver. Absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub traps: Option<TrapsConfig>,
     /// User-defined modules, usable by name in `targets[].modules`.
     pub modules: Vec<ModuleConfig>,
     pub targets: Vec<TargetConfig>,

@@ -68,6 +68,9 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
     if let Some(c) = &cfg.cluster {
         cluster(c, &mut out);
     }
+    if let Some(t) = &cfg.traps {
+        super::traps::traps(t, &mut out);
+    }
     out
 }
 

@@ -153,6 +153,36 @@ fn admit(core: &Arc<Core>, c: &Collect) -> Result<(Vec<Work>, Option<OwnedSemaph
     Ok((polls, permit))
 }
 
+/// A poll of `name`'s `modules` now, started as `POST /collect` with `wait: false` starts it:
+/// the same single flight, slots and (cluster) one poll among the replicas. For event-driven
+/// polls (a linkDown trap). False when refused: unknown target, modules it does not poll,
+/// or every collect slot taken.
+pub fn trigger(core: &Arc<Core>, name: &str, modules: Vec<String>) -> bool {
+    let Some(e) = core.entry(name) else { return false };
+    let polled: Vec<String> = (modules.into_iter())
+        .filter(|m| e.target().modules.iter().any(|tm| &tm.name == m))
+        .collect();
+    if polled.is_empty() {
+        return false;
+    }
+    let c = Collect {
+        names: vec![name.to_string()],
+        entries: vec![e],
+        modules: Some(polled),
+        wait: false,
+        timeout: Duration::from_secs(30),
+    };
+    let Ok((polls, permit)) = admit(core, &c) else {
+        return false;
+    };
+    let work = results(core, &c, polls);
+    tokio::spawn(async move {
+        futures::future::join_all(work).await;
+        drop(permit);
+    });
+    true
+}
+
 fn too_many() -> Refusal {
     Refusal {
         retry_after: Some("1"),

@@ -3,7 +3,7 @@
 //! compared in constant time and never logged.
 
 mod cluster;
-mod collect;
+pub(crate) mod collect;
 mod reply;
 mod request;
 

@@ -1,0 +1,177 @@
+//! The trap receiver in the daemon: one socket per `[traps] listen` address, bound at start
+//! (a port in use stops the start, naming it). Each accepted notification becomes one point
+//! in the same durable per-replica queues as polled points; in cluster mode a trap that
+//! several replicas received is written by the first (Redis, per content digest within
+//! `dedup_window`); a `poll_on` notification from a configured target polls its interfaces now.
+
+use super::{Core, DaemonError, now_ns};
+use crate::snmp::traps::{Gate as WireGate, Received, TrapSocket, UsmDrops};
+use crate::traps::event::{self, Sender};
+use crate::traps::gate::Gate;
+use crate::traps::metrics::{self, METRICS};
+use crate::traps::names::Names;
+use netpulse_config::engine_id_bytes;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// What every socket's loop shares.
+pub struct Receiver {
+    names: Names,
+    poll_on: Vec<Arc<[u32]>>,
+    dedup_window: Duration,
+    /// Configured targets by address, rebuilt when the targets change (`Core::generation`).
+    senders: Mutex<(u64, HashMap<IpAddr, Sender>)>,
+}
+
+/// Binds every listen address; `None` without `[traps]`.
+pub async fn bind(core: &Core) -> Result<Option<(Arc<Receiver>, Vec<TrapSocket>)>, DaemonError> {
+    let cfg = core.config();
+    let Some(t) = cfg.traps.clone() else { return Ok(None) };
+    let names = Names::new(&t.names).map_err(|e| DaemonError::Setup(format!("traps.names: {e}")))?;
+    let poll_on = (t.poll_on.iter())
+        .map(|p| {
+            names.lookup(p).ok_or_else(|| {
+                DaemonError::Setup(format!(
+                    "traps.poll_on: {p:?} is neither a known notification nor a dotted OID"
+                ))
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let engine_id = (t.engine_id.as_deref().and_then(engine_id_bytes))
+        .unwrap_or_else(|| crate::traps::default_engine_id(&core.replica));
+    let gate = Arc::new(Gate::new(&t));
+    let wire: WireGate = Arc::new(move |env| match gate.admit(env) {
+        Ok(()) => true,
+        Err(why) => {
+            METRICS.dropped.with_label_values(&[why.as_str()]).inc();
+            false
+        }
+    });
+    let boots = crate::traps::engine_boots();
+    let mut sockets = vec![];
+    for addr in &t.listen {
+        let s = TrapSocket::bind(addr, &t.users, &engine_id, boots, wire.clone())
+            .await
+            .map_err(|e| DaemonError::Setup(format!("traps.listen {addr}: {e}")))?;
+        tracing::info!(listen = %s.local_addr(), users = t.users.len(), "trap receiver listening");
+        sockets.push(s);
+    }
+    let r = Receiver {
+        names,
+        poll_on,
+        dedup_window: t.dedup_window.get(),
+        senders: Mutex::new((u64::MAX, HashMap::new())),
+    };
+    Ok(Some((Arc::new(r), sockets)))
+}
+
+/// One socket's loop until `stop`. (Stopping abandons a datagram being processed: an
+/// inform answered in that instant is not written; its sender saw an answer.)
+pub async fn serve(core: Arc<Core>, r: Arc<Receiver>, socket: TrapSocket, mut stop: watch::Receiver<bool>) {
+    let socket = Arc::new(socket);
+    // The USM layer's refusals, sampled apart: `recv` returns only accepted notifications,
+    // and cancelling it to sample could lose one.
+    let sampler = {
+        let (socket, mut stop) = (socket.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut seen = UsmDrops::default();
+            let mut tick = tokio::time::interval(Duration::from_millis(500));
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = tick.tick() => {}
+                }
+                let now = socket.usm_drops();
+                metrics::usm_drops(seen, now);
+                seen = now;
+            }
+        })
+    };
+    loop {
+        let got = tokio::select! {
+            _ = stop.changed() => break,
+            got = socket.recv() => got,
+        };
+        match got {
+            Ok(n) => r.take(&core, n).await,
+            Err(e) => {
+                tracing::debug!(error = %e, "trap socket");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    let _ = sampler.await;
+}
+
+impl Receiver {
+    async fn take(&self, core: &Arc<Core>, n: Received) {
+        if n.inform {
+            METRICS.informs_acked.inc();
+        }
+        if let Some(c) = &core.cluster
+            && !c.first_to_see(&digest(&n), self.dedup_window).await
+        {
+            METRICS.deduplicated.inc();
+            return;
+        }
+        let trap = event::trap_name(&n, &self.names);
+        let known = n
+            .trap_oid
+            .as_ref()
+            .is_some_and(|o| self.names.notification(o).is_some());
+        METRICS
+            .received
+            .with_label_values(&[n.version, if known { &trap } else { "other" }])
+            .inc();
+        let sender = self.sender(core, n.source.ip());
+        let point = event::point(&n, &trap, &self.names, sender.as_ref(), now_ns());
+        core.outputs.enqueue(std::slice::from_ref(&point));
+        if let (Some(s), Some(oid)) = (&sender, &n.trap_oid)
+            && self.poll_on.iter().any(|p| **p == *oid.arcs())
+        {
+            let polled = super::api::collect::trigger(core, &s.target, vec!["interfaces".into()]);
+            tracing::debug!(target = %s.target, trap = %trap, polled, "event-driven poll");
+        }
+    }
+
+    fn sender(&self, core: &Core, ip: IpAddr) -> Option<Sender> {
+        let generation = *core.generation.borrow();
+        let mut s = self.senders.lock().unwrap_or_else(|p| p.into_inner());
+        if s.0 != generation {
+            let targets = core.targets.read().unwrap_or_else(|p| p.into_inner());
+            s.1 = (targets.values())
+                .filter_map(|e| {
+                    let t = e.target();
+                    let ip = t.address.host.parse::<IpAddr>().ok()?;
+                    Some((
+                        ip,
+                        Sender {
+                            target: t.name.clone(),
+                            tags: t.tags.clone(),
+                        },
+                    ))
+                })
+                .collect();
+            s.0 = generation;
+        }
+        s.1.get(&ip).cloned()
+    }
+}
+
+/// What makes two receptions the same trap: sender, notification, uptime and bindings (an
+/// inform retried, or one trap sent to several replicas). FNV-1a, stable across replicas.
+fn digest(n: &Received) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |b: &[u8]| {
+        for x in b {
+            h = (h ^ u64::from(*x)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(n.source.ip().to_string().as_bytes());
+    eat(&n.uptime.to_be_bytes());
+    eat(format!("{:?}|{:?}", n.trap_oid, n.varbinds).as_bytes());
+    format!("{h:016x}")
+}

@@ -1,0 +1,78 @@
+//! Trap receiver metrics. The `trap` label is a known notification's name or `other`, so a
+//! sender inventing OIDs cannot grow the series.
+
+use crate::prom::must;
+use crate::snmp::traps::UsmDrops;
+use prometheus::{IntCounter, IntCounterVec, Registry, opts};
+use std::sync::LazyLock;
+
+pub struct TrapMetrics {
+    pub received: IntCounterVec,
+    pub dropped: IntCounterVec,
+    pub informs_acked: IntCounter,
+    pub deduplicated: IntCounter,
+}
+
+pub static METRICS: LazyLock<TrapMetrics> = LazyLock::new(|| TrapMetrics {
+    received: must(IntCounterVec::new(
+        opts!(
+            "netpulse_traps_received_total",
+            "Notifications accepted and queued, by SNMP version and notification (name, or other)"
+        ),
+        &["version", "trap"],
+    )),
+    dropped: must(IntCounterVec::new(
+        opts!(
+            "netpulse_traps_dropped_total",
+            "Notifications refused, by reason (unknown_community, unknown_user, bad_auth, decrypt_failure, not_in_time_window, unknown_engine, unsupported_level, rate_limited)"
+        ),
+        &["reason"],
+    )),
+    informs_acked: must(IntCounter::with_opts(opts!(
+        "netpulse_traps_informs_acked_total",
+        "Informs answered with a Response-PDU"
+    ))),
+    deduplicated: must(IntCounter::with_opts(opts!(
+        "netpulse_traps_deduplicated_total",
+        "Notifications another replica had written already (cluster mode)"
+    ))),
+});
+
+pub const DROP_REASONS: [&str; 8] = [
+    "unknown_community",
+    "unknown_user",
+    "bad_auth",
+    "decrypt_failure",
+    "not_in_time_window",
+    "unknown_engine",
+    "unsupported_level",
+    "rate_limited",
+];
+
+pub fn register(r: &Registry) -> prometheus::Result<()> {
+    let m = &*METRICS;
+    r.register(Box::new(m.received.clone()))?;
+    r.register(Box::new(m.dropped.clone()))?;
+    r.register(Box::new(m.informs_acked.clone()))?;
+    r.register(Box::new(m.deduplicated.clone()))?;
+    for reason in DROP_REASONS {
+        m.dropped.with_label_values(&[reason]);
+    }
+    Ok(())
+}
+
+/// Adds what the USM layer refused since `before` to the dropped counters.
+pub fn usm_drops(before: UsmDrops, now: UsmDrops) {
+    for (reason, b, n) in [
+        ("unknown_user", before.unknown_user, now.unknown_user),
+        ("bad_auth", before.bad_auth, now.bad_auth),
+        ("decrypt_failure", before.decrypt, now.decrypt),
+        ("not_in_time_window", before.not_in_time, now.not_in_time),
+        ("unknown_engine", before.unknown_engine, now.unknown_engine),
+        ("unsupported_level", before.unsupported_level, now.unsupported_level),
+    ] {
+        if n > b {
+            METRICS.dropped.with_label_values(&[reason]).inc_by(n - b);
+        }
+    }
+}
