@@ -310,3 +310,81 @@ fn a_link_down_from_a_target_polls_its_interfaces_within_seconds() {
     assert_eq!(other.len(), 1, "{got:?}");
     assert!(other[0]["target"].is_null(), "{got:?}");
 }
+
+/// Two replicas in cluster mode, every trap sent to both (as a device with two trap sinks
+/// does: one notification, one uptime): one point per trap. Redis stopped: both write.
+#[test]
+fn in_a_cluster_a_trap_sent_to_both_replicas_is_written_once() {
+    let mut redis = netpulse_testkit::Redis::start();
+    let db = Influxd::start();
+    let dir = tempdir("traps-cluster");
+    let ports = [free_udp_port(), free_udp_port()];
+    let daemons: Vec<Daemon> = (0..2)
+        .map(|i| {
+            let file = dir.join(format!("c{i}.toml"));
+            std::fs::write(
+                &file,
+                format!(
+                    "[traps]\nlisten = [\"127.0.0.1:{}\"]\n\
+                     [[outputs.influxdb]]\nname = \"influx\"\nurl = \"http://127.0.0.1:{}\"\ndatabase = \"telemetry\"\n\
+                     queue_dir = \"{}\"\nflush_interval = \"100ms\"\n\
+                     [cluster]\nredis_url = \"{}\"\nreplica_id = \"c{i}\"\nheartbeat = \"500ms\"\nmember_ttl = \"2s\"\n\
+                     redis_timeout = \"300ms\"\nstate_dir = \"{}\"\n",
+                    ports[i],
+                    db.port,
+                    dir.join(format!("q{i}")).display(),
+                    redis.url(),
+                    dir.join(format!("s{i}")).display()
+                ),
+            )
+            .unwrap();
+            Daemon::start(&file, &[])
+        })
+        .collect();
+    let both = |uptime: u32, n: usize| {
+        let uptime = uptime.to_string();
+        for p in ports {
+            let to = format!("127.0.0.1:{p}");
+            let name = format!("s{n}");
+            let args = [
+                "-v",
+                "2c",
+                "-c",
+                "public",
+                &to,
+                &uptime,
+                "1.3.6.1.6.3.1.1.5.1",
+                "1.3.6.1.2.1.1.5.0",
+                "s",
+                &name,
+            ];
+            assert!(send("snmptrap", &args));
+        }
+    };
+    for n in 0..5 {
+        both(1000 + n as u32, n);
+    }
+    let dedup = |d: &Daemon| d.metric("netpulse_traps_deduplicated_total");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while dedup(&daemons[0]) + dedup(&daemons[1]) < 5.0 {
+        assert!(
+            Instant::now() < deadline,
+            "{} and {} deduplicated",
+            dedup(&daemons[0]),
+            dedup(&daemons[1])
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(wait_events(&db, "coldStart", 5).len(), 5);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(events(&db, "coldStart").len(), 5, "one point per trap");
+
+    // Redis gone: each replica writes what it receives (duplicates, never a loss).
+    redis.stop();
+    std::thread::sleep(Duration::from_secs(2));
+    for n in 5..7 {
+        both(1000 + n as u32, n);
+    }
+    let got = wait_events(&db, "coldStart", 9);
+    assert_eq!(got.len(), 9, "{got:?}");
+}

@@ -31,6 +31,10 @@ impl Cluster {
     /// Whether this replica is the first to see a trap with this content digest within
     /// `window`. Redis unreachable: yes — every replica writes it (duplicates, never a loss).
     pub async fn first_to_see(&self, digest: &str, window: Duration) -> bool {
+        // Known unreachable (the heartbeat says so): no wait for a timeout on every trap.
+        if self.redis.load(Ordering::Relaxed) == 2 {
+            return true;
+        }
         match self.store.first_sight(digest, window).await {
             Ok(first) => first,
             Err(e) => {

@@ -55,8 +55,14 @@ pub fn register(r: &Registry) -> prometheus::Result<()> {
     r.register(Box::new(m.dropped.clone()))?;
     r.register(Box::new(m.informs_acked.clone()))?;
     r.register(Box::new(m.deduplicated.clone()))?;
+    // The series the alert rules watch exist from the start (increase() needs a first sample).
     for reason in DROP_REASONS {
         m.dropped.with_label_values(&[reason]);
+    }
+    for version in ["1", "2c", "3"] {
+        for trap in ["linkDown", "linkUp", "authenticationFailure"] {
+            m.received.with_label_values(&[version, trap]);
+        }
     }
     Ok(())
 }
