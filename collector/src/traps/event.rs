@@ -17,6 +17,10 @@ pub struct Sender {
 
 pub const MEASUREMENT: &str = "snmp_trap";
 
+/// Bindings kept as fields: a datagram can carry thousands, and each new OID would be a new
+/// field key in InfluxDB for good. The rest are counted in `varbinds_dropped`.
+pub const MAX_FIELDS: usize = 256;
+
 /// The notification's `trap` tag: its name, else its dotted OID.
 pub fn trap_name(r: &Received, names: &Names) -> String {
     match &r.trap_oid {
@@ -46,7 +50,12 @@ pub fn point(r: &Received, trap: &str, names: &Names, sender: Option<&Sender>, t
     let mut fields: Vec<(Name, FieldValue)> = Vec::with_capacity(r.varbinds.len() + 2);
     fields.push(("uptime".into(), FieldValue::Int(i64::from(r.uptime))));
     fields.push(("inform".into(), FieldValue::Bool(r.inform)));
+    let mut dropped = 0i64;
     for vb in &r.varbinds {
+        if fields.len() >= MAX_FIELDS + 2 {
+            dropped += 1;
+            continue;
+        }
         let Some(v) = field_value(&vb.value) else { continue };
         // Two instances of one object in one notification: the second is named by its OID.
         let key: Name = match names.object(&vb.oid) {
@@ -56,6 +65,9 @@ pub fn point(r: &Received, trap: &str, names: &Names, sender: Option<&Sender>, t
         if !fields.iter().any(|(k, _)| *k == key) {
             fields.push((key, v));
         }
+    }
+    if dropped > 0 {
+        fields.push(("varbinds_dropped".into(), FieldValue::Int(dropped)));
     }
     Point {
         measurement: MEASUREMENT.into(),
