@@ -35,6 +35,14 @@ fn the_unit_verifies_and_is_hardened() {
     let (level, table) = exposure(&unit());
     assert!(level <= 2.0, "exposure {level} > 2.0:\n{table}");
     assert_eq!(unit_values(&unit(), "Type"), ["notify"]);
+    // The trap receiver's default port is privileged: the unit grants exactly that.
+    let trap_ports: Vec<u16> = (netpulse_config::TrapsConfig::default().listen.iter())
+        .map(|l| l.parse::<std::net::SocketAddr>().unwrap().port())
+        .collect();
+    assert!(trap_ports.iter().all(|p| *p < 1024), "{trap_ports:?}");
+    for key in ["AmbientCapabilities", "CapabilityBoundingSet"] {
+        assert_eq!(unit_values(&unit(), key), ["CAP_NET_BIND_SERVICE"], "{key}");
+    }
     assert_eq!(unit_values(&unit(), "ExecReload"), ["/bin/kill -HUP $MAINPID"]);
     // The default drain ([collector] shutdown_grace, 30 s) fits inside the stop timeout.
     let stop = secs(&unit_values(&unit(), "TimeoutStopSec")[0]);

@@ -388,3 +388,31 @@ fn in_a_cluster_a_trap_sent_to_both_replicas_is_written_once() {
     let got = wait_events(&db, "coldStart", 9);
     assert_eq!(got.len(), 9, "{got:?}");
 }
+
+/// The shipped default, `0.0.0.0` and `[::]` on one port: the dual-stack `[::]` socket takes
+/// IPv4 too (the IPv4 wildcard beside it could not be bound), and traps to 127.0.0.1 arrive.
+#[test]
+fn both_wildcards_of_one_port_start_and_receive() {
+    let db = Influxd::start();
+    let dir = tempdir("traps-wildcards");
+    let port = free_udp_port();
+    let file = dir.join("collector.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[traps]\nlisten = [\"0.0.0.0:{port}\", \"[::]:{port}\"]\n\
+             [[outputs.influxdb]]\nname = \"a\"\nurl = \"http://127.0.0.1:{}\"\ndatabase = \"telemetry\"\n\
+             queue_dir = \"{}\"\nflush_interval = \"100ms\"\n",
+            db.port,
+            dir.join("q").display()
+        ),
+    )
+    .unwrap();
+    let d = Daemon::start(&file, &[]);
+    let to = format!("127.0.0.1:{port}");
+    assert!(send(
+        "snmpinform",
+        &["-v", "2c", "-c", "public", &to, "", "1.3.6.1.6.3.1.1.5.2"]
+    ));
+    assert_eq!(wait_events(&db, "warmStart", 1).len(), 1, "{}", d.log_text());
+}

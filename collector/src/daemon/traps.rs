@@ -12,7 +12,7 @@ use crate::traps::metrics::{self, METRICS};
 use crate::traps::names::Names;
 use netpulse_config::engine_id_bytes;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -51,13 +51,33 @@ pub async fn bind(core: &Core) -> Result<Option<(Arc<Receiver>, Vec<TrapSocket>)
         }
     });
     let boots = crate::traps::engine_boots();
-    let mut sockets = vec![];
-    for addr in &t.listen {
-        let s = TrapSocket::bind(addr, &t.users, &engine_id, boots, wire.clone())
-            .await
-            .map_err(|e| DaemonError::Setup(format!("traps.listen {addr}: {e}")))?;
-        tracing::info!(listen = %s.local_addr(), users = t.users.len(), "trap receiver listening");
-        sockets.push(s);
+    let mut sockets: Vec<TrapSocket> = vec![];
+    for addr in bind_order(&t.listen) {
+        let port = addr.port();
+        // A bound `[::]` socket is dual-stack: it receives IPv4 too, and `0.0.0.0` on its
+        // port could not be bound beside it.
+        if addr.is_ipv4()
+            && addr.ip().is_unspecified()
+            && sockets
+                .iter()
+                .any(|s| s.local_addr().ip().is_unspecified() && s.local_addr().port() == port)
+        {
+            tracing::info!(listen = %addr, "covered by the dual-stack [::] socket on the same port");
+            continue;
+        }
+        match TrapSocket::bind(&addr.to_string(), &t.users, &engine_id, boots, wire.clone()).await {
+            Ok(s) => {
+                tracing::info!(listen = %s.local_addr(), users = t.users.len(), "trap receiver listening");
+                sockets.push(s);
+            }
+            // No IPv6 on this host: the IPv4 wildcard of the same port takes over.
+            Err(e)
+                if addr.is_ipv6() && addr.ip().is_unspecified() && t.listen.iter().any(|l| ipv4_wildcard(l, port)) =>
+            {
+                tracing::warn!(listen = %addr, error = %e, "no IPv6 trap socket; IPv4 only");
+            }
+            Err(e) => return Err(DaemonError::Setup(format!("traps.listen {addr}: {e}"))),
+        }
     }
     let r = Receiver {
         names,
@@ -66,6 +86,18 @@ pub async fn bind(core: &Core) -> Result<Option<(Arc<Receiver>, Vec<TrapSocket>)
         senders: Mutex::new((u64::MAX, HashMap::new())),
     };
     Ok(Some((Arc::new(r), sockets)))
+}
+
+/// The listen addresses (validated by the config check), IPv6 wildcards first.
+fn bind_order(listen: &[String]) -> Vec<SocketAddr> {
+    let mut a: Vec<SocketAddr> = listen.iter().filter_map(|l| l.parse().ok()).collect();
+    a.sort_by_key(|s| !(s.is_ipv6() && s.ip().is_unspecified()));
+    a
+}
+
+fn ipv4_wildcard(l: &str, port: u16) -> bool {
+    l.parse::<SocketAddr>()
+        .is_ok_and(|s| s.is_ipv4() && s.ip().is_unspecified() && s.port() == port)
 }
 
 /// One socket's loop until `stop`. (Stopping abandons a datagram being processed: an
