@@ -198,9 +198,29 @@ fn every_influxql_query_returns_series_from_real_device_data() {
             "[[targets]]\nname = \"{name}\"\naddress = \"{addr}\"\ncommunity = \"{community}\"\nmodules = {modules}\nrates = true\ntags = {{ site = \"lab\" }}\n"
         ));
     }
+    let traps = harness::free_udp_port();
+    cfg.push_str(&format!("[traps]\nlisten = [\"127.0.0.1:{traps}\"]\n"));
     let path = dir.join("collector.toml");
     std::fs::write(&path, cfg).unwrap();
     let d = Daemon::start(&path, &[]);
+    // A linkDown from the net-snmp agent's address (target linux-1): the traps panels and the
+    // device's annotations.
+    let sent = std::process::Command::new("snmptrap")
+        .args(["-M", "/nonexistent", "-m", "", "-v", "2c", "-c", "public"])
+        .arg(format!("127.0.0.1:{traps}"))
+        .args([
+            "",
+            "1.3.6.1.6.3.1.1.5.3",
+            "1.3.6.1.2.1.2.2.1.1.1",
+            "i",
+            "1",
+            "1.3.6.1.2.1.2.2.1.8.1",
+            "i",
+            "2",
+        ])
+        .status()
+        .unwrap();
+    assert!(sent.success());
     // Enough polls for rates and derivatives of every counter.
     d.wait_for("four polls of every answering target", Duration::from_secs(60), |_| {
         db.count("netpulse_poll", "duration_ms") >= 4 * 12
@@ -215,6 +235,12 @@ fn every_influxql_query_returns_series_from_real_device_data() {
                     format!("variable {}", v["name"]),
                     v["query"].as_str().unwrap().to_string(),
                 ));
+            }
+        }
+        for a in dash["annotations"]["list"].as_array().into_iter().flatten() {
+            if a["datasource"]["uid"] == "netpulse-influxdb" {
+                let name = a["name"].as_str().unwrap_or_default();
+                queries.push((format!("annotation {name:?}"), a["query"].as_str().unwrap().to_string()));
             }
         }
         for p in dash["panels"].as_array().unwrap() {

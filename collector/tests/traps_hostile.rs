@@ -153,3 +153,24 @@ fn garbage_truncation_floods_and_giants_never_stop_the_receiver() {
     );
     assert!(d.child.try_wait().unwrap().is_none(), "the collector is alive");
 }
+
+/// The decoder the receiver uses, without a socket: a valid trap decodes to its notification
+/// and bindings; every truncation of it is an error, never a panic.
+#[test]
+fn the_decoder_takes_a_trap_and_refuses_every_truncation() {
+    use netpulse_collector::snmp::traps::decode_community_notification;
+    let src = "127.0.0.1:9".parse().unwrap();
+    let valid = v2c_trap("public", &[1, 3, 6, 1, 6, 3, 1, 1, 5, 3], 3);
+    let r = decode_community_notification(&valid, src).unwrap();
+    assert_eq!(
+        (r.version, r.inform, r.uptime, r.varbinds.len()),
+        ("2c", false, 0x10, 3)
+    );
+    assert_eq!(r.trap_oid.unwrap().arcs(), [1, 3, 6, 1, 6, 3, 1, 1, 5, 3]);
+    for end in 0..valid.len() {
+        assert!(
+            decode_community_notification(&valid[..end], src).is_err(),
+            "{end} bytes"
+        );
+    }
+}

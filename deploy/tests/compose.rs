@@ -305,6 +305,32 @@ fn the_ha_stack_comes_up_and_moves_a_stopped_collectors_targets() {
         );
     }
 
+    // A trap sent to two collectors (as a device with two trap destinations does): one point,
+    // in both replicas.
+    for c in ["netpulse-collector-1-1", "netpulse-collector-3-1"] {
+        let to = format!("{}:1162", d.ip(c));
+        let st = Command::new("snmptrap")
+            .args(["-M", "/nonexistent", "-m", "", "-v", "2c", "-c", "public", &to, "7777"])
+            .args(["1.3.6.1.6.3.1.1.5.3", "1.3.6.1.2.1.2.2.1.1.4", "i", "4"])
+            .status()
+            .unwrap();
+        assert!(st.success(), "snmptrap to {to}");
+    }
+    let q = "/query?db=telemetry&q=SELECT%20count(ifIndex)%20FROM%20snmp_trap";
+    for db in &dbs {
+        wait_until(
+            "the trap in both replicas",
+            Duration::from_secs(30),
+            || http(db, "GET", q, None).is_some_and(|(_, b)| b.contains(",1]]")),
+            || format!("{db}: {:?}\n{}", http(db, "GET", q, None), logs()),
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    for db in &dbs {
+        let (_, body) = http(db, "GET", q, None).unwrap();
+        assert!(body.contains(",1]]"), "one point per trap: {body}");
+    }
+
     // Prometheus scrapes every target (the balancer with the stats password).
     wait_until(
         "every Prometheus target up",

@@ -117,18 +117,7 @@ impl TrapSocket {
         let trap_oid = (r.notification.trap_oid().ok()).map(|o| Oid::from_slice(o.arcs()));
         let uptime = r.notification.uptime();
         let varbinds = match r.notification {
-            Notification::TrapV1 { trap, .. } => {
-                let mut v: Vec<VarBind> = trap.varbinds().iter().cloned().map(from_lib).collect();
-                v.push(VarBind {
-                    oid: Oid::from_slice(SNMP_TRAP_ADDRESS),
-                    value: Value::IpAddress(trap.agent_addr()),
-                });
-                v.push(VarBind {
-                    oid: Oid::from_slice(SNMP_TRAP_ENTERPRISE),
-                    value: Value::ObjectId(Oid::from_slice(trap.enterprise().arcs())),
-                });
-                v
-            }
+            Notification::TrapV1 { trap, .. } => v1_varbinds(&trap),
             Notification::TrapV2c { varbinds, .. }
             | Notification::TrapV3 { varbinds, .. }
             | Notification::InformV2c { varbinds, .. }
@@ -154,6 +143,66 @@ impl TrapSocket {
             unknown_engine: r.usm_unknown_engine_ids().into(),
             unsupported_level: r.usm_unsupported_sec_levels().into(),
         }
+    }
+}
+
+/// A v1 trap's bindings, then snmpTrapAddress.0 and snmpTrapEnterprise.0 (RFC 3584 §3.1).
+fn v1_varbinds(trap: &async_snmp::pdu::TrapV1Pdu) -> Vec<VarBind> {
+    let mut v: Vec<VarBind> = trap.varbinds().iter().cloned().map(from_lib).collect();
+    v.push(VarBind {
+        oid: Oid::from_slice(SNMP_TRAP_ADDRESS),
+        value: Value::IpAddress(trap.agent_addr()),
+    });
+    v.push(VarBind {
+        oid: Oid::from_slice(SNMP_TRAP_ENTERPRISE),
+        value: Value::ObjectId(Oid::from_slice(trap.enterprise().arcs())),
+    });
+    v
+}
+
+/// Decodes a v1/v2c notification datagram without a socket or a gate — the trap fuzz target's
+/// entry into the same decoder and conversion the receiver uses.
+pub fn decode_community_notification(datagram: &[u8], source: SocketAddr) -> SnmpResult<Received> {
+    use async_snmp::message::{CommunityMessage, CommunityPdu};
+    use async_snmp::pdu::PduType;
+    let msg = CommunityMessage::decode(
+        bytes::Bytes::copy_from_slice(datagram),
+        async_snmp::DecodeConfig::default(),
+    )
+    .map_err(|e| SnmpError::Malformed(e.to_string()))?
+    .value;
+    let (v, _, pdu) = msg.into_parts();
+    let version = version(v);
+    match pdu {
+        CommunityPdu::TrapV1(trap) => Ok(Received {
+            source,
+            version,
+            inform: false,
+            trap_oid: trap.v2_trap_oid().ok().map(|o| Oid::from_slice(o.arcs())),
+            uptime: trap.time_stamp(),
+            varbinds: v1_varbinds(&trap),
+        }),
+        CommunityPdu::Standard(pdu) if matches!(pdu.pdu_type(), PduType::TrapV2 | PduType::InformRequest) => {
+            let inform = pdu.pdu_type() == PduType::InformRequest;
+            let mut all = pdu.into_varbinds().into_iter().map(from_lib);
+            let uptime = match all.next().map(|b| b.value) {
+                Some(Value::TimeTicks(t)) => t,
+                _ => return Err(SnmpError::Malformed("the first binding is not sysUpTime.0".into())),
+            };
+            let trap_oid = match all.next().map(|b| b.value) {
+                Some(Value::ObjectId(o)) => Some(o),
+                _ => return Err(SnmpError::Malformed("the second binding is not snmpTrapOID.0".into())),
+            };
+            Ok(Received {
+                source,
+                version,
+                inform,
+                trap_oid,
+                uptime,
+                varbinds: all.collect(),
+            })
+        }
+        CommunityPdu::Standard(_) => Err(SnmpError::Malformed("not a notification".into())),
     }
 }
 
