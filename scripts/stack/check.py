@@ -1,6 +1,7 @@
 """`scripts/demo --check`: the stack verified end to end, one line per fact, exit 0 only when
 every one holds."""
 
+import subprocess
 import time
 
 from . import observe as o
@@ -61,6 +62,18 @@ def run(stack, log=print) -> bool:
                                 for i in range(2)), 30)
     fact(status == 204 and mirrored, "a third-party write through the balancer lands in both replicas (mirroring)",
          f"HTTP {status}")
+    # A trap sent to two collectors (a device with two trap destinations): one point, both replicas.
+    tag = f"demo-check-{stamp}"
+    sent = all(subprocess.run(["snmptrap", "-M", "/nonexistent", "-m", "", "-v", "2c", "-c", "public",
+                               f"127.0.0.1:{lay.traps(i)}", "4242", "1.3.6.1.6.3.1.1.5.3",
+                               "1.3.6.1.2.1.2.2.1.1.1", "i", "1", "1.3.6.1.2.1.1.5.0", "s", tag],
+                              capture_output=True).returncode == 0 for i in range(2))
+    q = f"SELECT count(\"ifIndex\") FROM \"snmp_trap\" WHERE \"sysName\" = '{tag}'"
+    once = wait(lambda: all(o.influx_count(lay.influx(i), q) >= 1 for i in range(2)), 30)
+    time.sleep(1)
+    counts = [o.influx_count(lay.influx(i), q) for i in range(2)]
+    fact(sent and once and counts == [1, 1], "a trap sent to two collectors: one point in each replica",
+         f"points {counts}")
     # Monitoring: every scrape target up, the rules loaded, Alertmanager reached.
     up = wait(lambda: (lambda t: t if t and all(h == "up" for _, _, h in t) else None)(o.prometheus_targets(lay)), 60, 2)
     fact(up, "Prometheus: every scrape target up", f"{len(up or [])} targets")

@@ -95,6 +95,7 @@ def collector_config(lay: Layout, i: int) -> Path:
         "[cluster]", f'redis_url = "redis://127.0.0.1:{lay.redis}/0"', f'replica_id = "collector-{i + 1}"',
         f'heartbeat = "{lay.heartbeat_s}s"', f'member_ttl = "{lay.member_ttl_s}s"', "",
         "[circuit_breaker]", 'recovery_timeout = "10s"', "",
+        "[traps]", f'listen = ["127.0.0.1:{lay.traps(i)}"]', "",
     ]
     for j in range(2):
         lines += ["[[outputs.influxdb]]", f'name = "influx-{"ab"[j]}"', f'url = "http://127.0.0.1:{lay.influx(j)}"',

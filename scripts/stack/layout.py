@@ -59,6 +59,10 @@ class Layout:
     def snmpd_v3(self) -> int:
         return self.p(1163)
 
+    def traps(self, i: int) -> int:
+        """Collector i's SNMP trap port (UDP)."""
+        return self.p(1164 + i)
+
     def influx(self, i: int) -> int:
         return self.p(18086 + i)
 
@@ -97,7 +101,9 @@ class Layout:
         return ports
 
     def udp_ports(self) -> dict:
-        return {"snmpsim": self.snmpsim, "snmpd v2c": self.snmpd_v2c, "snmpd v3": self.snmpd_v3}
+        ports = {"snmpsim": self.snmpsim, "snmpd v2c": self.snmpd_v2c, "snmpd v3": self.snmpd_v3}
+        ports.update({f"collector-{i + 1} traps": self.traps(i) for i in range(self.collectors)})
+        return ports
 
     def targets(self) -> list:
         """(name, address, SNMP settings) of every polled target."""

@@ -47,7 +47,8 @@ def screen(stack) -> str:
     for i in range(2):
         n = o.influx_count(lay.influx(i), "SELECT count(sysUpTime) FROM system")
         ifs = o.influx_count(lay.influx(i), 'SELECT count("ifHCInOctets") FROM "interface"')
-        out.append(f"influx-{'ab'[i]} (:{lay.influx(i)})  system points {n:>7}   interface points {ifs:>8}")
+        traps = o.influx_count(lay.influx(i), 'SELECT count("uptime") FROM "snmp_trap"')
+        out.append(f"influx-{'ab'[i]} (:{lay.influx(i)})  system points {n:>7}   interface points {ifs:>8}   traps {traps:>5}")
     out.append("")
     rows = o.stats_rows(lay)
     # The mirroring backend's servers have no checks: their queues are on the next line.

@@ -20,14 +20,14 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
             addr: listen.clone(),
             source,
         })?;
-    let traps = super::traps::bind(&core).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let traps = super::traps::start(&core, stop_rx.clone()).await?;
     let mut tasks = tokio::task::JoinSet::new();
-    if let Some((receiver, sockets)) = traps {
-        for s in sockets {
-            tasks.spawn(super::traps::serve(core.clone(), receiver.clone(), s, stop_rx.clone()));
+    tasks.spawn(async move {
+        for t in traps {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
-    }
+    });
     tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
     tasks.spawn(api::serve(core.clone(), listener, stop_rx.clone()));
     tasks.spawn(committer(core.clone(), stop_rx.clone()));

@@ -38,10 +38,7 @@ impl DiskQueue {
                 // Damaged on disk: read record by record at the offsets the open found.
                 let mut f = File::open(seg_path(&self.dir, seg.id)).map_err(self.io("open segment"))?;
                 let first = list.partition_point(|r| r.0 < at.offset);
-                for (i, &(off, _)) in list.iter().enumerate().skip(first) {
-                    if off >= len {
-                        break;
-                    }
+                for (i, &(off, _)) in list.iter().enumerate().skip(first).take_while(|(_, r)| r.0 < len) {
                     if !out.is_empty() && (points >= max_points || bytes >= max_bytes) {
                         break 'segments;
                     }
