@@ -174,7 +174,9 @@ fn net_snmp_senders_reach_both_replicas_as_named_events() {
         let e = &up[0];
         assert_eq!(
             (e["version"].as_str(), e["ifOperStatus"].as_i64(), e["ifIndex"].as_i64()),
-            (Some("1"), Some(2), Some(2))
+            (Some("1"), Some(2), Some(2)),
+            "{e:?}\n{}",
+            i.query("SHOW FIELD KEYS FROM snmp_trap; SHOW TAG KEYS FROM snmp_trap")
         );
         assert_eq!(
             (e["uptime"].as_i64(), e["snmpTrapAddress"].as_str()),
