@@ -26,7 +26,7 @@ pub use balancer::{
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, HttpPoolConfig,
     InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion,
-    TargetAddress, TargetConfig, TrapName, TrapRateLimit, TrapUser, TrapsConfig, UsmKey, engine_id_bytes,
+    TargetAddress, TargetConfig, TrapName, TrapRateLimit, TrapUser, TrapsConfig, UsmKey, engine_id_bytes, trap_name_ok,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};

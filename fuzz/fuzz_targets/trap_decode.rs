@@ -13,7 +13,7 @@ static NAMES: LazyLock<Names> = LazyLock::new(|| Names::new(&[]).expect("shipped
 
 fuzz_target!(|data: &[u8]| {
     let Ok(r) = decode_community_notification(data, "127.0.0.1:162".parse().unwrap()) else { return };
-    let trap = event::trap_name(&r, &NAMES);
+    let (trap, _) = event::trap_name(&r, &NAMES);
     let p = event::point(&r, &trap, &NAMES, None, 1);
     assert!(p.fields.len() <= event::MAX_FIELDS + 3);
     let mut out = vec![];

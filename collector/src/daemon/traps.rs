@@ -203,11 +203,7 @@ impl Receiver {
             METRICS.deduplicated.inc();
             return;
         }
-        let trap = event::trap_name(&n, &self.names);
-        let known = n
-            .trap_oid
-            .as_ref()
-            .is_some_and(|o| self.names.notification(o).is_some());
+        let (trap, known) = event::trap_name(&n, &self.names);
         METRICS
             .received
             .with_label_values(&[n.version, if known { &trap } else { "other" }])
@@ -251,16 +247,9 @@ impl Receiver {
 }
 
 /// What makes two receptions the same trap: sender, notification, uptime and bindings (an
-/// inform retried, or one trap sent to several replicas). FNV-1a, stable across replicas.
+/// inform retried, or one trap sent to several replicas), with the cluster's fixed hash, so
+/// every replica computes the same key.
 fn digest(n: &Received) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut eat = |b: &[u8]| {
-        for x in b {
-            h = (h ^ u64::from(*x)).wrapping_mul(0x0100_0000_01b3);
-        }
-    };
-    eat(n.source.ip().to_string().as_bytes());
-    eat(&n.uptime.to_be_bytes());
-    eat(format!("{:?}|{:?}", n.trap_oid, n.varbinds).as_bytes());
-    format!("{h:016x}")
+    let text = format!("{}|{}|{:?}|{:?}", n.source.ip(), n.uptime, n.trap_oid, n.varbinds);
+    format!("{:016x}", crate::cluster::assign::hash(text.as_bytes()))
 }

@@ -21,13 +21,15 @@ pub const MEASUREMENT: &str = "snmp_trap";
 /// field key in InfluxDB for good. The rest are counted in `varbinds_dropped`.
 pub const MAX_FIELDS: usize = 256;
 
-/// The notification's `trap` tag: its name, else its dotted OID.
-pub fn trap_name(r: &Received, names: &Names) -> String {
+/// The notification's `trap` tag — its name, else its dotted OID — and whether it is a
+/// known name (metrics label only those).
+pub fn trap_name(r: &Received, names: &Names) -> (String, bool) {
     match &r.trap_oid {
-        Some(o) => names
-            .notification(o)
-            .map_or_else(|| dotted(o.arcs()), |n| n.to_string()),
-        None => "unknown".into(),
+        Some(o) => match names.notification(o) {
+            Some(n) => (n.to_string(), true),
+            None => (dotted(o.arcs()), false),
+        },
+        None => ("unknown".into(), false),
     }
 }
 
@@ -134,7 +136,8 @@ mod tests {
                 },
             ],
         };
-        let trap = trap_name(&r, &names);
+        let (trap, known) = trap_name(&r, &names);
+        assert!(known);
         let sender = Sender {
             target: "core-1".into(),
             tags: vec![("site".into(), "lab".into()), ("trap".into(), "no".into())],

@@ -13,11 +13,8 @@ pub mod names;
 /// number with the high bit set (net-snmp's 8072, as the SPEC's example), format 5 (octets),
 /// then 8 octets derived from the replica id.
 pub fn default_engine_id(replica: &str) -> Vec<u8> {
-    // FNV-1a: stable across Rust versions and machines, unlike the std hasher.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in replica.bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
+    // The cluster's fixed hash: the same in every build and on every machine.
+    let h = crate::cluster::assign::hash(replica.as_bytes());
     let mut id = vec![0x80, 0x00, 0x1f, 0x88, 0x05];
     id.extend_from_slice(&h.to_be_bytes());
     id

@@ -102,7 +102,7 @@ impl Names {
 }
 
 fn parse(name: &str, oid: &str) -> Result<Box<[u32]>, String> {
-    if name.is_empty() || name.contains([' ', ',', '=']) {
+    if !netpulse_config::trap_name_ok(name) {
         return Err(format!("{name:?} ({oid}): a name without spaces, commas or '='"));
     }
     let o = Oid::parse(oid).ok_or_else(|| format!("{name}: {oid:?} is not a dotted OID"))?;

@@ -9,7 +9,7 @@ mod traps;
 pub use cluster::ClusterConfig;
 pub use outputs::{InfluxApi, InfluxOutput, Outputs};
 pub use target::{AuthProtocol, PrivProtocol, SnmpVersion, TargetAddress, TargetConfig, UsmKey};
-pub use traps::{TrapName, TrapRateLimit, TrapUser, TrapsConfig, engine_id_bytes};
+pub use traps::{TrapName, TrapRateLimit, TrapUser, TrapsConfig, engine_id_bytes, trap_name_ok};
 
 use crate::units::{ByteSize, Duration, Secret};
 use serde::{Deserialize, Serialize};

@@ -79,6 +79,11 @@ pub struct TrapName {
     pub name: String,
 }
 
+/// A notification's name is a tag value: no spaces, commas or '='.
+pub fn trap_name_ok(name: &str) -> bool {
+    !name.is_empty() && !name.contains([' ', ',', '='])
+}
+
 /// `0x8000…` or `8000…` → bytes (an engine id is 5 to 32 octets).
 pub fn engine_id_bytes(s: &str) -> Option<Vec<u8>> {
     let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);

@@ -2,7 +2,7 @@
 //! privacy only with authentication, unique names), engine ids and notification names.
 
 use super::{Problems, p, socket_addr};
-use crate::collector::{TrapsConfig, engine_id_bytes};
+use crate::collector::{TrapsConfig, engine_id_bytes, trap_name_ok};
 use std::collections::HashSet;
 
 const ENGINE_ID: &str = "an engine id in hex, 5 to 32 octets (0x80001f88…)";
@@ -56,7 +56,7 @@ pub(crate) fn traps(t: &TrapsConfig, out: &mut Problems) {
             let why = format!("{:?} is not a dotted OID (1.3.6.1.…)", n.oid);
             out.push((p(&["traps", "names", &i, "oid"]), why));
         }
-        if n.name.is_empty() || n.name.contains([' ', ',', '=']) {
+        if !trap_name_ok(&n.name) {
             let why = "a name without spaces, commas or '=' (it is a tag value)";
             out.push((p(&["traps", "names", &i, "name"]), why.into()));
         }
