@@ -44,6 +44,19 @@ fn config(dir: &std::path::Path, a: u16, b: u16, traps: u16, agent: &Snmpd) -> S
     c
 }
 
+/// A net-snmp agent (target core-1), two InfluxDB replicas and a collector receiving traps on
+/// the returned port.
+fn start(agent: &str, tag: &str) -> (Snmpd, Influxd, Influxd, Daemon, u16) {
+    let agent = Snmpd::start(agent);
+    let (a, b) = (Influxd::start(), Influxd::start());
+    let dir = tempdir(tag);
+    let port = free_udp_port();
+    let file = dir.join("collector.toml");
+    std::fs::write(&file, config(&dir, a.port, b.port, port, &agent)).unwrap();
+    let d = Daemon::start(&file, &[]);
+    (agent, a, b, d, port)
+}
+
 /// Runs a net-snmp sender; its exit status (informs: 0 only when answered).
 fn send(tool: &str, args: &[&str]) -> bool {
     let out = Command::new(tool)
@@ -96,13 +109,7 @@ fn wait_events(i: &Influxd, name: &str, n: usize) -> Vec<serde_json::Map<String,
 
 #[test]
 fn net_snmp_senders_reach_both_replicas_as_named_events() {
-    let agent = Snmpd::start("np-traps");
-    let (a, b) = (Influxd::start(), Influxd::start());
-    let dir = tempdir("traps");
-    let port = free_udp_port();
-    let file = dir.join("collector.toml");
-    std::fs::write(&file, config(&dir, a.port, b.port, port, &agent)).unwrap();
-    let d = Daemon::start(&file, &[]);
+    let (_agent, a, b, d, port) = start("np-traps", "traps");
     let to = format!("127.0.0.1:{port}");
     let if2 = [
         "1.3.6.1.2.1.2.2.1.1.2",
@@ -246,13 +253,7 @@ fn net_snmp_senders_reach_both_replicas_as_named_events() {
 
 #[test]
 fn a_link_down_from_a_target_polls_its_interfaces_within_seconds() {
-    let agent = Snmpd::start("np-traps-poll");
-    let (a, b) = (Influxd::start(), Influxd::start());
-    let dir = tempdir("traps-poll");
-    let port = free_udp_port();
-    let file = dir.join("collector.toml");
-    std::fs::write(&file, config(&dir, a.port, b.port, port, &agent)).unwrap();
-    let d = Daemon::start(&file, &[]);
+    let (_agent, a, _b, d, port) = start("np-traps-poll", "traps-poll");
     // The trap is sent when the next scheduled poll (interval 60 s) is at least 10 s away.
     for _ in 0..3 {
         let next = d.target("core-1")["next_poll"]
