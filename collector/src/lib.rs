@@ -23,6 +23,7 @@ pub mod rates;
 pub mod registry;
 pub mod run;
 pub mod snmp;
+pub mod sources;
 pub mod target;
 pub mod traps;
 pub mod varint;

@@ -19,6 +19,13 @@ fn main() -> ExitCode {
         }
     };
     if args.check_config {
+        // The targets files are checked too: a broken one is what the daemon would refuse.
+        let mut refused = vec![];
+        netpulse_collector::sources::files::FileWatch::default().scan(&cfg, &mut |e| refused.push(e));
+        if !refused.is_empty() {
+            eprintln!("netpulse-collector: invalid targets files:\n{}", refused.join("\n"));
+            return ExitCode::from(2);
+        }
         match toml::to_string_pretty(&cfg) {
             Ok(text) => {
                 print!("{text}");
@@ -54,14 +61,22 @@ fn main() -> ExitCode {
     }
 }
 
-fn targets(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<Vec<Target>> {
-    let targets = cfg
-        .targets
-        .iter()
+/// The configuration's targets and those of its target sources (files, HTTP SD: read once;
+/// what they refuse is printed as a warning).
+fn targets(
+    cfg: &netpulse_config::CollectorConfig,
+    registry: &Registry,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<Vec<Target>> {
+    let (extra, refused) = rt.block_on(netpulse_collector::sources::load_once(cfg));
+    for why in refused {
+        eprintln!("warning: {why}");
+    }
+    let targets = (cfg.targets.iter().chain(&extra))
         .map(|t| Target::from_config(t, cfg, registry).map_err(|e| anyhow::anyhow!("target {}: {e}", t.name)))
         .collect::<anyhow::Result<Vec<_>>>()?;
     if targets.is_empty() {
-        anyhow::bail!("no targets configured: add [[targets]] to the config or pass --target");
+        anyhow::bail!("no targets configured: add [[targets]] or [targets_from] to the config, or pass --target");
     }
     Ok(targets)
 }
@@ -83,11 +98,11 @@ fn run_daemon(cfg: netpulse_config::CollectorConfig, registry: Registry, args: c
 }
 
 fn run_once(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
-    let targets = targets(cfg, registry)?;
     if cfg.outputs.influxdb.is_empty() {
         anyhow::bail!("--once needs at least one [[outputs.influxdb]] (use --test to print line protocol)");
     }
     let rt = runtime(cfg)?;
+    let targets = targets(cfg, registry, &rt)?;
     let report = rt.block_on(async {
         let outputs = netpulse_collector::output::OutputSet::open(cfg)?;
         netpulse_collector::run::once_mode(cfg, targets, &outputs).await
@@ -108,8 +123,8 @@ fn run_once(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyh
 }
 
 fn run_test(cfg: &netpulse_config::CollectorConfig, registry: &Registry) -> anyhow::Result<bool> {
-    let targets = targets(cfg, registry)?;
     let rt = runtime(cfg)?;
+    let targets = targets(cfg, registry, &rt)?;
     let summary = rt.block_on(async {
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::with_capacity(256 * 1024, stdout.lock());

@@ -2,7 +2,9 @@
 //! bounded: no per-target labels (10,000 targets must not mean 10,000 series per metric).
 
 use crate::prom::must;
-use prometheus::{Encoder, Gauge, Histogram, IntCounterVec, IntGauge, Registry, TextEncoder, histogram_opts, opts};
+use prometheus::{
+    Encoder, Gauge, Histogram, IntCounterVec, IntGauge, IntGaugeVec, Registry, TextEncoder, histogram_opts, opts,
+};
 use std::sync::LazyLock;
 
 pub struct CollectorMetrics {
@@ -18,6 +20,9 @@ pub struct CollectorMetrics {
     pub pool_capacity: IntGauge,
     pub targets: IntGauge,
     pub collects: IntCounterVec,
+    /// Target sources (`[targets_from]`): targets each gives now, and its refusals.
+    pub source_targets: IntGaugeVec,
+    pub source_errors: IntCounterVec,
     /// Datagrams the SNMP sockets dropped as malformed (read from the engine at each scrape).
     pub snmp_malformed: IntGauge,
     /// The limits alert rules compare use with (`limits`: cgroup, else the machine).
@@ -87,6 +92,20 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
             ),
             &["status"],
         )),
+        source_targets: must(IntGaugeVec::new(
+            opts!(
+                "netpulse_target_source_targets",
+                "Targets a source gives now (files, http_sd; its last good reading)"
+            ),
+            &["source"],
+        )),
+        source_errors: must(IntCounterVec::new(
+            opts!(
+                "netpulse_target_source_errors_total",
+                "Readings of a target source refused (a broken file, a failed or malformed HTTP SD answer)"
+            ),
+            &["source"],
+        )),
     };
     let r = &m.registry;
     must(r.register(Box::new(m.collection_duration.clone())));
@@ -100,6 +119,8 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     must(r.register(Box::new(m.pool_capacity.clone())));
     must(r.register(Box::new(m.targets.clone())));
     must(r.register(Box::new(m.collects.clone())));
+    must(r.register(Box::new(m.source_targets.clone())));
+    must(r.register(Box::new(m.source_errors.clone())));
     must(r.register(Box::new(m.cpu_limit.clone())));
     must(r.register(Box::new(m.memory_limit.clone())));
     must(crate::output::metrics::register(r));
@@ -110,6 +131,10 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     // Known label values exist from the start, so rates and alerts see them before the first event.
     for result in ["ok", "partial", "failed"] {
         m.polls.with_label_values(&[result]);
+    }
+    for source in ["files", "http_sd"] {
+        m.source_targets.with_label_values(&[source]);
+        m.source_errors.with_label_values(&[source]);
     }
     for reason in ["still_running", "circuit_open"] {
         m.polls_skipped.with_label_values(&[reason]);

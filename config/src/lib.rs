@@ -25,8 +25,9 @@ pub use balancer::{
 };
 pub use collector::{
     ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, HttpPoolConfig,
-    InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion,
-    TargetAddress, TargetConfig, TrapName, TrapRateLimit, TrapUser, TrapsConfig, UsmKey, engine_id_bytes, trap_name_ok,
+    HttpSd, InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion,
+    TargetAddress, TargetConfig, TargetDefaults, TargetsFrom, TrapName, TrapRateLimit, TrapUser, TrapsConfig, UsmKey,
+    engine_id_bytes, read_targets_file, target_with, trap_name_ok,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};
@@ -34,4 +35,5 @@ pub use logging::{LOG_FORMATS, init_logging};
 pub use proxy_ids::{ProxyId, proxy_ids};
 pub use resolve::{resolve_host_port, resolve_servers};
 pub use units::{ByteSize, Duration, Secret};
+pub use validate::collector::targets as check_targets;
 pub use validate::{NAME_MAX, haproxy_name};

@@ -6,6 +6,7 @@ pub mod admission;
 pub mod api;
 mod lifecycle;
 pub mod scheduler;
+mod sources;
 pub mod state;
 mod targets;
 mod traps;
@@ -61,6 +62,8 @@ pub struct Core {
     registry: RwLock<Arc<Registry>>,
     /// The config-file targets' names and the config without targets (run-time changes).
     index: RwLock<Arc<targets::ConfigIndex>>,
+    /// The targets of `[targets_from]` (files, HTTP SD), merged; set by `sources::run`.
+    sources: RwLock<Arc<Vec<netpulse_config::TargetConfig>>>,
     started: Instant,
     beat: AtomicU64,
 }
@@ -81,7 +84,7 @@ impl Core {
             None => None,
         };
         let runtime = cluster.as_ref().map(|c| c.runtime_targets()).unwrap_or_default();
-        let targets = targets::build(&cfg, &runtime, registry).map_err(DaemonError::Setup)?;
+        let targets = targets::build(&cfg, &[], &runtime, registry).map_err(DaemonError::Setup)?;
         let engine = SnmpEngine::new(cfg.snmp.sockets)
             .await
             .map_err(|e| DaemonError::Setup(format!("SNMP sockets: {e}")))?;
@@ -112,7 +115,8 @@ impl Core {
             replica,
             cluster,
             registry: RwLock::new(Arc::new(registry.clone())),
-            index: RwLock::new(Arc::new(targets::ConfigIndex::of(&cfg))),
+            index: RwLock::new(Arc::new(targets::ConfigIndex::of(&cfg, &[]))),
+            sources: RwLock::new(Arc::new(vec![])),
             cfg: RwLock::new(Arc::new(cfg)),
             started: Instant::now(),
             beat: AtomicU64::new(0),

@@ -1,6 +1,7 @@
-//! The daemon's target list: the config file's targets plus, in cluster mode, those added at
-//! run time (`PUT /targets/NAME`, kept in Redis); reloads (SIGHUP, a run-time change) swap
-//! targets while polls in flight finish on the definition they started with.
+//! The daemon's target list: the config file's targets, those of the target sources
+//! (`[targets_from]`: files, HTTP SD) and, in cluster mode, those added at run time
+//! (`PUT /targets/NAME`, kept in Redis); reloads (SIGHUP, a source's change, a run-time change)
+//! swap targets while polls in flight finish on the definition they started with.
 
 use super::Core;
 use super::state::Entry;
@@ -11,25 +12,29 @@ use crate::target::Target;
 use netpulse_config::{CollectorConfig, Layered, TargetConfig};
 use std::sync::Arc;
 
-/// Every target: the config's, then the run-time ones (a run-time target never shadows a
-/// config-file target of the same name).
+/// Every target: the config's, the sources' (already merged: no name twice), then the
+/// run-time ones (a run-time target never shadows a config-file or source target).
 pub(super) fn build(
     cfg: &CollectorConfig,
+    sources: &[TargetConfig],
     runtime: &[(String, String)],
     registry: &Registry,
 ) -> Result<Vec<Target>, String> {
-    let mut targets = (cfg.targets.iter())
+    let mut targets = (cfg.targets.iter().chain(sources))
         .map(|t| Target::from_config(t, cfg, registry).map_err(|e| format!("target {}: {e}", t.name)))
         .collect::<Result<Vec<_>, _>>()?;
+    let taken: std::collections::HashSet<&str> = targets.iter().map(|t| &*t.name).collect();
+    let mut more = vec![];
     for (name, json) in runtime {
-        if cfg.targets.iter().any(|t| &t.name == name) {
+        if taken.contains(name.as_str()) {
             continue;
         }
         match runtime_target(json, cfg, registry) {
-            Ok(t) => targets.push(t),
+            Ok(t) => more.push(t),
             Err(e) => tracing::error!(target = %name, error = %e, "run-time target ignored"),
         }
     }
+    targets.extend(more);
     Ok(targets)
 }
 
@@ -62,18 +67,22 @@ fn upsert(map: &mut std::collections::BTreeMap<String, Arc<Entry>>, mut t: Targe
 }
 
 /// What a run-time change needs of the configuration, cheap to read: the names of the
-/// config-file targets, and the configuration without its targets.
+/// config-file and source targets, and the configuration without its targets.
 pub(super) struct ConfigIndex {
     pub names: std::collections::HashSet<String>,
     pub bare: CollectorConfig,
 }
 
 impl ConfigIndex {
-    pub fn of(cfg: &CollectorConfig) -> Self {
+    pub fn of(cfg: &CollectorConfig, sources: &[TargetConfig]) -> Self {
         let mut bare = cfg.clone();
         let targets = std::mem::take(&mut bare.targets);
         Self {
-            names: targets.into_iter().map(|t| t.name).collect(),
+            names: targets
+                .into_iter()
+                .chain(sources.iter().cloned())
+                .map(|t| t.name)
+                .collect(),
             bare,
         }
     }
@@ -103,7 +112,8 @@ impl Core {
     /// finish on the target they started with. Outputs change only with a restart.
     pub fn reload(&self, cfg: CollectorConfig, registry: &Registry) -> Result<(usize, usize, usize), String> {
         let runtime = self.cluster.as_ref().map(|c| c.runtime_targets()).unwrap_or_default();
-        let targets = build(&cfg, &runtime, registry)?;
+        let sources = self.sources.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let targets = build(&cfg, &sources, &runtime, registry)?;
         *self.registry.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(registry.clone());
         let old = self.config();
         let outputs = |c: &CollectorConfig| {
@@ -117,7 +127,7 @@ impl Core {
             tracing::warn!("output changes take effect after a restart; the running outputs stay");
         }
         let (mut added, mut changed) = (0, 0);
-        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ConfigIndex::of(&cfg));
+        *self.index.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(ConfigIndex::of(&cfg, &sources));
         let mut map = self.targets.write().unwrap_or_else(|p| p.into_inner());
         let names: std::collections::HashSet<String> = targets.iter().map(|t| t.name.to_string()).collect();
         let removed = map.keys().filter(|n| !names.contains(*n)).count();
@@ -172,6 +182,21 @@ impl Core {
         Ok(())
     }
 
+    /// Replaces the target sources' merged list (files, HTTP SD) and applies it as a reload
+    /// of the running configuration would.
+    pub fn set_source_targets(&self, list: Vec<TargetConfig>) -> Result<(usize, usize, usize), String> {
+        let previous = std::mem::replace(
+            &mut *self.sources.write().unwrap_or_else(|p| p.into_inner()),
+            Arc::new(list),
+        );
+        let registry = self.registry.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let result = self.reload((*self.config()).clone(), &registry);
+        if result.is_err() {
+            *self.sources.write().unwrap_or_else(|p| p.into_inner()) = previous;
+        }
+        result
+    }
+
     /// Applies the run-time targets the cluster holds now.
     pub fn apply_runtime_targets(&self) {
         let registry = self.registry.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -196,7 +221,7 @@ impl Core {
         if self.is_config_target(name) {
             return Err(Invalid {
                 field: None,
-                message: format!("{name:?} is a target of the configuration file; change it there"),
+                message: format!("{name:?} is a target of the configuration or a targets file; change it there"),
                 conflict: true,
             });
         }

@@ -2,12 +2,16 @@
 //! reference entry; every default lives in the `Default` impls here and nowhere else.
 
 mod cluster;
+mod defaults;
 mod outputs;
+mod sources;
 mod target;
 mod traps;
 
 pub use cluster::ClusterConfig;
+pub use defaults::{TargetDefaults, target_with};
 pub use outputs::{InfluxApi, InfluxOutput, Outputs};
+pub use sources::{HttpSd, TargetsFrom, read_targets_file};
 pub use target::{AuthProtocol, PrivProtocol, SnmpVersion, TargetAddress, TargetConfig, UsmKey};
 pub use traps::{TrapName, TrapRateLimit, TrapUser, TrapsConfig, engine_id_bytes, trap_name_ok};
 
@@ -31,6 +35,8 @@ pub struct CollectorConfig {
     /// The SNMP trap and inform receiver. Absent: none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub traps: Option<TrapsConfig>,
+    /// Targets from watched files and an HTTP SD inventory, changed without a restart.
+    pub targets_from: TargetsFrom,
     /// User-defined modules, usable by name in `targets[].modules`.
     pub modules: Vec<ModuleConfig>,
     pub targets: Vec<TargetConfig>,

@@ -88,7 +88,7 @@ pub enum PrivProtocol {
 
 /// A USM key: `{ protocol = "sha256", password = "..." }`, or `"sha256:..."` as on the command
 /// line. Errors name the protocol or the missing part, never the password.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UsmKey<P> {
     pub protocol: P,
     pub password: Secret,
@@ -152,7 +152,7 @@ impl<'de, P: de::DeserializeOwned> Deserialize<'de> for UsmKey<P> {
 }
 
 /// `[[targets]]`: one SNMP agent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TargetConfig {
     /// Unique name; the `target` tag of every point.

@@ -2,8 +2,9 @@
 //! (one API's keys each, unique names and queue folders) and targets (address, version and
 //! the credentials it needs, unique names).
 
+use super::sources::sources;
 use super::{Problems, p, socket_addr};
-use crate::collector::{CollectorConfig, InfluxApi, SnmpVersion, TargetAddress};
+use crate::collector::{CollectorConfig, InfluxApi, SnmpVersion, TargetAddress, TargetConfig};
 use std::collections::HashSet;
 
 pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
@@ -64,7 +65,8 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
         ));
     }
     outputs(cfg, &mut out);
-    targets(cfg, &mut out);
+    targets(&cfg.targets, &mut out);
+    sources(&cfg.targets_from, &mut out);
     if let Some(c) = &cfg.cluster {
         cluster(c, &mut out);
     }
@@ -150,9 +152,10 @@ fn outputs(cfg: &CollectorConfig, out: &mut Problems) {
     }
 }
 
-fn targets(cfg: &CollectorConfig, out: &mut Problems) {
+/// The checks of `[[targets]]` entries, wherever they come from (the config, a targets file).
+pub fn targets(targets: &[TargetConfig], out: &mut Problems) {
     let mut names = HashSet::new();
-    for (i, t) in cfg.targets.iter().enumerate() {
+    for (i, t) in targets.iter().enumerate() {
         let i = i.to_string();
         let at = |k: &str| p(&["targets", &i, k]);
         if t.name.is_empty() {
@@ -235,7 +238,7 @@ pub const INTERVAL_MAX: std::time::Duration = std::time::Duration::from_secs(86_
 pub const MODULES_MAX: usize = 64;
 
 /// Per-target values that would flood an agent or never finish: each names its field.
-fn target_bounds(t: &crate::collector::TargetConfig, at: &dyn Fn(&str) -> Vec<String>, out: &mut Problems) {
+fn target_bounds(t: &TargetConfig, at: &dyn Fn(&str) -> Vec<String>, out: &mut Problems) {
     if let Some(i) = t.interval
         && !(INTERVAL_MIN..=INTERVAL_MAX).contains(&i.get())
     {

@@ -4,6 +4,7 @@
 
 pub(crate) mod balancer;
 pub(crate) mod collector;
+mod sources;
 mod traps;
 
 pub(crate) use crate::error::Problems;

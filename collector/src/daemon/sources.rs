@@ -1,0 +1,76 @@
+//! The daemon's target sources (`[targets_from]`): files looked at every `check_interval`,
+//! the HTTP SD list fetched every `refresh`; whenever a source's good set changes, the merged
+//! list replaces the previous one ([`Core::set_source_targets`]). The keys are read from the
+//! running configuration each round, so SIGHUP changes them too.
+
+use super::Core;
+use crate::metrics::METRICS;
+use crate::sources::{files::FileWatch, http_sd, merge};
+use netpulse_config::TargetConfig;
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+pub(super) async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+    let mut files = FileWatch::default();
+    let mut sd: Vec<TargetConfig> = vec![];
+    let mut next_fetch = Instant::now();
+    let mut last_sd_error = None;
+    loop {
+        let cfg = core.config();
+        let from = &cfg.targets_from;
+        let mut changed = files.scan(&cfg, &mut |e| tracing::error!("{e}"));
+        match &from.http_sd {
+            Some(s) if Instant::now() >= next_fetch => {
+                next_fetch = Instant::now() + s.refresh.get();
+                match http_sd::fetch(s, &from.defaults).await {
+                    Ok((targets, skipped)) => {
+                        for why in skipped {
+                            tracing::warn!(url = %s.url, "HTTP SD entry left out: {why}");
+                        }
+                        if last_sd_error.take().is_some() {
+                            tracing::info!(url = %s.url, "HTTP SD answers again");
+                        }
+                        changed |= sd != targets;
+                        sd = targets;
+                    }
+                    Err(e) => {
+                        // Logged when the cause changes, not every refresh.
+                        if last_sd_error.as_ref() != Some(&e) {
+                            tracing::error!(url = %s.url, error = %e, targets_kept = sd.len(), "HTTP SD failed; its last good targets stay");
+                        }
+                        last_sd_error = Some(e);
+                    }
+                }
+            }
+            Some(_) => {}
+            None => {
+                changed |= !sd.is_empty();
+                sd.clear();
+            }
+        }
+        if changed {
+            let file_targets: usize = files.sets().map(|(_, t)| t.len()).sum();
+            METRICS
+                .source_targets
+                .with_label_values(&["files"])
+                .set(file_targets as i64);
+            METRICS
+                .source_targets
+                .with_label_values(&["http_sd"])
+                .set(sd.len() as i64);
+            let merged = merge(&cfg, files.sets().chain([("http_sd".to_string(), sd.as_slice())]));
+            match core.set_source_targets(merged) {
+                Ok((added, removed, changed)) => {
+                    tracing::info!(added, removed, changed, "targets from files and HTTP SD applied")
+                }
+                Err(e) => tracing::error!(error = %e, "targets from files and HTTP SD not applied"),
+            }
+        }
+        let wait = from.check_interval.get();
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
