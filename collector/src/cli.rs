@@ -60,6 +60,62 @@ pub struct Args {
     /// Log filter (tracing EnvFilter syntax); RUST_LOG also works.
     #[arg(long, value_name = "FILTER", env = "NETPULSE_LOG")]
     pub log_level: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Sweep address ranges for SNMP agents and print each device found once, as targets.
+    Discover(DiscoverArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct DiscoverArgs {
+    /// Address ranges: CIDR (10.0.0.0/24, fd00::/120) or single addresses.
+    #[arg(required = true, value_name = "CIDR")]
+    pub ranges: Vec<String>,
+    /// Ranges not to probe (repeatable).
+    #[arg(long, value_name = "CIDR")]
+    pub exclude: Vec<String>,
+    /// Community to try (repeatable, tried in order; default: public unless a v3 user is given).
+    #[arg(long = "community", value_name = "C")]
+    pub communities: Vec<String>,
+    /// SNMP version of the communities: 1 or 2c.
+    #[arg(long, value_name = "V", default_value = "2c", value_parser = ["1", "2c"])]
+    pub snmp_version: String,
+    /// A v3 user to try after the communities.
+    #[arg(long, value_name = "U")]
+    pub v3_user: Option<String>,
+    /// v3 authentication of that user, PROTOCOL:PASSWORD.
+    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
+    pub v3_auth: Option<String>,
+    /// v3 privacy of that user, PROTOCOL:PASSWORD.
+    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
+    pub v3_priv: Option<String>,
+    /// UDP port asked on every address.
+    #[arg(long, default_value_t = 161)]
+    pub port: u16,
+    /// Requests per second over the whole sweep.
+    #[arg(long, value_name = "PPS", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub rate: u32,
+    /// Wait for each answer (one try: a sweep costs one timeout).
+    #[arg(long, value_name = "DURATION", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Also probe the LLDP and CDP neighbours the devices report, round after round, when
+    /// inside the ranges (or `--within`).
+    #[arg(long)]
+    pub neighbors: bool,
+    /// Where neighbours may be followed (repeatable; default: the swept ranges), so a few
+    /// seed addresses can lead through a larger network without sweeping it.
+    #[arg(long, value_name = "CIDR", requires = "neighbors")]
+    pub within: Vec<String>,
+    /// Output: toml (a targets file) or json.
+    #[arg(long, default_value = "toml", value_parser = ["toml", "json"])]
+    pub format: String,
+    /// Print the credentials that answered (not printed by default).
+    #[arg(long)]
+    pub show_secrets: bool,
 }
 
 pub fn init_logging(args: &Args) {
@@ -67,7 +123,7 @@ pub fn init_logging(args: &Args) {
     netpulse_config::init_logging(&args.log_format, args.log_level.as_deref(), "info,async_snmp=off");
 }
 
-fn flag_error(flag: &str, message: String) -> ConfigErrors {
+pub fn flag_error(flag: &str, message: String) -> ConfigErrors {
     ConfigErrors(vec![netpulse_config::ConfigError {
         key: "(flag)".into(),
         origin: format!("flag {flag}"),
@@ -75,7 +131,7 @@ fn flag_error(flag: &str, message: String) -> ConfigErrors {
     }])
 }
 
-fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<UsmKey<P>, ConfigErrors> {
+pub fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<UsmKey<P>, ConfigErrors> {
     let (proto, pass) = text
         .split_once(':')
         .ok_or_else(|| flag_error(flag, "expected PROTOCOL:PASSWORD, e.g. sha256:secret123".into()))?;

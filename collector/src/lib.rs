@@ -10,6 +10,7 @@ pub mod align;
 pub use netpulse_delivery::breaker;
 pub mod cluster;
 pub mod daemon;
+pub mod discovery;
 pub mod limits;
 pub mod lineproto;
 pub mod mapping;

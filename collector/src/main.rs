@@ -1,6 +1,7 @@
 //! `netpulse-collector`: command line, config loading, logging, and the chosen mode.
 
 mod cli;
+mod cmd_discover;
 
 use anyhow::Context;
 use clap::Parser;
@@ -11,6 +12,16 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     let args = cli::Args::parse();
     cli::init_logging(&args);
+    if let Some(cli::Command::Discover(d)) = &args.command {
+        return match cmd_discover::run(&args, d) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(e) => {
+                eprintln!("netpulse-collector discover: {e:#}");
+                ExitCode::from(2)
+            }
+        };
+    }
     let (cfg, registry) = match cli::load_config(&args) {
         Ok(ok) => ok,
         Err(errors) => {

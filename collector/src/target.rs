@@ -89,18 +89,7 @@ impl Target {
             .iter()
             .map(|m| registry.get(m).ok_or_else(|| format!("unknown module {m:?}")))
             .collect::<Result<Vec<_>, _>>()?;
-        let security = match tc.version {
-            SnmpVersion::V3 => TargetSecurity::Usm {
-                user: tc.user.clone().unwrap_or_default(),
-                auth: tc.auth.as_ref().map(|k| (k.protocol, k.password.clone())),
-                privacy: tc.privacy.as_ref().map(|k| (k.protocol, k.password.clone())),
-                context: tc.context.clone(),
-            },
-            v => TargetSecurity::Community {
-                version: v,
-                community: tc.community.clone().unwrap_or_default(),
-            },
-        };
+        let security = security(tc);
         let mut tags: Vec<(Name, Name)> = vec![
             ("target".into(), tc.name.as_str().into()),
             ("agent_host".into(), address.host.as_str().into()),
@@ -175,5 +164,21 @@ impl Target {
         }
         t.limits.allow_non_increasing |= q.allow_non_increasing.unwrap_or(false);
         t
+    }
+}
+
+/// How a target (or a discovery credential) proves who we are, from its version and keys.
+pub fn security(tc: &TargetConfig) -> TargetSecurity {
+    match tc.version {
+        SnmpVersion::V3 => TargetSecurity::Usm {
+            user: tc.user.clone().unwrap_or_default(),
+            auth: tc.auth.as_ref().map(|k| (k.protocol, k.password.clone())),
+            privacy: tc.privacy.as_ref().map(|k| (k.protocol, k.password.clone())),
+            context: tc.context.clone(),
+        },
+        v => TargetSecurity::Community {
+            version: v,
+            community: tc.community.clone().unwrap_or_default(),
+        },
     }
 }

@@ -20,6 +20,11 @@ use std::time::{Duration, Instant};
 
 /// Waits until `snmpget` gets an answer from the agent (bounded).
 fn wait_answering(port: u16, community: &str) {
+    wait_answering_at("127.0.0.1", port, community)
+}
+
+/// Waits (bounded) until `community` is answered at `host:port`.
+pub fn wait_answering_at(host: &str, port: u16, community: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while Instant::now() < deadline {
         let ok = Command::new("snmpget")
@@ -33,7 +38,7 @@ fn wait_answering(port: u16, community: &str) {
                 "0",
                 "-m",
                 "",
-                &format!("127.0.0.1:{port}"),
+                &format!("{host}:{port}"),
                 "1.3.6.1.2.1.1.5.0",
             ])
             .stdout(Stdio::null())
@@ -95,15 +100,23 @@ fn netsnmp_priv(p: &str) -> &'static str {
 pub struct Snmpd {
     pub port: u16,
     pub dir: PathBuf,
+    /// The first address it listens on.
+    host: String,
     child: Option<Proc>,
 }
 
 impl Snmpd {
     pub fn start(name: &str) -> Self {
+        Self::start_on(&["127.0.0.1"], free_udp_port(), name)
+    }
+
+    /// An agent answering on each of `hosts` at `port` (one engine, several addresses).
+    pub fn start_on(hosts: &[&str], port: u16, name: &str) -> Self {
         let dir = tempdir("snmpd");
-        let port = free_udp_port();
+        let listen: Vec<String> = hosts.iter().map(|h| format!("udp:{h}:{port}")).collect();
         let mut conf = format!(
-            "agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\nsysName {name}\nsysLocation lab-1\nsysContact noc@example.net\n"
+            "agentAddress {}\nrocommunity public 127.0.0.0/8\nsysName {name}\nsysLocation lab-1\nsysContact noc@example.net\n",
+            listen.join(",")
         );
         for (user, auth, privacy) in V3_USERS {
             match privacy {
@@ -119,7 +132,12 @@ impl Snmpd {
             }
         }
         std::fs::write(dir.join("snmpd.conf"), conf).unwrap();
-        let mut s = Self { port, dir, child: None };
+        let mut s = Self {
+            port,
+            dir,
+            host: hosts[0].to_string(),
+            child: None,
+        };
         s.spawn();
         s
     }
@@ -137,7 +155,7 @@ impl Snmpd {
             .env("SNMPCONFPATH", format!("{}:{}", self.dir.display(), persist.display()))
             .env("SNMP_PERSISTENT_DIR", &persist);
         self.child = Some(Proc::spawn("snmpd", cmd, &self.dir.join("stderr")));
-        wait_answering(self.port, "public");
+        wait_answering_at(&self.host, self.port, "public");
     }
 
     /// Stops the agent (its engineBoots is persisted and grows on the next start).
