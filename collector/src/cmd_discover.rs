@@ -3,9 +3,9 @@
 
 use crate::cli::{Args, DiscoverArgs, usm_key};
 use anyhow::Context;
-use netpulse_collector::discovery::{self, Sweep, addresses::Cidr};
+use netpulse_collector::discovery::{self, Sweep};
 use netpulse_collector::registry::Registry;
-use netpulse_config::{AuthProtocol, PrivProtocol, Secret, SnmpVersion, TargetDefaults};
+use netpulse_config::{AuthProtocol, Cidr, PrivProtocol, Secret, SnmpVersion, TargetDefaults};
 
 /// The credentials of the flags, in the order they are tried: communities, then the v3 user.
 fn credentials(d: &DiscoverArgs) -> anyhow::Result<Vec<TargetDefaults>> {

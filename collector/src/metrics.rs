@@ -95,7 +95,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
         source_targets: must(IntGaugeVec::new(
             opts!(
                 "netpulse_target_source_targets",
-                "Targets a source gives now (files, http_sd; its last good reading)"
+                "Targets a source gives now (files, http_sd, discovery; its last good reading)"
             ),
             &["source"],
         )),
@@ -132,7 +132,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     for result in ["ok", "partial", "failed"] {
         m.polls.with_label_values(&[result]);
     }
-    for source in ["files", "http_sd"] {
+    for source in ["files", "http_sd", "discovery"] {
         m.source_targets.with_label_values(&[source]);
         m.source_errors.with_label_values(&[source]);
     }

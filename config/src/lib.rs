@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod balancer;
+mod cidr;
 mod collector;
 mod error;
 mod isolate;
@@ -23,11 +24,12 @@ pub use balancer::{
     HealthCheck, Mirror, Route, RuntimeConfig, RuntimeLevel, ServerConfig, ServerSection, StatsConfig, Sticky,
     StickyMode, Test, Tls,
 };
+pub use cidr::Cidr;
 pub use collector::{
-    ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, HttpPoolConfig,
-    HttpSd, InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults, SnmpVersion,
-    TargetAddress, TargetConfig, TargetDefaults, TargetsFrom, TrapName, TrapRateLimit, TrapUser, TrapsConfig, UsmKey,
-    engine_id_bytes, read_targets_file, target_with, trap_name_ok,
+    ApiConfig, AuthProtocol, CircuitBreakerConfig, ClusterConfig, CollectorConfig, CollectorSection, DiscoveryConfig,
+    HttpPoolConfig, HttpSd, InfluxApi, InfluxOutput, ModuleConfig, ObjectConfig, Outputs, PrivProtocol, SnmpDefaults,
+    SnmpVersion, TargetAddress, TargetConfig, TargetDefaults, TargetsFrom, TrapName, TrapRateLimit, TrapUser,
+    TrapsConfig, UsmKey, engine_id_bytes, read_targets_file, target_with, trap_name_ok,
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};

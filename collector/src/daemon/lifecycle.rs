@@ -31,7 +31,16 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
     tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
     tasks.spawn(api::serve(core.clone(), listener, stop_rx.clone()));
     tasks.spawn(committer(core.clone(), stop_rx.clone()));
-    tasks.spawn(super::sources::run(core.clone(), stop_rx.clone()));
+    let found = match super::discovery::start(&core, stop_rx.clone()) {
+        Some((found, task)) => {
+            tasks.spawn(async move {
+                let _ = task.await;
+            });
+            Some(found)
+        }
+        None => None,
+    };
+    tasks.spawn(super::sources::run(core.clone(), found, stop_rx.clone()));
     if let Some(c) = &core.cluster {
         tasks.spawn(crate::cluster::membership::run(c.clone(), stop_rx.clone()));
         tasks.spawn(follow_runtime_targets(core.clone(), stop_rx.clone()));

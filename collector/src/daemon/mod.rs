@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod api;
+mod discovery;
 mod lifecycle;
 pub mod scheduler;
 mod sources;
@@ -121,6 +122,11 @@ impl Core {
             started: Instant::now(),
             beat: AtomicU64::new(0),
         }))
+    }
+
+    /// The modules and profiles of the running configuration.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn config(&self) -> Arc<CollectorConfig> {

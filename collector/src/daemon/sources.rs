@@ -1,7 +1,8 @@
-//! The daemon's target sources (`[targets_from]`): files looked at every `check_interval`,
-//! the HTTP SD list fetched every `refresh`; whenever a source's good set changes, the merged
-//! list replaces the previous one ([`Core::set_source_targets`]). The keys are read from the
-//! running configuration each round, so SIGHUP changes them too.
+//! The daemon's target sources (`[targets_from]`, and `[discovery]` standalone): files looked
+//! at every `check_interval`, the HTTP SD list fetched every `refresh`, the devices discovery
+//! found; whenever a source's good set changes, the merged list replaces the previous one
+//! ([`Core::set_source_targets`]). The keys are read from the running configuration each
+//! round, so SIGHUP changes them too.
 
 use super::Core;
 use crate::metrics::METRICS;
@@ -11,8 +12,10 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-pub(super) async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
+pub(super) async fn run(core: Arc<Core>, mut found: Option<super::discovery::Found>, mut stop: watch::Receiver<bool>) {
     let mut files = FileWatch::default();
+    let mut discovered: Arc<Vec<TargetConfig>> = Arc::default();
+    let mut first = true;
     let mut sd: Vec<TargetConfig> = vec![];
     let mut next_fetch = Instant::now();
     let mut last_sd_error = None;
@@ -20,6 +23,13 @@ pub(super) async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
         let cfg = core.config();
         let from = &cfg.targets_from;
         let mut changed = files.scan(&cfg, &mut |e| tracing::error!("{e}"));
+        if let Some(f) = found.as_mut()
+            && (first || f.has_changed().unwrap_or(false))
+        {
+            discovered = f.borrow_and_update().clone();
+            changed = true;
+        }
+        first = false;
         match &from.http_sd {
             Some(s) if Instant::now() >= next_fetch => {
                 next_fetch = Instant::now() + s.refresh.get();
@@ -59,7 +69,17 @@ pub(super) async fn run(core: Arc<Core>, mut stop: watch::Receiver<bool>) {
                 .source_targets
                 .with_label_values(&["http_sd"])
                 .set(sd.len() as i64);
-            let merged = merge(&cfg, files.sets().chain([("http_sd".to_string(), sd.as_slice())]));
+            METRICS
+                .source_targets
+                .with_label_values(&["discovery"])
+                .set(discovered.len() as i64);
+            let merged = merge(
+                &cfg,
+                (files.sets()).chain([
+                    ("http_sd".to_string(), sd.as_slice()),
+                    ("discovery".to_string(), discovered.as_slice()),
+                ]),
+            );
             match core.set_source_targets(merged) {
                 Ok((added, removed, changed)) => {
                     tracing::info!(added, removed, changed, "targets from files and HTTP SD applied")

@@ -97,6 +97,13 @@ pub struct Invalid {
     pub conflict: bool,
 }
 
+/// Why a run-time target was not stored.
+#[derive(Debug)]
+pub enum PutError {
+    Invalid(Invalid),
+    Store(crate::cluster::store::StoreError),
+}
+
 impl Invalid {
     fn at(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self {
@@ -195,6 +202,23 @@ impl Core {
             *self.sources.write().unwrap_or_else(|p| p.into_inner()) = previous;
         }
         result
+    }
+
+    /// `PUT /targets/NAME` (and discovery in cluster mode): `body` checked, stored in Redis
+    /// and applied here before returning; true when it replaced a target of that name.
+    pub async fn put_runtime_target(
+        &self,
+        c: &crate::cluster::Cluster,
+        name: &str,
+        body: &[u8],
+    ) -> Result<bool, PutError> {
+        let json = self.check_runtime_target(name, body).map_err(PutError::Invalid)?;
+        let _held = c.changing().await;
+        let existed = c.put_target(name, json.clone()).await.map_err(PutError::Store)?;
+        if let Err(e) = self.apply_runtime_change(name, Some(&json)) {
+            tracing::error!(target = %name, error = %e, "run-time target stored but not applied");
+        }
+        Ok(existed)
     }
 
     /// Applies the run-time targets the cluster holds now.

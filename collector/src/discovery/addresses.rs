@@ -2,82 +2,23 @@
 //! minus the excluded ranges, in order, each once. IPv4 network and broadcast addresses of
 //! prefixes shorter than /31 are not probed.
 
+use netpulse_config::Cidr;
 use std::net::IpAddr;
 
 /// Most addresses one sweep may cover (a /12): a typing slip such as `/8` is refused
 /// instead of sending 16 million probes.
 pub const MAX_ADDRESSES: u128 = 1 << 20;
 
-/// An address range, `ADDRESS/PREFIX` (a bare address is a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    first: u128,
-    last: u128,
-    v6: bool,
-}
-
-impl Cidr {
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let (addr, prefix) = match text.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (text, None),
-        };
-        let ip: IpAddr = addr
-            .trim()
-            .parse()
-            .map_err(|_| format!("{text:?}: not an IP address or ADDRESS/PREFIX"))?;
-        let bits = if ip.is_ipv4() { 32 } else { 128 };
-        let prefix: u32 = match prefix {
-            None => bits,
-            Some(p) => p
-                .trim()
-                .parse()
-                .ok()
-                .filter(|p| *p <= bits)
-                .ok_or_else(|| format!("{text:?}: prefix must be 0 to {bits}"))?,
-        };
-        let value = match ip {
-            IpAddr::V4(a) => u32::from(a) as u128,
-            IpAddr::V6(a) => u128::from(a),
-        };
-        let host_bits = bits - prefix;
-        let mask = if host_bits >= 128 {
-            u128::MAX
-        } else {
-            (1u128 << host_bits) - 1
-        };
-        let first = value & !mask;
-        let (mut first, mut last) = (first, first | mask);
-        if ip.is_ipv4() && host_bits >= 2 {
-            first += 1; // network
-            last -= 1; // broadcast
-        }
-        Ok(Self {
-            first,
-            last,
-            v6: ip.is_ipv6(),
-        })
-    }
-
-    fn contains(&self, v6: bool, value: u128) -> bool {
-        self.v6 == v6 && (self.first..=self.last).contains(&value)
-    }
-
-    fn len(&self) -> u128 {
-        self.last - self.first + 1
-    }
-}
-
 /// Every address of `ranges` not in `exclude`, in order and once (overlapping ranges are
 /// merged). `Err` names a range too large to sweep.
 pub fn expand(ranges: &[Cidr], exclude: &[Cidr]) -> Result<Vec<IpAddr>, String> {
-    let total: u128 = ranges.iter().map(Cidr::len).sum();
+    let total: u128 = ranges.iter().map(Cidr::addresses).sum();
     if total > MAX_ADDRESSES {
         return Err(format!(
             "{total} addresses: more than one sweep covers ({MAX_ADDRESSES}); split the ranges"
         ));
     }
-    let mut spans: Vec<(bool, u128, u128)> = ranges.iter().map(|c| (c.v6, c.first, c.last)).collect();
+    let mut spans: Vec<(bool, u128, u128)> = ranges.iter().map(Cidr::bounds).collect();
     spans.sort_unstable();
     let mut out = vec![];
     let mut next: Option<(bool, u128)> = None;

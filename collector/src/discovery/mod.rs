@@ -10,8 +10,8 @@ pub mod render;
 
 use crate::profiles::Profiles;
 use crate::snmp::{RequestPolicy, SnmpEngine, TargetSecurity};
-use addresses::Cidr;
 use futures::StreamExt;
+use netpulse_config::Cidr;
 use netpulse_config::{TargetConfig, TargetDefaults, target_with};
 use probe::{Answer, Pacer};
 use std::collections::HashMap;
@@ -36,6 +36,24 @@ pub struct Sweep {
     pub neighbors: bool,
     /// Where neighbours are followed (empty: the swept ranges). Excluded ranges stay excluded.
     pub within: Vec<Cidr>,
+}
+
+impl Sweep {
+    /// The daemon's sweep (`[discovery]`); neighbours are followed inside `subnets`.
+    pub fn from_config(d: &netpulse_config::DiscoveryConfig) -> Result<Self, String> {
+        let parse = |list: &[String]| list.iter().map(|r| Cidr::parse(r)).collect::<Result<Vec<_>, _>>();
+        Ok(Self {
+            ranges: parse(&d.subnets)?,
+            exclude: parse(&d.exclude)?,
+            port: d.port,
+            credentials: d.credentials.clone(),
+            rate: d.rate,
+            timeout: d.timeout.get(),
+            concurrency: 1024,
+            neighbors: d.neighbors,
+            within: vec![],
+        })
+    }
 }
 
 /// How a device was told apart from the others.

@@ -3,7 +3,7 @@
 //! probed in turn — only inside the allowed ranges and never in an excluded one — round after
 //! round until no new address appears. Every request, table reads included, is paced.
 
-use super::addresses::{Cidr, inside};
+use super::addresses::inside;
 use super::probe::{Answer, Pacer};
 use super::{Report, Sweep, probe_all};
 use crate::profiles::Profiles;
@@ -11,6 +11,7 @@ use crate::snmp::walk::{WalkLimits, walk_columns};
 use crate::snmp::{
     Oid, RequestPolicy, SnmpEngine, SnmpResult, SnmpSession, SnmpVersion, TargetSecurity, Value, VarBind,
 };
+use netpulse_config::Cidr;
 use std::collections::{BTreeSet, HashSet};
 use std::net::IpAddr;
 

@@ -3,6 +3,7 @@
 
 mod cluster;
 mod defaults;
+mod discovery;
 mod outputs;
 mod sources;
 mod target;
@@ -10,6 +11,7 @@ mod traps;
 
 pub use cluster::ClusterConfig;
 pub use defaults::{TargetDefaults, target_with};
+pub use discovery::DiscoveryConfig;
 pub use outputs::{InfluxApi, InfluxOutput, Outputs};
 pub use sources::{HttpSd, TargetsFrom, read_targets_file};
 pub use target::{AuthProtocol, PrivProtocol, SnmpVersion, TargetAddress, TargetConfig, UsmKey};
@@ -37,6 +39,9 @@ pub struct CollectorConfig {
     pub traps: Option<TrapsConfig>,
     /// Targets from watched files and an HTTP SD inventory, changed without a restart.
     pub targets_from: TargetsFrom,
+    /// Sweeps of address ranges whose devices become targets. Absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub discovery: Option<DiscoveryConfig>,
     /// User-defined modules, usable by name in `targets[].modules`.
     pub modules: Vec<ModuleConfig>,
     pub targets: Vec<TargetConfig>,

@@ -67,6 +67,9 @@ pub(crate) fn validate(cfg: &CollectorConfig) -> Problems {
     outputs(cfg, &mut out);
     targets(&cfg.targets, &mut out);
     sources(&cfg.targets_from, &mut out);
+    if let Some(d) = &cfg.discovery {
+        super::sources::discovery(d, &mut out);
+    }
     if let Some(c) = &cfg.cluster {
         cluster(c, &mut out);
     }

@@ -1,8 +1,10 @@
-//! Checks of `[targets_from]`: patterns that can match, an HTTP SD address we can fetch,
-//! intervals in range.
+//! Checks of where targets come from besides `[[targets]]`: `[targets_from]` (patterns that
+//! can match, an HTTP SD address we can fetch, intervals in range) and `[discovery]` (ranges,
+//! rate, credentials).
 
 use super::{Problems, p};
-use crate::collector::TargetsFrom;
+use crate::cidr::Cidr;
+use crate::collector::{DiscoveryConfig, SnmpVersion, TargetsFrom};
 use std::time::Duration;
 
 pub(crate) fn sources(s: &TargetsFrom, out: &mut Problems) {
@@ -59,4 +61,54 @@ fn http_url(url: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+pub(crate) fn discovery(d: &DiscoveryConfig, out: &mut Problems) {
+    if d.subnets.is_empty() {
+        out.push((p(&["discovery", "subnets"]), "lists no range to sweep".into()));
+    }
+    for (key, list) in [("subnets", &d.subnets), ("exclude", &d.exclude)] {
+        for (i, range) in list.iter().enumerate() {
+            if let Err(e) = Cidr::parse(range) {
+                out.push((p(&["discovery", key, &i.to_string()]), e));
+            }
+        }
+    }
+    if !(1..=100_000).contains(&d.rate) {
+        out.push((
+            p(&["discovery", "rate"]),
+            "must be between 1 and 100000 requests per second".into(),
+        ));
+    }
+    if d.port == 0 {
+        out.push((p(&["discovery", "port"]), "must be a UDP port (1-65535)".into()));
+    }
+    if d.interval.get() < Duration::from_secs(60) {
+        out.push((
+            p(&["discovery", "interval"]),
+            "must be at least 60s (a sweep is not a poll)".into(),
+        ));
+    }
+    if d.timeout.get().is_zero() || d.timeout.get() > Duration::from_secs(30) {
+        out.push((p(&["discovery", "timeout"]), "must be above 0 and at most 30s".into()));
+    }
+    if d.credentials.is_empty() {
+        out.push((
+            p(&["discovery", "credentials"]),
+            "lists no credential (e.g. [{ community = \"public\" }])".into(),
+        ));
+    }
+    for (i, c) in d.credentials.iter().enumerate() {
+        let at = |k: &str| p(&["discovery", "credentials", &i.to_string(), k]);
+        match c.version.unwrap_or_default() {
+            SnmpVersion::V3 if c.user.as_deref().unwrap_or("").is_empty() => {
+                out.push((at("user"), "required with version = \"3\"".into()))
+            }
+            SnmpVersion::V3 => {}
+            _ if c.community.as_ref().is_none_or(|c| c.expose().is_empty()) => {
+                out.push((at("community"), "required (or version = \"3\" with a user)".into()))
+            }
+            _ => {}
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use super::reply::{Refusal, Resp, json_resp};
 use super::request::token_ok;
 use crate::daemon::Core;
+use crate::daemon::targets::PutError;
 use hyper::body::Incoming;
 use hyper::{Method, Request, StatusCode};
 use serde_json::{Value, json};
@@ -86,23 +87,20 @@ async fn change(core: Arc<Core>, req: Request<Incoming>, name: String) -> Result
         };
     }
     let body = super::request::body(&core, req).await?;
-    let json = core.check_runtime_target(&name, &body).map_err(|i| Refusal {
-        field: i.field.filter(|f| !f.is_empty()),
-        ..Refusal::new(
-            if i.conflict {
-                StatusCode::CONFLICT
-            } else {
-                StatusCode::BAD_REQUEST
-            },
-            i.message,
-        )
+    let existed = core.put_runtime_target(&c, &name, &body).await.map_err(|e| match e {
+        PutError::Invalid(i) => Refusal {
+            field: i.field.filter(|f| !f.is_empty()),
+            ..Refusal::new(
+                if i.conflict {
+                    StatusCode::CONFLICT
+                } else {
+                    StatusCode::BAD_REQUEST
+                },
+                i.message,
+            )
+        },
+        PutError::Store(e) => unavailable(e),
     })?;
-    let held = c.changing().await;
-    let existed = c.put_target(&name, json.clone()).await.map_err(unavailable)?;
-    if let Err(e) = core.apply_runtime_change(&name, Some(&json)) {
-        tracing::error!(target = %name, error = %e, "run-time target stored but not applied");
-    }
-    drop(held);
     let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
     Ok(json_resp(status, json!({ "stored": name })))
 }
