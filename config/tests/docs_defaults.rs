@@ -5,7 +5,8 @@
 //! are skipped; a key the struct does not have fails.
 
 use netpulse_config::{
-    Backend, BalancerConfig, CollectorConfig, Frontend, InfluxOutput, Mirror, ServerConfig, TargetConfig, TrapsConfig,
+    Backend, BalancerConfig, CollectorConfig, DiscoveryConfig, Frontend, HttpSd, InfluxOutput, Mirror, ServerConfig,
+    TargetConfig, TrapsConfig,
 };
 use serde_json::Value;
 use std::path::Path;
@@ -137,6 +138,8 @@ fn collector_docs_print_the_structs_defaults() {
     sections["targets"] = json(&TargetConfig::default());
     sections["outputs.influxdb"] = json(&InfluxOutput::default());
     sections["traps"] = json(&TrapsConfig::default());
+    sections["discovery"] = json(&DiscoveryConfig::default());
+    sections["targets_from.http_sd"] = json(&HttpSd::default());
     let (mut bad, mut compared, mut section) = (vec![], 0, String::new());
     for line in doc("collector-config.md").lines() {
         let Some(c) = cells(line) else { continue };
@@ -150,6 +153,8 @@ fn collector_docs_print_the_structs_defaults() {
             "targets" => (&sections["targets"], roundtrip::<TargetConfig>),
             "outputs.influxdb" => (&sections["outputs.influxdb"], roundtrip::<InfluxOutput>),
             "traps" => (&sections["traps"], roundtrip::<TrapsConfig>),
+            "discovery" => (&sections["discovery"], roundtrip::<DiscoveryConfig>),
+            "targets_from.http_sd" => (&sections["targets_from.http_sd"], roundtrip::<HttpSd>),
             "modules" | "traps.users" | "traps.names" => continue,
             s => (&cfg[s], |v| Ok(v)),
         };
