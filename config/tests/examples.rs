@@ -18,6 +18,23 @@ fn the_collector_example_is_valid() {
 }
 
 #[test]
+fn the_targets_file_example_is_valid() {
+    let path = example("targets.d/site-a.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let targets = netpulse_config::read_targets_file("site-a.toml", &text, &CollectorConfig::default()).unwrap();
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["core-sw1", "edge-r1", "edge-r2"]);
+    assert_eq!(targets[0].community.as_ref().unwrap().expose(), "public");
+    assert_eq!(targets[1].tags.get("site").map(String::as_str), Some("a"));
+    assert_eq!(targets[1].tags.get("role").map(String::as_str), Some("edge"));
+    assert!(
+        targets[2].community.is_none(),
+        "the community of [defaults] is not a v3 target's"
+    );
+    assert_eq!(targets[2].modules, ["system", "interfaces"]);
+}
+
+#[test]
 fn the_balancer_example_is_valid() {
     let cfg = Loader::<BalancerConfig>::new()
         .file(example("balancer.toml"))

@@ -1,9 +1,10 @@
-//! The collector's and the balancer's TOML configuration loaders on arbitrary files: a config
-//! or errors naming key and place, never a panic; secrets never echoed in an error.
+//! The collector's and the balancer's TOML configuration loaders, and the targets-file reader
+//! (`[targets_from] files`), on arbitrary files: a config or errors naming key and place, never
+//! a panic; secrets never echoed in an error.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use netpulse_config::{BalancerConfig, CollectorConfig, Loader};
+use netpulse_config::{BalancerConfig, CollectorConfig, Loader, read_targets_file};
 
 fuzz_target!(|data: &[u8]| {
     let path = std::env::temp_dir().join(format!("netpulse-fuzz-config-{}.toml", std::process::id()));
@@ -15,5 +16,10 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Err(e) = Loader::<BalancerConfig>::new().file(&path).load() {
         assert!(!e.to_string().is_empty());
+    }
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Err(e) = read_targets_file("fuzz.toml", text, &CollectorConfig::default())
+    {
+        assert!(e.to_string().contains("fuzz.toml"));
     }
 });

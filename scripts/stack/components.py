@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .layout import RECORDINGS, Layout
+from .layout import DEVICES_RANGE, LAB_SW1_ADDRESSES, RECORDINGS, Layout, device_address
 from .procs import Proc, Procs, http_ok, tcp_open, udp_bound, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,37 +17,47 @@ V3 = {"user": "netpulse", "auth": "demo-auth-pass", "priv": "demo-priv-pass"}
 
 
 def snmpsim(procs: Procs, lay: Layout) -> None:
-    d = lay.work / "snmpsim"
-    (d / "data").mkdir(parents=True, exist_ok=True)
-    (d / "cache").mkdir(exist_ok=True)
+    """One snmpsim per recording, each on its device address with community public and the
+    sysName the layout gives it (so discovery names it as the demo does)."""
     data = next((SNMPSIM / "lib").glob("python3*/site-packages/snmpsim_data/data"))
     for name, rel in RECORDINGS.items():
-        with open(d / "data" / f"{name}.snmprec", "wb") as out:
-            subprocess.run(["bzcat", str(data / f"{rel}.snmprec.bz2")], stdout=out, check=True)
+        d = lay.work / "snmpsim" / name
+        (d / "data").mkdir(parents=True, exist_ok=True)
+        (d / "cache").mkdir(exist_ok=True)
+        text = subprocess.run(["bzcat", str(data / f"{rel}.snmprec.bz2")], capture_output=True, check=True).stdout
+        lines = [f"1.3.6.1.2.1.1.5.0|4|{name}".encode() if line.startswith(b"1.3.6.1.2.1.1.5.0|") else line
+                 for line in text.splitlines()]
+        (d / "data" / "public.snmprec").write_bytes(b"\n".join(lines) + b"\n")
     # snmpsim drops privileges to nobody: its files readable, its cache writable.
-    subprocess.run(["chmod", "-R", "a+rwX", str(d)], check=True)
+    subprocess.run(["chmod", "-R", "a+rwX", str(lay.work / "snmpsim")], check=True)
     for parent in [lay.work, *lay.work.parents]:
         if parent == Path("/"):
             break
         os.chmod(parent, os.stat(parent).st_mode | 0o005)
-    p = procs.add(Proc("snmpsim", [
-        str(SNMPSIM / "bin/snmpsim-command-responder"), f"--data-dir={d / 'data'}",
-        f"--cache-dir={d / 'cache'}", f"--agent-udpv4-endpoint=127.0.0.1:{lay.snmpsim}",
-        "--process-user=nobody", "--process-group=nogroup"], d / "log"))
-    wait_until("snmpsim answering", lambda: snmp_get(lay.snmpsim, "cisco-c3560"), 60, p, every=0.5)
+    started = []
+    for i, name in enumerate(RECORDINGS):
+        d = lay.work / "snmpsim" / name
+        started.append((device_address(i), procs.add(Proc(f"snmpsim-{name}", [
+            str(SNMPSIM / "bin/snmpsim-command-responder"), f"--data-dir={d / 'data'}",
+            f"--cache-dir={d / 'cache'}", f"--agent-udpv4-endpoint={device_address(i)}:{lay.snmpsim}",
+            "--process-user=nobody", "--process-group=nogroup"], d / "log"))))
+    for host, p in started:
+        wait_until(f"snmpsim at {host}", lambda host=host: snmp_get(lay.snmpsim, "public", host), 90, p, every=0.5)
 
 
-def snmp_get(port: int, community: str) -> bool:
+def snmp_get(port: int, community: str, host: str = "127.0.0.1") -> bool:
     r = subprocess.run(["snmpget", "-v2c", "-c", community, "-t", "0.5", "-r", "0", "-m", "",
-                        f"127.0.0.1:{port}", "1.3.6.1.2.1.1.5.0"], capture_output=True)
+                        f"{host}:{port}", "1.3.6.1.2.1.1.5.0"], capture_output=True)
     return r.returncode == 0
 
 
-def snmpd(procs: Procs, lay: Layout, name: str, port: int) -> None:
+def snmpd(procs: Procs, lay: Layout, name: str, port: int, also: tuple = ()) -> None:
+    """A net-snmp agent on 127.0.0.1:`port` and on each address of `also` at the snmpsim port."""
     d = lay.work / name
     (d / "persist").mkdir(parents=True, exist_ok=True)
+    listen = ",".join([f"udp:127.0.0.1:{port}"] + [f"udp:{a}:{lay.snmpsim}" for a in also])
     (d / "snmpd.conf").write_text(
-        f"agentAddress udp:127.0.0.1:{port}\nrocommunity public 127.0.0.1\nsysName {name}\n"
+        f"agentAddress {listen}\nrocommunity public 127.0.0.0/8\nsysName {name}\n"
         f"sysLocation demo-lab\ncreateUser {V3['user']} SHA-256 \"{V3['auth']}\" AES \"{V3['priv']}\"\n"
         f"rouser {V3['user']} priv\n")
     env = {"SNMPCONFPATH": f"{d}:{d / 'persist'}", "SNMP_PERSISTENT_DIR": str(d / "persist")}
@@ -100,7 +110,15 @@ def collector_config(lay: Layout, i: int) -> Path:
     for j in range(2):
         lines += ["[[outputs.influxdb]]", f'name = "influx-{"ab"[j]}"', f'url = "http://127.0.0.1:{lay.influx(j)}"',
                   'database = "telemetry"', f'queue_dir = "{d / "queue"}"', 'flush_interval = "500ms"', ""]
+    modules = '["system", "interfaces", "host_resources", "entity_sensors"]'
+    # The simulated devices are found, not listed: a sweep at start stores them as run-time
+    # targets (cluster mode) that every collector polls.
+    lines += ["[discovery]", f'subnets = ["{DEVICES_RANGE}"]', f"port = {lay.snmpsim}", "rate = 500",
+              'timeout = "1s"', 'interval = "1h"', 'credentials = [{ community = "public" }]',
+              f"defaults = {{ modules = {modules} }}", f'state_dir = "{d / "discovery"}"', ""]
     for name, addr, snmp in lay.targets():
+        if snmp.get("discovered"):
+            continue
         lines += ["[[targets]]", f'name = "{name}"', f'address = "{addr}"']
         if snmp.get("v3"):
             lines += ['version = "3"', f'user = "{V3["user"]}"',
@@ -108,7 +126,7 @@ def collector_config(lay: Layout, i: int) -> Path:
                       f'priv = {{ protocol = "aes128", password = "{V3["priv"]}" }}']
         else:
             lines += [f'community = "{snmp["community"]}"']
-        lines += ['modules = ["system", "interfaces", "host_resources", "entity_sensors"]', ""]
+        lines += [f"modules = {modules}", ""]
     (d / "collector.toml").write_text("\n".join(lines))
     return d
 

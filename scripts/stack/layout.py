@@ -4,8 +4,9 @@ second stack (the tests') never meets the first or the machine's own services.""
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Recordings of real devices in snmpsim-data, served by one snmpsim; the community is the
-# file's name (as in deploy/docker/snmpsim.Dockerfile).
+# Recordings of real devices in snmpsim-data, each served by its own snmpsim on its own address
+# (DEVICES_RANGE, community public) under the sysName given here (the recordings' own are
+# anonymized): the collectors find them by discovery, not by a list.
 RECORDINGS = {
     "cisco-c3560": "network/switch/cisco-c3560",
     "arista-dcs-7150s": "cloud/arista-dcs-7150s-52-cl",
@@ -14,6 +15,17 @@ RECORDINGS = {
     "hpe-procurve": "network/switch/hpe-procurve-516733-b21",
     "vyatta": "network/router/vyatta-unknown",
 }
+
+
+# The simulated devices' addresses: the collectors' [discovery] sweeps this range on the snmpsim port.
+DEVICES_RANGE = "127.0.7.0/26"
+# lab-sw1 (net-snmp) answers on two addresses of the range: discovered once.
+LAB_SW1_ADDRESSES = ("127.0.7.40", "127.0.7.41")
+
+
+def device_address(i: int) -> str:
+    """The address of the i-th recording's simulated device."""
+    return f"127.0.7.{10 + i}"
 
 
 @dataclass
@@ -106,11 +118,13 @@ class Layout:
         return ports
 
     def targets(self) -> list:
-        """(name, address, SNMP settings) of every polled target."""
+        """(name, address, SNMP settings) of every polled target: the discovered ones (the
+        recordings and lab-sw1, on the snmpsim port of DEVICES_RANGE) and lab-r1, a v3 target
+        listed in the collectors' configuration."""
         out = [
-            (name, f"udp://127.0.0.1:{self.snmpsim}", {"community": name})
-            for name in RECORDINGS
+            (name, f"udp://{device_address(i)}:{self.snmpsim}", {"discovered": True})
+            for i, name in enumerate(RECORDINGS)
         ]
-        out.append(("lab-sw1", f"udp://127.0.0.1:{self.snmpd_v2c}", {"community": "public"}))
+        out.append(("lab-sw1", f"udp://{LAB_SW1_ADDRESSES[0]}:{self.snmpsim}", {"discovered": True}))
         out.append(("lab-r1", f"udp://127.0.0.1:{self.snmpd_v3}", {"v3": True}))
         return out

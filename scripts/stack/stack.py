@@ -6,7 +6,7 @@ import time
 
 from . import components as c
 from . import monitoring as mon
-from .layout import Layout
+from .layout import LAB_SW1_ADDRESSES, Layout
 from .procs import Procs, tcp_open, udp_bound
 
 
@@ -46,9 +46,9 @@ class Stack:
         lay, p = self.lay, self.procs
         self.free_ports(explicit_ports)
         steps = [
-            ("snmpsim with 6 recordings of real devices", lambda: c.snmpsim(p, lay)),
-            ("net-snmp agents lab-sw1 (v2c) and lab-r1 (v3)",
-             lambda: (c.snmpd(p, lay, "lab-sw1", lay.snmpd_v2c), c.snmpd(p, lay, "lab-r1", lay.snmpd_v3))),
+            ("snmpsim: 6 recordings of real devices, one address each", lambda: c.snmpsim(p, lay)),
+            ("net-snmp agents lab-sw1 (v2c, two addresses) and lab-r1 (v3)",
+             lambda: (c.snmpd(p, lay, "lab-sw1", lay.snmpd_v2c, LAB_SW1_ADDRESSES), c.snmpd(p, lay, "lab-r1", lay.snmpd_v3))),
             ("InfluxDB influx-a and influx-b", lambda: (c.influxd(p, lay, 0), c.influxd(p, lay, 1))),
             ("Redis", lambda: c.redis(p, lay)),
             (f"{lay.collectors} collectors in cluster mode", lambda: [c.collector(p, lay, i) for i in range(lay.collectors)]),

@@ -12,13 +12,53 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+/// The HTTP SD source's last good list and when to fetch again.
+#[derive(Default)]
+struct Sd {
+    targets: Vec<TargetConfig>,
+    next_fetch: Option<Instant>,
+    last_error: Option<String>,
+}
+
+impl Sd {
+    /// Fetches when due; true when the list changed (or the source was removed).
+    async fn refresh(&mut self, from: &netpulse_config::TargetsFrom) -> bool {
+        let Some(s) = &from.http_sd else {
+            return !std::mem::take(&mut self.targets).is_empty();
+        };
+        if self.next_fetch.is_some_and(|at| Instant::now() < at) {
+            return false;
+        }
+        self.next_fetch = Some(Instant::now() + s.refresh.get());
+        match http_sd::fetch(s, &from.defaults).await {
+            Ok((targets, skipped)) => {
+                for why in skipped {
+                    tracing::warn!(url = %s.url, "HTTP SD entry left out: {why}");
+                }
+                if self.last_error.take().is_some() {
+                    tracing::info!(url = %s.url, "HTTP SD answers again");
+                }
+                let changed = self.targets != targets;
+                self.targets = targets;
+                changed
+            }
+            Err(e) => {
+                // Logged when the cause changes, not every refresh.
+                if self.last_error.as_ref() != Some(&e) {
+                    tracing::error!(url = %s.url, error = %e, targets_kept = self.targets.len(), "HTTP SD failed; its last good targets stay");
+                }
+                self.last_error = Some(e);
+                false
+            }
+        }
+    }
+}
+
 pub(super) async fn run(core: Arc<Core>, mut found: Option<super::discovery::Found>, mut stop: watch::Receiver<bool>) {
     let mut files = FileWatch::default();
     let mut discovered: Arc<Vec<TargetConfig>> = Arc::default();
     let mut first = true;
-    let mut sd: Vec<TargetConfig> = vec![];
-    let mut next_fetch = Instant::now();
-    let mut last_sd_error = None;
+    let mut sd = Sd::default();
     loop {
         let cfg = core.config();
         let from = &cfg.targets_from;
@@ -30,35 +70,7 @@ pub(super) async fn run(core: Arc<Core>, mut found: Option<super::discovery::Fou
             changed = true;
         }
         first = false;
-        match &from.http_sd {
-            Some(s) if Instant::now() >= next_fetch => {
-                next_fetch = Instant::now() + s.refresh.get();
-                match http_sd::fetch(s, &from.defaults).await {
-                    Ok((targets, skipped)) => {
-                        for why in skipped {
-                            tracing::warn!(url = %s.url, "HTTP SD entry left out: {why}");
-                        }
-                        if last_sd_error.take().is_some() {
-                            tracing::info!(url = %s.url, "HTTP SD answers again");
-                        }
-                        changed |= sd != targets;
-                        sd = targets;
-                    }
-                    Err(e) => {
-                        // Logged when the cause changes, not every refresh.
-                        if last_sd_error.as_ref() != Some(&e) {
-                            tracing::error!(url = %s.url, error = %e, targets_kept = sd.len(), "HTTP SD failed; its last good targets stay");
-                        }
-                        last_sd_error = Some(e);
-                    }
-                }
-            }
-            Some(_) => {}
-            None => {
-                changed |= !sd.is_empty();
-                sd.clear();
-            }
-        }
+        changed |= sd.refresh(from).await;
         if changed {
             let file_targets: usize = files.sets().map(|(_, t)| t.len()).sum();
             METRICS
@@ -68,7 +80,7 @@ pub(super) async fn run(core: Arc<Core>, mut found: Option<super::discovery::Fou
             METRICS
                 .source_targets
                 .with_label_values(&["http_sd"])
-                .set(sd.len() as i64);
+                .set(sd.targets.len() as i64);
             METRICS
                 .source_targets
                 .with_label_values(&["discovery"])
@@ -76,7 +88,7 @@ pub(super) async fn run(core: Arc<Core>, mut found: Option<super::discovery::Fou
             let merged = merge(
                 &cfg,
                 (files.sets()).chain([
-                    ("http_sd".to_string(), sd.as_slice()),
+                    ("http_sd".to_string(), sd.targets.as_slice()),
                     ("discovery".to_string(), discovered.as_slice()),
                 ]),
             );

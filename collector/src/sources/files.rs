@@ -9,6 +9,9 @@ use std::hash::{Hash, Hasher};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
+/// Largest targets file read (100,000 targets fit in a few MiB): a bigger one is refused.
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
 struct Seen {
     stamp: (u64, Option<SystemTime>),
     digest: u64,
@@ -41,6 +44,25 @@ impl FileWatch {
             let Ok(meta) = std::fs::metadata(&path) else { continue };
             let stamp = (meta.len(), meta.modified().ok());
             if self.files.get(&path).is_some_and(|s| s.stamp == stamp) {
+                continue;
+            }
+            if meta.len() > MAX_FILE_BYTES {
+                METRICS.source_errors.with_label_values(&["files"]).inc();
+                refused(format!(
+                    "{}: {} bytes, over the {} MiB a targets file may hold: refused, its previous targets stay",
+                    path.display(),
+                    meta.len(),
+                    MAX_FILE_BYTES >> 20
+                ));
+                let old = self.files.remove(&path).map(|s| s.targets).unwrap_or_default();
+                self.files.insert(
+                    path,
+                    Seen {
+                        stamp,
+                        digest: 0,
+                        targets: old,
+                    },
+                );
                 continue;
             }
             let text = match std::fs::read_to_string(&path) {

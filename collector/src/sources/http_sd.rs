@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Empty, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use netpulse_config::{HttpSd, SnmpVersion, TargetConfig, TargetDefaults, target_with};
+use netpulse_config::{HttpSd, SnmpVersion, TargetConfig, TargetDefaults};
 use std::collections::{BTreeMap, HashSet};
 
 /// Largest answer taken (an inventory of 100,000 devices is a few MiB).
@@ -95,13 +95,17 @@ fn target(address: &str, labels: &BTreeMap<String, String>, defaults: &TargetDef
         format!("udp://{address}")
     };
     let name = labels.get("name").cloned().unwrap_or_else(|| address.to_string());
-    let mut t = target_with(name, url, defaults);
-    if let Some(v) = labels.get("version") {
+    let mut t = TargetConfig {
+        name,
+        address: url,
+        ..TargetConfig::default()
+    };
+    let version = labels.get("version");
+    if let Some(v) = version {
         t.version = SnmpVersion::parse(v).ok_or_else(|| format!("label version {v:?} is not 1, 2c or 3"))?;
-        if t.version == SnmpVersion::V3 {
-            t.community = None; // the defaults' community belongs to v1/v2c targets
-        }
     }
+    // The defaults' credentials of this target's version (a v3 label takes the v3 user).
+    defaults.fill(&mut t, &|k| k == "version" && version.is_some());
     if let Some(p) = labels.get("profile") {
         t.profile = p.clone();
     }

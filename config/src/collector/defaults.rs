@@ -60,7 +60,8 @@ impl TargetDefaults {
     }
 
     /// Gives `t` every key set here that `set(key)` says the target (or a stronger source)
-    /// did not set; tags are merged, the target's own winning.
+    /// did not set — credentials only those of its version —; tags are merged, the target's
+    /// own winning.
     pub fn fill(&self, t: &mut TargetConfig, set: &dyn Fn(&str) -> bool) {
         fn give<T: Clone>(from: &Option<T>, key: &str, set: &dyn Fn(&str) -> bool, to: impl FnOnce(T)) {
             if let Some(v) = from
@@ -70,11 +71,16 @@ impl TargetDefaults {
             }
         }
         give(&self.version, "version", set, |v| t.version = v);
-        give(&self.community, "community", set, |v| t.community = Some(v));
-        give(&self.user, "user", set, |v| t.user = Some(v));
-        give(&self.auth, "auth", set, |v| t.auth = Some(v));
-        give(&self.privacy, "priv", set, |v| t.privacy = Some(v));
-        give(&self.context, "context", set, |v| t.context = Some(v));
+        // Credentials go to the targets of their version only: a file of v2c devices with a
+        // community in [defaults] may hold a v3 device, and the reverse.
+        if t.version == SnmpVersion::V3 {
+            give(&self.user, "user", set, |v| t.user = Some(v));
+            give(&self.auth, "auth", set, |v| t.auth = Some(v));
+            give(&self.privacy, "priv", set, |v| t.privacy = Some(v));
+            give(&self.context, "context", set, |v| t.context = Some(v));
+        } else {
+            give(&self.community, "community", set, |v| t.community = Some(v));
+        }
         give(&self.modules, "modules", set, |v| t.modules = v);
         give(&self.profile, "profile", set, |v| t.profile = v);
         give(&self.rates, "rates", set, |v| t.rates = v);
