@@ -23,6 +23,8 @@ pub struct CollectorMetrics {
     /// Target sources (`[targets_from]`): targets each gives now, and its refusals.
     pub source_targets: IntGaugeVec,
     pub source_errors: IntCounterVec,
+    /// 1 while a source's latest reading is refused (its older targets are polled).
+    pub source_failing: IntGaugeVec,
     /// Datagrams the SNMP sockets dropped as malformed (read from the engine at each scrape).
     pub snmp_malformed: IntGauge,
     /// The limits alert rules compare use with (`limits`: cgroup, else the machine).
@@ -106,6 +108,13 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
             ),
             &["source"],
         )),
+        source_failing: must(IntGaugeVec::new(
+            opts!(
+                "netpulse_target_source_failing",
+                "1 while a target source's latest reading is refused (a broken targets file, a failing HTTP SD): its previous targets are polled"
+            ),
+            &["source"],
+        )),
     };
     let r = &m.registry;
     must(r.register(Box::new(m.collection_duration.clone())));
@@ -121,6 +130,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     must(r.register(Box::new(m.collects.clone())));
     must(r.register(Box::new(m.source_targets.clone())));
     must(r.register(Box::new(m.source_errors.clone())));
+    must(r.register(Box::new(m.source_failing.clone())));
     must(r.register(Box::new(m.cpu_limit.clone())));
     must(r.register(Box::new(m.memory_limit.clone())));
     must(crate::output::metrics::register(r));
@@ -135,6 +145,7 @@ pub static METRICS: LazyLock<CollectorMetrics> = LazyLock::new(|| {
     for source in ["files", "http_sd", "discovery"] {
         m.source_targets.with_label_values(&[source]);
         m.source_errors.with_label_values(&[source]);
+        m.source_failing.with_label_values(&[source]);
     }
     for reason in ["still_running", "circuit_open"] {
         m.polls_skipped.with_label_values(&[reason]);

@@ -95,6 +95,9 @@ fn a_targets_file_edited_while_running_takes_effect_within_seconds() {
         d.log_text().contains("lab.toml:7") && d.log_text().contains("targets[1].address")
     });
     assert_eq!(d.metric("netpulse_target_source_errors_total{source=\"files\"}"), 1.0);
+    d.wait_for("the files source shown failing", Duration::from_secs(5), |d| {
+        d.metric("netpulse_target_source_failing{source=\"files\"}") == 1.0
+    });
     let before = points_of(&influx, "f2");
     d.wait_for("f2 still polled", Duration::from_secs(10), |_| {
         points_of(&influx, "f2") >= before + 2
@@ -172,6 +175,9 @@ fn http_sd_feeds_targets_and_keeps_the_last_set_when_it_fails() {
         d.wait_for("a failed refresh counted", Duration::from_secs(5), |d| {
             d.metric("netpulse_target_source_errors_total{source=\"http_sd\"}") > errors
         });
+        d.wait_for("the HTTP SD source shown failing", Duration::from_secs(5), |d| {
+            d.metric("netpulse_target_source_failing{source=\"http_sd\"}") == 1.0
+        });
         let before = points_of(&influx, "sd1");
         d.wait_for("sd1 still polled", Duration::from_secs(10), |_| {
             points_of(&influx, "sd1") >= before + 2
@@ -185,4 +191,5 @@ fn http_sd_feeds_targets_and_keeps_the_last_set_when_it_fails() {
         polled_ok(d, "sd2") && d.target("sd1").is_null()
     });
     assert_eq!(d.metric("netpulse_target_source_targets{source=\"http_sd\"}"), 1.0);
+    assert_eq!(d.metric("netpulse_target_source_failing{source=\"http_sd\"}"), 0.0);
 }

@@ -1,6 +1,8 @@
 # An SNMP agent simulator for the compose stack: snmpsim serving snmpsim-data's recordings of
-# real switches and routers on UDP 1161 (community = recording name), so the stack shows data
-# out of the box. Replace it with your devices in compose/collector.toml.
+# real switches and routers on UDP 1161, so the stack shows data out of the box. With a
+# recording's name as its command, a container is that one device (community public, sysName
+# the name): the compose stack runs six such devices and the collectors discover them. Replace
+# them with your devices' addresses in compose/collector.toml's [discovery].
 #   docker build -f deploy/docker/snmpsim.Dockerfile -t netpulse/snmpsim:0.1.0 deploy/docker
 FROM debian:bookworm-slim
 # hadolint ignore=DL3008
@@ -17,14 +19,14 @@ RUN data=$(/opt/snmpsim/bin/python -c 'import snmpsim_data, os; print(os.path.di
       bzcat "$data/$rec.snmprec.bz2" > "/var/lib/snmpsim/data/$(basename "$rec").snmprec"; \
     done \
  && chown -R nobody:nogroup /var/cache/snmpsim
+COPY snmpsim-device /usr/local/bin/snmpsim-device
 LABEL org.opencontainers.image.title="netpulse-snmpsim" \
       org.opencontainers.image.description="snmpsim with recordings of real devices for the netpulse demo stack" \
       org.opencontainers.image.licenses="BSD-2-Clause"
 EXPOSE 1161/udp
 STOPSIGNAL SIGTERM
 # snmpsim starts as root only to drop to nobody; its cache must be writable by nobody.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
-  CMD ["/opt/snmpsim/bin/python", "-c", "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(bytes.fromhex('302b020101040b636973636f2d6333353630a019020101020100020100300e300c06082b060102010101000500'), ('127.0.0.1', 1161)); s.recv(1500)"]
-ENTRYPOINT ["/opt/snmpsim/bin/snmpsim-command-responder", "--data-dir=/var/lib/snmpsim/data", \
-            "--cache-dir=/var/cache/snmpsim", "--agent-udpv4-endpoint=0.0.0.0:1161", \
-            "--process-user=nobody", "--process-group=nogroup"]
+# Healthy once it answers a GET of sysDescr.0 with community public (a device container).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["/opt/snmpsim/bin/python", "-c", "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.sendto(bytes.fromhex('302602010104067075626c6963a019020101020100020100300e300c06082b060102010101000500'), ('127.0.0.1', 1161)); s.recv(1500)"]
+ENTRYPOINT ["/usr/local/bin/snmpsim-device"]

@@ -37,6 +37,12 @@ def run(stack, log=print) -> bool:
         return owned if sum(owned.values()) == len(names) and all(owned.values()) else None
     owned = wait(owners, 60)
     fact(owned, f"{lay.collectors} collectors share {len(names)} targets through Redis", str(owned))
+    # The simulated devices were discovered, each once, on the address the layout gives it.
+    listed = {t["name"]: t["address"] for t in (o.targets(lay, 0) or {}).get("targets", [])}
+    expected = {name: addr for name, addr, snmp in lay.targets() if snmp.get("discovered")}
+    fact(all(listed.get(n) == a for n, a in expected.items()),
+         f"[discovery] found the {len(expected)} simulated devices, each once (lab-sw1 answers on two addresses)",
+         ", ".join(f"{n} {listed.get(n, 'missing')}" for n in expected if listed.get(n) != expected[n]))
     # Points of every device in both replicas (the collectors write to both).
     def devices(port):
         rows = o.influx(port, 'SHOW TAG VALUES FROM "system" WITH KEY = "target"') or []

@@ -71,6 +71,9 @@ pub(super) async fn run(core: Arc<Core>, mut found: Option<super::discovery::Fou
         }
         first = false;
         changed |= sd.refresh(from).await;
+        let failing = |source: &str, yes: bool| METRICS.source_failing.with_label_values(&[source]).set(i64::from(yes));
+        failing("files", files.failing());
+        failing("http_sd", sd.last_error.is_some());
         if changed {
             let file_targets: usize = files.sets().map(|(_, t)| t.len()).sum();
             METRICS

@@ -17,6 +17,8 @@ struct Seen {
     digest: u64,
     /// The last good reading (empty when the file was broken from the start).
     targets: Vec<TargetConfig>,
+    /// Its current version was refused (`targets` is an older one).
+    broken: bool,
 }
 
 /// The targets files matched so far, each with its last good targets.
@@ -31,6 +33,11 @@ impl FileWatch {
         self.files
             .iter()
             .map(|(p, s)| (p.display().to_string(), s.targets.as_slice()))
+    }
+
+    /// Whether a file's current version is refused (its older targets are what is polled).
+    pub fn failing(&self) -> bool {
+        self.files.values().any(|s| s.broken)
     }
 
     /// Looks at every matching file; true when a file's good targets changed, came or went.
@@ -61,6 +68,7 @@ impl FileWatch {
                         stamp,
                         digest: 0,
                         targets: old,
+                        broken: true,
                     },
                 );
                 continue;
@@ -86,6 +94,7 @@ impl FileWatch {
                 other => other,
             };
             let origin = path.display().to_string();
+            let mut broken = false;
             let targets = match netpulse_config::read_targets_file(&origin, &text, cfg) {
                 Ok(t) => {
                     tracing::info!(file = %origin, targets = t.len(), "targets file read");
@@ -93,12 +102,21 @@ impl FileWatch {
                     t
                 }
                 Err(e) => {
+                    broken = true;
                     METRICS.source_errors.with_label_values(&["files"]).inc();
                     refused(format!("targets file refused, its previous targets stay:\n{e}"));
                     old.map(|s| s.targets).unwrap_or_default()
                 }
             };
-            self.files.insert(path, Seen { stamp, digest, targets });
+            self.files.insert(
+                path,
+                Seen {
+                    stamp,
+                    digest,
+                    targets,
+                    broken,
+                },
+            );
         }
         changed
     }
