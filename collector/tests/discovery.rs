@@ -288,3 +288,53 @@ fn neighbours_are_followed_only_inside_the_allowed_ranges() {
         "an address outside --within was probed"
     );
 }
+
+#[test]
+fn a_v3_user_finds_the_agent_by_its_engine_and_a_wrong_community_finds_nothing() {
+    let port = free_udp_port();
+    let _agent = Snmpd::start_on(&["127.0.5.20", "127.0.5.21"], port, "lab-v3");
+    let p = port.to_string();
+    let auth = format!("sha256:{}", harness::AUTH_PASS);
+    let privacy = format!("aes128:{}", harness::PRIV_PASS);
+    // A community the agent does not know first (no answer: v2c agents stay silent), then v3.
+    let (code, v, stderr) = discover(&[
+        "127.0.5.16/28",
+        "--port",
+        &p,
+        "--community",
+        "not-this-one",
+        "--v3-user",
+        "sha256_aes128",
+        "--v3-auth",
+        &auth,
+        "--v3-priv",
+        &privacy,
+        "--timeout",
+        "500ms",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let devices = v["devices"].as_array().unwrap();
+    assert_eq!(devices.len(), 1, "{v:#}");
+    let d = &devices[0];
+    assert_eq!(d["address"], format!("udp://127.0.5.20:{port}"));
+    assert_eq!(d["also"], serde_json::json!(["127.0.5.21"]));
+    assert_eq!(d["version"], "3");
+    assert_eq!(d["user"], "sha256_aes128");
+    assert_eq!(d["credential"], 2, "the v3 user answered, after the community");
+    assert!(d["identity"].as_str().unwrap().starts_with("engine id 80001f88"), "{d}");
+    assert!(!stderr.contains(harness::AUTH_PASS) && !v.to_string().contains(harness::AUTH_PASS));
+    let (code, v, _) = discover(&[
+        "127.0.5.16/28",
+        "--port",
+        &p,
+        "--community",
+        "not-this-one",
+        "--timeout",
+        "300ms",
+        "--format",
+        "json",
+    ]);
+    assert_eq!((code, v["devices"].as_array().unwrap().len()), (1, 0));
+}
