@@ -15,6 +15,7 @@ mod head_edit;
 mod health;
 mod listeners;
 mod mirror;
+mod monitor;
 mod notify;
 pub mod pool;
 mod proxy;

@@ -132,6 +132,7 @@ fn add_frontend(server: &mut Server, f: &FrontendConfig, fe: &FrontendState, sta
             express,
             tls: if tls { fe.tls.clone() } else { None },
             redirect_https: if tls { None } else { f.redirect_https },
+            monitor_uri: f.monitor_uri.as_deref().map(Arc::from),
         };
         let name = format!("frontend {}{}", f.name, if tls { " (TLS)" } else { "" });
         let mut svc = pingora_core::services::listening::Service::new(name, app);

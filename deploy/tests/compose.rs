@@ -99,11 +99,13 @@ impl Dockerd {
         (out.status.success(), text)
     }
 
+    /// The container's address on the stack's network (`netpulse`; the collectors are on
+    /// `netpulse-devices` too).
     fn ip(&self, container: &str) -> String {
         let (ok, text) = self.docker(&[
             "inspect",
             "-f",
-            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+            "{{with index .NetworkSettings.Networks \"netpulse\"}}{{.IPAddress}}{{end}}",
             container,
         ]);
         assert!(ok, "{text}");

@@ -12,7 +12,7 @@
 //! lets Pingora parse them as usual. On a TLS listener the handshake comes first; HTTP/2
 //! (chosen by ALPN) goes to Pingora's h2 server, HTTP/1 through the same loop as plain TCP.
 //! On a plain listener of a frontend with `redirect_https`, every request is answered here
-//! with a redirect to `https://`.
+//! with a redirect to `https://`; a frontend's `monitor_uri` is answered here too (`monitor`).
 
 use crate::bounded::{until, within};
 use crate::express::{Express, Lanes, Outcome};
@@ -51,6 +51,8 @@ pub struct Door<A> {
     pub tls: Option<Arc<tls::Acceptor>>,
     /// These (plain) listeners redirect every request to https with this status.
     pub redirect_https: Option<u16>,
+    /// Requests for this target are answered by the balancer itself (`monitor`).
+    pub monitor_uri: Option<Arc<str>>,
 }
 
 /// A connection the HTTP/1 loop serves: TCP, or TLS over it; both take back bytes read ahead.
@@ -217,6 +219,16 @@ impl<A: HttpServerApp + Send + Sync + 'static> Door<A> {
             let (mut l4, head, (next, lane)) = self.read_header::<S>(stream, first, carry).await?;
             carry = next;
             first = false;
+            if let Some(uri) = &self.monitor_uri
+                && crate::monitor::asks(&head, uri)
+            {
+                let (answer, status) = crate::monitor::answer(*shutdown.borrow());
+                self.frontend.counters.intercept(status);
+                let _ = l4.write_all(&answer).await;
+                let _ = l4.flush().await;
+                l4.close().await;
+                return None;
+            }
             if let Some(code) = self.redirect_https {
                 let (answer, status, keep_alive) = redirect::answer(&head, code, !*shutdown.borrow());
                 self.frontend.counters.intercept(status);

@@ -29,6 +29,11 @@ pub struct Frontend {
     /// (301, 302, 303, 307 or 308; HAProxy `redirect scheme https`); absent: served as it is.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redirect_https: Option<u16>,
+    /// A request for exactly this URI (e.g. `/healthz`) is answered by the balancer itself —
+    /// 200 while it serves, 503 once it stops — and never reaches a backend (HAProxy
+    /// `monitor-uri`): what keepalived or an outer load balancer asks (deploy/keepalived).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub monitor_uri: Option<String>,
 }
 
 impl Frontend {

@@ -181,6 +181,14 @@ fn frontend(i: &str, f: &Frontend, backends: &HashSet<&str>, out: &mut Problems)
     if let Some(t) = &f.tls {
         tls(i, f, t, out);
     }
+    if let Some(uri) = &f.monitor_uri
+        && (!uri.starts_with('/') || uri.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control()))
+    {
+        out.push((
+            p(&["frontends", i, "monitor_uri"]),
+            format!("{uri:?}: a request target starting with / (no spaces)"),
+        ));
+    }
     if let Some(code) = f.redirect_https
         && ![301, 302, 303, 307, 308].contains(&code)
     {

@@ -76,6 +76,7 @@ pub fn frontend(p: &Proxy, id: u32, backends: &HashMap<&str, &Proxy>, d: &mut Di
             ticket_keys: b.ticket_keys.as_ref().map(Into::into),
         }),
         redirect_https: p.redirect_https,
+        monitor_uri: p.monitor_uri.clone(),
     }
 }
 

@@ -42,7 +42,6 @@ pub const IGNORED: &[&str] = &[
     "max-session-srv-conns",
     "maxconn",
     "monitor",
-    "monitor-uri",
     "persist",
     "rate-limit",
     "redirect",

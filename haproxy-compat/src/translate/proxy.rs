@@ -68,6 +68,8 @@ pub struct Proxy {
     pub tls: Option<(usize, SslBind)>,
     /// `redirect scheme https [code N]` for plain-HTTP requests: the status.
     pub redirect_https: Option<u16>,
+    /// `monitor-uri URI`.
+    pub monitor_uri: Option<String>,
     pub default_backend: Option<(usize, String)>,
     pub acls: Acls,
     /// (line, backend, routes in DNF; empty = unconditional).
@@ -107,6 +109,8 @@ impl Proxy {
             "bind" if !self.frontend => d.error(at, "'bind' in a backend section"),
             "bind" => self.bind(dir, d),
             "redirect" if self.frontend => self.redirect(dir, d),
+            "monitor-uri" if self.frontend && w.len() == 2 => self.monitor_uri = Some(arg(1).to_string()),
+            "monitor-uri" if self.frontend => d.error(at, "monitor-uri takes one URI"),
             "http-request" if self.frontend && w.get(1).map(String::as_str) == Some("redirect") => {
                 self.redirect(dir, d)
             }
