@@ -90,9 +90,14 @@ pub fn tls_frontend(dir: &Path, alpn: &str) -> String {
 /// `req` sent over `openssl s_client` with `args`, read until the server closes: the whole
 /// output (session, answer, and OpenSSL's complaint when no close_notify came).
 pub fn s_client_request(port: u16, args: &[&str], req: &str) -> String {
+    s_client_request_to(&format!("127.0.0.1:{port}"), args, req)
+}
+
+/// [`s_client_request`] to any `HOST:PORT`.
+pub fn s_client_request_to(addr: &str, args: &[&str], req: &str) -> String {
     use std::io::Write;
     let mut child = Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-ign_eof"])
+        .args(["s_client", "-connect", addr, "-ign_eof"])
         .args(args)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
