@@ -44,16 +44,8 @@ pub struct Args {
         default_value = "system,interfaces"
     )]
     pub module: Vec<String>,
-    /// v3 user of ad-hoc targets.
-    #[arg(long, value_name = "U")]
-    pub v3_user: Option<String>,
-    /// v3 authentication, PROTOCOL:PASSWORD (md5 sha sha224 sha256 sha384 sha512).
-    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
-    pub v3_auth: Option<String>,
-    /// v3 privacy, PROTOCOL:PASSWORD (des aes128 aes192 aes256 aes192c aes256c; the `c` forms
-    /// extend keys as Cisco does).
-    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
-    pub v3_priv: Option<String>,
+    #[command(flatten)]
+    pub v3: V3Flags,
     /// Log format on stderr.
     #[arg(long, value_name = "FORMAT", env = "NETPULSE_LOG_FORMAT", default_value = "human", value_parser = netpulse_config::LOG_FORMATS)]
     pub log_format: String,
@@ -84,15 +76,9 @@ pub struct DiscoverArgs {
     /// SNMP version of the communities: 1 or 2c.
     #[arg(long, value_name = "V", default_value = "2c", value_parser = ["1", "2c"])]
     pub snmp_version: String,
-    /// A v3 user to try after the communities.
-    #[arg(long, value_name = "U")]
-    pub v3_user: Option<String>,
-    /// v3 authentication of that user, PROTOCOL:PASSWORD.
-    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
-    pub v3_auth: Option<String>,
-    /// v3 privacy of that user, PROTOCOL:PASSWORD.
-    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
-    pub v3_priv: Option<String>,
+    /// A v3 user, tried after the communities.
+    #[command(flatten)]
+    pub v3: V3Flags,
     /// UDP port asked on every address.
     #[arg(long, default_value_t = 161)]
     pub port: u16,
@@ -118,12 +104,42 @@ pub struct DiscoverArgs {
     pub show_secrets: bool,
 }
 
+/// An SNMPv3 user and its keys from flags: ad-hoc targets and `discover` read them alike.
+#[derive(Debug, Clone, clap::Args)]
+pub struct V3Flags {
+    /// v3 user (ad-hoc targets; `discover` tries it after the communities).
+    #[arg(long, value_name = "U")]
+    pub v3_user: Option<String>,
+    /// v3 authentication, PROTOCOL:PASSWORD (md5 sha sha224 sha256 sha384 sha512).
+    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_AUTH", hide_env_values = true)]
+    pub v3_auth: Option<String>,
+    /// v3 privacy, PROTOCOL:PASSWORD (des aes128 aes192 aes256 aes192c aes256c; the `c` forms
+    /// extend keys as Cisco does).
+    #[arg(long, value_name = "PROTO:PASS", env = "NETPULSE_V3_PRIV", hide_env_values = true)]
+    pub v3_priv: Option<String>,
+}
+
+/// The keys `--v3-auth` and `--v3-priv` give, each error naming its flag.
+type V3Keys = (Option<UsmKey<AuthProtocol>>, Option<UsmKey<PrivProtocol>>);
+
+impl V3Flags {
+    pub fn keys(&self) -> Result<V3Keys, ConfigErrors> {
+        let auth = (self.v3_auth.as_deref())
+            .map(|a| usm_key::<AuthProtocol>("--v3-auth", a))
+            .transpose()?;
+        let privacy = (self.v3_priv.as_deref())
+            .map(|p| usm_key::<PrivProtocol>("--v3-priv", p))
+            .transpose()?;
+        Ok((auth, privacy))
+    }
+}
+
 pub fn init_logging(args: &Args) {
     // async-snmp's errors reach the operator as ours, with the target name.
     netpulse_config::init_logging(&args.log_format, args.log_level.as_deref(), "info,async_snmp=off");
 }
 
-pub fn flag_error(flag: &str, message: String) -> ConfigErrors {
+fn flag_error(flag: &str, message: String) -> ConfigErrors {
     ConfigErrors(vec![netpulse_config::ConfigError {
         key: "(flag)".into(),
         origin: format!("flag {flag}"),
@@ -131,7 +147,7 @@ pub fn flag_error(flag: &str, message: String) -> ConfigErrors {
     }])
 }
 
-pub fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<UsmKey<P>, ConfigErrors> {
+fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result<UsmKey<P>, ConfigErrors> {
     let (proto, pass) = text
         .split_once(':')
         .ok_or_else(|| flag_error(flag, "expected PROTOCOL:PASSWORD, e.g. sha256:secret123".into()))?;
@@ -148,16 +164,7 @@ pub fn usm_key<P: serde::de::DeserializeOwned>(flag: &str, text: &str) -> Result
 fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
     let version = SnmpVersion::parse(&args.snmp_version)
         .ok_or_else(|| flag_error("--snmp-version", format!("{:?} is not 1, 2c or 3", args.snmp_version)))?;
-    let auth = args
-        .v3_auth
-        .as_deref()
-        .map(|a| usm_key::<AuthProtocol>("--v3-auth", a))
-        .transpose()?;
-    let privacy = args
-        .v3_priv
-        .as_deref()
-        .map(|p| usm_key::<PrivProtocol>("--v3-priv", p))
-        .transpose()?;
+    let (auth, privacy) = args.v3.keys()?;
     Ok(args
         .target
         .iter()
@@ -169,7 +176,7 @@ fn adhoc_targets(args: &Args) -> Result<Vec<TargetConfig>, ConfigErrors> {
                 SnmpVersion::V3 => None,
                 _ => Some(Secret::new(args.community.clone().unwrap_or_else(|| "public".into()))),
             },
-            user: args.v3_user.clone(),
+            user: args.v3.v3_user.clone(),
             auth: auth.clone(),
             privacy: privacy.clone(),
             modules: args.module.clone(),

@@ -1,11 +1,11 @@
 //! `netpulse-collector discover`: the flags made into a sweep, the devices printed as targets
 //! (stdout) and what the sweep cost (stderr).
 
-use crate::cli::{Args, DiscoverArgs, usm_key};
+use crate::cli::{Args, DiscoverArgs};
 use anyhow::Context;
 use netpulse_collector::discovery::{self, Sweep};
 use netpulse_collector::registry::Registry;
-use netpulse_config::{AuthProtocol, Cidr, PrivProtocol, Secret, SnmpVersion, TargetDefaults};
+use netpulse_config::{Cidr, Secret, SnmpVersion, TargetDefaults};
 
 /// The credentials of the flags, in the order they are tried: communities, then the v3 user.
 fn credentials(d: &DiscoverArgs) -> anyhow::Result<Vec<TargetDefaults>> {
@@ -17,13 +17,8 @@ fn credentials(d: &DiscoverArgs) -> anyhow::Result<Vec<TargetDefaults>> {
             ..TargetDefaults::default()
         })
         .collect();
-    if let Some(user) = &d.v3_user {
-        let auth = (d.v3_auth.as_deref())
-            .map(|a| usm_key::<AuthProtocol>("--v3-auth", a))
-            .transpose()?;
-        let privacy = (d.v3_priv.as_deref())
-            .map(|p| usm_key::<PrivProtocol>("--v3-priv", p))
-            .transpose()?;
+    if let Some(user) = &d.v3.v3_user {
+        let (auth, privacy) = d.v3.keys()?;
         out.push(TargetDefaults {
             version: Some(SnmpVersion::V3),
             user: Some(user.clone()),
