@@ -86,7 +86,7 @@ async fn run(
 async fn store_in_cluster(core: &Core, c: &crate::cluster::Cluster, targets: &[TargetConfig]) {
     let held: BTreeMap<String, String> = c.runtime_targets().into_iter().collect();
     for t in targets {
-        let body = exposed_json(t);
+        let body = discovery::exposed_json(t);
         let same = held
             .get(&t.name)
             .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
@@ -99,24 +99,6 @@ async fn store_in_cluster(core: &Core, c: &crate::cluster::Cluster, targets: &[T
             Err(e) => tracing::warn!(target = %t.name, error = ?e, "discovered target not stored"),
         }
     }
-}
-
-/// A target as JSON with its secrets in clear (for Redis and the state file, never for logs:
-/// `Secret` itself serializes as `***`).
-fn exposed_json(t: &TargetConfig) -> serde_json::Value {
-    let mut v = serde_json::to_value(t).unwrap_or_default();
-    if let Some(c) = &t.community {
-        v["community"] = c.expose().into();
-    }
-    for (key, k) in [
-        ("auth", t.auth.as_ref().map(|k| &k.password)),
-        ("priv", t.privacy.as_ref().map(|k| &k.password)),
-    ] {
-        if let Some(p) = k {
-            v[key]["password"] = p.expose().into();
-        }
-    }
-    v
 }
 
 fn load(file: &std::path::Path) -> BTreeMap<String, TargetConfig> {
@@ -135,7 +117,7 @@ fn load(file: &std::path::Path) -> BTreeMap<String, TargetConfig> {
 /// Written whole and renamed into place, private (0700 folder, 0600 file).
 fn save(file: &std::path::Path, known: &BTreeMap<String, TargetConfig>) {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
-    let list: Vec<serde_json::Value> = known.values().map(exposed_json).collect();
+    let list: Vec<serde_json::Value> = known.values().map(discovery::exposed_json).collect();
     let write = || -> std::io::Result<()> {
         let dir = file.parent().unwrap_or(std::path::Path::new("."));
         std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;

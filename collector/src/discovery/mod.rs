@@ -245,3 +245,22 @@ fn name_of(d: &Device) -> String {
     let clean = clean.trim_matches('-').to_string();
     if clean.is_empty() { d.address.to_string() } else { clean }
 }
+
+/// A found target as JSON with its secrets in clear — for where run-time targets live (Redis,
+/// the 0600 state file) and for `discover --show-secrets`, never for logs: `Secret` itself
+/// serializes as `***`.
+pub fn exposed_json(t: &TargetConfig) -> serde_json::Value {
+    let mut v = serde_json::to_value(t).unwrap_or_default();
+    if let Some(c) = &t.community {
+        v["community"] = c.expose().into();
+    }
+    for (key, k) in [
+        ("auth", t.auth.as_ref().map(|k| &k.password)),
+        ("priv", t.privacy.as_ref().map(|k| &k.password)),
+    ] {
+        if let Some(p) = k {
+            v[key]["password"] = p.expose().into();
+        }
+    }
+    v
+}

@@ -35,23 +35,16 @@ pub fn toml(report: &Report, targets: &[TargetConfig], command: &str, show_secre
             out.push_str(&format!("user = {}\n", quote(u)));
         }
         if show_secrets {
-            if let Some(c) = &t.community {
-                out.push_str(&format!("community = {}\n", quote(c.expose())));
+            let v = super::exposed_json(t);
+            if let Some(c) = v["community"].as_str() {
+                out.push_str(&format!("community = {}\n", quote(c)));
             }
-            for (key, k) in [(
-                "auth",
-                t.auth.as_ref().map(|k| (format!("{:?}", k.protocol), &k.password)),
-            )]
-            .into_iter()
-            .chain([(
-                "priv",
-                t.privacy.as_ref().map(|k| (format!("{:?}", k.protocol), &k.password)),
-            )]) {
-                if let Some((proto, pass)) = k {
+            for key in ["auth", "priv"] {
+                if let (Some(proto), Some(pass)) = (v[key]["protocol"].as_str(), v[key]["password"].as_str()) {
                     out.push_str(&format!(
                         "{key} = {{ protocol = {}, password = {} }}\n",
-                        quote(&proto.to_ascii_lowercase()),
-                        quote(pass.expose())
+                        quote(proto),
+                        quote(pass)
                     ));
                 }
             }
