@@ -84,22 +84,10 @@ fn agents(port: u16, endpoints: &[(&str, String)]) -> Agents {
         agents._dirs.push(dir);
     }
     for (address, _) in endpoints {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while !snmpget_ok(address, port) {
-            assert!(Instant::now() < deadline, "snmpsim does not answer on {address}:{port}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        // A large recording is indexed before its first answer.
+        harness::wait_answering_at(address, port, "public", Duration::from_secs(90));
     }
     agents
-}
-
-fn snmpget_ok(address: &str, port: u16) -> bool {
-    Command::new("snmpget")
-        .args(["-v2c", "-c", "public", "-t", "1", "-r", "0", "-On"])
-        .arg(format!("{address}:{port}"))
-        .arg("1.3.6.1.2.1.1.5.0")
-        .output()
-        .is_ok_and(|o| o.status.success())
 }
 
 fn decompress(rel: &str) -> String {

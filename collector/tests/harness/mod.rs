@@ -20,12 +20,12 @@ use std::time::{Duration, Instant};
 
 /// Waits until `snmpget` gets an answer from the agent (bounded).
 fn wait_answering(port: u16, community: &str) {
-    wait_answering_at("127.0.0.1", port, community)
+    wait_answering_at("127.0.0.1", port, community, Duration::from_secs(20))
 }
 
-/// Waits (bounded) until `community` is answered at `host:port`.
-pub fn wait_answering_at(host: &str, port: u16, community: &str) {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Waits until `community` is answered at `host:port`, at most `within`.
+pub fn wait_answering_at(host: &str, port: u16, community: &str, within: Duration) {
+    let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         let ok = Command::new("snmpget")
             .args([
@@ -51,7 +51,7 @@ pub fn wait_answering_at(host: &str, port: u16, community: &str) {
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    panic!("agent on 127.0.0.1:{port} did not answer within 20s");
+    panic!("agent on {host}:{port} did not answer within {within:?}");
 }
 
 /// v3 users created in every [`Snmpd`]: (user, auth protocol, priv protocol) using
@@ -155,7 +155,7 @@ impl Snmpd {
             .env("SNMPCONFPATH", format!("{}:{}", self.dir.display(), persist.display()))
             .env("SNMP_PERSISTENT_DIR", &persist);
         self.child = Some(Proc::spawn("snmpd", cmd, &self.dir.join("stderr")));
-        wait_answering_at(&self.host, self.port, "public");
+        wait_answering_at(&self.host, self.port, "public", Duration::from_secs(20));
     }
 
     /// Stops the agent (its engineBoots is persisted and grows on the next start).
