@@ -40,6 +40,26 @@ impl FileWatch {
         self.files.values().any(|s| s.broken)
     }
 
+    /// A version of `path` refused: counted and reported once, its last good targets kept.
+    fn refuse(
+        &mut self,
+        path: PathBuf,
+        (stamp, digest): ((u64, Option<SystemTime>), u64),
+        why: String,
+        refused: &mut dyn FnMut(String),
+    ) {
+        METRICS.source_errors.with_label_values(&["files"]).inc();
+        refused(why);
+        let targets = self.files.remove(&path).map(|s| s.targets).unwrap_or_default();
+        let seen = Seen {
+            stamp,
+            digest,
+            targets,
+            broken: true,
+        };
+        self.files.insert(path, seen);
+    }
+
     /// Looks at every matching file; true when a file's good targets changed, came or went.
     /// `refused` hears each problem once per version of a file.
     pub fn scan(&mut self, cfg: &CollectorConfig, refused: &mut dyn FnMut(String)) -> bool {
@@ -54,23 +74,13 @@ impl FileWatch {
                 continue;
             }
             if meta.len() > MAX_FILE_BYTES {
-                METRICS.source_errors.with_label_values(&["files"]).inc();
-                refused(format!(
+                let why = format!(
                     "{}: {} bytes, over the {} MiB a targets file may hold: refused, its previous targets stay",
                     path.display(),
                     meta.len(),
                     MAX_FILE_BYTES >> 20
-                ));
-                let old = self.files.remove(&path).map(|s| s.targets).unwrap_or_default();
-                self.files.insert(
-                    path,
-                    Seen {
-                        stamp,
-                        digest: 0,
-                        targets: old,
-                        broken: true,
-                    },
                 );
+                self.refuse(path, (stamp, 0), why, refused);
                 continue;
             }
             let text = match std::fs::read_to_string(&path) {
@@ -85,38 +95,30 @@ impl FileWatch {
                 text.hash(&mut h);
                 h.finish()
             };
-            let old = match self.files.remove(&path) {
-                Some(mut s) if s.digest == digest => {
-                    s.stamp = stamp;
-                    self.files.insert(path, s);
-                    continue;
-                }
-                other => other,
-            };
+            if let Some(seen) = self.files.get_mut(&path)
+                && seen.digest == digest
+            {
+                seen.stamp = stamp; // touched, not changed
+                continue;
+            }
             let origin = path.display().to_string();
-            let mut broken = false;
-            let targets = match netpulse_config::read_targets_file(&origin, &text, cfg) {
-                Ok(t) => {
-                    tracing::info!(file = %origin, targets = t.len(), "targets file read");
+            match netpulse_config::read_targets_file(&origin, &text, cfg) {
+                Ok(targets) => {
+                    tracing::info!(file = %origin, targets = targets.len(), "targets file read");
                     changed = true;
-                    t
+                    let seen = Seen {
+                        stamp,
+                        digest,
+                        targets,
+                        broken: false,
+                    };
+                    self.files.insert(path, seen);
                 }
                 Err(e) => {
-                    broken = true;
-                    METRICS.source_errors.with_label_values(&["files"]).inc();
-                    refused(format!("targets file refused, its previous targets stay:\n{e}"));
-                    old.map(|s| s.targets).unwrap_or_default()
+                    let why = format!("targets file refused, its previous targets stay:\n{e}");
+                    self.refuse(path, (stamp, digest), why, refused);
                 }
-            };
-            self.files.insert(
-                path,
-                Seen {
-                    stamp,
-                    digest,
-                    targets,
-                    broken,
-                },
-            );
+            }
         }
         changed
     }
