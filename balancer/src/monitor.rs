@@ -17,8 +17,11 @@ pub fn asks(head: &[u8], uri: &str) -> bool {
 
 /// The whole answer and its status: 200 while serving, 503 when `stopping`.
 pub fn answer(stopping: bool) -> (Vec<u8>, u16) {
-    let (status, body) = if stopping { (503, STOPPING) } else { (200, READY) };
-    let reason = if stopping { "Service Unavailable" } else { "OK" };
+    let (status, reason, body) = if stopping {
+        (503, "Service Unavailable", STOPPING)
+    } else {
+        (200, "OK", READY)
+    };
     let text = format!(
         "HTTP/1.1 {status} {reason}\r\ncontent-length: {}\r\ncache-control: no-cache\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n{body}",
         body.len()
