@@ -29,11 +29,21 @@ def main() -> int:
     dr = sub.add_parser("drill")
     dr.add_argument("--short", action="store_true", help="shortened outages (the test suite's run)")
     dr.add_argument("--only", action="append", default=[], help="run only drills whose name contains this")
+    dr.add_argument("--soak", metavar="DURATION", help="run the stack DURATION (90s, 20m, 1h) with one fault of each drill")
+    dr.add_argument("--out", type=Path, help="where --soak writes soak.md, soak.csv and soak.svg (default: the work folder)")
     for p in (d, dr):
         p.add_argument("--collectors", type=int, default=3)
         p.add_argument("--interval", type=int, default=10, help="poll interval, seconds")
         p.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
     args = ap.parse_args()
+    if args.cmd == "drill" and args.soak:
+        from . import soak
+        try:
+            soak.parse_duration(args.soak)
+        except ValueError as e:
+            ap.error(str(e))
+        # What the soak wrote stays, with the logs beside it.
+        args.keep = args.keep or args.out is None
     lay = layout(args)
     stack = Stack(lay)
     # Ctrl-C and SIGTERM stop everything, whatever is running.
@@ -49,6 +59,10 @@ def main() -> int:
             print(summary.where(lay, stack.grafana))
             time.sleep(3)
             summary.live(stack)
+        elif args.soak:
+            from . import soak
+            code = soak.run(stack, soak.parse_duration(args.soak), args.out or lay.work,
+                            "scripts/drill " + " ".join(sys.argv[2:]))
         else:
             from . import drills
             code = drills.run(stack, short=args.short, only=args.only)

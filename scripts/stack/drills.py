@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import bounds
+from . import bounds, edge_drill
 from . import components as c
 from . import observe as o
 from .load import Load
@@ -52,6 +52,12 @@ class Row:
     takeover_s: float = None
     recover_s: float = None
     set_aside: int = 0
+    # When the drill ran, from its start until the stack had recovered (the soak's accounting).
+    window: tuple = None
+    # The edge pair's clients (balancer node lost): failed requests, writes missing, what broke.
+    edge_failed: int = 0
+    edge_lost: int = 0
+    edge_broken: list = None
 
 
 class Alerts:
@@ -181,8 +187,8 @@ def measure(stack, load: Load, alerts: Alerts, row: Row, t0: float, t_end: float
     row.client = f"{have[0]}/{have[1]} of {acked}"
     row.acked = len([s for s, at in load.acked if t0 <= at <= t1])
     row.given_up = int(disk_full_drops(lay) - drops0)
-    row.lost = max(0, diff - row.given_up) + sum(max(0, acked - h) for h in have)
-    row.failed = load.failures_between(t0, t1)
+    row.lost = max(0, diff - row.given_up) + sum(max(0, acked - h) for h in have) + row.edge_lost
+    row.failed = load.failures_between(t0, t1) + row.edge_failed
     row.alert = alerts.between(t0, t1)
     return row
 
@@ -213,15 +219,9 @@ def takeover(stack, row: Row, names: list, since: float, timeout: float = 120) -
     row.takeover = f"> {timeout:.0f} s"
 
 
-def run(stack, short: bool = False, only: list = ()) -> int:
-    lay = stack.lay
-    outage = 15 if short else 60
-    print(f"drills: outages of {outage} s, polling every {lay.interval_s} s, client writes and reads every 0.2 s")
-    time.sleep(lay.interval_s * 2)  # every target polled a couple of times first
-    load = Load(lay).start()
-    alerts = Alerts(lay)
-    rows = []
-    drills = [
+def catalogue(stack, outage: int) -> list:
+    """(name, drill) of every drill, in the order they run (and a soak injects them)."""
+    return [
         ("InfluxDB replica stopped", lambda r: influx_down(stack, r, outage)),
         ("collector SIGKILLed", lambda r: collector_killed(stack, r, outage)),
         ("collector restarted gracefully", lambda r: collector_restarted(stack, r)),
@@ -229,30 +229,34 @@ def run(stack, short: bool = False, only: list = ()) -> int:
         ("balancer backend killed", lambda r: backend_killed(stack, r, outage)),
         ("balancer upgraded in place", lambda r: balancer_upgraded(stack, r)),
         ("a poisoned write", lambda r: poisoned_write(stack, r)),
+        ("balancer node lost", lambda r: edge_drill.balancer_node_lost(stack, r)),
         # Last: collector-1's queues stay on the small disk to the end.
         ("disk of one queue full", lambda r: queue_disk_full(stack, r, outage)),
     ]
+
+
+def run_one(stack, load: Load, alerts: Alerts, name: str, drill) -> Row:
+    """One drill, measured once the stack recovered; its row (printed with any bound broken)."""
+    lay = stack.lay
+    row = Row(name)
+    t0, drops0 = time.time(), disk_full_drops(lay)
+    print(f"- {name} …", flush=True)
     try:
-        for name, drill in drills:
-            if only and not any(s in name for s in only):
-                continue
-            row = Row(name)
-            t0, drops0 = time.time(), disk_full_drops(lay)
-            print(f"- {name} …", flush=True)
-            try:
-                t_end = drill(row)
-            except Exception as e:  # noqa: BLE001 - a drill that cannot run is reported, not hidden
-                row.note = f"could not run: {e}"
-                row.lost = -1
-                rows.append(row)
-                continue
-            rows.append(measure(stack, load, alerts, row, t0, t_end, drops0))
-            print("  " + line(rows[-1]), flush=True)
-            for why in bounds.violations(rows[-1], lay):
-                print(f"  OUT OF BOUNDS: {why}", flush=True)
-    finally:
-        load.stop()
-        alerts.stop()
+        t_end = drill(row)
+    except Exception as e:  # noqa: BLE001 - a drill that cannot run is reported, not hidden
+        row.note = f"could not run: {e}"
+        row.lost = -1
+        return row
+    measure(stack, load, alerts, row, t0, t_end, drops0)
+    row.window = (t0, time.time())
+    print("  " + line(row), flush=True)
+    for why in bounds.violations(row, lay):
+        print(f"  OUT OF BOUNDS: {why}", flush=True)
+    return row
+
+
+def verdict(rows: list, load: Load, lay) -> dict:
+    """Prints the table, its bounds and the drills out of bounds; {drill: [why]} of those."""
     print()
     print(table(rows))
     print("\nBounds:" + bounds.__doc__.split("README quotes them):", 1)[1].rstrip())
@@ -264,6 +268,25 @@ def run(stack, short: bool = False, only: list = ()) -> int:
     print(f"\n{'NOTHING LOST' if not lost else 'LOST: ' + ', '.join(lost)}"
           f" — {len(load.acked)} client writes acknowledged, {len(load.failed_writes) + len(load.failed_reads)} requests failed in all;"
           f" {'every bound held' if not bad else f'{len(bad)} drill(s) out of bounds'}")
+    return bad
+
+
+def run(stack, short: bool = False, only: list = ()) -> int:
+    lay = stack.lay
+    outage = 15 if short else 60
+    print(f"drills: outages of {outage} s, polling every {lay.interval_s} s, client writes and reads every 0.2 s")
+    time.sleep(lay.interval_s * 2)  # every target polled a couple of times first
+    load = Load(lay).start()
+    alerts = Alerts(lay)
+    rows = []
+    try:
+        for name, drill in catalogue(stack, outage):
+            if not only or any(s in name for s in only):
+                rows.append(run_one(stack, load, alerts, name, drill))
+    finally:
+        load.stop()
+        alerts.stop()
+    bad = verdict(rows, load, lay)
     return 1 if bad or not rows else 0
 
 
