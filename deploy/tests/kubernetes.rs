@@ -293,6 +293,17 @@ fn the_numbers_are_the_documented_ones_and_match_the_binaries() {
         "the queue volume {} is a PersistentVolumeClaim of the StatefulSet",
         mount["name"]
     );
+    // The edge survives losing a node: two replicas on different hosts when possible, a budget
+    // that keeps one, and readiness from the balancer's own monitor_uri (a stopping replica
+    // leaves the Service first).
+    assert!(bset["spec"]["replicas"].as_u64() >= Some(2));
+    let aff = &bset["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"];
+    assert!(aff.to_string().contains("kubernetes.io/hostname"), "{aff}");
+    let pdb = find(&docs, "PodDisruptionBudget", "netpulse-balancer");
+    assert_eq!(pdb["spec"]["minAvailable"], 1);
+    let monitor = bal.frontends[0].monitor_uri.as_deref().expect("a monitor_uri");
+    assert_eq!(bc["readinessProbe"]["httpGet"]["path"], monitor);
+    assert_eq!(bc["readinessProbe"]["httpGet"]["port"], "influxdb");
     let port = |l: &str| l.rsplit(':').next().unwrap().parse::<u64>().unwrap();
     assert_eq!(port_of(bc, "stats"), port(&bal.stats.listen));
     assert_eq!(port_of(bc, "influxdb"), port(&bal.frontends[0].listen[0]));
