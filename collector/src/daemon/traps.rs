@@ -66,6 +66,7 @@ pub async fn start(core: &Arc<Core>, stop: watch::Receiver<bool>) -> Result<Vec<
         engine_id,
         boots: crate::traps::engine_boots(),
         gate: wire,
+        receive_buffer: t.receive_buffer.0,
     });
     let (mut bound, mut threads) = (Vec::<SocketAddr>::new(), vec![]);
     for addr in bind_order(&t.listen) {
@@ -103,6 +104,7 @@ struct SocketSpec {
     engine_id: Vec<u8>,
     boots: u32,
     gate: WireGate,
+    receive_buffer: u64,
 }
 
 /// A thread of its own per socket, with a single-threaded runtime that owns the socket: a
@@ -127,6 +129,7 @@ async fn socket_thread(
                 let at = addr.to_string();
                 match TrapSocket::bind(&at, &spec.users, &spec.engine_id, spec.boots, spec.gate.clone()).await {
                     Ok(s) => {
+                        size_buffer(&s, spec.receive_buffer);
                         let _ = ready.send(Ok(s.local_addr()));
                         serve(core, r, s, stop).await;
                     }
@@ -139,6 +142,20 @@ async fn socket_thread(
         Ok(Ok(local)) => Ok((local, thread)),
         Ok(Err(e)) => Err(e),
         Err(_) => Err("the trap thread ended before binding".into()),
+    }
+}
+
+/// Asks for `[traps] receive_buffer` on the socket; says what it got when the kernel capped it.
+fn size_buffer(s: &TrapSocket, want: u64) {
+    match s.set_receive_buffer(want) {
+        Some(got) if got >= want => tracing::debug!(listen = %s.local_addr(), bytes = got, "trap socket receive buffer"),
+        Some(got) => tracing::warn!(
+            listen = %s.local_addr(),
+            asked = want,
+            granted = got,
+            "trap socket receive buffer capped by net.core.rmem_max: bursts may overflow it (raise the sysctl, or grant CAP_NET_ADMIN)"
+        ),
+        None => tracing::warn!(listen = %s.local_addr(), "trap socket not found in /proc/self/fd: receive buffer left at the kernel's default"),
     }
 }
 
@@ -163,7 +180,7 @@ async fn serve(core: Arc<Core>, r: Arc<Receiver>, socket: TrapSocket, mut stop: 
     let sampler = {
         let (socket, mut stop) = (socket.clone(), stop.clone());
         tokio::spawn(async move {
-            let mut seen = UsmDrops::default();
+            let (mut seen, mut overflowed) = (UsmDrops::default(), socket.overflow_drops().unwrap_or(0));
             let mut tick = tokio::time::interval(Duration::from_millis(500));
             loop {
                 tokio::select! {
@@ -173,6 +190,10 @@ async fn serve(core: Arc<Core>, r: Arc<Receiver>, socket: TrapSocket, mut stop: 
                 let now = socket.usm_drops();
                 metrics::usm_drops(seen, now);
                 seen = now;
+                if let Some(n) = socket.overflow_drops() {
+                    metrics::overflow_drops(overflowed, n);
+                    overflowed = n;
+                }
             }
         })
     };

@@ -6,6 +6,7 @@ mod convert;
 mod engine;
 mod limit;
 pub mod oid;
+pub mod sockbuf;
 pub mod traps;
 pub mod walk;
 

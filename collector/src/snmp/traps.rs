@@ -10,6 +10,7 @@ use super::{Oid, SnmpError, SnmpResult, Value, VarBind};
 use async_snmp::notification::{Notification, NotificationAcceptance, NotificationEnvelope, NotificationReceiver};
 use async_snmp::{AuthoritativeEngine, PersistedAuthoritativeEngine, Version};
 use netpulse_config::TrapUser;
+use super::sockbuf::{self, OsSocket};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -55,6 +56,8 @@ pub struct UsmDrops {
 
 pub struct TrapSocket {
     rx: NotificationReceiver,
+    /// The socket as the kernel sees it (None where /proc is not readable).
+    os: Option<OsSocket>,
 }
 
 const SNMP_TRAP_ADDRESS: &[u32] = &[1, 3, 6, 1, 6, 3, 18, 1, 3, 0];
@@ -64,6 +67,29 @@ impl TrapSocket {
     /// Binds `addr`; `engine_id` is ours (informs v3), `boots` its boot count (must grow
     /// across restarts: senders cache it).
     pub async fn bind(addr: &str, users: &[TrapUser], engine_id: &[u8], boots: u32, gate: Gate) -> SnmpResult<Self> {
+        let rx = Self::receiver(addr, users, engine_id, boots, gate).await?;
+        let os = sockbuf::find(rx.local_addr());
+        Ok(Self { rx, os })
+    }
+
+    /// Sizes the socket's kernel receive buffer: the size granted (None: the socket was not
+    /// found, /proc unreadable).
+    pub fn set_receive_buffer(&self, bytes: u64) -> Option<u64> {
+        self.os?.set_receive_buffer(bytes)
+    }
+
+    /// Datagrams the kernel dropped on the socket (its buffer full) since it opened.
+    pub fn overflow_drops(&self) -> Option<u64> {
+        self.os?.drops()
+    }
+
+    async fn receiver(
+        addr: &str,
+        users: &[TrapUser],
+        engine_id: &[u8],
+        boots: u32,
+        gate: Gate,
+    ) -> SnmpResult<NotificationReceiver> {
         let lib = |e: Box<async_snmp::Error>| SnmpError::Other(format!("trap receiver on {addr}: {e}"));
         let persisted = PersistedAuthoritativeEngine::new(engine_id.to_vec(), boots).map_err(lib)?;
         let engine =
@@ -100,9 +126,7 @@ impl TrapSocket {
                 })
                 .map_err(|e| SnmpError::Other(format!("trap user {:?}: {e}", u.user)))?;
         }
-        Ok(Self {
-            rx: b.build().await.map_err(lib)?,
-        })
+        b.build().await.map_err(lib)
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -24,7 +24,7 @@ pub static METRICS: LazyLock<TrapMetrics> = LazyLock::new(|| TrapMetrics {
     dropped: must(IntCounterVec::new(
         opts!(
             "netpulse_traps_dropped_total",
-            "Notifications refused, by reason (unknown_community, unknown_user, bad_auth, decrypt_failure, not_in_time_window, unknown_engine, unsupported_level, rate_limited)"
+            "Notifications refused, by reason (unknown_community, unknown_user, bad_auth, decrypt_failure, not_in_time_window, unknown_engine, unsupported_level, rate_limited, socket_overflow: the kernel's receive buffer was full)"
         ),
         &["reason"],
     )),
@@ -38,7 +38,7 @@ pub static METRICS: LazyLock<TrapMetrics> = LazyLock::new(|| TrapMetrics {
     ))),
 });
 
-pub const DROP_REASONS: [&str; 8] = [
+pub const DROP_REASONS: [&str; 9] = [
     "unknown_community",
     "unknown_user",
     "bad_auth",
@@ -47,6 +47,7 @@ pub const DROP_REASONS: [&str; 8] = [
     "unknown_engine",
     "unsupported_level",
     "rate_limited",
+    "socket_overflow",
 ];
 
 pub fn register(r: &Registry) -> prometheus::Result<()> {
@@ -65,6 +66,13 @@ pub fn register(r: &Registry) -> prometheus::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Adds what the kernel dropped on a socket since `before` (its count then) to the counters.
+pub fn overflow_drops(before: u64, now: u64) {
+    if now > before {
+        METRICS.dropped.with_label_values(&["socket_overflow"]).inc_by(now - before);
+    }
 }
 
 /// Adds what the USM layer refused since `before` to the dropped counters.

@@ -1,7 +1,7 @@
 //! `[traps]`: the SNMP trap and inform receiver (docs/traps.md).
 
 use super::target::{AuthProtocol, PrivProtocol, UsmKey};
-use crate::units::{Duration, Secret};
+use crate::units::{ByteSize, Duration, Secret};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +21,9 @@ pub struct TrapsConfig {
     /// poll of it.
     pub poll_on: Vec<String>,
     pub rate_limit: TrapRateLimit,
+    /// Each socket's kernel receive buffer: what absorbs a burst while the process is busy
+    /// elsewhere. Beyond `net.core.rmem_max` only with CAP_NET_ADMIN (the kernel caps it).
+    pub receive_buffer: ByteSize,
     /// SNMPv3 users (traps: keys localized to the sender's engine; informs: to ours).
     pub users: Vec<TrapUser>,
     /// Names of notifications beyond the built-in set.
@@ -36,6 +39,7 @@ impl Default for TrapsConfig {
             dedup_window: Duration::from_secs(10),
             poll_on: vec!["linkDown".into(), "linkUp".into()],
             rate_limit: TrapRateLimit::default(),
+            receive_buffer: ByteSize(32 << 20),
             users: vec![],
             names: vec![],
         }

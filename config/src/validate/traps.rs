@@ -26,6 +26,10 @@ pub(crate) fn traps(t: &TrapsConfig, out: &mut Problems) {
             "per_source and burst must be at least 1".into(),
         ));
     }
+    if !(64 << 10..=1 << 30).contains(&t.receive_buffer.0) {
+        let why = format!("{} is outside 64KiB..1GiB", t.receive_buffer);
+        out.push((p(&["traps", "receive_buffer"]), why));
+    }
     let mut users = HashSet::new();
     for (i, u) in t.users.iter().enumerate() {
         let i = i.to_string();
