@@ -1,9 +1,12 @@
 //! Every network recording of `snmpsim-data` (74 real switches, routers, firewalls, wireless
 //! controllers, appliances) served by snmpsim and polled with `profile = "auto"`: the profile
 //! chosen is the vendor's wherever a shipped profile covers the sysObjectID, and the
-//! `device_cpu` / `device_memory` values equal the recording's, computed here the MIB's way
-//! from the recording's own lines (an oracle written apart from the profile files).
+//! `device_cpu` / `device_memory` values and `device_component` states equal the recording's,
+//! computed here the MIB's way from the recording's own lines (an oracle written apart from the
+//! profile files).
 
+#[path = "device_profiles/components.rs"]
+mod components;
 mod harness;
 
 use harness::Snmpsim;
@@ -375,7 +378,7 @@ async fn every_network_recording_gets_its_vendors_profile_and_its_values() {
         },
         ..CollectorConfig::default()
     };
-    let (mut with_cpu, mut with_memory, mut vendor_matched) = (0, 0, 0);
+    let (mut with_cpu, mut with_memory, mut vendor_matched, mut with_components) = (0, 0, 0, 0);
     for (name, rec) in &recs {
         let tc = TargetConfig {
             name: name.clone(),
@@ -413,13 +416,22 @@ async fn every_network_recording_gets_its_vendors_profile_and_its_values() {
             &utils,
             &values(&out.points, "device_memory", "utilization"),
         );
+        let comps = components::expected(want, rec);
+        components::check(name, &comps, &out.points);
+        with_components += usize::from(!comps.is_empty());
         with_cpu += usize::from(!cpu.is_empty());
         with_memory += usize::from(!e.memory.is_empty());
-        eprintln!("{name:55} {want:18} cpu {:2} memory {:2}", cpu.len(), e.memory.len());
+        eprintln!(
+            "{name:55} {want:18} cpu {:2} memory {:2} components {:2}",
+            cpu.len(),
+            e.memory.len(),
+            comps.len()
+        );
     }
     eprintln!(
-        "{vendor_matched} recordings matched a vendor profile; {with_cpu} have device_cpu, {with_memory} device_memory"
+        "{vendor_matched} recordings matched a vendor profile; {with_cpu} have device_cpu, {with_memory} device_memory, {with_components} device_component"
     );
     assert!(with_cpu >= 34, "device_cpu for {with_cpu} recordings");
     assert!(with_memory >= 24, "device_memory for {with_memory} recordings");
+    assert!(with_components >= 15, "device_component for {with_components} recordings");
 }

@@ -148,14 +148,18 @@ async fn socket_thread(
 /// Asks for `[traps] receive_buffer` on the socket; says what it got when the kernel capped it.
 fn size_buffer(s: &TrapSocket, want: u64) {
     match s.set_receive_buffer(want) {
-        Some(got) if got >= want => tracing::debug!(listen = %s.local_addr(), bytes = got, "trap socket receive buffer"),
+        Some(got) if got >= want => {
+            tracing::debug!(listen = %s.local_addr(), bytes = got, "trap socket receive buffer")
+        }
         Some(got) => tracing::warn!(
             listen = %s.local_addr(),
             asked = want,
             granted = got,
             "trap socket receive buffer capped by net.core.rmem_max: bursts may overflow it (raise the sysctl, or grant CAP_NET_ADMIN)"
         ),
-        None => tracing::warn!(listen = %s.local_addr(), "trap socket not found in /proc/self/fd: receive buffer left at the kernel's default"),
+        None => {
+            tracing::warn!(listen = %s.local_addr(), "trap socket not found in /proc/self/fd: receive buffer left at the kernel's default")
+        }
     }
 }
 

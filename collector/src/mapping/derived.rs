@@ -64,16 +64,21 @@ fn point(d: &Derived, index: &[u32], row: &[Option<Value>], ctx: &Context) -> Op
     if !kept {
         return None;
     }
-    let fields: Vec<_> = (d.fields.iter())
-        .filter_map(|(name, expr, kind)| {
-            let v = expr.eval(&number)?;
-            let f = match kind {
-                Kind::Int => FieldValue::Int(v.round() as i64),
-                Kind::Float => FieldValue::Float(v),
-            };
-            Some((name.clone(), f))
-        })
-        .collect();
+    let mut fields = vec![];
+    for (name, expr, kind) in &d.fields {
+        let Some(v) = expr.eval(&number) else {
+            continue;
+        };
+        match kind {
+            Kind::Int => fields.push((name.clone(), FieldValue::Int(v.round() as i64))),
+            Kind::Float => fields.push((name.clone(), FieldValue::Float(v))),
+            Kind::State => {
+                let (state, ok) = d.states.of(v.round() as i64);
+                fields.push((name.clone(), FieldValue::Str(state.to_string())));
+                fields.push(("ok".into(), FieldValue::Bool(ok)));
+            }
+        }
+    }
     if fields.is_empty() {
         return None;
     }

@@ -1,7 +1,7 @@
 //! Derived metrics: table columns (or scalars) read as a module reads them, whose fields are
 //! computed from the row (`modules::expr`) into one of the normalized measurements every
 //! vendor shares (docs/schema.md "Device health"): `device_cpu`, `device_memory`,
-//! `device_temperature`. Device profiles (`profiles/`) are made of these; the schema below is
+//! `device_temperature`, `device_component`. Device profiles (`profiles/`) are made of these; the schema below is
 //! the one place that says which measurement has which tag and fields of which type.
 
 use super::Column;
@@ -14,6 +14,9 @@ pub enum Kind {
     /// Rounded to an integer (bytes).
     Int,
     Float,
+    /// An enumerated state: the number's name from the metric's `states` (a string field),
+    /// and beside it the bool field `ok` (whether the number is one of its `ok` states).
+    State,
 }
 
 /// A normalized measurement: its identifying tag and its fields.
@@ -45,7 +48,27 @@ pub const NORMALIZED: &[Normalized] = &[
         tag: "sensor",
         fields: &[("celsius", Kind::Float)],
     },
+    Normalized {
+        measurement: "device_component",
+        tag: "component",
+        fields: &[("state", Kind::State)],
+    },
 ];
+
+/// The names of an enumerated state's numbers, and which numbers are healthy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct States {
+    pub names: Vec<(i64, Arc<str>)>,
+    pub ok: Vec<i64>,
+}
+
+impl States {
+    /// The state's name (its number where the MIB names none) and whether it is healthy.
+    pub fn of(&self, n: i64) -> (Arc<str>, bool) {
+        let name = (self.names.iter().find(|(k, _)| *k == n)).map_or_else(|| n.to_string().into(), |(_, v)| v.clone());
+        (name, self.ok.contains(&n))
+    }
+}
 
 /// Where a tag's value comes from.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,6 +101,8 @@ pub struct Derived {
     pub tags: Vec<(Arc<str>, TagSource)>,
     pub fields: Vec<(Arc<str>, Expr, Kind)>,
     pub keep: Vec<Keep>,
+    /// `device_component`: what its `state` numbers mean.
+    pub states: States,
 }
 
 /// The schema entry of `measurement`, if it is a normalized one.

@@ -3,7 +3,7 @@
 //! every error names the file and line, and what is wrong.
 
 use crate::modules::Column;
-use crate::modules::derived::{Derived, Keep, TagSource, normalized};
+use crate::modules::derived::{Derived, Keep, Kind, States, TagSource, normalized};
 use crate::modules::expr::Expr;
 use crate::snmp::Oid;
 use serde::Deserialize;
@@ -68,6 +68,12 @@ struct MetricDef {
     fields: BTreeMap<String, String>,
     #[serde(default)]
     keep: Vec<KeepDef>,
+    /// `device_component`: each state number's name (`{ 1 = "normal", 2 = "warning" }`).
+    #[serde(default)]
+    states: BTreeMap<String, String>,
+    /// `device_component`: the state numbers that are healthy (`ok = true`).
+    #[serde(default)]
+    ok: Vec<i64>,
 }
 
 #[derive(Deserialize)]
@@ -193,6 +199,7 @@ fn metric(m: MetricDef, profile: &str) -> Result<Derived, String> {
     let keep = (m.keep.into_iter())
         .map(|k| keep(k, &known))
         .collect::<Result<_, _>>()?;
+    let states = states(&m.states, m.ok, schema.fields.iter().any(|(_, k)| *k == Kind::State))?;
     Ok(Derived {
         measurement: m.measurement.into(),
         scalar: m.scalar,
@@ -200,7 +207,31 @@ fn metric(m: MetricDef, profile: &str) -> Result<Derived, String> {
         tags,
         fields,
         keep,
+        states,
     })
+}
+
+/// A state measurement's names and healthy numbers (both required there, refused elsewhere).
+fn states(names: &BTreeMap<String, String>, ok: Vec<i64>, stateful: bool) -> Result<States, String> {
+    if !stateful {
+        return match names.is_empty() && ok.is_empty() {
+            true => Ok(States::default()),
+            false => Err("states and ok belong to device_component only".into()),
+        };
+    }
+    if names.is_empty() || ok.is_empty() {
+        return Err("device_component needs states (number = \"name\") and ok (the healthy numbers)".into());
+    }
+    let names = (names.iter())
+        .map(|(k, v)| match k.parse::<i64>() {
+            Ok(n) if !v.is_empty() => Ok((n, Arc::from(v.as_str()))),
+            _ => Err(format!("states: {k:?} = {v:?} is not a number = \"name\"")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(n) = ok.iter().find(|n| !names.iter().any(|(k, _)| k == *n)) {
+        return Err(format!("ok: {n} is not one of the states"));
+    }
+    Ok(States { names, ok })
 }
 
 fn keep(k: KeepDef, known: &dyn Fn(&str) -> bool) -> Result<Keep, String> {

@@ -114,6 +114,30 @@ fn a_broken_file_is_refused_naming_file_and_line() {
             "mine.toml:10: unknown field `bogus`",
         ),
         (
+            metric(
+                "measurement = \"device_component\"\ncolumns = { s = \"1.3.6\" }\ntags = { component = \"index\" }\nfields = { state = \"s\" }\n",
+            ),
+            "mine.toml:5: profile \"x\": device_component needs states",
+        ),
+        (
+            metric(
+                "measurement = \"device_component\"\ncolumns = { s = \"1.3.6\" }\ntags = { component = \"index\" }\nfields = { state = \"s\" }\nstates = { 1 = \"up\" }\nok = [2]\n",
+            ),
+            "ok: 2 is not one of the states",
+        ),
+        (
+            metric(
+                "measurement = \"device_component\"\ncolumns = { s = \"1.3.6\" }\ntags = { component = \"index\" }\nfields = { state = \"s\" }\nstates = { up = \"1\" }\nok = [1]\n",
+            ),
+            "states: \"up\" = \"1\" is not a number",
+        ),
+        (
+            metric(
+                "measurement = \"device_cpu\"\ncolumns = { a = \"1.3.6\" }\ntags = { cpu = \"index\" }\nfields = { utilization = \"a\" }\nok = [1]\n",
+            ),
+            "states and ok belong to device_component only",
+        ),
+        (
             "[[profile]]\nname = \"x\"\nextends = [\"y\"]\n[[profile]]\nname = \"y\"\nextends = [\"x\"]\n".into(),
             "extends itself",
         ),

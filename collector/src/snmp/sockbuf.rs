@@ -110,7 +110,12 @@ fn sockname(fd: i32) -> Option<SocketAddr> {
                 let a = &*(&raw const ss).cast::<libc::sockaddr_in6>();
                 let ip = Ipv6Addr::from(a.sin6_addr.s6_addr);
                 let port = u16::from_be(a.sin6_port);
-                Some(SocketAddr::V6(SocketAddrV6::new(ip, port, a.sin6_flowinfo, a.sin6_scope_id)))
+                Some(SocketAddr::V6(SocketAddrV6::new(
+                    ip,
+                    port,
+                    a.sin6_flowinfo,
+                    a.sin6_scope_id,
+                )))
             }
             _ => None,
         }

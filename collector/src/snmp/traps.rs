@@ -6,11 +6,11 @@
 
 use super::convert::from_lib;
 use super::engine::{auth_protocol, priv_protocol};
+use super::sockbuf::{self, OsSocket};
 use super::{Oid, SnmpError, SnmpResult, Value, VarBind};
 use async_snmp::notification::{Notification, NotificationAcceptance, NotificationEnvelope, NotificationReceiver};
 use async_snmp::{AuthoritativeEngine, PersistedAuthoritativeEngine, Version};
 use netpulse_config::TrapUser;
-use super::sockbuf::{self, OsSocket};
 use std::net::SocketAddr;
 use std::sync::Arc;
 

@@ -71,7 +71,10 @@ pub fn register(r: &Registry) -> prometheus::Result<()> {
 /// Adds what the kernel dropped on a socket since `before` (its count then) to the counters.
 pub fn overflow_drops(before: u64, now: u64) {
     if now > before {
-        METRICS.dropped.with_label_values(&["socket_overflow"]).inc_by(now - before);
+        METRICS
+            .dropped
+            .with_label_values(&["socket_overflow"])
+            .inc_by(now - before);
     }
 }
 
