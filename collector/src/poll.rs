@@ -3,7 +3,7 @@
 //! costs at most its own deadline; modules that finished keep their points.
 
 use crate::lineproto::{FieldValue, Name, Point};
-use crate::mapping::{Context, derived_points, derived_scalar_point, scalar_point, table_points};
+use crate::mapping::{Context, scalar_point, table_points};
 use crate::modules::Module;
 use crate::profiles::Matched;
 use crate::snmp::Value;
@@ -324,28 +324,14 @@ async fn poll_module<S: SnmpSession>(
         };
         points.extend(table_points(group, cols, &ctx));
     }
-    // A profile's scalars share one GET (split only by max_varbinds); its tables are walked.
     let ctx = Context {
         base_tags: &target.tags,
         timestamp: now_ns(),
         rates: None,
     };
-    let scalars: Vec<Oid> = (m.derived.iter().filter(|d| d.scalar))
-        .flat_map(|d| d.columns.iter().map(|c| c.oid.child(0)))
-        .collect();
-    if !scalars.is_empty() {
-        let vbs = get_scalars(s, &scalars, &target.limits, requests).await?;
-        varbinds += vbs.len();
-        for d in m.derived.iter().filter(|d| d.scalar) {
-            points.extend(derived_scalar_point(d, &vbs, &ctx));
-        }
-    }
-    for d in m.derived.iter().filter(|d| !d.scalar) {
-        let oids: Vec<Oid> = d.columns.iter().map(|c| c.oid.clone()).collect();
-        let cols = walk_columns(s, &oids, &target.limits, requests).await?;
-        varbinds += cols.iter().map(Vec::len).sum::<usize>();
-        points.extend(derived_points(d, cols, &ctx));
-    }
+    let (derived, n) = crate::profiles::poll::points(s, target, m, &ctx, requests).await?;
+    points.extend(derived);
+    varbinds += n;
     Ok((points, varbinds))
 }
 

@@ -5,6 +5,7 @@
 //! Loaded once at start and on reload; a broken file is refused naming file and line.
 
 pub mod file;
+pub mod poll;
 
 pub use file::Quirks;
 
