@@ -433,5 +433,8 @@ async fn every_network_recording_gets_its_vendors_profile_and_its_values() {
     );
     assert!(with_cpu >= 34, "device_cpu for {with_cpu} recordings");
     assert!(with_memory >= 24, "device_memory for {with_memory} recordings");
-    assert!(with_components >= 15, "device_component for {with_components} recordings");
+    assert!(
+        with_components >= 15,
+        "device_component for {with_components} recordings"
+    );
 }

@@ -1,6 +1,7 @@
 //! Recordings of real switches and routers (snmpsim-data) served by snmpsim: what
-//! netpulse reports for `system` and `interfaces` equals, value for value, what net-snmp's
-//! `snmpbulkwalk -On` returns for the same subtrees (strings compared as raw bytes, `-Ox`).
+//! netpulse reports for `system`, `interfaces` and `etherlike` (dot3StatsTable) equals, value for
+//! value, what net-snmp's `snmpbulkwalk -On` returns for the same subtrees (strings compared as
+//! raw bytes, `-Ox`).
 
 mod harness;
 
@@ -85,13 +86,14 @@ fn show(v: &FieldValue) -> String {
 /// Every (column, index) netpulse requested and snmpbulkwalk saw must match.
 fn compare(name: &str, registry: &Registry, points: &[Point], walked: &HashMap<String, String>) -> usize {
     let mut checked = 0;
-    let by_index: HashMap<&str, &Point> = points
+    // Table points by (measurement, ifIndex): both tables are indexed by it.
+    let by_index: HashMap<(&str, &str), &Point> = points
         .iter()
-        .filter(|p| &*p.measurement == "interface")
-        .map(|p| (p.tag("ifIndex").unwrap(), p))
+        .filter(|p| &*p.measurement != "system")
+        .filter_map(|p| Some(((&*p.measurement, p.tag("ifIndex")?), p)))
         .collect();
     let sys = points.iter().find(|p| &*p.measurement == "system");
-    for module in ["system", "interfaces"] {
+    for module in ["system", "interfaces", "etherlike"] {
         let m = registry.get(module).unwrap();
         let objects = m
             .scalars
@@ -102,10 +104,9 @@ fn compare(name: &str, registry: &Registry, points: &[Point], walked: &HashMap<S
             let prefix = format!("{}.", obj.oid);
             for (oid, theirs) in walked.iter().filter(|(o, _)| o.starts_with(&prefix)) {
                 let index = &oid[prefix.len()..];
-                let point = if module == "system" {
-                    sys
-                } else {
-                    by_index.get(index).copied()
+                let point = match m.tables.first() {
+                    None => sys,
+                    Some(t) => by_index.get(&(&*t.measurement, index)).copied(),
                 };
                 let point = point.unwrap_or_else(|| panic!("{name}: no point for {oid}"));
                 let ours = if obj.tag {
@@ -137,14 +138,14 @@ async fn recordings_match_snmpbulkwalk() {
         snmp,
         ..CollectorConfig::default()
     };
-    let mut total = 0;
+    let (mut total, mut ether) = (0, 0);
     for rel in RECORDINGS {
         let community = rel.rsplit('/').next().unwrap();
         let tc = TargetConfig {
             name: community.into(),
             address: format!("udp://127.0.0.1:{}", sim.port),
             community: Some(Secret::new(community)),
-            modules: vec!["system".into(), "interfaces".into()],
+            modules: vec!["system".into(), "interfaces".into(), "etherlike".into()],
             ..TargetConfig::default()
         };
         let target = Target::from_config(&tc, &cfg, &registry).unwrap();
@@ -153,11 +154,15 @@ async fn recordings_match_snmpbulkwalk() {
         let mut walked = bulkwalk(sim.port, community, ".1.3.6.1.2.1.1");
         walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.2.2"));
         walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.31.1.1"));
+        walked.extend(bulkwalk(sim.port, community, ".1.3.6.1.2.1.10.7.2"));
         let n = compare(community, &registry, &out.points, &walked);
         let interfaces = out.points.iter().filter(|p| &*p.measurement == "interface").count();
         assert!(interfaces >= 10, "{community}: only {interfaces} interfaces");
         assert!(n > interfaces * 10, "{community}: compared only {n} values");
         total += n;
+        ether += out.points.iter().filter(|p| &*p.measurement == "ether_stats").count();
     }
+    // Most of these switches carry EtherLike-MIB: its rows were compared too.
+    assert!(ether >= 50, "ether_stats rows: {ether}");
     eprintln!("compared {total} values with snmpbulkwalk");
 }

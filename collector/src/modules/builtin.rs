@@ -61,16 +61,41 @@ const ENT_SENSOR: &[(&str, &str, bool)] = &[
     ("entPhySensorOperStatus", "1.3.6.1.2.1.99.1.1.1.5", false),
 ];
 
+/// EtherLike-MIB dot3StatsTable (indexed by ifIndex): the Ethernet errors IF-MIB sums up.
+const DOT3_STATS: &[(&str, &str, bool)] = &[
+    ("dot3StatsAlignmentErrors", "1.3.6.1.2.1.10.7.2.1.2", false),
+    ("dot3StatsFCSErrors", "1.3.6.1.2.1.10.7.2.1.3", false),
+    ("dot3StatsSingleCollisionFrames", "1.3.6.1.2.1.10.7.2.1.4", false),
+    ("dot3StatsMultipleCollisionFrames", "1.3.6.1.2.1.10.7.2.1.5", false),
+    ("dot3StatsDeferredTransmissions", "1.3.6.1.2.1.10.7.2.1.7", false),
+    ("dot3StatsLateCollisions", "1.3.6.1.2.1.10.7.2.1.8", false),
+    ("dot3StatsExcessiveCollisions", "1.3.6.1.2.1.10.7.2.1.9", false),
+    ("dot3StatsInternalMacTransmitErrors", "1.3.6.1.2.1.10.7.2.1.10", false),
+    ("dot3StatsCarrierSenseErrors", "1.3.6.1.2.1.10.7.2.1.11", false),
+    ("dot3StatsFrameTooLongs", "1.3.6.1.2.1.10.7.2.1.13", false),
+    ("dot3StatsInternalMacReceiveErrors", "1.3.6.1.2.1.10.7.2.1.16", false),
+    ("dot3StatsSymbolErrors", "1.3.6.1.2.1.10.7.2.1.18", false),
+    ("dot3StatsDuplexStatus", "1.3.6.1.2.1.10.7.2.1.19", false),
+];
+
 /// entPhysicalName: read only to name the sensors' rows, never makes a row itself.
 const ENT_PHYSICAL_NAME: (&str, &str) = ("entPhysicalName", "1.3.6.1.2.1.47.1.1.1.1.7");
 
 /// Every object above, for symbolic names in user modules.
 pub(super) fn symbols() -> impl Iterator<Item = (&'static str, &'static str)> {
-    [SYSTEM, IF_TABLE, IF_X_TABLE, HR_PROCESSOR, HR_STORAGE, ENT_SENSOR]
-        .into_iter()
-        .flatten()
-        .map(|(n, o, _)| (*n, *o))
-        .chain([ENT_PHYSICAL_NAME])
+    [
+        SYSTEM,
+        IF_TABLE,
+        IF_X_TABLE,
+        HR_PROCESSOR,
+        HR_STORAGE,
+        ENT_SENSOR,
+        DOT3_STATS,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|(n, o, _)| (*n, *o))
+    .chain([ENT_PHYSICAL_NAME])
 }
 
 fn columns(defs: &[(&str, &str, bool)]) -> Vec<Column> {
@@ -128,5 +153,15 @@ pub(super) fn modules() -> Vec<Module> {
             columns: sensor_columns,
         }],
     };
-    vec![system, interfaces, host_resources, entity_sensors]
+    let etherlike = Module {
+        derived: vec![],
+        name: "etherlike".into(),
+        scalars: None,
+        tables: vec![TableGroup {
+            measurement: "ether_stats".into(),
+            index_tag: "ifIndex".into(),
+            columns: columns(DOT3_STATS),
+        }],
+    };
+    vec![system, interfaces, host_resources, entity_sensors, etherlike]
 }
