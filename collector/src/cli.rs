@@ -136,7 +136,12 @@ impl V3Flags {
 
 pub fn init_logging(args: &Args) {
     // async-snmp's errors reach the operator as ours, with the target name.
-    netpulse_config::init_logging(&args.log_format, args.log_level.as_deref(), "info,async_snmp=off");
+    netpulse_config::init_logging_with(
+        &args.log_format,
+        args.log_level.as_deref(),
+        "info,async_snmp=off",
+        vec![netpulse_collector::traps::metrics::malformed_counter()],
+    );
 }
 
 fn flag_error(flag: &str, message: String) -> ConfigErrors {

@@ -160,6 +160,13 @@ fn garbage_truncation_floods_and_giants_never_stop_the_receiver() {
         200.0,
         "every flooded trap is written or counted"
     );
+    // What could not be decoded is counted: the truncations (one per byte of the valid trap,
+    // the few that still parse aside), the lying lengths, most of the random junk.
+    let malformed = d.metric("netpulse_traps_dropped_total{reason=\"malformed\"}");
+    assert!(
+        malformed >= (valid.len() - 5 + 2) as f64 && malformed <= (500 + valid.len() + 2) as f64,
+        "malformed datagrams counted: {malformed}"
+    );
     assert!(d.child.try_wait().unwrap().is_none(), "the collector is alive");
 }
 

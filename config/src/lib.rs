@@ -13,7 +13,7 @@ mod error;
 mod isolate;
 mod load;
 mod locate;
-mod logging;
+pub mod logging;
 mod proxy_ids;
 mod resolve;
 mod units;
@@ -33,7 +33,7 @@ pub use collector::{
 };
 pub use error::{ConfigError, ConfigErrors};
 pub use load::{Check, Layered, Loader, Problems, SEED_ENV};
-pub use logging::{LOG_FORMATS, init_logging};
+pub use logging::{LOG_FORMATS, init_logging, init_logging_with};
 pub use proxy_ids::{ProxyId, proxy_ids};
 pub use resolve::{resolve_host_port, resolve_servers};
 pub use units::{ByteSize, Duration, Secret};

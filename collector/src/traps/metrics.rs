@@ -2,6 +2,12 @@
 //! sender inventing OIDs cannot grow the series.
 
 use crate::prom::must;
+use netpulse_config::logging::ExtraLayer;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::Layer;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::layer::Context;
 use crate::snmp::traps::UsmDrops;
 use prometheus::{IntCounter, IntCounterVec, Registry, opts};
 use std::sync::LazyLock;
@@ -24,7 +30,7 @@ pub static METRICS: LazyLock<TrapMetrics> = LazyLock::new(|| TrapMetrics {
     dropped: must(IntCounterVec::new(
         opts!(
             "netpulse_traps_dropped_total",
-            "Notifications refused, by reason (unknown_community, unknown_user, bad_auth, decrypt_failure, not_in_time_window, unknown_engine, unsupported_level, rate_limited, socket_overflow: the kernel's receive buffer was full)"
+            "Notifications refused, by reason (unknown_community, unknown_user, bad_auth, decrypt_failure, not_in_time_window, unknown_engine, unsupported_level, rate_limited, socket_overflow: the kernel's receive buffer was full, malformed: not a decodable SNMP message)"
         ),
         &["reason"],
     )),
@@ -38,7 +44,7 @@ pub static METRICS: LazyLock<TrapMetrics> = LazyLock::new(|| TrapMetrics {
     ))),
 });
 
-pub const DROP_REASONS: [&str; 9] = [
+pub const DROP_REASONS: [&str; 10] = [
     "unknown_community",
     "unknown_user",
     "bad_auth",
@@ -48,6 +54,7 @@ pub const DROP_REASONS: [&str; 9] = [
     "unsupported_level",
     "rate_limited",
     "socket_overflow",
+    "malformed",
 ];
 
 pub fn register(r: &Registry) -> prometheus::Result<()> {
@@ -92,4 +99,41 @@ pub fn usm_drops(before: UsmDrops, now: UsmDrops) {
             METRICS.dropped.with_label_values(&[reason]).inc_by(n - b);
         }
     }
+}
+
+/// Counts datagrams the trap decoder could not decode. async-snmp skips them in its receive
+/// loop and reports each only as a log event (not printed: the collector's filter silences the
+/// library), so this layer, with a filter of its own, counts those events.
+struct Malformed;
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    error: String,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        match field.name() {
+            "message" => self.message = format!("{value:?}"),
+            "error" => self.error = format!("{value:?}"),
+            _ => {}
+        }
+    }
+}
+
+impl<S: Subscriber> Layer<S> for Malformed {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let mut f = Fields::default();
+        event.record(&mut f);
+        if f.message == "failed to parse notification" && f.error.starts_with("decode error") {
+            METRICS.dropped.with_label_values(&["malformed"]).inc();
+        }
+    }
+}
+
+/// The layer counting malformed datagrams, for the logging set-up.
+pub fn malformed_counter() -> ExtraLayer {
+    let only = Targets::new().with_target("async_snmp::notification", Level::WARN);
+    Box::new(Malformed.with_filter(only))
 }
