@@ -50,6 +50,8 @@ TOML
   for _ in $(seq 50); do curl -sf "http://127.0.0.1:$API/health" >/dev/null && break; sleep 0.2; done
 }
 received() { curl -sf "http://127.0.0.1:$API/metrics" | awk '/^netpulse_traps_received_total/ { s += $NF } END { print s + 0 }'; }
+# What the kernel dropped on netpulse's socket (its receive buffer full), as the collector counts it.
+overflowed() { curl -sf "http://127.0.0.1:$API/metrics" | awk '/^netpulse_traps_dropped_total\{reason="socket_overflow"\}/ { s += $NF } END { print s + 0 }'; }
 # snmptrapd's default format: one trap's bindings on one line (tab-separated).
 logged() { { grep -o '\.1\.3\.6\.1\.2\.1\.2\.2\.1\.1\.1 = ' "$WORK/snmptrapd.log" 2>/dev/null || true; } | wc -l; }
 
@@ -58,11 +60,12 @@ printf 'authCommunity log public\n' > "$WORK/snmptrapd.conf"
 taskset -c 1 snmptrapd -f -C -c "$WORK/snmptrapd.conf" -n -m "" -M /nonexistent -On -Lf "$WORK/snmptrapd.log" "udp:127.0.0.1:$TD" & pids+=($!)
 sleep 1
 best_np=0; best_td=0
-printf '%9s %9s %12s %12s\n' rate sent netpulse snmptrapd
+printf '%9s %9s %12s %22s %12s\n' rate sent netpulse "netpulse counted lost" snmptrapd
 for rate in "${RATES[@]}"; do
-  np0=$(received); sent=$(taskset -c 0 "$BLAST" "127.0.0.1:$NP" "$rate" "$SECS"); sleep 2; np=$(( $(received) - np0 ))
+  np0=$(received); ov0=$(overflowed); sent=$(taskset -c 0 "$BLAST" "127.0.0.1:$NP" "$rate" "$SECS"); sleep 2
+  np=$(( $(received) - np0 )); ov=$(( $(overflowed) - ov0 ))
   td0=$(logged); sent2=$(taskset -c 0 "$BLAST" "127.0.0.1:$TD" "$rate" "$SECS"); sleep 2; td=$(( $(logged) - td0 ))
-  printf '%9d %9d %11.1f%% %11.1f%%\n' "$rate" "$sent" "$(echo "100 * $np / $sent" | bc -l)" "$(echo "100 * $td / $sent2" | bc -l)"
+  printf '%9d %9d %11.1f%% %22d %11.1f%%\n' "$rate" "$sent" "$(echo "100 * $np / $sent" | bc -l)" "$ov" "$(echo "100 * $td / $sent2" | bc -l)"
   [ "$np" -ge "$sent" ] && best_np=$rate
   [ "$td" -ge "$sent2" ] && best_td=$rate
 done
@@ -78,7 +81,7 @@ holds() { local n=0; for _ in $(seq 180); do n=$(count "$1"); [ "${n:-0}" -ge "$
 start_influx "$WORK/influx-a" $influx_a 18188
 start_collector replicas
 sent=$(taskset -c 0 "$BLAST" "127.0.0.1:$NP" 20000 60); sleep 2; got=$(received)
-echo "20000/s for 60 s with influx-b stopped: sent $sent, received $got ($(echo "100 * $got / $sent" | bc -l | cut -c1-5)%); influx-a holds $(holds $influx_a "$got")"
+echo "20000/s for 60 s with influx-b stopped: sent $sent, received $got, counted lost at the socket $(overflowed) ($(echo "100 * $got / $sent" | bc -l | cut -c1-5)%); influx-a holds $(holds $influx_a "$got")"
 start_influx "$WORK/influx-b" $influx_b 18189
 echo "influx-b back: holds $(holds $influx_b "$got") of $got"
 echo "collector peak RSS: $(awk '/VmHWM/ {print $2 / 1024 " MiB"}' "/proc/$collector/status")"
