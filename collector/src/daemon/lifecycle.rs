@@ -23,11 +23,7 @@ pub async fn run(cfg: CollectorConfig, registry: Registry, reload: Reloader) -> 
     let (stop_tx, stop_rx) = watch::channel(false);
     let traps = super::traps::start(&core, stop_rx.clone()).await?;
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(async move {
-        for t in traps {
-            let _ = tokio::task::spawn_blocking(move || t.join()).await;
-        }
-    });
+    tasks.spawn(traps);
     tasks.spawn(scheduler::run(core.clone(), stop_rx.clone()));
     tasks.spawn(api::serve(core.clone(), listener, stop_rx.clone()));
     tasks.spawn(committer(core.clone(), stop_rx.clone()));

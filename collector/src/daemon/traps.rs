@@ -1,5 +1,5 @@
 //! The trap receiver in the daemon: one socket per `[traps] listen` address, bound at start
-//! (a port in use stops the start, naming it). Each accepted notification becomes one point
+//! (a port in use stops the start, naming it) and reopened when a reload changes `[traps]`. Each accepted notification becomes one point
 //! in the same durable per-replica queues as polled points; in cluster mode a trap that
 //! several replicas received is written by the first (Redis, per content digest within
 //! `dedup_window`); a `poll_on` notification from a configured target polls its interfaces now.
@@ -10,7 +10,7 @@ use crate::traps::event::{self, Sender};
 use crate::traps::gate::Gate;
 use crate::traps::metrics::{self, METRICS};
 use crate::traps::names::Names;
-use netpulse_config::engine_id_bytes;
+use netpulse_config::{TrapsConfig, engine_id_bytes};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -29,11 +29,89 @@ pub struct Receiver {
     main: tokio::runtime::Handle,
 }
 
-/// Starts one receiving thread per listen address (each binds its socket first: a port in
-/// use stops the start, naming it); they end on `stop`. Nothing without `[traps]`.
-pub async fn start(core: &Arc<Core>, stop: watch::Receiver<bool>) -> Result<Vec<JoinHandle<()>>, DaemonError> {
-    let cfg = core.config();
-    let Some(t) = cfg.traps.clone() else { return Ok(vec![]) };
+/// The receivers of one `[traps]` configuration: a thread per socket, ended together.
+struct Running {
+    cfg: Option<TrapsConfig>,
+    stop: watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    async fn launch(core: &Arc<Core>, cfg: Option<TrapsConfig>) -> Result<Self, DaemonError> {
+        let (stop, rx) = watch::channel(false);
+        let threads = match &cfg {
+            Some(t) => bind_all(core, t, rx).await?,
+            None => vec![],
+        };
+        Ok(Self { cfg, stop, threads })
+    }
+
+    /// Stops every socket's loop and waits for its thread (its socket closed).
+    async fn end(self) {
+        let _ = self.stop.send(true);
+        for t in self.threads {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}
+
+/// Binds the receivers of `[traps]` (a port in use stops the start, naming it) and returns
+/// their supervisor, which runs them until `stop` and, when a reload changes `[traps]`, closes
+/// them and opens the new ones (traps arriving in those milliseconds find no socket). A new
+/// set that cannot start is logged and the previous one opened again.
+pub async fn start(
+    core: &Arc<Core>,
+    stop: watch::Receiver<bool>,
+) -> Result<impl std::future::Future<Output = ()> + use<>, DaemonError> {
+    let first = Running::launch(core, core.config().traps.clone()).await?;
+    Ok(supervise(core.clone(), first, stop))
+}
+
+async fn supervise(core: Arc<Core>, mut running: Running, mut stop: watch::Receiver<bool>) {
+    let mut generation = core.generation.subscribe();
+    loop {
+        tokio::select! {
+            _ = stop.changed() => break,
+            changed = generation.changed() => if changed.is_err() { break },
+        }
+        let want = core.config().traps.clone();
+        if want == running.cfg {
+            continue;
+        }
+        let before = running.cfg.clone();
+        running.end().await;
+        running = match Running::launch(&core, want).await {
+            Ok(r) => {
+                tracing::info!(sockets = r.threads.len(), "[traps] changed: the receivers reopened");
+                r
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the new [traps] could not start; the previous receivers reopened");
+                match Running::launch(&core, before).await {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::error!(error = %e, "the previous [traps] could not reopen either: no trap receiver");
+                        let (stop, _) = watch::channel(false);
+                        Running {
+                            cfg: None,
+                            stop,
+                            threads: vec![],
+                        }
+                    }
+                }
+            }
+        };
+    }
+    running.end().await;
+}
+
+/// Starts one receiving thread per listen address of `t` (each binds its socket first); they
+/// end on `stop`.
+async fn bind_all(
+    core: &Arc<Core>,
+    t: &TrapsConfig,
+    stop: watch::Receiver<bool>,
+) -> Result<Vec<JoinHandle<()>>, DaemonError> {
     let names = Names::new(&t.names).map_err(|e| DaemonError::Setup(format!("traps.names: {e}")))?;
     let poll_on = (t.poll_on.iter())
         .map(|p| {
@@ -46,7 +124,7 @@ pub async fn start(core: &Arc<Core>, stop: watch::Receiver<bool>) -> Result<Vec<
         .collect::<Result<_, _>>()?;
     let engine_id = (t.engine_id.as_deref().and_then(engine_id_bytes))
         .unwrap_or_else(|| crate::traps::default_engine_id(&core.replica));
-    let gate = Arc::new(Gate::new(&t));
+    let gate = Arc::new(Gate::new(t));
     let wire: WireGate = Arc::new(move |env| match gate.admit(env) {
         Ok(()) => true,
         Err(why) => {

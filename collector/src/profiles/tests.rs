@@ -69,7 +69,11 @@ fn a_child_replaces_its_parents_metric_of_the_same_measurement() {
         crate::modules::derived::TagSource::Literal("zte".into())
     )));
     let modules: Vec<&str> = zte.modules.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(modules, ["etherlike"], "generic's etherlike; the target's own modules stay its choice");
+    assert_eq!(
+        modules,
+        ["etherlike"],
+        "generic's etherlike; the target's own modules stay its choice"
+    );
 }
 
 fn load(extra: &str) -> Result<Profiles, String> {

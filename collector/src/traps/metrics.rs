@@ -2,15 +2,15 @@
 //! sender inventing OIDs cannot grow the series.
 
 use crate::prom::must;
+use crate::snmp::traps::UsmDrops;
 use netpulse_config::logging::ExtraLayer;
+use prometheus::{IntCounter, IntCounterVec, Registry, opts};
+use std::sync::LazyLock;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::Context;
-use crate::snmp::traps::UsmDrops;
-use prometheus::{IntCounter, IntCounterVec, Registry, opts};
-use std::sync::LazyLock;
 
 pub struct TrapMetrics {
     pub received: IntCounterVec,

@@ -4,7 +4,7 @@ use super::target::{AuthProtocol, PrivProtocol, UsmKey};
 use crate::units::{ByteSize, Duration, Secret};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrapsConfig {
     /// UDP listen addresses (`IP:PORT`, IPv6 in brackets).
@@ -47,7 +47,7 @@ impl Default for TrapsConfig {
 }
 
 /// Traps per second per sending address (a token bucket).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrapRateLimit {
     pub per_source: u32,
@@ -63,7 +63,7 @@ impl Default for TrapRateLimit {
     }
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrapUser {
     pub user: String,
@@ -76,7 +76,7 @@ pub struct TrapUser {
     pub engine_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrapName {
     pub oid: String,
