@@ -128,6 +128,7 @@ impl Target {
                 max_repetitions: tc.max_repetitions.unwrap_or(snmp.max_repetitions),
                 max_rows: tc.walk_limit,
                 allow_non_increasing: tc.allow_non_increasing,
+                no_getbulk: false,
             },
             deadline: tc.poll_deadline.unwrap_or(snmp.poll_deadline).get(),
             interval: tc.interval.unwrap_or(cfg.collector.interval).get(),
@@ -163,6 +164,7 @@ impl Target {
             t.policy.timeout = d.get();
         }
         t.limits.allow_non_increasing |= q.allow_non_increasing.unwrap_or(false);
+        t.limits.no_getbulk |= q.no_getbulk.unwrap_or(false);
         t
     }
 }

@@ -119,6 +119,7 @@ async fn read(
         max_repetitions: 20,
         max_rows: 4096,
         allow_non_increasing: false,
+        no_getbulk: false,
     };
     let columns = [Oid::from_slice(&LLDP_MAN_ADDR), Oid::from_slice(&CDP_ADDRESS)];
     let mut requests = 0;

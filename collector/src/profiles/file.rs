@@ -46,6 +46,8 @@ pub struct Quirks {
     pub max_varbinds: Option<usize>,
     /// The agent returns OIDs out of order.
     pub allow_non_increasing: Option<bool>,
+    /// The agent's GETBULK is broken: walk with GETNEXT on v2c/v3 too.
+    pub no_getbulk: Option<bool>,
     /// The agent answers slowly: the wait per request (applied from the poll after the one
     /// that identified it, which opened its session before the profile was known).
     pub timeout: Option<netpulse_config::Duration>,

@@ -233,6 +233,7 @@ fn merge(base: Quirks, over: Quirks) -> Quirks {
         max_repetitions: over.max_repetitions.or(base.max_repetitions),
         max_varbinds: over.max_varbinds.or(base.max_varbinds),
         allow_non_increasing: over.allow_non_increasing.or(base.allow_non_increasing),
+        no_getbulk: over.no_getbulk.or(base.no_getbulk),
         timeout: over.timeout.or(base.timeout),
     }
 }

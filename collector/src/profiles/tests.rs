@@ -168,7 +168,7 @@ fn a_users_profile_named_as_a_shipped_one_replaces_it() {
 #[test]
 fn quirks_apply_where_the_target_sets_none() {
     let mine = "[[profile]]\nname = \"slowpoke\"\nextends = [\"generic\"]\nsys_object_ids = [\"1.3.6.1.4.1.424242\"]\n\
-                quirks = { max_repetitions = 5, max_varbinds = 10, allow_non_increasing = true, timeout = \"7s\" }\n";
+                quirks = { max_repetitions = 5, max_varbinds = 10, allow_non_increasing = true, no_getbulk = true, timeout = \"7s\" }\n";
     let profiles = Arc::new(load(mine).unwrap());
     let matched = profiles.choose(&oid("1.3.6.1.4.1.424242.1"));
     let cfg = netpulse_config::CollectorConfig::default();
@@ -184,6 +184,7 @@ fn quirks_apply_where_the_target_sets_none() {
     assert_eq!(t.limits.max_repetitions, 5);
     assert_eq!((t.limits.max_varbinds, t.policy.max_varbinds), (10, 10));
     assert!(t.limits.allow_non_increasing);
+    assert!(t.limits.no_getbulk);
     assert_eq!(t.policy.timeout, std::time::Duration::from_secs(7));
     assert!(t.modules.iter().any(|m| m.name == "profile"));
     let own = crate::target::Target::from_config(&tc(Some(40)), &cfg, &registry).unwrap();

@@ -15,6 +15,8 @@ pub struct WalkLimits {
     pub max_rows: usize,
     /// Accept OIDs that do not increase (agents known to misorder).
     pub allow_non_increasing: bool,
+    /// Walk with GETNEXT on v2c/v3 too (agents whose GETBULK is broken).
+    pub no_getbulk: bool,
 }
 
 /// Values of scalars (instances, usually `x.0`). Missing objects are simply absent.
@@ -72,8 +74,9 @@ pub async fn walk_columns<S: SnmpSession>(
         let take = active.len().min(per_round);
         let group: Vec<Oid> = active[..take].iter().map(|(_, c)| c.clone()).collect();
         *requests += 1;
-        let vbs = match s.version() {
-            SnmpVersion::V1 => match s.get_next(&group).await {
+        let next = s.version() == SnmpVersion::V1 || limits.no_getbulk;
+        let vbs = match next {
+            true => match s.get_next(&group).await {
                 Ok(v) => v,
                 // v1 signals "past the end of the MIB" for one OID as noSuchName at its index.
                 Err(SnmpError::Agent {
@@ -85,7 +88,7 @@ pub async fn walk_columns<S: SnmpSession>(
                 }
                 Err(e) => return Err(e),
             },
-            _ => {
+            false => {
                 let reps = ((per_round / take) as u32).clamp(1, limits.max_repetitions.max(1));
                 s.get_bulk(&group, reps).await?
             }
@@ -268,6 +271,7 @@ mod tests {
             max_repetitions: 25,
             max_rows: 1000,
             allow_non_increasing: false,
+            no_getbulk: false,
         }
     }
 
@@ -298,6 +302,22 @@ mod tests {
         m.max_response = 3; // an agent that trims responses to fit its buffer
         let cols = walk(&m).await.unwrap();
         assert_eq!((cols[0].len(), cols[1].len()), (7, 7));
+    }
+
+    #[tokio::test]
+    async fn the_no_getbulk_quirk_walks_v2c_with_getnext() {
+        let m = if_mib(SnmpVersion::V2c, 4);
+        let lim = WalkLimits {
+            no_getbulk: true,
+            ..limits()
+        };
+        let mut n = 0;
+        let cols = walk_columns(&m, &[o("1.3.6.1.2.1.2.2.1.2"), o("1.3.6.1.2.1.2.2.1.10")], &lim, &mut n)
+            .await
+            .unwrap();
+        assert_eq!(cols, walk(&if_mib(SnmpVersion::V2c, 4)).await.unwrap());
+        // One GETNEXT per row and one past the end (a GETBULK walk takes 1 here).
+        assert_eq!(*m.requests.lock().unwrap(), 5);
     }
 
     #[tokio::test]
