@@ -1,6 +1,7 @@
 //! A reload (SIGHUP) that changes `[traps]` reopens the receivers with the new section: the
 //! new port and community take traps from then on, the old ones do not; a section whose port
-//! cannot be bound is refused in the log and the previous receivers reopen.
+//! cannot be bound is refused in the log and the previous receivers reopen. And a target
+//! addressed by a name is the sender of the traps from the address the name resolves to.
 
 mod harness;
 
@@ -14,7 +15,9 @@ fn write(file: &Path, dir: &Path, db: u16, port: u16, community: &str) {
     let text = format!(
         "[traps]\nlisten = [\"127.0.0.1:{port}\"]\ncommunities = [\"{community}\"]\n\
          [[outputs.influxdb]]\nname = \"a\"\nurl = \"http://127.0.0.1:{db}\"\ndatabase = \"telemetry\"\n\
-         queue_dir = \"{}\"\nflush_interval = \"100ms\"\n",
+         queue_dir = \"{}\"\nflush_interval = \"100ms\"\n\
+         [[targets]]\nname = \"by-name\"\naddress = \"udp://localhost:9\"\ncommunity = \"x\"\nprofile = \"none\"\n\
+         modules = [\"system\"]\ninterval = \"1h\"\n",
         dir.join("q").display()
     );
     std::fs::write(file, text).unwrap();
@@ -29,6 +32,14 @@ fn trap(port: u16, community: &str, n: u32) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The `target` tag of the trap with uptime `n`.
+fn target_of(db: &Influxd, n: u32) -> Option<String> {
+    let v = db.query(&format!("SELECT uptime, target FROM snmp_trap WHERE uptime = {n}"));
+    v["results"][0]["series"][0]["values"][0][2]
+        .as_str()
+        .map(str::to_string)
 }
 
 fn uptimes(db: &Influxd) -> Vec<i64> {
@@ -68,7 +79,13 @@ fn a_reload_reopens_the_receivers_with_the_new_traps_section() {
     let (p1, p2) = (free_udp_port(), free_udp_port());
     write(&file, &dir, db.port, p1, "first");
     let d = Daemon::start(&file, &[]);
-    until_written(&db, p1, "first", 100);
+    let mut n = until_written(&db, p1, "first", 100);
+    // The target addressed by name (localhost) is the sender of traps from 127.0.0.1 once its
+    // name has resolved (off the trap thread: the first traps may name none).
+    while target_of(&db, n).as_deref() != Some("by-name") {
+        assert!(n < 110, "traps from localhost never named the target by-name");
+        n = until_written(&db, p1, "first", n + 1);
+    }
 
     // Port and community change: the new ones take traps, the old community is refused.
     write(&file, &dir, db.port, p2, "second");

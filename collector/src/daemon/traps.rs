@@ -24,7 +24,8 @@ pub struct Receiver {
     poll_on: Vec<Arc<[u32]>>,
     dedup_window: Duration,
     /// Configured targets by address, rebuilt when the targets change (`Core::generation`).
-    senders: Mutex<(u64, HashMap<IpAddr, Sender>)>,
+    /// (None: several targets share the address, so it names none of them.)
+    senders: Arc<Mutex<(u64, HashMap<IpAddr, Option<Sender>>)>>,
     /// The daemon's runtime, where event-driven polls run.
     main: tokio::runtime::Handle,
 }
@@ -136,7 +137,7 @@ async fn bind_all(
         names,
         poll_on,
         dedup_window: t.dedup_window.get(),
-        senders: Mutex::new((u64::MAX, HashMap::new())),
+        senders: Arc::new(Mutex::new((u64::MAX, HashMap::new()))),
         main: tokio::runtime::Handle::current(),
     });
     let spec = Arc::new(SocketSpec {
@@ -328,24 +329,58 @@ impl Receiver {
         let mut s = self.senders.lock().unwrap_or_else(|p| p.into_inner());
         if s.0 != generation {
             let targets = core.targets.read().unwrap_or_else(|p| p.into_inner());
-            // Several targets behind one address (agents on different ports of one host): the
-            // sender is ambiguous and named by none of them.
-            let mut by_ip: HashMap<IpAddr, Option<Sender>> = HashMap::new();
+            let (mut by_ip, mut named) = (HashMap::new(), vec![]);
             for e in targets.values() {
                 let t = e.target();
-                let Ok(ip) = t.address.host.parse::<IpAddr>() else {
-                    continue;
-                };
                 let sender = Sender {
                     target: t.name.clone(),
                     tags: t.tags.clone(),
                 };
-                by_ip.entry(ip).and_modify(|s| *s = None).or_insert(Some(sender));
+                match t.address.host.parse::<IpAddr>() {
+                    Ok(ip) => add_sender(&mut by_ip, ip, sender),
+                    Err(_) => named.push((t.address.host.clone(), sender)),
+                }
             }
-            s.1 = by_ip.into_iter().filter_map(|(ip, s)| Some((ip, s?))).collect();
-            s.0 = generation;
+            *s = (generation, by_ip);
+            if !named.is_empty() {
+                // Names resolve off the trap thread (a slow DNS must not stall receiving):
+                // their traps name the target once the answers are in.
+                let senders = self.senders.clone();
+                self.main.spawn(resolve(named, generation, senders));
+            }
         }
-        s.1.get(&ip).cloned()
+        s.1.get(&ip).cloned().flatten()
+    }
+}
+
+/// One target more at `ip`: a second one makes the address name neither.
+fn add_sender(by_ip: &mut HashMap<IpAddr, Option<Sender>>, ip: IpAddr, sender: Sender) {
+    by_ip.entry(ip).and_modify(|s| *s = None).or_insert(Some(sender));
+}
+
+/// Resolves the targets addressed by name and adds their addresses to the senders of
+/// `generation` (unless the targets changed meanwhile).
+async fn resolve(
+    named: Vec<(String, Sender)>,
+    generation: u64,
+    senders: Arc<Mutex<(u64, HashMap<IpAddr, Option<Sender>>)>>,
+) {
+    let mut found = vec![];
+    for (host, sender) in named {
+        match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), 0))).await {
+            Ok(Ok(addrs)) => found.extend(addrs.map(|a| (a.ip(), sender.clone()))),
+            _ => tracing::debug!(host = %host, "a target's name did not resolve: its traps name no target"),
+        }
+    }
+    let mut s = senders.lock().unwrap_or_else(|p| p.into_inner());
+    if s.0 == generation {
+        let mut seen = std::collections::HashSet::new();
+        for (ip, sender) in found {
+            // A name resolving to an address twice (A and AAAA of one host) is still one target.
+            if seen.insert((ip, sender.target.clone())) {
+                add_sender(&mut s.1, ip, sender);
+            }
+        }
     }
 }
 
