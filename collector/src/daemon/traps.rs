@@ -18,14 +18,17 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The targets' addresses as of a targets generation (None: several targets share the
+/// address, so it names none of them).
+type Senders = (u64, HashMap<IpAddr, Option<Sender>>);
+
 /// What every socket's loop shares.
 pub struct Receiver {
     names: Names,
     poll_on: Vec<Arc<[u32]>>,
     dedup_window: Duration,
     /// Configured targets by address, rebuilt when the targets change (`Core::generation`).
-    /// (None: several targets share the address, so it names none of them.)
-    senders: Arc<Mutex<(u64, HashMap<IpAddr, Option<Sender>>)>>,
+    senders: Arc<Mutex<Senders>>,
     /// The daemon's runtime, where event-driven polls run.
     main: tokio::runtime::Handle,
 }
@@ -360,11 +363,7 @@ fn add_sender(by_ip: &mut HashMap<IpAddr, Option<Sender>>, ip: IpAddr, sender: S
 
 /// Resolves the targets addressed by name and adds their addresses to the senders of
 /// `generation` (unless the targets changed meanwhile).
-async fn resolve(
-    named: Vec<(String, Sender)>,
-    generation: u64,
-    senders: Arc<Mutex<(u64, HashMap<IpAddr, Option<Sender>>)>>,
-) {
+async fn resolve(named: Vec<(String, Sender)>, generation: u64, senders: Arc<Mutex<Senders>>) {
     let mut found = vec![];
     for (host, sender) in named {
         match tokio::time::timeout(Duration::from_secs(5), tokio::net::lookup_host((host.as_str(), 0))).await {

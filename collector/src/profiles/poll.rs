@@ -1,11 +1,13 @@
-//! A profile's metrics in one poll: its scalars in one GET (split only by max_varbinds), its
-//! table columns walked once each however many metrics read them (ENTITY-MIB names label
-//! temperatures, fans and supplies alike), and a metric's lookup columns walked only when its
-//! own columns have rows (an agent without the MIB costs one empty walk, not its lookups too).
+//! A profile's metrics in one poll: its scalars in one GET (split only by max_varbinds), every
+//! metric's own table columns in one walk (the columns of MIBs the agent lacks end in its first
+//! answer), each column walked once however many metrics read it (ENTITY-MIB names label
+//! temperatures, fans and supplies alike), and lookup columns walked only for the metrics
+//! that have rows.
 
 use crate::lineproto::Point;
 use crate::mapping::{Context, derived_points, derived_scalar_point};
 use crate::modules::Module;
+use crate::modules::derived::Derived;
 use crate::snmp::walk::{Column, get_scalars, walk_columns};
 use crate::snmp::{Oid, SnmpError, SnmpSession};
 use crate::target::Target;
@@ -30,19 +32,23 @@ pub async fn points<S: SnmpSession>(
             points.extend(derived_scalar_point(d, &vbs, ctx));
         }
     }
+    // Every metric's own columns in one walk (one GETBULK covers several columns: the columns
+    // of MIBs the agent lacks end in the first answer), then the lookups of those with rows.
+    let tables: Vec<_> = m.derived.iter().filter(|d| !d.scalar).collect();
+    let columns = |d: &Derived, rows: bool| -> Vec<Oid> {
+        (d.columns.iter().filter(|c| c.defines_row == rows))
+            .map(|c| c.oid.clone())
+            .collect()
+    };
     let mut walked: HashMap<Oid, Column> = HashMap::new();
-    for d in m.derived.iter().filter(|d| !d.scalar) {
-        let oids = |rows: bool| -> Vec<Oid> {
-            (d.columns.iter().filter(|c| c.defines_row == rows))
-                .map(|c| c.oid.clone())
-                .collect()
-        };
-        let rows = oids(true);
-        varbinds += walk_missing(s, &rows, &mut walked, target, requests).await?;
-        if rows.iter().all(|o| walked[o].is_empty()) {
-            continue;
-        }
-        varbinds += walk_missing(s, &oids(false), &mut walked, target, requests).await?;
+    let own: Vec<Oid> = tables.iter().flat_map(|d| columns(d, true)).collect();
+    varbinds += walk_missing(s, &own, &mut walked, target, requests).await?;
+    let has_rows = |d: &Derived, walked: &HashMap<Oid, Column>| columns(d, true).iter().any(|o| !walked[o].is_empty());
+    let lookups: Vec<Oid> = (tables.iter().filter(|d| has_rows(d, &walked)))
+        .flat_map(|d| columns(d, false))
+        .collect();
+    varbinds += walk_missing(s, &lookups, &mut walked, target, requests).await?;
+    for d in tables.into_iter().filter(|d| has_rows(d, &walked)) {
         let cols = d.columns.iter().map(|c| walked[&c.oid].clone()).collect();
         points.extend(derived_points(d, cols, ctx));
     }
@@ -57,8 +63,12 @@ async fn walk_missing<S: SnmpSession>(
     target: &Target,
     requests: &mut u32,
 ) -> Result<usize, SnmpError> {
-    let mut missing: Vec<Oid> = oids.iter().filter(|o| !walked.contains_key(*o)).cloned().collect();
-    missing.dedup();
+    let mut missing: Vec<Oid> = vec![];
+    for o in oids {
+        if !walked.contains_key(o) && !missing.contains(o) {
+            missing.push(o.clone());
+        }
+    }
     if missing.is_empty() {
         return Ok(0);
     }
