@@ -31,11 +31,15 @@ def main() -> int:
     dr.add_argument("--only", action="append", default=[], help="run only drills whose name contains this")
     dr.add_argument("--soak", metavar="DURATION", help="run the stack DURATION (90s, 20m, 1h) with one fault of each drill")
     dr.add_argument("--out", type=Path, help="where --soak writes soak.md, soak.csv and soak.svg (default: the work folder)")
+    dr.add_argument("--rejudge", type=Path, metavar="DIR", help="judge a finished soak's curves again from its files")
     for p in (d, dr):
         p.add_argument("--collectors", type=int, default=3)
         p.add_argument("--interval", type=int, default=10, help="poll interval, seconds")
         p.add_argument("--keep", action="store_true", help="keep the work folder (logs, data)")
     args = ap.parse_args()
+    if args.cmd == "drill" and args.rejudge:
+        from . import soak
+        return soak.rejudge(args.rejudge)
     if args.cmd == "drill" and args.soak:
         from . import soak
         try:

@@ -18,8 +18,19 @@ from pathlib import Path
 from .components import ROOT
 from .procs import Proc
 
-BRIDGE, CLIENT, VIP = "npdrill0", "10.78.0.20", "10.78.0.86"
+# The lab's names and addresses; `place` moves them with the stack's port offset, so two stacks
+# (a soak and the tests' drills) each have a pair of their own.
+P = "npd0"
+BRIDGE, CLIENT, VIP = "npd0br", "10.78.0.20", "10.78.0.86"
 NODES = {"a": "10.78.0.11", "b": "10.78.0.12"}
+
+
+def place(offset: int) -> None:
+    global P, BRIDGE, CLIENT, VIP, NODES
+    base = f"10.78.{offset // 256 % 256}"
+    P = f"npd{offset}"
+    BRIDGE, CLIENT, VIP = f"{P}br", f"{base}.20", f"{base}.86"
+    NODES = {"a": f"{base}.11", "b": f"{base}.12"}
 SERVERS = ("grafana-1", "grafana-2")
 
 
@@ -62,7 +73,7 @@ def ask(port: int, method: str, path: str, body: bytes = None, cookie: str = Non
 def holder():
     """The node holding the virtual IP now, or None."""
     for n in NODES:
-        r = subprocess.run(["ip", "netns", "exec", f"npdrill-{n}", "ip", "-o", "addr", "show", "dev", "eth0"],
+        r = subprocess.run(["ip", "netns", "exec", f"{P}-{n}", "ip", "-o", "addr", "show", "dev", "eth0"],
                            capture_output=True, text=True)
         if f"{VIP}/24" in r.stdout:
             return n
@@ -176,7 +187,7 @@ def keepalived_config(d: Path, n: str) -> Path:
     text = (text.replace("192.0.2.11", NODES["a"]).replace("192.0.2.12", NODES["b"])
             .replace("192.0.2.86/24", f"{VIP}/24")
             .replace("/usr/local/bin/netpulse-balancer-check", str(deploy / "netpulse-balancer-check")))
-    path = d / f"npdrill-keepalived-{n}.conf"
+    path = d / f"{P}-keepalived-{n}.conf"
     path.write_text(text)
     return path
 
@@ -186,6 +197,7 @@ class Pair:
     what an earlier run that was killed left)."""
 
     def __init__(self, stack):
+        place(stack.lay.offset)
         self.lay, self.dir = stack.lay, stack.lay.work / "edge"
         self.procs, self.servers = {}, []
 
@@ -194,9 +206,9 @@ class Pair:
         self.dir.mkdir(parents=True, exist_ok=True)
         sh(f"ip link add {BRIDGE} type bridge && ip addr add {CLIENT}/24 dev {BRIDGE} && ip link set {BRIDGE} up")
         for n, ip in NODES.items():
-            ns = f"npdrill-{n}"
-            sh(f"ip netns add {ns} && ip link add npdrill-v{n} type veth peer name eth0 netns {ns} && "
-               f"ip link set npdrill-v{n} master {BRIDGE} up && ip netns exec {ns} ip addr add {ip}/24 dev eth0 && "
+            ns = f"{P}-{n}"
+            sh(f"ip netns add {ns} && ip link add {P}-v{n} type veth peer name eth0 netns {ns} && "
+               f"ip link set {P}-v{n} master {BRIDGE} up && ip netns exec {ns} ip addr add {ip}/24 dev eth0 && "
                f"ip netns exec {ns} ip link set eth0 up && ip netns exec {ns} ip link set lo up")
         self.servers = [serve(_Relay, to=self.lay.influx(i)) for i in range(2)]
         self.servers += [serve(_Named, name=s) for s in SERVERS]
@@ -210,7 +222,7 @@ class Pair:
         for n in NODES:
             pid = lambda what: str(d / f"{what}-{n}.pid")  # noqa: E731
             self.procs[f"keepalived-{n}"] = Proc(f"keepalived-{n}", [
-                "ip", "netns", "exec", f"npdrill-{n}", "keepalived", "-n", "-l", "-D", "-f", str(keepalived_config(d, n)),
+                "ip", "netns", "exec", f"{P}-{n}", "keepalived", "-n", "-l", "-D", "-f", str(keepalived_config(d, n)),
                 "-p", pid("k"), "-r", pid("vrrp"), "-c", pid("chk")], d / f"keepalived-{n}.log").start()
         self.wait_answering("a", time.time(), 30)
 
@@ -219,7 +231,7 @@ class Pair:
         ports = [s.server_address[1] for s in self.servers]
         cfg = node_config(self.dir, n, ports[:2], ports[2:])
         self.procs[f"balancer-{n}"] = Proc(f"balancer-{n}", [
-            "ip", "netns", "exec", f"npdrill-{n}", str(self.lay.bins / "netpulse-balancer"), "--config", str(cfg),
+            "ip", "netns", "exec", f"{P}-{n}", str(self.lay.bins / "netpulse-balancer"), "--config", str(cfg),
             "--upgrade-sock", str(self.dir / f"upgrade-{n}.sock")], self.dir / f"balancer-{n}.log",
             env={"NO_COLOR": "1"}).start()
 
@@ -256,10 +268,10 @@ class Pair:
 
     @staticmethod
     def clear() -> None:
-        subprocess.run(["pkill", "-f", "npdrill-keepalived-[ab].conf"], capture_output=True)
+        subprocess.run(["pkill", "-f", f"{P}-keepalived-[ab].conf"], capture_output=True)
         for n in NODES:
-            subprocess.run(["ip", "netns", "del", f"npdrill-{n}"], capture_output=True)
-        for link in ("npdrill-va", "npdrill-vb", BRIDGE):
+            subprocess.run(["ip", "netns", "del", f"{P}-{n}"], capture_output=True)
+        for link in (f"{P}-va", f"{P}-vb", BRIDGE):
             deadline = time.time() + 5
             while time.time() < deadline and subprocess.run(["ip", "link", "show", link], capture_output=True).returncode == 0:
                 subprocess.run(["ip", "link", "del", link], capture_output=True)

@@ -13,6 +13,7 @@ import time
 
 from . import components as c
 from . import observe as o
+from . import edge
 from .edge import InFlight, Pair, Refused, ask, holder, sh
 
 # Three clients, each with at most one request in flight at each of the two failovers.
@@ -134,14 +135,14 @@ def balancer_node_lost(stack, row) -> float:
         time.sleep(4)  # its check rises; b keeps the address (nopreempt)
         kept = holder()
         cut = time.time()
-        sh("ip link set npdrill-vb down")
+        sh(f"ip link set {edge.P}-vb down")
         moved.append(pair.wait_answering("a", cut))
         time.sleep(2)
     finally:
         clients.stop()
     # What b acknowledged in its last moments waits on its disk until its link returns.
     held_b = settled_missing(lay.influx(0), clients.acked)
-    sh("ip link set npdrill-vb up")
+    sh(f"ip link set {edge.P}-vb up")
     missing = [settled_missing(lay.influx(i), clients.acked, 60) for i in range(2)]
     pair.down()
     row.takeover_s = max(moved)

@@ -1,31 +1,28 @@
 """`scripts/drill --soak DURATION`: the whole stack for DURATION under the drills' client load,
-each drill's fault injected once on a schedule (spread evenly after a warm-up), and every
+each drill's fault injected once on a schedule (spread evenly after a warm-up, a quiet last
+third left), and every
 process sampled every 10 s — RSS and open files of each, the collectors' and the balancer's
 queued points, Redis' memory. At the end: the drills' table (each fault measured as the drills
 measure it), every poll slot of every target accounted for (polled, or missed inside a fault's
-window), and each curve's slope after warm-up. soak.csv, soak.svg (the plot) and soak.md (the
-summary) are written to --out (default: the work folder).
+window), and each curve judged between the faults (curves.py). soak.csv (the samples),
+soak-faults.csv (the faults' windows), soak.md (the summary) and soak.svg (the plot) are written
+to --out (default: the work folder); `--rejudge DIR` judges them again without a stack.
 
-Flat means: over the time after warm-up, the fitted line rises less than 10 % of the curve's
-median or an absolute floor (4 MiB of RSS, 5 open files, 500 queued points, 1 MiB of Redis
-memory), whichever is larger. The exit status is 1 when a drill breaks its bounds, a poll slot
-is missed outside a fault, or one of netpulse's own curves (collectors, balancer, their queues,
-Redis) is not flat; third-party servers' curves (InfluxDB, Prometheus, snmpsim…) are reported."""
+The exit status is 1 when a drill breaks its bounds, a poll slot is missed outside a fault, or
+one of netpulse's own curves (collectors, balancer, their queues, Redis) is not flat;
+third-party servers' curves (InfluxDB, Prometheus, snmpsim…) are reported."""
 
-import csv
 import re
 import subprocess
 import threading
 import time
 from pathlib import Path
 
-from . import drills, plot
+from . import curves, drills
 from . import observe as o
 from .load import Load
 
 SAMPLE_S = 10
-FLOORS = {"RSS MiB": 4.0, "open files": 5.0, "queued points": 500.0, "used memory MiB": 1.0}
-OWN = ("collector-", "balancer", "redis")
 
 
 def parse_duration(text: str) -> float:
@@ -98,50 +95,6 @@ class Sampler:
         if mem is not None:
             self.rows.append((t, "redis used memory MiB", mem, pids.get("redis")))
 
-    def series(self) -> dict:
-        """{series: [(t, value)]}"""
-        out = {}
-        for t, name, v, _ in self.rows:
-            out.setdefault(name, []).append((t, v))
-        return out
-
-    def runs(self) -> dict:
-        """{series: [[(t, value)] of each process that fed it]}: a restarted process starts a new run."""
-        out = {}
-        for t, name, v, pid in self.rows:
-            runs = out.setdefault(name, {})
-            runs.setdefault(pid, []).append((t, v))
-        return {name: list(runs.values()) for name, runs in out.items()}
-
-
-def slope(pts: list) -> float:
-    """Least-squares slope of [(t, v)], per hour."""
-    n = len(pts)
-    if n < 2:
-        return 0.0
-    mt = sum(t for t, _ in pts) / n
-    mv = sum(v for _, v in pts) / n
-    den = sum((t - mt) ** 2 for t, _ in pts)
-    return 0.0 if den == 0 else sum((t - mt) * (v - mv) for t, v in pts) / den * 3600
-
-
-def flatness(runs: dict, start: float, warm: float) -> list:
-    """(series, median, slope per hour, rise, span in minutes, flat) of each curve, over the
-    longest stretch one process fed it after warm-up (the run's, and a restarted process' own)."""
-    out = []
-    for name, parts in sorted(runs.items()):
-        after = max(([(t, v) for t, v in pts if t >= max(start, pts[0][0]) + warm] for pts in parts), key=len)
-        if len(after) < 3:
-            continue
-        vals = sorted(v for _, v in after)
-        median = vals[len(vals) // 2]
-        per_h = slope(after)
-        span = after[-1][0] - after[0][0]
-        rise = per_h * span / 3600
-        floor = next((f for k, f in FLOORS.items() if name.endswith(k)), 1.0)
-        out.append((name, median, per_h, rise, span / 60, rise <= max(0.1 * median, floor)))
-    return out
-
 
 def missed_slots(lay, t0: float, t1: float, windows: list):
     """(slots, polled, missed inside a fault window, missed elsewhere, duplicates) over [t0, t1]."""
@@ -165,9 +118,10 @@ def missed_slots(lay, t0: float, t1: float, windows: list):
 
 
 def schedule(stack, duration: float, warm: float, outage: int) -> list:
-    """(start offset, name, drill) of each fault, spread evenly over the time after warm-up."""
+    """(start offset, name, drill) of each fault, spread evenly between the warm-up and the
+    quiet last third the curves are judged on."""
     faults = drills.catalogue(stack, outage)
-    slot = (duration - warm) / len(faults)
+    slot = (duration * 2 / 3 - warm) / len(faults)
     return [(warm + k * slot, name, fn) for k, (name, fn) in enumerate(faults)]
 
 
@@ -177,8 +131,8 @@ def run(stack, duration: float, out: Path, command: str) -> int:
     outage = 60 if duration >= 1800 else 15
     plan = schedule(stack, duration, warm, outage)
     print(f"soak: {duration / 60:.0f} min, warm-up {warm / 60:.0f} min, then {len(plan)} faults "
-          f"({outage} s outages), one every {(duration - warm) / len(plan) / 60:.1f} min; sampling every {SAMPLE_S} s",
-          flush=True)
+          f"({outage} s outages), one every {(duration * 2 / 3 - warm) / len(plan) / 60:.1f} min, then a quiet last third; "
+          f"sampling every {SAMPLE_S} s", flush=True)
     start = time.time()
     sampler = Sampler(stack).start()
     load = Load(lay, limit_s=duration + 1200).start()
@@ -196,37 +150,40 @@ def run(stack, duration: float, out: Path, command: str) -> int:
         sampler.stop()
     end = time.time()
     bad = drills.verdict(rows, load, lay)
-    windows = [r.window for r in rows if r.window]
+    faults = [(r.drill, *r.window) for r in rows if r.window]
+    windows = [(a, b) for _, a, b in faults]
     slots = missed_slots(lay, start + 2 * lay.interval_s, end - 2 * lay.interval_s, windows)
-    curves = flatness(sampler.runs(), start, warm)
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "soak.csv", "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["unix_time", "series", "value", "pid"])
-        w.writerows((f"{t:.0f}", name, f"{v:.3f}", pid) for t, name, v, pid in sampler.rows)
-    (out / "soak.svg").write_text(plot.svg(f"netpulse soak: {duration / 60:.0f} min, {len(rows)} faults",
-                                           panels(sampler.series()), start, end, marks, warm))
-    text = report(command, duration, rows, slots, curves, load)
-    (out / "soak.md").write_text(text)
-    print("\n" + text)
-    own_bent = [c[0] for c in curves if c[0].startswith(OWN) and not c[5]]
-    print(f"soak written to {out}/soak.md, soak.csv, soak.svg")
+    curves.write(out, sampler.rows, faults)
+    head = report(command, duration, rows, slots, load)
+    judged = finish(out, head, sampler.rows, faults, start, end, warm)
+    own_bent = [c[0] for c in judged if c[0].startswith(curves.OWN) and c[5] is False]
+    print(f"soak written to {out}/soak.md, soak.csv, soak-faults.csv, soak.svg")
     return 1 if bad or slots[3] or slots[4] or own_bent or not rows else 0
 
 
-def panels(series: dict) -> list:
-    own = lambda n: n.startswith(OWN)  # noqa: E731
-    pick = lambda f: {n: p for n, p in series.items() if f(n)}  # noqa: E731
-    return [
-        ("RSS (MiB): collectors, balancer, Redis", pick(lambda n: n.endswith("RSS MiB") and own(n))),
-        ("RSS (MiB): InfluxDB, Prometheus, Alertmanager, agents", pick(lambda n: n.endswith("RSS MiB") and not own(n))),
-        ("open files", pick(lambda n: n.endswith("open files"))),
-        ("queued points (collectors' per-replica queues, balancer's mirror)", pick(lambda n: n.endswith("queued points"))),
-        ("Redis used memory (MiB)", pick(lambda n: n.endswith("used memory MiB"))),
-    ]
+def finish(out: Path, head: str, rows: list, faults: list, start: float, end: float, warm: float) -> list:
+    """Judges the curves, writes soak.md (`head` and the curves) and soak.svg; the judgement."""
+    judged = curves.judge(rows, start, warm, faults)
+    text = head + "\n".join(["## Curves", "", *(par.replace("\n", " ") + "\n" for par in curves.__doc__.split("\n\n")),
+                              *curves.table(judged)]) + "\n"
+    (out / "soak.md").write_text(text)
+    (out / "soak.svg").write_text(curves.figure(f"netpulse soak: {(end - start) / 60:.0f} min, {len(faults)} faults",
+                                                rows, faults, start, end, warm))
+    print("\n" + text)
+    return judged
 
 
-def report(command: str, duration: float, rows: list, slots: tuple, curves: list, load: Load) -> str:
+def rejudge(out: Path) -> int:
+    """Judges a finished soak's curves again from its files (soak.md's head kept)."""
+    rows, faults = curves.read(out)
+    start, end = rows[0][0], rows[-1][0]
+    head = (out / "soak.md").read_text().split("## Curves", 1)[0]
+    judged = finish(out, head, rows, faults, start, end, min(600.0, (end - start) / 6))
+    return 1 if any(c[0].startswith(curves.OWN) and c[5] is False for c in judged) else 0
+
+
+def report(command: str, duration: float, rows: list, slots: tuple, load: Load) -> str:
     total, polled, inside, elsewhere, dup = slots
     lines = [f"# Soak: {duration / 60:.0f} minutes", "", f"`{command}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}", "",
              "## Faults (one of each drill, measured as `scripts/drill` measures it)", "", drills.table(rows), "",
@@ -234,12 +191,5 @@ def report(command: str, duration: float, rows: list, slots: tuple, curves: list
              f"{total} slots of every target over the run: {polled} polled, {inside} missed inside a fault's window "
              f"(a stopped collector's targets before takeover), {elsewhere} missed elsewhere, {dup} duplicated. "
              f"Client: {len(load.acked)} writes acknowledged, {len(load.failed_writes)} writes and "
-             f"{len(load.failed_reads)} reads failed.", "",
-             "## Curves after warm-up", "",
-             "Each curve over the longest stretch one process fed it after warm-up (a process a fault "
-             "restarted warms up again). Flat: the fitted line rises less than 10 % of the median or "
-             "the floor (4 MiB RSS, 5 files, 500 points, 1 MiB Redis memory).", "",
-             "| series | median | slope per hour | rise over the stretch | stretch (min) | flat |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {n} | {m:.1f} | {s:+.2f} | {r:+.2f} | {w:.0f} | {'yes' if f else 'NO'} |" for n, m, s, r, w, f in curves]
-    return "\n".join(lines) + "\n"
+             f"{len(load.failed_reads)} reads failed.", "", ""]
+    return "\n".join(lines)
