@@ -1,8 +1,9 @@
 //! The trap receiver in the daemon: one socket per `[traps] listen` address, bound at start
-//! (a port in use stops the start, naming it) and reopened when a reload changes `[traps]`. Each accepted notification becomes one point
-//! in the same durable per-replica queues as polled points; in cluster mode a trap that
-//! several replicas received is written by the first (Redis, per content digest within
-//! `dedup_window`); a `poll_on` notification from a configured target polls its interfaces now.
+//! (a port in use stops the start, naming it) and reopened when a reload changes `[traps]`.
+//! Each accepted notification becomes one point in the same durable per-replica queues as
+//! polled points; in cluster mode a trap that several replicas received is written by the
+//! first (Redis, per content digest within `dedup_window`); a `poll_on` notification from a
+//! configured target polls its interfaces now.
 
 use super::{Core, DaemonError, now_ns};
 use crate::snmp::traps::{Gate as WireGate, Received, TrapSocket, UsmDrops};
